@@ -1,0 +1,37 @@
+"""Airports: what a client sends, what a record looks like, how a list is paged."""
+from marshmallow import Schema, fields, validate
+
+from schemas.fields import IATA_PATTERN, Cursor, Id, Limit, NextCursor, Timestamp, TrimmedString
+
+NAME_MAX_LENGTH = 120
+
+
+class AirportCreate(Schema):
+    name = TrimmedString(
+        required=True,
+        validate=validate.Length(min=1, max=NAME_MAX_LENGTH),
+        metadata={"description": "1-120 characters once surrounding spaces are trimmed.", "example": "Lisbon"},
+    )
+    iata = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(IATA_PATTERN, error="Not a valid IATA code: three letters A-Z."),
+        metadata={"description": "Three-letter IATA code, unique among airports.", "example": "LIS"},
+    )
+
+
+class Airport(Schema):
+    id = Id(required=True)
+    name = fields.String(required=True, metadata={"example": "Lisbon"})
+    iata = fields.String(required=True, allow_none=True, metadata={"example": "LIS"})
+    created_at = Timestamp(required=True)
+
+
+class AirportListQuery(Schema):
+    limit = Limit()
+    cursor = Cursor()
+
+
+class AirportPage(Schema):
+    items = fields.List(fields.Nested(Airport), required=True)
+    next_cursor = NextCursor()

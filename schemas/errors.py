@@ -1,0 +1,63 @@
+"""The errors that cross the RPC wire.
+
+Workers raise these; callers get the same types back. nameko rebuilds an
+exception from its reply as `cls(*exc_args)` when the class is registered with
+`deserialize_to_instance`, so each class keeps `args` equal to its constructor
+parameters (and only strings, lists and dicts in them: nameko stringifies any
+other value on the way out).
+
+Everything here is an error the caller can act on. A bug in a worker is not one
+of these: it arrives as nameko's generic `RemoteError`, which the gateway answers
+with 502, never with a 4xx that would blame the client.
+"""
+from nameko.exceptions import deserialize_to_instance
+
+
+class TravelError(Exception):
+    """Base of the typed, expected errors (logged as warnings, not tracebacks)."""
+
+    def __init__(self, detail, *more):
+        super().__init__(detail, *more)
+        self.detail = detail
+
+    def __str__(self):
+        return self.detail
+
+
+@deserialize_to_instance
+class NotFound(TravelError):
+    """No record with that id. `ids` names the missing ones when several were asked for."""
+
+    def __init__(self, detail, ids=()):
+        super().__init__(detail, list(ids))
+        self.ids = list(ids)
+
+
+@deserialize_to_instance
+class Conflict(TravelError):
+    """The request clashes with the current state (a duplicate IATA code, an airport in use)."""
+
+
+@deserialize_to_instance
+class ValidationError(TravelError):
+    """The input broke a rule; `errors` maps each field to its messages."""
+
+    def __init__(self, errors, detail="The input is not valid."):
+        Exception.__init__(self, errors, detail)  # args in constructor order, for nameko
+        self.errors = errors
+        self.detail = detail
+
+
+@deserialize_to_instance
+class IdempotencyKeyReused(TravelError):
+    """The idempotency key was first used with a different input."""
+
+
+@deserialize_to_instance
+class IdempotencyKeyInUse(Conflict):
+    """A call with the same idempotency key is still being processed."""
+
+
+@deserialize_to_instance
+class ServiceUnavailable(TravelError):
+    """A dependency (Redis, another service) is unreachable; retrying later may succeed."""

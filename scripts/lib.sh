@@ -1,0 +1,85 @@
+# Shared by scripts/run and scripts/test: a virtualenv, and RabbitMQ and Redis to talk to.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+RUN_DIR="$ROOT/.run"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+find_python() {
+    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"; return
+        fi
+    done
+    die "Python 3.11 or newer is needed (Debian: apt-get install python3 python3-venv)."
+}
+
+# ensure_venv [extras]: create .venv and install the project (with extras) when setup.cfg changed.
+ensure_venv() {
+    local extras=${1:-} spec=. stamp
+    [ -n "$extras" ] && spec=".[$extras]"
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating $VENV"
+        "$(find_python)" -m venv "$VENV" || die "could not create a virtualenv (Debian: apt-get install python3-venv)"
+    fi
+    stamp="$VENV/.installed-$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-${extras:-base}"
+    if [ ! -f "$stamp" ]; then
+        say "installing the project ($spec) into $VENV"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT$([ -n "$extras" ] && echo "[$extras]")" \
+            || die "pip install failed"
+        touch "$stamp"
+    fi
+}
+
+# host and port of a URI, with a default port
+uri_host_port() {
+    "$VENV/bin/python" - "$1" "$2" <<'PY'
+import sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+print(u.hostname or "localhost", u.port or int(sys.argv[2]))
+PY
+}
+
+reachable() { "$VENV/bin/python" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()' "$1" "$2" 2>/dev/null; }
+
+is_local() { case "$1" in localhost|127.*|::1) return 0;; *) return 1;; esac; }
+
+wait_for() {  # wait_for host port seconds name
+    local i
+    for ((i = 0; i < $3 * 5; i++)); do reachable "$1" "$2" && return 0; sleep 0.2; done
+    die "$4 did not start listening on $1:$2 within $3s"
+}
+
+COMPOSE_HINT="or start both with Docker: docker compose -f compose/docker-compose.yml up -d rabbitmq redis"
+
+ensure_rabbitmq() {
+    local host port
+    read -r host port < <(uri_host_port "${AMQP_URI:-amqp://guest:guest@localhost:5672/}" 5672)
+    reachable "$host" "$port" && return 0
+    is_local "$host" || die "RabbitMQ is not reachable at $host:$port (AMQP_URI)."
+    command -v rabbitmq-server >/dev/null 2>&1 ||
+        die "RabbitMQ is not running at $host:$port and rabbitmq-server is not installed. Install it (Debian: apt-get install rabbitmq-server), $COMPOSE_HINT"
+    say "starting a local RabbitMQ (rabbitmq-server -detached)"
+    rabbitmq-server -detached >/dev/null 2>&1 || die "rabbitmq-server -detached failed (run as root or the rabbitmq user)"
+    wait_for "$host" "$port" 90 RabbitMQ
+}
+
+ensure_redis() {
+    local host port
+    read -r host port < <(uri_host_port "${REDIS_URI:-redis://localhost:6379/0}" 6379)
+    reachable "$host" "$port" && return 0
+    is_local "$host" || die "Redis is not reachable at $host:$port (REDIS_URI)."
+    command -v redis-server >/dev/null 2>&1 ||
+        die "Redis is not running at $host:$port and redis-server is not installed. Install it (Debian: apt-get install redis-server), $COMPOSE_HINT"
+    mkdir -p "$RUN_DIR"
+    say "starting a local Redis on port $port (append-only file in $RUN_DIR)"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$RUN_DIR" \
+        --appendonly yes --appendfsync everysec --logfile "$RUN_DIR/redis.log" >/dev/null ||
+        die "redis-server failed to start (see $RUN_DIR/redis.log)"
+    wait_for "$host" "$port" 30 Redis
+}

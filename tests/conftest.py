@@ -1,0 +1,96 @@
+"""Session-wide isolation: a fresh RabbitMQ vhost and a Redis key prefix of its own,
+both removed at the end, so tests never touch anything else on the same broker or Redis."""
+import os
+import uuid
+
+import eventlet.patcher
+import pytest
+import redis
+
+from tests.support import broker
+from tests.support.processes import nameko_run, wait_for_services, worker_env
+
+# tests/containers run nameko containers inside the test process, which needs eventlet's
+# monkey patch (`nameko test` applies it); everything else runs without it (asyncio, threads).
+# scripts/test runs both. Each kind of run collects only its own tests.
+UNDER_EVENTLET = eventlet.patcher.is_monkey_patched("socket")
+collect_ignore = ["gateway", "workers", "bench", "deploy", "drills"] if UNDER_EVENTLET else ["containers"]
+
+
+def pytest_report_header(config):
+    if UNDER_EVENTLET:
+        return "eventlet monkey-patched run: tests/containers only"
+    return "tests/containers are left out here; they run under `nameko test tests/containers` (scripts/test runs both)"
+
+
+AMQP_BASE = os.environ.get("TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672")
+REDIS_URI = os.environ.get("TEST_REDIS_URI", "redis://127.0.0.1:6379/15")
+
+
+def amqp_uri(vhost):
+    return f"{AMQP_BASE.rstrip('/')}/{vhost}"
+
+
+@pytest.fixture(scope="session")
+def vhost():
+    name = broker.create_vhost()
+    yield name
+    broker.delete_vhost(name)
+
+
+@pytest.fixture(scope="session")
+def amqp(vhost):
+    """The AMQP URI of this session's vhost."""
+    return amqp_uri(vhost)
+
+
+@pytest.fixture
+def fresh_vhost():
+    """A vhost of its own, for a test that starts services the session stack must not see."""
+    name = broker.create_vhost("travel-test-own")
+    yield name
+    broker.delete_vhost(name)
+
+
+@pytest.fixture(scope="session")
+def redis_prefix():
+    prefix = f"travel-test-{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URI)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    client = redis.Redis.from_url(REDIS_URI, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def worker_config(amqp, redis_prefix):
+    """nameko config for containers started inside the test process (nameko.testing)."""
+    return {
+        "AMQP_URI": amqp,
+        "REDIS_URIS": {"travel": REDIS_URI},
+        "REDIS_KEY_PREFIX": redis_prefix,
+    }
+
+
+@pytest.fixture(scope="session")
+def stack_env(amqp, redis_prefix):
+    return worker_env(amqp, REDIS_URI, redis_prefix, TRIP_RELEASE_RETRY=1)
+
+
+@pytest.fixture(scope="session")
+def workers(stack_env, amqp):
+    """The three services in one real `nameko run` process, for the whole session."""
+    process = nameko_run(stack_env)
+    try:
+        wait_for_services(amqp, ["airports_service", "trips_service", "greeting_service"], process)
+        yield process
+    finally:
+        process.close()

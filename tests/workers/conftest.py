@@ -1,0 +1,27 @@
+import uuid
+
+import pytest
+
+from workers.airports.storage import AirportStore
+from workers.common.context import Call
+from workers.trips.storage import TripStore
+
+
+@pytest.fixture
+def prefix(redis_prefix):
+    """A key prefix per test, inside the session's, so tests never see each other's records."""
+    return f"{redis_prefix}{uuid.uuid4().hex[:6]}:"
+
+
+@pytest.fixture
+def airport_store(redis_client, prefix):
+    return AirportStore(redis_client, prefix, {})
+
+
+@pytest.fixture
+def trip_store(redis_client, prefix):
+    return TripStore(redis_client, prefix, {})
+
+
+def call(delivery_id=None, request_id=None):
+    return Call(request_id=request_id, delivery_id=delivery_id)

@@ -1,0 +1,113 @@
+"""airports_service's rules, on a real Redis, through nameko.testing.worker_factory."""
+import re
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from schemas.errors import Conflict, NotFound, ValidationError
+from tests.workers.conftest import call
+from workers.airports.service import AirportsService
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+@pytest.fixture
+def airports(airport_store):
+    return worker_factory(AirportsService, store=airport_store, call=call())
+
+
+def test_create_returns_the_record(airports):
+    record = airports.create(name="  Lisbon ", iata="LIS")
+    assert re.fullmatch(r"[0-9a-f]{32}", record["id"])
+    assert record["name"] == "Lisbon"
+    assert record["iata"] == "LIS"
+    assert TIMESTAMP.match(record["created_at"])
+    assert airports.get(record["id"]) == record
+
+
+def test_iata_is_optional(airports):
+    assert airports.create("Porto")["iata"] is None
+
+
+@pytest.mark.parametrize("name, iata, fields", [
+    ("", None, {"name"}),
+    ("   ", None, {"name"}),
+    ("x" * 121, None, {"name"}),
+    (None, None, {"name"}),
+    (42, None, {"name"}),
+    ("ok", "lis", {"iata"}),
+    ("ok", "LISB", {"iata"}),
+    ("ok", "L1S", {"iata"}),
+    ("", "xx", {"name", "iata"}),
+])
+def test_invalid_input_names_each_bad_field(airports, name, iata, fields):
+    with pytest.raises(ValidationError) as error:
+        airports.create(name=name, iata=iata)
+    assert set(error.value.errors) == fields
+    assert all(isinstance(m, str) for messages in error.value.errors.values() for m in messages)
+
+
+def test_names_of_120_characters_are_fine(airports):
+    assert airports.create(name="x" * 120)["name"] == "x" * 120
+
+
+def test_a_taken_iata_code_is_a_conflict_and_creates_nothing(airports):
+    airports.create(name="Lisbon", iata="LIS")
+    with pytest.raises(Conflict):
+        airports.create(name="Other", iata="LIS")
+    assert len(airports.list()["items"]) == 1
+
+
+def test_a_deleted_airport_frees_its_iata_code(airports):
+    record = airports.create(name="Lisbon", iata="LIS")
+    airports.delete(record["id"])
+    assert airports.create(name="Lisbon again", iata="LIS")["iata"] == "LIS"
+
+
+@pytest.mark.parametrize("airport_id", ["f" * 32, "nope", "*", "airport:*", "../" * 20, "F" * 32, "", None, 7])
+def test_unknown_or_malformed_ids_are_not_found(airports, airport_id):
+    with pytest.raises(NotFound):
+        airports.get(airport_id)
+    with pytest.raises(NotFound):
+        airports.delete(airport_id)
+
+
+def test_malformed_ids_never_reach_redis(airports, airport_store):
+    airport_store.redis = None  # any Redis call would now raise AttributeError
+    with pytest.raises(NotFound):
+        airports.get("*")
+
+
+def test_delete_removes_the_record(airports):
+    record = airports.create(name="Lisbon")
+    airports.delete(record["id"])
+    with pytest.raises(NotFound):
+        airports.get(record["id"])
+    assert airports.list()["items"] == []
+
+
+def test_a_held_airport_cannot_be_deleted_until_released(airports):
+    record = airports.create(name="Lisbon")
+    trip = "a" * 32
+    airports.hold([record["id"]], trip)
+    assert airports.holders(record["id"]) == [trip]
+    with pytest.raises(Conflict):
+        airports.delete(record["id"])
+    airports.release([record["id"]], trip)
+    airports.release([record["id"]], trip)  # idempotent
+    airports.delete(record["id"])
+
+
+def test_hold_is_all_or_nothing(airports):
+    record = airports.create(name="Lisbon")
+    missing = "b" * 32
+    with pytest.raises(NotFound) as error:
+        airports.hold([record["id"], missing], "a" * 32)
+    assert error.value.ids == [missing]
+    assert airports.holders(record["id"]) == []
+
+
+@pytest.mark.parametrize("ids, holder", [([], "a" * 32), (["x"], "a" * 32), ("f" * 32, "a" * 32), (["f" * 32], "*")])
+def test_hold_validates_its_arguments(airports, ids, holder):
+    with pytest.raises(ValidationError):
+        airports.hold(ids, holder)

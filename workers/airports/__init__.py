@@ -1,0 +1,3 @@
+from workers.airports.service import AirportsService
+
+__all__ = ["AirportsService"]

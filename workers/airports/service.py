@@ -1,0 +1,95 @@
+"""airports_service: airports, their IATA codes, and the holds trips keep on them."""
+from schemas.airports import AirportCreate, AirportListQuery
+from schemas.errors import Conflict, NotFound, ValidationError
+from schemas.fields import is_id
+from schemas.validation import load
+from workers.airports.storage import AirportStore
+from workers.common.context import CallContext
+from workers.common.entrypoint import rpc
+from workers.common.records import new_id, utc_now
+from workers.common.storage import RedisStore
+
+
+def not_found(airport_id):
+    return NotFound(f"No airport with id {airport_id!r}.", [airport_id])
+
+
+class AirportsService:
+    name = "airports_service"
+
+    call = CallContext()
+    store = RedisStore(AirportStore)
+
+    @rpc
+    def create(self, name, iata=None, idempotency_key=None):
+        """Create an airport; the record. Conflict if the IATA code is taken."""
+        data = load(AirportCreate(), {"name": name, "iata": iata})
+
+        def create(attempt):
+            record = {"id": new_id(), "name": data["name"], "iata": data["iata"], "created_at": utc_now()}
+            outcome = self.store.create(record, attempt)
+            if outcome == "iata_taken":
+                raise Conflict(f"IATA code {data['iata']} belongs to another airport.")
+            if outcome == "superseded":
+                raise self.store.idempotency.commit_failed()
+            return record
+
+        return self.store.idempotency.create_once(self.call, idempotency_key, data, create)
+
+    @rpc
+    def get(self, airport_id):
+        record = self.store.get(airport_id) if is_id(airport_id) else None
+        if record is None:
+            raise not_found(airport_id)
+        return record
+
+    @rpc
+    def list(self, limit=20, cursor=None):
+        """{"items": [...], "next_cursor": ...} in creation order."""
+        query = load(AirportListQuery(), {"limit": limit, "cursor": cursor})
+        return self.store.page(query["limit"], query["cursor"])
+
+    @rpc
+    def delete(self, airport_id):
+        """Delete an airport; Conflict while a trip holds it."""
+        record = self.get(airport_id)
+        outcome = self.store.delete(record)
+        if outcome == "missing":
+            raise not_found(airport_id)
+        if outcome == "held":
+            raise Conflict("Trips use this airport; delete them first.")
+
+    @rpc
+    def hold(self, airport_ids, holder):
+        """Record that `holder` (a trip) references these airports, atomically with checking
+        that they all exist; NotFound naming the missing ones, holding none of them."""
+        self._check_ids(airport_ids, holder)
+        missing = self.store.hold(list(airport_ids), holder)
+        if missing:
+            raise NotFound("No airport with id " + ", ".join(missing) + ".", missing)
+
+    @rpc
+    def release(self, airport_ids, holder):
+        """Forget `holder`'s hold on these airports (idempotent)."""
+        self._check_ids(airport_ids, holder)
+        self.store.release(list(airport_ids), holder)
+
+    @rpc
+    def holders(self, airport_id):
+        """The ids of the trips holding an airport: for operators."""
+        return self.store.holders(self.get(airport_id)["id"])
+
+    @rpc
+    def health(self):
+        self.store.ping()
+        return {"redis": "ok"}
+
+    @staticmethod
+    def _check_ids(airport_ids, holder):
+        errors = {}
+        if not isinstance(airport_ids, (list, tuple)) or not airport_ids or not all(map(is_id, airport_ids)):
+            errors["airport_ids"] = ["Must be a non-empty list of airport ids."]
+        if not is_id(holder):
+            errors["holder"] = ["Not a valid id: 32 lowercase hexadecimal characters."]
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,108 @@
+"""Airports in Redis. Keys (all under the service's hash tag):
+
+    record:<id>     the record, JSON
+    index           sorted set of ids scored by creation sequence (listing)
+    seq             the creation sequence counter
+    iata:<CODE>     the id holding that IATA code (uniqueness)
+    holders:<id>    set of trip ids that reference the airport (see hold/release)
+    idempotency:*   see workers.common.idempotency
+
+Every write that touches more than one key is a Lua script: it happens whole or not at all.
+"""
+from workers.common.idempotency import GUARD_LUA, Idempotency
+from workers.common.paging import read_page
+from workers.common.records import dumps, loads
+from workers.common.storage import Keyspace
+
+_CREATE = GUARD_LUA + """
+-- KEYS: record, index, seq, iata, idempotency; ARGV: id, record, has iata, token, done entry, ttl
+if not owns_idempotency_key(KEYS[5], ARGV[4]) then return "superseded" end
+if ARGV[3] == "1" and redis.call("EXISTS", KEYS[4]) == 1 then return "iata_taken" end
+local seq = redis.call("INCR", KEYS[3])
+redis.call("SET", KEYS[1], ARGV[2])
+redis.call("ZADD", KEYS[2], seq, ARGV[1])
+if ARGV[3] == "1" then redis.call("SET", KEYS[4], ARGV[1]) end
+redis.call("SET", KEYS[5], ARGV[5], "EX", ARGV[6])
+return "created"
+"""
+
+_DELETE = """
+-- KEYS: record, index, holders, iata; ARGV: id
+if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+if redis.call("SCARD", KEYS[3]) > 0 then return "held" end
+redis.call("DEL", KEYS[1])
+redis.call("ZREM", KEYS[2], ARGV[1])
+if redis.call("GET", KEYS[4]) == ARGV[1] then redis.call("DEL", KEYS[4]) end
+return "deleted"
+"""
+
+_HOLD = """
+-- KEYS: n record keys, then their n holders sets; ARGV: holder. All or nothing.
+local n = #KEYS / 2
+local missing = {}
+for i = 1, n do
+  if redis.call("EXISTS", KEYS[i]) == 0 then table.insert(missing, i) end
+end
+if #missing == 0 then
+  for i = 1, n do redis.call("SADD", KEYS[n + i], ARGV[1]) end
+end
+return missing
+"""
+
+NO_IATA = "-"  # names a key that can never exist: codes are three letters
+
+
+class AirportStore:
+    def __init__(self, redis, prefix, config):
+        self.redis = redis
+        self.keys = Keyspace(prefix, "airports")
+        self.idempotency = Idempotency(redis, self.keys, config)
+        self._create = redis.register_script(_CREATE)
+        self._delete = redis.register_script(_DELETE)
+        self._hold = redis.register_script(_HOLD)
+
+    def record_key(self, airport_id):
+        return self.keys("record", airport_id)
+
+    def get(self, airport_id):
+        raw = self.redis.get(self.record_key(airport_id))
+        return None if raw is None else loads(raw)
+
+    def page(self, limit, cursor):
+        return read_page(self.redis, self.keys("index"), self.record_key, "airports", limit, cursor)
+
+    def create(self, record, attempt):
+        """Store a new record; "created", "iata_taken" or "superseded"."""
+        iata = record["iata"]
+        return self._create(
+            keys=[self.record_key(record["id"]), self.keys("index"), self.keys("seq"),
+                  self.keys("iata", iata or NO_IATA), attempt.key],
+            args=[record["id"], dumps(record), "1" if iata else "", attempt.token,
+                  attempt.done_entry(record), attempt.ttl],
+        )
+
+    def delete(self, record):
+        """"deleted", "missing" (gone meanwhile) or "held" (a trip references it)."""
+        airport_id = record["id"]
+        return self._delete(
+            keys=[self.record_key(airport_id), self.keys("index"), self.keys("holders", airport_id),
+                  self.keys("iata", record["iata"] or NO_IATA)],
+            args=[airport_id],
+        )
+
+    def hold(self, airport_ids, holder):
+        """Mark the airports as referenced by `holder`, if all exist; returns the missing ids."""
+        keys = [self.record_key(i) for i in airport_ids] + [self.keys("holders", i) for i in airport_ids]
+        return [airport_ids[i - 1] for i in self._hold(keys=keys, args=[holder])]
+
+    def release(self, airport_ids, holder):
+        with self.redis.pipeline(transaction=False) as pipe:
+            for airport_id in airport_ids:
+                pipe.srem(self.keys("holders", airport_id), holder)
+            pipe.execute()
+
+    def holders(self, airport_id):
+        return sorted(self.redis.smembers(self.keys("holders", airport_id)))
+
+    def ping(self):
+        self.redis.ping()

@@ -1,0 +1,36 @@
+"""Who is calling: the request id that came with the call, for the service and for its logs."""
+import threading
+from dataclasses import dataclass
+
+from nameko.extensions import DependencyProvider
+
+from workers.common.entrypoint import DELIVERY_ID
+
+REQUEST_ID = "request_id"
+
+# Green-thread local under `nameko run` (which monkey-patches threading): one value per worker.
+_current = threading.local()
+
+
+@dataclass(frozen=True)
+class Call:
+    request_id: str | None
+    delivery_id: str | None
+
+
+class CallContext(DependencyProvider):
+    """Gives each worker its `Call` and labels the worker's log records with the request id."""
+
+    def get_dependency(self, worker_ctx):
+        return Call(worker_ctx.data.get(REQUEST_ID), worker_ctx.data.get(DELIVERY_ID))
+
+    def worker_setup(self, worker_ctx):
+        _current.request_id = worker_ctx.data.get(REQUEST_ID)
+
+    def worker_teardown(self, worker_ctx):
+        _current.request_id = None
+
+
+def current_request_id():
+    """The request id of the worker running in this (green) thread, or None."""
+    return getattr(_current, "request_id", None)

@@ -1,0 +1,54 @@
+"""The `rpc` entrypoint the travel services use: nameko's own, plus two things they all need.
+
+* The AMQP correlation id of the request goes into the worker context as `delivery_id`.
+  It is the identity of one *call*: a request that nameko redelivers after its worker
+  died carries the same one, which is how idempotency tells a redelivery from a
+  second, concurrent call with the same key.
+* Infrastructure failures become `ServiceUnavailable`, so a caller sees "retry later"
+  (HTTP 503) instead of a redis-py exception it cannot map.
+"""
+from nameko.rpc import Rpc as NamekoRpc
+from redis import exceptions as redis_errors
+
+from schemas.errors import ServiceUnavailable, TravelError
+
+DELIVERY_ID = "delivery_id"
+
+# Replies Redis gives when it is up but cannot serve writes right now.
+_REDIS_TRANSIENT_REPLIES = ("MISCONF", "LOADING", "READONLY", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
+
+
+class Rpc(NamekoRpc):
+    def __init__(self, expected_exceptions=TravelError, **kwargs):
+        # Typed errors are answers, not faults: nameko logs them as warnings.
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
+    def unpack_message_headers(self, message):
+        data = super().unpack_message_headers(message)
+        # Set from the message itself, so a caller cannot choose it with a header.
+        data[DELIVERY_ID] = message.properties.get("correlation_id")
+        return data
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is not None:
+            exc_info = as_wire_error(exc_info)
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+rpc = Rpc.decorator
+
+
+def as_wire_error(exc_info):
+    """Replace a storage outage with ServiceUnavailable; leave everything else as raised."""
+    exc = exc_info[1]
+    if is_storage_outage(exc):
+        replacement = ServiceUnavailable("The data store is unavailable; try again later.")
+        replacement.__cause__ = exc
+        return (ServiceUnavailable, replacement, exc_info[2])
+    return exc_info
+
+
+def is_storage_outage(exc):
+    if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)):
+        return True
+    return isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(_REDIS_TRANSIENT_REPLIES)

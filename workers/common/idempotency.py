@@ -1,0 +1,138 @@
+"""Idempotent creates: the same key and input give the first result and create nothing.
+
+A create runs in two steps:
+
+1. `begin` claims the key with a *pending* entry holding a fingerprint of the input,
+   the caller's delivery id (the AMQP correlation id) and a fresh attempt token.
+2. The service's own create script writes the record and, in the same atomic
+   script, turns the entry into *done* with the result, after checking with
+   `GUARD_LUA` that the attempt still owns the key.
+
+What `begin` finds decides the outcome:
+
+* nothing: a new attempt;
+* done, same input: the first result is returned (a retry, or a redelivery);
+* any entry with another input: `IdempotencyKeyReused`;
+* pending, same delivery id: nameko redelivered this very call because the worker
+  that had it died; the new attempt takes the key over (a new token, so the old
+  attempt, should it still be alive, can no longer commit);
+* pending, another delivery id: a concurrent duplicate, `IdempotencyKeyInUse`.
+
+Without an explicit key the delivery id itself is the key, which makes every create
+safe against nameko's at-least-once redelivery.
+A pending entry expires after the lease, so a key is never stuck after a crash.
+A failed attempt gives the key back at once (`abandon`): errors are not replayed.
+"""
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+
+import orjson
+
+from schemas.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from workers.common.records import dumps, loads
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL = 24 * 3600  # explicit keys, as clients retry
+DEFAULT_REDELIVERY_TTL = 3600  # implicit keys only need to outlive a redelivery
+DEFAULT_LEASE = 60  # how long a pending entry blocks its key
+
+_BEGIN = """
+local raw = redis.call("GET", KEYS[1])
+if not raw then
+  redis.call("SET", KEYS[1], ARGV[4], "EX", ARGV[5])
+  return {"new"}
+end
+local entry = cjson.decode(raw)
+if entry.fp ~= ARGV[1] then return {"mismatch"} end
+if entry.state == "done" then return {"replay", entry.result} end
+if ARGV[2] ~= "" and entry.owner == ARGV[2] then
+  redis.call("SET", KEYS[1], ARGV[4], "EX", ARGV[5])
+  return {"new"}
+end
+return {"busy"}
+"""
+
+# Service create scripts start with this and call it before writing anything.
+GUARD_LUA = """
+local function owns_idempotency_key(key, token)
+  local raw = redis.call("GET", key)
+  return (not raw) or cjson.decode(raw).token == token
+end
+"""
+
+_ABANDON = GUARD_LUA + """
+if owns_idempotency_key(KEYS[1], ARGV[1]) then redis.call("DEL", KEYS[1]) end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    key: str  # the Redis key of the entry
+    token: str
+    fingerprint: str
+    ttl: int
+    replay: dict | None = None
+
+    def done_entry(self, result):
+        """The entry a create script stores, atomically with the record, once it succeeded."""
+        return dumps({"state": "done", "fp": self.fingerprint, "token": self.token, "result": dumps(result)})
+
+
+class Idempotency:
+    def __init__(self, client, keys, config):
+        self.keys = keys
+        self.ttl = int(config.get("IDEMPOTENCY_TTL", DEFAULT_TTL))
+        self.redelivery_ttl = int(config.get("IDEMPOTENCY_REDELIVERY_TTL", DEFAULT_REDELIVERY_TTL))
+        self.lease = int(config.get("IDEMPOTENCY_LEASE", DEFAULT_LEASE))
+        self._begin = client.register_script(_BEGIN)
+        self._abandon_script = client.register_script(_ABANDON)
+
+    def commit_failed(self):
+        """The error for a create script that found its attempt superseded (`GUARD_LUA` said no)."""
+        return IdempotencyKeyInUse("Another attempt with this idempotency key took over.")
+
+    def begin(self, call, idempotency_key, payload):
+        """Claim the key for a create of `payload`; see the module docstring for the outcomes."""
+        delivery_id = call.delivery_id or ""
+        if idempotency_key is not None:
+            scope, ttl = "key:" + idempotency_key, self.ttl
+        elif delivery_id:
+            scope, ttl = "delivery:" + delivery_id, self.redelivery_ttl
+        else:  # a direct call in a unit test: nothing can redeliver it
+            scope, ttl = "attempt:" + uuid.uuid4().hex, self.lease
+        key = self.keys("idempotency", hashlib.sha256(scope.encode()).hexdigest())
+        fingerprint = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        token = uuid.uuid4().hex
+        pending = dumps({"state": "pending", "fp": fingerprint, "owner": delivery_id, "token": token})
+        outcome = self._begin(keys=[key], args=[fingerprint, delivery_id, token, pending, self.lease])
+        attempt = Attempt(key, token, fingerprint, ttl)
+        if outcome[0] == "new":
+            return attempt
+        if outcome[0] == "replay":
+            return Attempt(key, token, fingerprint, ttl, replay=loads(outcome[1]))
+        if outcome[0] == "mismatch":
+            raise IdempotencyKeyReused("This idempotency key was used with a different input.")
+        raise IdempotencyKeyInUse("A request with this idempotency key is still being processed.")
+
+    def create_once(self, call, idempotency_key, payload, create):
+        """`create(attempt)` once per key and input; the first result for any repeat."""
+        attempt = self.begin(call, idempotency_key, payload)
+        if attempt.replay is not None:
+            return attempt.replay
+        try:
+            return create(attempt)
+        except BaseException:
+            self._abandon(attempt)
+            raise
+
+    def _abandon(self, attempt):
+        """Give the key back after a failed attempt, so that a retry runs again (best effort:
+        if Redis is what failed, the pending entry simply expires with its lease)."""
+        try:
+            self._abandon_script(keys=[attempt.key], args=[attempt.token])
+        except Exception:
+            log.warning("could not release idempotency key %s; it expires in %ss", attempt.key, self.lease)

@@ -1,0 +1,3 @@
+from workers.greeting.service import GreetingService
+
+__all__ = ["GreetingService"]

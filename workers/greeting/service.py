@@ -1,0 +1,17 @@
+"""greeting_service: the article's first service, unchanged in behaviour."""
+from workers.common.context import CallContext
+from workers.common.entrypoint import rpc
+
+
+class GreetingService:
+    name = "greeting_service"
+
+    call = CallContext()
+
+    @rpc
+    def hello(self, name):
+        return "Hello, {}!".format(name)
+
+    @rpc
+    def health(self):
+        return {}

@@ -1,0 +1,3 @@
+from workers.trips.service import TripsService
+
+__all__ = ["TripsService"]

@@ -1,0 +1,160 @@
+"""Trips in Redis. Keys (all under the service's hash tag):
+
+    record:<id>          the record, JSON
+    index                sorted set of ids scored by creation sequence (listing)
+    seq                  the creation sequence counter
+    by_airport:<id>      the same, for the trips from or to one airport (filtered listing)
+    holds                hash: trip id -> JSON list of the airports it holds at airports_service
+    unconfirmed          sorted set: trips being created (holds taken, record not yet written),
+                         scored by the deadline after which their holds are released
+    releasing            sorted set: trips whose holds must be released, scored by the next attempt
+    idempotency:*        see workers.common.idempotency
+
+`unconfirmed` and `releasing` form an outbox: a hold is promised before it is taken and a
+release is queued in the same script that deletes the trip, so a crash at any point leaves
+work that `due_releases` hands out again. Multi-key writes are Lua scripts: whole or nothing.
+"""
+from workers.common.idempotency import GUARD_LUA, Idempotency
+from workers.common.paging import read_page
+from workers.common.records import dumps, loads
+from workers.common.storage import Keyspace
+
+_INTEND = """
+-- KEYS: holds, unconfirmed; ARGV: trip id, airports JSON, deadline
+redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
+redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
+return 1
+"""
+
+_CREATE = GUARD_LUA + """
+-- KEYS: record, index, seq, by_airport from, by_airport to, unconfirmed, idempotency
+-- ARGV: id, record, token, done entry, ttl
+if not owns_idempotency_key(KEYS[7], ARGV[3]) then return "superseded" end
+-- Whoever removes the trip from `unconfirmed` decides its fate: this script (the trip
+-- is written) or due_releases (the deadline passed and the holds are released).
+if redis.call("ZREM", KEYS[6], ARGV[1]) == 0 then return "expired" end
+local seq = redis.call("INCR", KEYS[3])
+redis.call("SET", KEYS[1], ARGV[2])
+redis.call("ZADD", KEYS[2], seq, ARGV[1])
+redis.call("ZADD", KEYS[4], seq, ARGV[1])
+redis.call("ZADD", KEYS[5], seq, ARGV[1])
+redis.call("SET", KEYS[7], ARGV[4], "EX", ARGV[5])
+return "created"
+"""
+
+_ABANDON = """
+-- KEYS: unconfirmed, releasing; ARGV: trip id, now
+if redis.call("ZREM", KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call("ZADD", KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
+_FORGET = """
+-- KEYS: unconfirmed, holds; ARGV: trip id
+redis.call("ZREM", KEYS[1], ARGV[1])
+redis.call("HDEL", KEYS[2], ARGV[1])
+return 1
+"""
+
+_DELETE = """
+-- KEYS: record, index, by_airport from, by_airport to, releasing; ARGV: id, now
+if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+redis.call("DEL", KEYS[1])
+for i = 2, 4 do redis.call("ZREM", KEYS[i], ARGV[1]) end
+redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
+return "deleted"
+"""
+
+_DUE = """
+-- KEYS: unconfirmed, releasing, holds; ARGV: now, next attempt, batch size
+local expired = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[3])
+for _, id in ipairs(expired) do
+  redis.call("ZREM", KEYS[1], id)
+  redis.call("ZADD", KEYS[2], ARGV[1], id)
+end
+local due = redis.call("ZRANGEBYSCORE", KEYS[2], "-inf", ARGV[1], "LIMIT", 0, ARGV[3])
+local out = {}
+for _, id in ipairs(due) do
+  redis.call("ZADD", KEYS[2], ARGV[2], id)
+  table.insert(out, id)
+  table.insert(out, redis.call("HGET", KEYS[3], id) or "[]")
+end
+return out
+"""
+
+_RELEASED = """
+-- KEYS: releasing, holds; ARGV: trip id
+redis.call("ZREM", KEYS[1], ARGV[1])
+redis.call("HDEL", KEYS[2], ARGV[1])
+return 1
+"""
+
+
+class TripStore:
+    def __init__(self, redis, prefix, config):
+        self.redis = redis
+        self.keys = Keyspace(prefix, "trips")
+        self.idempotency = Idempotency(redis, self.keys, config)
+        scripts = {name: redis.register_script(lua) for name, lua in [
+            ("intend", _INTEND), ("create", _CREATE), ("abandon", _ABANDON), ("forget", _FORGET),
+            ("delete", _DELETE), ("due", _DUE), ("released", _RELEASED)]}
+        self._scripts = scripts
+
+    def record_key(self, trip_id):
+        return self.keys("record", trip_id)
+
+    def get(self, trip_id):
+        raw = self.redis.get(self.record_key(trip_id))
+        return None if raw is None else loads(raw)
+
+    def page(self, limit, cursor, airport=None):
+        if airport is None:
+            return read_page(self.redis, self.keys("index"), self.record_key, "trips", limit, cursor)
+        return read_page(self.redis, self.keys("by_airport", airport), self.record_key,
+                         "trips@" + airport, limit, cursor)
+
+    def intend(self, trip_id, airport_ids, deadline_ms):
+        """Promise the holds about to be taken: released after the deadline unless `create` ran."""
+        self._scripts["intend"](keys=[self.keys("holds"), self.keys("unconfirmed")],
+                                args=[trip_id, dumps(airport_ids), deadline_ms])
+
+    def create(self, record, attempt):
+        """Write the trip; "created", "expired" (holds already handed to release) or "superseded"."""
+        trip_id = record["id"]
+        return self._scripts["create"](
+            keys=[self.record_key(trip_id), self.keys("index"), self.keys("seq"),
+                  self.keys("by_airport", record["airport_from"]), self.keys("by_airport", record["airport_to"]),
+                  self.keys("unconfirmed"), attempt.key],
+            args=[trip_id, dumps(record), attempt.token, attempt.done_entry(record), attempt.ttl],
+        )
+
+    def abandon(self, trip_id, now_ms):
+        """A create failed after it may have taken holds: queue their release. False if the trip
+        was no longer unconfirmed (written after all, or already queued by `due_releases`)."""
+        return 1 == self._scripts["abandon"](keys=[self.keys("unconfirmed"), self.keys("releasing")], args=[trip_id, now_ms])
+
+    def forget(self, trip_id):
+        """A create failed before any hold was taken: drop its promise."""
+        self._scripts["forget"](keys=[self.keys("unconfirmed"), self.keys("holds")], args=[trip_id])
+
+    def delete(self, record, now_ms):
+        """Delete the trip and queue the release of its holds; "deleted" or "missing"."""
+        trip_id = record["id"]
+        return self._scripts["delete"](
+            keys=[self.record_key(trip_id), self.keys("index"), self.keys("by_airport", record["airport_from"]),
+                  self.keys("by_airport", record["airport_to"]), self.keys("releasing")],
+            args=[trip_id, now_ms],
+        )
+
+    def due_releases(self, now_ms, retry_at_ms, batch=100):
+        """[(trip id, airport ids)] whose holds are due for release; each is handed out again at
+        `retry_at_ms` unless `released` is called first."""
+        flat = self._scripts["due"](keys=[self.keys("unconfirmed"), self.keys("releasing"), self.keys("holds")],
+                                    args=[now_ms, retry_at_ms, batch])
+        return [(flat[i], loads(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def released(self, trip_id):
+        self._scripts["released"](keys=[self.keys("releasing"), self.keys("holds")], args=[trip_id])
+
+    def ping(self):
+        self.redis.ping()
