@@ -1,0 +1,52 @@
+"""The gateway's app factories, asgilook-style: settings and the RPC client are passed in, so
+tests can choose them; `gateway.asgi` and `gateway.wsgi` call these with the environment's."""
+import falcon
+import falcon.asgi
+
+from gateway.http.middleware import RequestId
+from gateway.http.problems import serialize_problem
+from gateway.http.runners import AsgiRunner, WsgiRunner
+from gateway.logs import configure_logging
+from gateway.routes import API, by_path
+from gateway.rpc.asyncio_client import AsyncRpcClient
+from gateway.settings import Settings
+
+
+class RpcLifecycle:
+    """Connects the asyncio client when the ASGI server starts, closes it when it stops."""
+
+    def __init__(self, rpc):
+        self.rpc = rpc
+
+    async def process_startup(self, scope, event):
+        await self.rpc.start()
+
+    async def process_shutdown(self, scope, event):
+        await self.rpc.close()
+
+
+def create_app(settings=None, rpc=None):
+    """The ASGI app (uvicorn gateway.asgi:app)."""
+    settings = settings or Settings.from_env()
+    rpc = rpc or AsyncRpcClient(settings.amqp_uri, pool_size=settings.rpc_pool_size, timeout=settings.rpc_timeout,
+                                max_in_flight=settings.rpc_max_in_flight, exchange=settings.rpc_exchange)
+    app = falcon.asgi.App(middleware=[RequestId(), RpcLifecycle(rpc)])
+    return _assemble(app, AsgiRunner(rpc, settings.max_body_bytes), settings)
+
+
+def create_wsgi_app(settings=None, rpc=None):
+    """The WSGI app (gunicorn gateway.wsgi:app), calling the services through a proxy pool."""
+    from gateway.rpc.proxy_pool import ProxyPool
+
+    settings = settings or Settings.from_env()
+    rpc = rpc or ProxyPool.from_settings(settings)
+    app = falcon.App(middleware=[RequestId()])
+    return _assemble(app, WsgiRunner(rpc, settings.max_body_bytes), settings)
+
+
+def _assemble(app, runner, settings):
+    configure_logging(settings.log_level)
+    app.set_error_serializer(serialize_problem)
+    for path, operations in by_path(API):
+        app.add_route(path, runner.resource(operations))
+    return app

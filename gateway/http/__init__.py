@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the ASGI and WSGI apps: operations, request parsing, problems."""

@@ -1,0 +1,41 @@
+"""Middleware for both apps: the request id, and one access log line per request.
+
+Each method has a sync form (WSGI) and an `_async` form (ASGI) that calls it: Falcon picks
+the one its app kind needs."""
+import logging
+import re
+import time
+import uuid
+
+from gateway.logs import request_id_var
+
+access_log = logging.getLogger("gateway.access")
+
+_ACCEPTABLE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+class RequestId:
+    """X-Request-ID: the client's when it is sane (1-128 visible ASCII characters), otherwise
+    a new one; echoed on the response, set for log lines, passed on to the workers."""
+
+    def process_request(self, req, resp):
+        given = req.get_header("X-Request-ID")
+        request_id = given if given and _ACCEPTABLE_ID.match(given) else uuid.uuid4().hex
+        req.context.request_id = request_id
+        req.context.started = time.perf_counter()
+        request_id_var.set(request_id)
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        request_id = getattr(req.context, "request_id", None)
+        if request_id is None:  # the request never reached process_request
+            return
+        resp.set_header("X-Request-ID", request_id)
+        if access_log.isEnabledFor(logging.INFO):
+            elapsed = (time.perf_counter() - req.context.started) * 1000
+            access_log.info('%s %s %s %.1fms', req.method, req.relative_uri, resp.status_code, elapsed)
+
+    async def process_request_async(self, req, resp):
+        self.process_request(req, resp)
+
+    async def process_response_async(self, req, resp, resource, req_succeeded):
+        self.process_response(req, resp, resource, req_succeeded)

@@ -1,0 +1,103 @@
+"""An operation is one method on one path: its contract (schemas, replies, errors) and its handler.
+
+Handlers are sans-IO generators: they `yield` an RpcCall (or a list of them, run concurrently),
+get back its result (or have its error raised at the `yield`), and `return` an ApiResponse.
+The same handler thus serves the ASGI app (awaiting an asyncio client) and the WSGI app
+(blocking on a proxy pool), and its metadata feeds the OpenAPI document.
+"""
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A documented success response."""
+
+    description: str
+    schema: Any = None  # a marshmallow schema class, or None for no body
+    media_type: str = "application/json"
+    headers: tuple = ()  # names of response headers, documented in gateway.openapi
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    handler: Callable
+    summary: str
+    tag: str
+    replies: dict
+    errors: tuple = ()  # statuses answered with a problem document, beyond the common ones
+    description: str = ""
+    body: Any = None  # marshmallow schema class of the JSON body
+    query: Any = None  # marshmallow schema class of the query string
+    path_params: dict = field(default_factory=dict)  # name -> description
+    any_content_type: bool = False  # parse the body as JSON whatever its Content-Type says
+    idempotency_key: bool = False  # takes an Idempotency-Key header
+    conditional: bool = False  # answers with an ETag, and 304 to a matching If-None-Match
+    deprecated: bool = False
+    documented: bool = True  # part of the API description (the docs routes are not)
+
+
+def operation(method, path, operation_id, **contract):
+    """Decorator: the handler below, with its contract, as an Operation."""
+    def make(handler):
+        return Operation(method, path, operation_id, handler, **contract)
+    return make
+
+
+@dataclass
+class ApiRequest:
+    """What a handler gets: validated input, and the request facts it may need."""
+
+    params: dict
+    query: dict
+    body: Any
+    request_id: str
+    idempotency_key: str | None = None
+    if_none_match: str | None = None
+    broker_connected: bool = True
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    data: bytes = b""
+    media_type: str | None = None
+    headers: dict = field(default_factory=dict)
+
+
+def json_response(status, value, **headers):
+    return ApiResponse(status, orjson.dumps(value), "application/json", headers)
+
+
+def created(record, location):
+    return json_response(201, record, Location=location)
+
+
+def no_content():
+    return ApiResponse(204)
+
+
+def text_response(status, text):
+    return ApiResponse(status, text.encode(), "text/plain; charset=utf-8")
+
+
+def with_etag(request, value):
+    """200 with a strong ETag over the JSON body, or 304 when If-None-Match already has it."""
+    data = orjson.dumps(value)
+    etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    if request.if_none_match and etag_matches(request.if_none_match, etag):
+        return ApiResponse(304, headers={"ETag": etag})
+    return ApiResponse(200, data, "application/json", {"ETag": etag})
+
+
+def etag_matches(if_none_match, etag):
+    """RFC 9110 13.1.2: "*" or any listed tag equal under weak comparison."""
+    if if_none_match.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))

@@ -1,0 +1,99 @@
+"""RFC 9457 problem details: the body of every error response, and the one table that maps
+errors (from the services, the RPC clients and the request itself) to HTTP.
+
+Problem types are tag URIs (RFC 4151): stable names a client can switch on. Errors whose
+status says it all use "about:blank", as RFC 9457 suggests.
+"""
+import http
+import logging
+
+import falcon
+import orjson
+from nameko.exceptions import BadRequest as NamekoBadRequest, RemoteError
+
+from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
+from schemas.errors import (
+    Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable, ValidationError,
+)
+
+log = logging.getLogger("gateway.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "tag:nameko-travel,2026:"
+VALIDATION = TYPE_PREFIX + "validation-error"
+CONFLICT = TYPE_PREFIX + "conflict"
+KEY_REUSED = TYPE_PREFIX + "idempotency-key-reused"
+KEY_IN_USE = TYPE_PREFIX + "idempotency-key-in-use"
+OVERLOADED = TYPE_PREFIX + "overloaded"
+
+
+class Problem(falcon.HTTPError):
+    """An HTTPError that knows its problem type and, for validation, the messages by field."""
+
+    def __init__(self, status, detail=None, *, type_uri="about:blank", errors=None, headers=None):
+        super().__init__(status, title=http.HTTPStatus(status).phrase, description=detail, headers=headers)
+        self.type_uri = type_uri
+        self.errors = errors
+
+
+def invalid(errors, detail="The request is not valid."):
+    return Problem(422, detail, type_uri=VALIDATION, errors=errors)
+
+
+# What the services and the RPC clients raise, in the order it is matched (subclasses first).
+ERROR_TABLE = [
+    (ValidationError, lambda e: invalid(e.errors, e.detail)),
+    (IdempotencyKeyReused, lambda e: Problem(422, e.detail, type_uri=KEY_REUSED)),
+    (IdempotencyKeyInUse, lambda e: Problem(409, e.detail, type_uri=KEY_IN_USE, headers={"Retry-After": "1"})),
+    (NotFound, lambda e: Problem(404, e.detail)),
+    (Conflict, lambda e: Problem(409, e.detail, type_uri=CONFLICT)),
+    (ServiceUnavailable, lambda e: Problem(503, e.detail, headers={"Retry-After": "5"})),
+    (Overloaded, lambda e: Problem(503, "The gateway is at capacity; retry shortly.", type_uri=OVERLOADED,
+                                   headers={"Retry-After": "1"})),
+    (Unavailable, lambda e: Problem(503, "A service needed for this request is unavailable.",
+                                    headers={"Retry-After": "5"})),
+    (RpcTimeout, lambda e: Problem(504, "A service did not answer in time.")),
+]
+
+
+def problem_for(exc):
+    """The Problem to answer `exc` with. Anything not in the table is a fault on our side: it is
+    logged with its details and answered without them."""
+    for error_type, build in ERROR_TABLE:
+        if isinstance(exc, error_type):
+            return build(exc)
+    if isinstance(exc, RemoteError):
+        log.error("a service failed: %s", exc)
+        return Problem(502, "A service failed to handle the request.")
+    if isinstance(exc, NamekoBadRequest):  # the gateway called a service wrongly: our bug
+        log.error("a service refused the gateway's call: %r", exc)
+    else:
+        log.error("unexpected error", exc_info=exc)
+    return Problem(500, "An unexpected error occurred.")
+
+
+def serialize_problem(req, resp, error):
+    """Falcon's error serializer: every HTTPError, ours or Falcon's own (404, 405...), as problem+json."""
+    status = error.status_code
+    problem = {
+        "type": getattr(error, "type_uri", "about:blank"),
+        "title": http.HTTPStatus(status).phrase,
+        "status": status,
+        "detail": error.description or DEFAULT_DETAILS.get(status, http.HTTPStatus(status).description),
+        "instance": req.path,
+    }
+    request_id = getattr(req.context, "request_id", None)
+    if request_id:
+        problem["request_id"] = request_id
+    errors = getattr(error, "errors", None)
+    if errors:
+        problem["errors"] = errors
+    resp.data = orjson.dumps(problem)
+    resp.content_type = PROBLEM_JSON
+
+
+DEFAULT_DETAILS = {
+    404: "Nothing is here.",
+    405: "This resource does not support that method; see the Allow header.",
+}
+

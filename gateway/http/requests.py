@@ -1,0 +1,68 @@
+"""From a Falcon request to an ApiRequest: body, query and headers read and validated against
+the operation's contract. Everything here is shared by the ASGI and WSGI apps; only reading
+the body's bytes differs (see gateway.http.runners)."""
+import re
+
+import marshmallow
+import orjson
+
+from gateway.http.operations import ApiRequest
+from gateway.http.problems import Problem, invalid
+from schemas.validation import field_messages
+
+_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE)
+_IDEMPOTENCY_KEY = re.compile(r'^[\x20-\x7e]{1,255}$')
+
+
+def check_length(req, limit):
+    """413 before reading anything when Content-Length already says too much."""
+    if req.content_length is not None and req.content_length > limit:
+        raise too_large(limit)
+
+
+def too_large(limit):
+    return Problem(413, f"The body is larger than {limit} bytes.")
+
+
+def build_request(op, req, params, raw_body, broker_connected=True):
+    return ApiRequest(
+        params=params,
+        query=_load(op.query, dict(req.params)) if op.query else {},
+        body=parse_body(op, req, raw_body) if op.body else None,
+        request_id=req.context.request_id,
+        idempotency_key=idempotency_key(req) if op.idempotency_key else None,
+        if_none_match=req.get_header("If-None-Match") if op.conditional else None,
+        broker_connected=broker_connected,
+    )
+
+
+def parse_body(op, req, raw):
+    if not op.any_content_type and req.content_type and not _JSON_TYPE.match(req.content_type.split(";")[0].strip()):
+        raise Problem(415, "Send the body as application/json.")
+    if not raw:
+        raise Problem(400, "The request needs a JSON body.")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, f"The body is not valid JSON: {exc}.") from None
+    return _load(op.body, data)
+
+
+def _load(schema, data):
+    try:
+        return schema().load(data)
+    except marshmallow.ValidationError as exc:
+        raise invalid(field_messages(exc.messages)) from None
+
+
+def idempotency_key(req):
+    """The Idempotency-Key header: a structured-field string ("...") or, leniently, a bare token."""
+    value = req.get_header("Idempotency-Key")
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = re.sub(r'\\(["\\])', r"\1", value[1:-1])
+    if not _IDEMPOTENCY_KEY.match(value):
+        raise Problem(400, "Idempotency-Key must be 1-255 printable ASCII characters.")
+    return value

@@ -1,0 +1,106 @@
+"""Running operations under Falcon: one runner for the ASGI app (awaiting the asyncio client),
+one for the WSGI app (blocking on the proxy pool). Everything they share lives in `Runner`; what
+is left is how each reads a body and performs an RPC step."""
+import asyncio
+
+import falcon
+
+from gateway.http.conversation import Conversation
+from gateway.http.problems import problem_for
+from gateway.http.requests import build_request, check_length, too_large
+from gateway.rpc.calls import CallerContext
+
+
+class Runner:
+    def __init__(self, rpc, max_body_bytes):
+        self.rpc = rpc
+        self.max_body_bytes = max_body_bytes
+
+    def resource(self, operations):
+        """A Falcon resource with an `on_<method>` responder for each operation on one path."""
+        resource = type("Resource", (), {})()
+        for op in operations:
+            setattr(resource, f"on_{op.method.lower()}", self.responder(op))
+        return resource
+
+    def start(self, req, params, raw_body, op):
+        request = build_request(op, req, params, raw_body, self.rpc.connected)
+        return Conversation(op.handler(request)), CallerContext(request.request_id, op.operation_id)
+
+    def check_body(self, raw_body):
+        if raw_body is not None and len(raw_body) > self.max_body_bytes:
+            raise too_large(self.max_body_bytes)
+        return raw_body
+
+    @staticmethod
+    def finish(resp, response):
+        resp.status = response.status
+        if response.media_type:
+            resp.content_type = response.media_type
+            resp.data = response.data
+        for name, value in response.headers.items():
+            resp.set_header(name, value)
+
+    @staticmethod
+    def failure(exc):
+        """What to raise for an error that reached the responder: HTTP errors as they are."""
+        return exc if isinstance(exc, falcon.HTTPError) else problem_for(exc)
+
+
+class AsgiRunner(Runner):
+    def responder(self, op):
+        async def respond(req, resp, **params):
+            try:
+                raw = await self.read_body(req) if op.body else None
+                conversation, caller = self.start(req, params, raw, op)
+                while conversation.step is not None:
+                    conversation.feed(*await self.perform(conversation.step, caller))
+            except Exception as exc:
+                raise self.failure(exc) from exc
+            self.finish(resp, conversation.response)
+        return respond
+
+    async def read_body(self, req):
+        check_length(req, self.max_body_bytes)
+        return self.check_body(await req.stream.read(self.max_body_bytes + 1))
+
+    async def perform(self, step, caller):
+        """(result, None) or (None, error); a list of calls runs concurrently, each outcome kept."""
+        try:
+            if isinstance(step, list):
+                return await asyncio.gather(*(self.rpc.call(c, caller) for c in step), return_exceptions=True), None
+            return await self.rpc.call(step, caller), None
+        except Exception as exc:
+            return None, exc
+
+
+class WsgiRunner(Runner):
+    def responder(self, op):
+        def respond(req, resp, **params):
+            try:
+                raw = self.read_body(req) if op.body else None
+                conversation, caller = self.start(req, params, raw, op)
+                while conversation.step is not None:
+                    conversation.feed(*self.perform(conversation.step, caller))
+            except Exception as exc:
+                raise self.failure(exc) from exc
+            self.finish(resp, conversation.response)
+        return respond
+
+    def read_body(self, req):
+        check_length(req, self.max_body_bytes)
+        return self.check_body(req.bounded_stream.read(self.max_body_bytes + 1))
+
+    def perform(self, step, caller):
+        if isinstance(step, list):
+            return [self._outcome(c, caller) for c in step], None
+        try:
+            return self.rpc.call(step, caller), None
+        except Exception as exc:
+            return None, exc
+
+    def _outcome(self, call, caller):
+        try:
+            return self.rpc.call(call, caller)
+        except Exception as exc:
+            return exc

@@ -1,0 +1,1 @@
+"""The API's resources: what each operation asks of which service, and what it answers."""

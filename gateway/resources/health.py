@@ -1,0 +1,46 @@
+"""Liveness and readiness, for load balancers and orchestrators."""
+from gateway.http.operations import Reply, json_response, operation
+from gateway.rpc.calls import NotConnected, RpcCall, RpcTimeout, UnknownService
+from schemas.errors import ServiceUnavailable
+from schemas.problem import Health
+
+SERVICES = ("airports_service", "trips_service", "greeting_service")
+READY_TIMEOUT = 1.0  # seconds each service has to answer
+
+
+@operation("GET", "/health/live", "getLiveness", tag="health", summary="Is the gateway process up?",
+           replies={200: Reply("It is.", Health)})
+def live(request):
+    return json_response(200, {"status": "ok", "checks": {}})
+
+
+@operation("GET", "/health/ready", "getReadiness", tag="health", summary="Can the gateway serve requests?",
+           description=f"Checks the broker connection, and that each service answers within {READY_TIMEOUT:g} s "
+                       "(airports and trips check their Redis). 503 with the same body when any check fails.",
+           replies={200: Reply("Every check passed.", Health),
+                    503: Reply("A check failed; `checks` says which.", Health)})
+def ready(request):
+    checks = {"broker": {"ok": request.broker_connected}}
+    if request.broker_connected:
+        outcomes = yield [RpcCall(service, "health", timeout=READY_TIMEOUT) for service in SERVICES]
+    else:
+        outcomes = [NotConnected()] * len(SERVICES)
+    for service, outcome in zip(SERVICES, outcomes):
+        checks[service] = {"ok": False, "detail": describe(outcome)} if isinstance(outcome, Exception) else {"ok": True}
+    ok = all(check["ok"] for check in checks.values())
+    return json_response(200 if ok else 503, {"status": "ok" if ok else "unavailable", "checks": checks})
+
+
+def describe(error):
+    if isinstance(error, RpcTimeout):
+        return f"no answer within {READY_TIMEOUT:g} s"
+    if isinstance(error, UnknownService):
+        return "not running on this broker"
+    if isinstance(error, NotConnected):
+        return "no connection to the broker"
+    if isinstance(error, ServiceUnavailable):
+        return error.detail
+    return "failed"
+
+
+OPERATIONS = [live, ready]

@@ -1,0 +1,19 @@
+"""/trips: trips_service's records over HTTP."""
+from gateway.resources.records import RecordKind, record_operations
+from schemas.trips import Trip, TripCreate, TripListQuery, TripPage
+
+TRIPS = RecordKind(
+    name="trip",
+    plural="trips",
+    service="trips_service",
+    create=TripCreate,
+    record=Trip,
+    page=TripPage,
+    list_query=TripListQuery,
+    create_errors=(409, 422),
+    delete_errors=(),
+    create_description="Both airports must exist and differ; a 422 names the field at fault.",
+    list_description="With `airport`, only the trips from or to that airport.",
+)
+
+OPERATIONS = record_operations(TRIPS)

@@ -1,0 +1,13 @@
+"""The route table: every operation the gateway serves. The ASGI app, the WSGI app and the
+OpenAPI document are all built from this one list."""
+from itertools import groupby
+
+from gateway.resources import airports, health, legacy, trips
+
+API = [*airports.OPERATIONS, *trips.OPERATIONS, *legacy.OPERATIONS, *health.OPERATIONS]
+
+
+def by_path(operations):
+    """[(path, [operations on it])], for Falcon's add_route."""
+    ordered = sorted(operations, key=lambda op: op.path)
+    return [(path, list(ops)) for path, ops in groupby(ordered, key=lambda op: op.path)]
