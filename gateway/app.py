@@ -1,5 +1,7 @@
 """The gateway's app factories, asgilook-style: settings and the RPC client are passed in, so
 tests can choose them; `gateway.asgi` and `gateway.wsgi` call these with the environment's."""
+import logging
+
 import falcon
 import falcon.asgi
 
@@ -11,15 +13,23 @@ from gateway.routes import API, by_path
 from gateway.rpc.asyncio_client import AsyncRpcClient
 from gateway.settings import Settings
 
+log = logging.getLogger("gateway")
+
 
 class RpcLifecycle:
-    """Connects the asyncio client when the ASGI server starts, closes it when it stops."""
+    """Connects the asyncio client when the ASGI server starts, closes it when it stops.
 
-    def __init__(self, rpc):
-        self.rpc = rpc
+    Start-up waits a few seconds for the broker so the first requests do not fail, but no
+    longer: a gateway without a broker still starts, answers 503 and reports it on /health/ready.
+    """
+
+    def __init__(self, rpc, startup_wait):
+        self.rpc, self.startup_wait = rpc, startup_wait
 
     async def process_startup(self, scope, event):
         await self.rpc.start()
+        if not await self.rpc.wait_connected(self.startup_wait):
+            log.warning("no broker connection yet; serving 503 until there is one")
 
     async def process_shutdown(self, scope, event):
         await self.rpc.close()
@@ -30,7 +40,7 @@ def create_app(settings=None, rpc=None):
     settings = settings or Settings.from_env()
     rpc = rpc or AsyncRpcClient(settings.amqp_uri, pool_size=settings.rpc_pool_size, timeout=settings.rpc_timeout,
                                 max_in_flight=settings.rpc_max_in_flight, exchange=settings.rpc_exchange)
-    app = falcon.asgi.App(middleware=[RequestId(), RpcLifecycle(rpc)])
+    app = falcon.asgi.App(middleware=[RequestId(), RpcLifecycle(rpc, settings.rpc_startup_wait)])
     return _assemble(app, AsgiRunner(rpc, settings.max_body_bytes), settings)
 
 

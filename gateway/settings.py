@@ -10,6 +10,7 @@ class Settings:
     rpc_timeout: float = 10.0  # seconds to wait for a service's reply
     rpc_pool_size: int = 2  # ASGI: AMQP connections; WSGI: ClusterRpcProxy instances
     rpc_max_in_flight: int = 1024  # ASGI: calls waiting for a reply before new ones get 503
+    rpc_startup_wait: float = 5.0  # ASGI: seconds start-up waits for the broker before serving anyway
     rpc_checkout_timeout: float = 1.0  # WSGI: seconds to wait for a free proxy before 503
     rpc_proxy_max_age: float = 0.0  # WSGI: recycle proxies older than this (seconds; 0: never)
     max_body_bytes: int = 65536
@@ -21,6 +22,7 @@ class Settings:
         "rpc_timeout": "RPC_TIMEOUT",
         "rpc_pool_size": "RPC_POOL_SIZE",
         "rpc_max_in_flight": "RPC_MAX_IN_FLIGHT",
+        "rpc_startup_wait": "RPC_STARTUP_WAIT",
         "rpc_checkout_timeout": "RPC_CHECKOUT_TIMEOUT",
         "rpc_proxy_max_age": "RPC_PROXY_MAX_AGE",
         "max_body_bytes": "MAX_BODY_BYTES",

@@ -15,6 +15,7 @@ reply queue without acks. This module does exactly that on an `asyncio.Protocol`
   over as bytes to be parsed once, by the caller.
 """
 import asyncio
+from collections import deque
 import logging
 import ssl as ssl_module
 import struct
@@ -129,6 +130,8 @@ class AmqpConnection(asyncio.Protocol):
         self.blocked = False  # the broker asked publishers to pause (a resource alarm)
         self._buffer = bytearray()
         self._waiter = None  # a future for the next method frame, during set-up
+        self._unclaimed = deque()  # method frames that arrived before their waiter (set-up only)
+        self._ready = False
         self._content = None  # the delivery or return whose header and body are being read
         self._closed = False
         self._heartbeat = None
@@ -186,11 +189,14 @@ class AmqpConnection(asyncio.Protocol):
         return await self._expect(reply_type)
 
     async def _expect(self, reply_type):
-        self._waiter = self.loop.create_future()
-        try:
-            reply = await self._waiter
-        finally:
-            self._waiter = None
+        if self._unclaimed:  # it came before anyone waited (Connection.Start can)
+            reply = self._unclaimed.popleft()
+        else:
+            self._waiter = self.loop.create_future()
+            try:
+                reply = await self._waiter
+            finally:
+                self._waiter = None
         if not isinstance(reply, reply_type):
             raise ConnectionLost(f"expected {reply_type.__name__}, got {type(reply).__name__}")
         return reply
@@ -210,6 +216,7 @@ class AmqpConnection(asyncio.Protocol):
                        commands.Queue.BindOk)
         await self.rpc(commands.Basic.Consume(queue=queue, no_ack=True, exclusive=True),
                        commands.Basic.ConsumeOk)
+        self._ready = True
 
     # -- the hot path ---------------------------------------------------------
 
@@ -319,7 +326,9 @@ class AmqpConnection(asyncio.Protocol):
             self.blocked = False
         elif self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(method)
-        elif not isinstance(method, commands.Connection.CloseOk):
+        elif not self._ready:
+            self._unclaimed.append(method)
+        else:
             log.debug("ignored %s", method.name)
 
     # -- liveness and ending --------------------------------------------------

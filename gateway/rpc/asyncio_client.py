@@ -67,7 +67,7 @@ class _Link:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("broker connection %d failed: %s", self.number, exc)
+                log.warning("broker connection %d failed: %r", self.number, exc)
             attempt += 1
             delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             await asyncio.sleep(delay)
@@ -99,7 +99,7 @@ class _Link:
             future.set_exception(UnknownService(reply_text))
 
     def _lost(self, exc):
-        if self.connection is not None:
+        if self.connection is not None and not self.client.closing:
             log.warning("broker connection %d lost: %s", self.number, exc)
         self.connection = None
         pending, self.pending = self.pending, {}
@@ -124,6 +124,7 @@ class AsyncRpcClient:
         self.max_in_flight = max_in_flight
         self.links = [_Link(self, n) for n in range(pool_size)]
         self._round_robin = itertools.cycle(self.links)
+        self.closing = False
         self.in_flight = 0
         self.late_replies = 0
         self.connections_made = 0
@@ -143,6 +144,7 @@ class AsyncRpcClient:
         return True
 
     async def close(self):
+        self.closing = True
         for link in self.links:
             link.close()
         await asyncio.gather(*(link.task for link in self.links if link.task), return_exceptions=True)

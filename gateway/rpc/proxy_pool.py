@@ -15,8 +15,10 @@ friends leave out:
   context dict before each call (a proxy belongs to one thread at a time).
 """
 import logging
+import socket
 import threading
 import time
+import urllib.parse
 from collections import deque
 
 from amqp.exceptions import AMQPError
@@ -29,6 +31,7 @@ from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownServi
 log = logging.getLogger(__name__)
 
 BROKEN_CONNECTION = (OSError, OperationalError, AMQPError)
+DOWN_PAUSE = 1.0  # seconds new connections are refused after one failed
 
 
 class PoolExhausted(Overloaded):
@@ -67,6 +70,15 @@ class _Member:
             log.debug("stopping a proxy failed: %s", exc)
 
 
+class _Waiter:
+    """A thread waiting for a proxy: handed one (`member`), or a free place to make one (`grant`)."""
+
+    __slots__ = ("event", "member", "grant")
+
+    def __init__(self):
+        self.event, self.member, self.grant = threading.Event(), None, False
+
+
 class ProxyPool:
     def __init__(self, config, *, size=8, timeout=10.0, checkout_timeout=1.0, max_age=0.0,
                  proxy_factory=ClusterRpcProxy):
@@ -74,10 +86,14 @@ class ProxyPool:
         self.size, self.timeout, self.checkout_timeout, self.max_age = size, timeout, checkout_timeout, max_age
         self.proxy_factory = proxy_factory
         self._idle = deque()  # most recently used last: reuse warm proxies first
-        self._members = 0  # idle + checked out
-        self._condition = threading.Condition()
+        self._waiters = deque()  # first come, first served: a returned proxy goes to the longest waiter
+        self._members = 0  # proxies in existence or being made: idle + checked out + connecting
+        self._lock = threading.Lock()
         self._closed = False
         self.created = self.stopped = self.exhausted = 0
+        address = urllib.parse.urlsplit(config["AMQP_URI"])
+        self._broker_address = (address.hostname or "localhost", address.port or 5672)
+        self._down_until = 0.0
 
     @classmethod
     def from_settings(cls, settings):
@@ -89,12 +105,13 @@ class ProxyPool:
     def connected(self):
         """Whether a call can be attempted: a proxy connects when it is made, so this is a guess
         until a call fails; readiness checks call the services anyway."""
-        return not self._closed
+        return not self._closed and time.monotonic() >= self._down_until
 
     def stats(self):
-        with self._condition:
+        with self._lock:
             return {"size": self.size, "members": self._members, "idle": len(self._idle),
-                    "created": self.created, "stopped": self.stopped, "exhausted": self.exhausted}
+                    "waiting": len(self._waiters), "created": self.created, "stopped": self.stopped,
+                    "exhausted": self.exhausted}
 
     def call(self, call, caller):
         member = self._checkout()
@@ -118,33 +135,52 @@ class ProxyPool:
             self._checkin(member, keep)
 
     def _checkout(self):
-        deadline = time.monotonic() + self.checkout_timeout
-        with self._condition:
-            while True:
-                if self._closed:
-                    raise NotConnected("The gateway is shutting down.")
-                if self._idle:
-                    return self._idle.pop()
-                if self._members < self.size:
-                    self._members += 1
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self.exhausted += 1
-                    raise PoolExhausted("No RPC proxy became free in time.")
-                self._condition.wait(remaining)
+        with self._lock:
+            if self._closed:
+                raise NotConnected("The gateway is shutting down.")
+            if self._idle and not self._waiters:
+                return self._idle.pop()
+            if self._members < self.size:
+                self._members += 1
+                waiter = None
+            else:
+                waiter = _Waiter()
+                self._waiters.append(waiter)
+        if waiter is not None:
+            if not waiter.event.wait(self.checkout_timeout):
+                with self._lock:
+                    if waiter.member is None and not waiter.grant:  # nothing came: give up the place
+                        self._waiters.remove(waiter)
+                        self.exhausted += 1
+                        raise PoolExhausted("No RPC proxy became free in time.")
+            if waiter.member is not None:
+                return waiter.member
+            if not waiter.grant:  # woken by close()
+                raise NotConnected("The gateway is shutting down.")
+        if self._closed:  # we hold a place, and nothing will use it
+            self._free_place()
+            raise NotConnected("The gateway is shutting down.")
         try:  # connect outside the lock: it takes a round trip or more
-            member = _Member(self.config, self.timeout, self.proxy_factory)
-        except BaseException as exc:
-            with self._condition:
-                self._members -= 1
-                self._condition.notify()
-            if isinstance(exc, BROKEN_CONNECTION):
-                raise NotConnected(f"Cannot connect to the broker: {type(exc).__name__}") from None
+            member = self._connect()
+        except BaseException:
+            self._free_place()
             raise
-        with self._condition:
+        with self._lock:
             self.created += 1
         return member
+
+    def _connect(self):
+        """A new proxy. kombu retries a refused connection after two seconds; to answer within a
+        second while the broker is down, probe its port first, and after a failure refuse new
+        connections for a moment rather than try again for every request."""
+        if time.monotonic() < self._down_until:
+            raise NotConnected("The broker was unreachable a moment ago.")
+        try:
+            socket.create_connection(self._broker_address, timeout=1.0).close()
+            return _Member(self.config, self.timeout, self.proxy_factory)
+        except BROKEN_CONNECTION as exc:
+            self._down_until = time.monotonic() + DOWN_PAUSE
+            raise NotConnected(f"Cannot connect to the broker: {type(exc).__name__}") from None
 
     def _checkin(self, member, keep):
         if keep and self.max_age and time.monotonic() - member.born > self.max_age:
@@ -153,23 +189,39 @@ class ProxyPool:
             # No call is outstanding on a checked-in proxy: any reply it still holds is one that
             # arrived after its caller stopped waiting. Drop them so none can pile up.
             member.consumer.replies.clear()
-        with self._condition:
-            if keep and not self._closed:
-                self._idle.append(member)
-                self._condition.notify()
-                return
-            self._members -= 1
+            with self._lock:
+                if not self._closed:
+                    if self._waiters:
+                        waiter = self._waiters.popleft()
+                        waiter.member = member
+                        waiter.event.set()
+                    else:
+                        self._idle.append(member)
+                    return
+        with self._lock:
             self.stopped += 1
-            self._condition.notify()
+        self._free_place()
         member.stop()
+
+    def _free_place(self):
+        """A proxy is gone (or was never made): let the longest waiter make one, or shrink."""
+        with self._lock:
+            if self._waiters and not self._closed:
+                waiter = self._waiters.popleft()
+                waiter.grant = True
+                waiter.event.set()
+            else:
+                self._members -= 1
 
     def close(self):
         """Stop every idle proxy now, and each busy one as it comes back."""
-        with self._condition:
+        with self._lock:
             self._closed = True
             idle, self._idle = list(self._idle), deque()
             self._members -= len(idle)
             self.stopped += len(idle)
-            self._condition.notify_all()
+            waiters, self._waiters = list(self._waiters), deque()
+        for waiter in waiters:  # woken with neither a proxy nor a place: they leave
+            waiter.event.set()
         for member in idle:
             member.stop()

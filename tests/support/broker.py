@@ -7,6 +7,7 @@ management HTTP API instead, as with the compose file's broker.
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -60,18 +61,27 @@ def delete_vhost(name):
         _ctl("delete_vhost", name)
 
 
-def connections(vhost):
-    """The names of the client connections open on `vhost`."""
+def connections(vhost, client=None):
+    """The client connections open on `vhost`, as the names (management API) or pids (rabbitmqctl)
+    that close them; only those whose client calls itself `client` (its connection_name), if given."""
     if _management_url():
-        return [c["name"] for c in _api("GET", "connections") if c.get("vhost") == vhost]
-    out = _ctl("list_connections", "--no-table-headers", "vhost", "name")
-    rows = [line.split("\t") for line in out.splitlines() if "\t" in line]
-    return [name for host, name in rows if host == vhost]
+        found = [(c["name"], (c.get("client_properties") or {}).get("connection_name"))
+                 for c in _api("GET", "connections") if c.get("vhost") == vhost]
+    else:  # rabbitmqctl closes a connection by its pid
+        out = _ctl("list_connections", "--no-table-headers", "vhost", "pid", "client_properties")
+        rows = [line.split("\t") for line in out.splitlines() if line.count("\t") >= 2]
+        found = [(pid, _connection_name(props)) for host, pid, props in rows if host == vhost]
+    return [name for name, connection_name in found if client is None or connection_name == client]
 
 
-def close_connections(vhost, reason="closed by the test suite"):
-    """Have the broker close every client connection on `vhost` (as an operator or a failover would)."""
-    for name in connections(vhost):
+def _connection_name(client_properties):
+    match = re.search(r'\{"connection_name","([^"]*)"\}', client_properties)
+    return match.group(1) if match else None
+
+
+def close_connections(vhost, client=None, reason="closed by the test suite"):
+    """Have the broker close client connections on `vhost` (as an operator or a failover would)."""
+    for name in connections(vhost, client):
         if _management_url():
             _api("DELETE", f"connections/{urllib.parse.quote(name, safe='')}")
         else:

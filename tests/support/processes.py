@@ -96,3 +96,26 @@ def wait_for_services(amqp_uri, services, process=None, timeout=30):
                 detail = process.output()[-3000:] if process else ""
                 raise TimeoutError(f"{pending} did not answer within {timeout}s\n{detail}") from None
             time.sleep(0.2)
+
+
+class Stack:
+    """Services in one `nameko run` on a vhost of their own; `amqp` is that vhost's URI."""
+
+    def __init__(self, modules, services, redis_prefix="unused:", **env):
+        from tests.conftest import REDIS_URI, amqp_uri
+        from tests.support import broker
+
+        self.broker = broker
+        self.vhost = broker.create_vhost("travel-test-stack")
+        self.amqp = amqp_uri(self.vhost)
+        self.process = nameko_run(worker_env(self.amqp, REDIS_URI, redis_prefix, **env), modules=modules,
+                                  name="-".join(services))
+        try:
+            wait_for_services(self.amqp, services, self.process)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        self.process.kill()
+        self.broker.delete_vhost(self.vhost)

@@ -1,0 +1,146 @@
+"""/airports through both apps, against the real workers."""
+import re
+
+import pytest
+
+from tests.gateway.conftest import unique_iata
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(result, status, **fields):
+    assert result.status_code == status, result.text
+    assert result.headers["content-type"] == PROBLEM
+    problem = result.json
+    assert problem["status"] == status
+    assert {"type", "title", "status", "detail", "instance"} <= set(problem)
+    for key, value in fields.items():
+        assert problem[key] == value, problem
+    assert "Traceback" not in result.text
+    return problem
+
+
+def test_create_answers_201_with_location_and_the_record(api):
+    iata = unique_iata()
+    result = api.post("/airports", json={"name": " Lisbon ", "iata": iata})
+    assert result.status_code == 201
+    record = result.json
+    assert record["name"] == "Lisbon" and record["iata"] == iata
+    assert re.fullmatch(r"[0-9a-f]{32}", record["id"])
+    assert result.headers["location"] == f"/airports/{record['id']}"
+    assert api.get(result.headers["location"]).json == record
+
+
+def test_get_has_an_etag_and_honours_if_none_match(api, airport):
+    record = airport()
+    first = api.get(f"/airports/{record['id']}")
+    assert first.status_code == 200 and first.json == record
+    etag = first.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
+    assert api.get(f"/airports/{record['id']}").headers["etag"] == etag  # stable
+    unchanged = api.get(f"/airports/{record['id']}", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.text == "" and unchanged.headers["etag"] == etag
+    assert api.get(f"/airports/{record['id']}", headers={"If-None-Match": f'"x", W/{etag}'}).status_code == 304
+    assert api.get(f"/airports/{record['id']}", headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+@pytest.mark.parametrize("airport_id", ["f" * 32, "nope", "F" * 32, "x" * 5000, "%2A"])
+def test_unknown_or_malformed_ids_are_404(api, airport_id):
+    assert_problem(api.get(f"/airports/{airport_id}"), 404)
+    assert_problem(api.delete(f"/airports/{airport_id}"), 404)
+
+
+def test_delete_answers_204_then_404(api, airport):
+    record = airport()
+    result = api.delete(f"/airports/{record['id']}")
+    assert result.status_code == 204 and result.text == ""
+    assert_problem(api.get(f"/airports/{record['id']}"), 404)
+    assert_problem(api.delete(f"/airports/{record['id']}"), 404)
+
+
+def test_an_airport_used_by_a_trip_cannot_be_deleted(api, trip):
+    used = trip()
+    problem = assert_problem(api.delete(f"/airports/{used['airport_from']}"), 409)
+    assert problem["type"].endswith(":conflict")
+    assert api.delete(f"/trips/{used['id']}").status_code == 204
+    assert api.delete(f"/airports/{used['airport_from']}").status_code == 204
+
+
+def test_a_duplicate_iata_code_is_409(api, airport):
+    taken = airport(iata=unique_iata())["iata"]
+    assert_problem(api.post("/airports", json={"name": "Other", "iata": taken}), 409)
+
+
+@pytest.mark.parametrize("body, fields", [
+    ({}, {"name"}),
+    ({"name": ""}, {"name"}),
+    ({"name": "x" * 121}, {"name"}),
+    ({"name": 42}, {"name"}),
+    ({"name": "ok", "iata": "lis"}, {"iata"}),
+    ({"name": "ok", "iata": 123}, {"iata"}),
+    ({"name": "ok", "colour": "red"}, {"colour"}),
+    ([], {"_schema"}),
+    ("just a string", {"_schema"}),
+])
+def test_invalid_bodies_are_422_naming_each_field(api, body, fields):
+    problem = assert_problem(api.post("/airports", json=body), 422)
+    assert problem["type"].endswith(":validation-error")
+    assert set(problem["errors"]) == fields
+    assert all(isinstance(m, str) for messages in problem["errors"].values() for m in messages)
+
+
+@pytest.mark.parametrize("body", [b"{", b"{'name': 'x'}", b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b"{\"name\": 1e999999}"])
+def test_malformed_json_is_400(api, body):
+    assert_problem(api.post("/airports", body=body, headers={"content-type": "application/json"}), 400)
+
+
+def test_an_empty_body_is_400(api):
+    assert_problem(api.post("/airports", headers={"content-type": "application/json"}), 400)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_a_body_that_is_not_json_is_415(api, content_type):
+    assert_problem(api.post("/airports", body=b'{"name": "x"}', headers={"content-type": content_type}), 415)
+
+
+def test_json_media_types_with_a_charset_or_suffix_are_accepted(api):
+    for content_type in ["application/json; charset=utf-8", "application/problem+json"]:
+        result = api.post("/airports", body=b'{"name": "x"}', headers={"content-type": content_type})
+        assert result.status_code == 201, result.text
+
+
+def test_a_body_over_the_limit_is_413(api):
+    big = b'{"name": "' + b"x" * 70000 + b'"}'
+    assert_problem(api.post("/airports", body=big, headers={"content-type": "application/json"}), 413)
+
+
+def test_list_walks_every_airport_once(api, airport):
+    created = {airport(name=f"walk {i}")["id"] for i in range(7)}
+    seen, cursor = [], None
+    while True:
+        result = api.get("/airports", params={"limit": 3, **({"cursor": cursor} if cursor else {})})
+        assert result.status_code == 200
+        assert len(result.json["items"]) <= 3
+        seen += [item["id"] for item in result.json["items"]]
+        cursor = result.json["next_cursor"]
+        if cursor is None:
+            break
+    assert created <= set(seen)
+    assert len(seen) == len(set(seen))
+
+
+def test_the_default_page_size_is_20(api, airport):
+    for i in range(21):
+        airport(name=f"page {i}")
+    page = api.get("/airports").json
+    assert len(page["items"]) == 20 and page["next_cursor"]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("limit=0", "limit"), ("limit=101", "limit"), ("limit=-1", "limit"), ("limit=ten", "limit"),
+    ("limit=99999999999999999999999", "limit"), ("limit=1&limit=2", "limit"),
+    ("cursor=not-ours", "cursor"), ("cursor=" + "a" * 300, "cursor"), ("colour=red", "colour"),
+])
+def test_bad_list_queries_are_422(api, query, field):
+    problem = assert_problem(api.get("/airports", query_string=query), 422)
+    assert field in problem["errors"]

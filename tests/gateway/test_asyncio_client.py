@@ -1,0 +1,149 @@
+"""The asyncio nameko client on the real broker, against real `nameko run` services."""
+import asyncio
+import time
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from gateway.rpc.asyncio_client import AsyncRpcClient
+from gateway.rpc.calls import CallerContext, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
+from tests.support import broker
+from tests.support.processes import Stack, nameko_run, wait_for_services, worker_env
+
+CALLER = CallerContext("req-test", "testOperation")
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """probe_service, and an airports_service whose `get` takes 2 s, on a vhost of their own."""
+    stack = Stack(["tests.services.probe", "tests.services.hung"], ["probe_service", "airports_service"],
+                  HANG_SECONDS=2, MAX_WORKERS=50)
+    yield stack
+    stack.close()
+
+
+@pytest.fixture
+async def client(stack):
+    clients = []
+
+    async def make(**options):
+        rpc = AsyncRpcClient(stack.amqp, connection_name="travel-test-client", **options)
+        clients.append(rpc)
+        await rpc.start()
+        assert await rpc.wait_connected(5)
+        return rpc
+
+    yield make
+    for rpc in clients:
+        await rpc.close()
+
+
+def echo(value):
+    return RpcCall("probe_service", "echo", {"value": value})
+
+
+HUNG = RpcCall("airports_service", "get", {"airport_id": "a" * 32})
+
+
+async def test_a_thousand_concurrent_calls_over_one_connection(client):
+    rpc = await client(pool_size=1)
+    results = await asyncio.gather(*(rpc.call(echo(i), CALLER) for i in range(1000)))
+    assert results == list(range(1000))
+    assert rpc.stats()["pending"] == 0 and rpc.stats()["in_flight"] == 0
+    assert rpc.connections_made == 1
+
+
+async def test_the_request_id_and_call_id_stack_reach_the_worker(client):
+    rpc = await client()
+    seen = await rpc.call(RpcCall("probe_service", "context"), CallerContext("req-abc", "getAirport"))
+    assert seen["data"]["request_id"] == "req-abc"
+    parent, own = seen["call_id_stack"]
+    assert parent.startswith("gateway.getAirport.") and own.startswith("probe_service.context.")
+
+
+async def test_a_timeout_ends_the_call_and_the_late_reply_is_dropped(client):
+    rpc = await client(timeout=0.3)
+    start = time.monotonic()
+    with pytest.raises(RpcTimeout):
+        await rpc.call(HUNG, CALLER)
+    assert 0.25 < time.monotonic() - start < 1.0
+    assert rpc.stats()["pending"] == 0
+    deadline = time.monotonic() + 5
+    while rpc.late_replies == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert rpc.late_replies == 1
+    assert rpc.stats()["pending"] == 0
+
+
+async def test_a_call_to_a_service_that_is_not_running_fails_at_once(client):
+    rpc = await client()
+    start = time.monotonic()
+    with pytest.raises(UnknownService):
+        await rpc.call(RpcCall("ghost_service", "boo"), CALLER)
+    assert time.monotonic() - start < 0.5
+
+
+async def test_calls_beyond_the_in_flight_bound_are_refused_at_once(client):
+    rpc = await client(max_in_flight=2, timeout=5)
+    waiting = [asyncio.ensure_future(rpc.call(HUNG, CALLER)) for _ in range(2)]
+    await asyncio.sleep(0.1)
+    with pytest.raises(Overloaded):
+        await rpc.call(echo(1), CALLER)
+    await asyncio.gather(*waiting)
+    assert await rpc.call(echo(2), CALLER) == 2
+
+
+async def test_the_broker_closing_the_connection_fails_pending_calls_then_it_reconnects(client, stack):
+    rpc = await client(pool_size=1, timeout=10)
+    pending = asyncio.ensure_future(rpc.call(HUNG, CALLER))
+    await asyncio.sleep(0.2)
+    start = time.monotonic()
+    await asyncio.to_thread(broker.close_connections, stack.vhost, "travel-test-client")
+    with pytest.raises(NotConnected):
+        await pending
+    assert time.monotonic() - start < 3
+    assert await rpc.wait_connected(15)
+    assert await rpc.call(echo("again"), CALLER) == "again"
+    assert rpc.connections_made == 2
+    assert rpc.stats()["pending"] == 0
+
+
+async def test_without_a_broker_calls_fail_fast():
+    rpc = AsyncRpcClient("amqp://guest:guest@127.0.0.1:1/")
+    await rpc.start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(NotConnected):
+            await rpc.call(echo(1), CALLER)
+        assert time.monotonic() - start < 0.1
+    finally:
+        await rpc.close()
+
+
+async def test_many_timeouts_leave_no_pending_calls_behind(client):
+    rpc = await client(timeout=0.2)
+    outcomes = await asyncio.gather(*(rpc.call(HUNG, CALLER) for _ in range(200)), return_exceptions=True)
+    assert all(isinstance(o, RpcTimeout) for o in outcomes)
+    assert rpc.stats()["pending"] == 0 and rpc.stats()["in_flight"] == 0
+    assert all(not link.pending for link in rpc.links)
+
+
+async def test_unmodified_nameko_services_and_proxies_work_beside_it(fresh_vhost):
+    from tests.conftest import amqp_uri
+
+    amqp = amqp_uri(fresh_vhost)
+    rpc = AsyncRpcClient(amqp)  # first on the vhost: it declares the exchange before nameko does
+    await rpc.start()
+    process = None
+    try:
+        assert await rpc.wait_connected(5)
+        process = nameko_run(worker_env(amqp, "redis://unused", "unused:"), modules=["tests.services.probe"],
+                             name="probe")
+        await asyncio.to_thread(wait_for_services, amqp, ["probe_service"], process)
+        assert await rpc.call(echo("ours"), CALLER) == "ours"
+        with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=5) as proxy:
+            assert proxy.probe_service.echo(value="nameko's") == "nameko's"
+    finally:
+        await rpc.close()
+        if process:
+            process.close()

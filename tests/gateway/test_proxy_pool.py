@@ -1,0 +1,130 @@
+"""The WSGI gateway's pool of nameko ClusterRpcProxy, on the real broker and real services."""
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from gateway.rpc.calls import CallerContext, NotConnected, RpcCall, RpcTimeout
+from gateway.rpc.proxy_pool import PoolExhausted, ProxyPool
+from tests.support import broker
+from tests.support.processes import Stack
+
+CALLER = CallerContext("req-pool", "testOperation")
+HUNG = RpcCall("airports_service", "get", {"airport_id": "a" * 32})
+
+
+def echo(value):
+    return RpcCall("probe_service", "echo", {"value": value})
+
+
+@pytest.fixture(scope="module")
+def stack():
+    stack = Stack(["tests.services.probe", "tests.services.hung"], ["probe_service", "airports_service"],
+                  HANG_SECONDS=2, MAX_WORKERS=50)
+    yield stack
+    stack.close()
+
+
+@pytest.fixture
+def pool(stack):
+    pools = []
+
+    def make(**options):
+        pools.append(ProxyPool({"AMQP_URI": stack.amqp}, **options))
+        return pools[-1]
+
+    yield make
+    for made in pools:
+        made.close()
+
+
+def test_more_threads_than_proxies_share_them(pool):
+    rpc = pool(size=4)
+
+    def work(n):
+        return [rpc.call(echo(f"{n}.{i}"), CALLER) for i in range(20)]
+
+    with ThreadPoolExecutor(32) as threads:
+        results = list(threads.map(work, range(32)))
+    assert results == [[f"{n}.{i}" for i in range(20)] for n in range(32)]
+    assert rpc.stats()["created"] <= 4 and rpc.stats()["members"] <= 4
+
+
+def test_a_checkout_that_waits_too_long_is_refused(pool):
+    rpc = pool(size=1, checkout_timeout=0.2)
+    busy = threading.Thread(target=rpc.call, args=(HUNG, CALLER))
+    busy.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    with pytest.raises(PoolExhausted):
+        rpc.call(echo(1), CALLER)
+    assert 0.15 < time.monotonic() - start < 0.8
+    busy.join(10)
+    assert rpc.call(echo(2), CALLER) == 2
+
+
+def test_a_timed_out_proxy_is_stopped_and_replaced(pool):
+    rpc = pool(size=1, timeout=0.3)
+    assert rpc.call(echo(1), CALLER) == 1
+    with pytest.raises(RpcTimeout):
+        rpc.call(HUNG, CALLER)
+    assert rpc.stats()["stopped"] == 1
+    assert rpc.call(echo(2), CALLER) == 2
+    assert rpc.stats()["created"] == 2
+
+
+def test_a_per_call_timeout_applies_to_that_call_only(pool):
+    rpc = pool(size=1, timeout=10)
+    start = time.monotonic()
+    with pytest.raises(RpcTimeout):
+        rpc.call(RpcCall("airports_service", "get", {"airport_id": "a" * 32}, timeout=0.3), CALLER)
+    assert time.monotonic() - start < 1.5
+    assert rpc.call(echo(3), CALLER) == 3
+
+
+def test_no_reply_is_left_behind_in_the_proxies_kept(pool):
+    rpc = pool(size=2, timeout=0.3)
+
+    def work(n):
+        call = HUNG if n % 5 == 0 else echo(n)
+        try:
+            return rpc.call(call, CALLER)
+        except RpcTimeout:
+            return "timeout"
+
+    with ThreadPoolExecutor(4) as threads:
+        outcomes = list(threads.map(work, range(40)))
+    assert outcomes.count("timeout") == 8
+    assert rpc.stats()["stopped"] == 8
+    assert all(not member.consumer.replies for member in rpc._idle)
+
+
+def test_a_broker_dropping_every_connection_while_warm(pool, stack):
+    rpc = pool(size=4, timeout=2)
+    with ThreadPoolExecutor(4) as threads:
+        list(threads.map(lambda n: rpc.call(echo(n), CALLER), range(16)))
+    broker.close_connections(stack.vhost)  # clients and the service alike, as a broker restart would
+    failures, deadline = [], time.monotonic() + 15
+    while True:
+        try:
+            assert rpc.call(echo("back"), CALLER) == "back"
+            break
+        except (NotConnected, RpcTimeout) as exc:  # 503 and 504 while it recovers, nothing else
+            failures.append(exc)
+            assert time.monotonic() < deadline, failures
+            time.sleep(0.2)
+    with ThreadPoolExecutor(4) as threads:
+        assert list(threads.map(lambda n: rpc.call(echo(n), CALLER), range(16))) == list(range(16))
+
+
+def test_a_thousand_recycles_leak_no_connection(pool, stack):
+    baseline = len(broker.connections(stack.vhost))
+    rpc = pool(size=2, max_age=1e-9)  # every proxy is recycled after its one call
+    with ThreadPoolExecutor(2) as threads:
+        assert list(threads.map(lambda n: rpc.call(echo(n), CALLER), range(1000))) == list(range(1000))
+    assert rpc.stats()["created"] >= 999 and rpc.stats()["stopped"] >= 998
+    rpc.close()
+    time.sleep(1)
+    # What remains beyond the service's own are kombu's shared publisher connections, not proxies.
+    assert len(broker.connections(stack.vhost)) - baseline <= 2
