@@ -9,7 +9,7 @@ from gateway.http.middleware import RequestId
 from gateway.http.problems import serialize_problem
 from gateway.http.runners import AsgiRunner, WsgiRunner
 from gateway.logs import configure_logging
-from gateway.routes import API, by_path
+from gateway.routes import all_routes, by_path
 from gateway.rpc.asyncio_client import AsyncRpcClient
 from gateway.settings import Settings
 
@@ -57,6 +57,6 @@ def create_wsgi_app(settings=None, rpc=None):
 def _assemble(app, runner, settings):
     configure_logging(settings.log_level)
     app.set_error_serializer(serialize_problem)
-    for path, operations in by_path(API):
+    for path, operations in by_path(all_routes()):
         app.add_route(path, runner.resource(operations))
     return app

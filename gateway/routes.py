@@ -7,6 +7,14 @@ from gateway.resources import airports, health, legacy, trips
 API = [*airports.OPERATIONS, *trips.OPERATIONS, *legacy.OPERATIONS, *health.OPERATIONS]
 
 
+def all_routes():
+    """The API, and the routes that serve its description (built from it)."""
+    from gateway.openapi import build_document
+    from gateway.resources import docs
+
+    return API + docs.operations(build_document(API))
+
+
 def by_path(operations):
     """[(path, [operations on it])], for Falcon's add_route."""
     ordered = sorted(operations, key=lambda op: op.path)

@@ -23,6 +23,7 @@ class TrimmedString(fields.String):
 
 
 def Id(**kwargs):
+    """A record id; pass `load_default=None, allow_none=False` for an optional one."""
     return fields.String(
         validate=validate.Regexp(ID_PATTERN, error="Not a valid id: 32 lowercase hexadecimal characters."),
         metadata={"example": "f2bddf0e506145f6ba0c28c247c54629", **kwargs.pop("metadata", {})},
@@ -47,7 +48,7 @@ def Limit():
 
 def Cursor():
     return fields.String(
-        load_default=None,
+        load_default=None,  # the first page
         validate=validate.Regexp(CURSOR_PATTERN, error="Not a valid cursor."),
         metadata={"description": "The `next_cursor` of the previous page; omit it for the first page."},
     )

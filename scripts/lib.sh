@@ -83,3 +83,20 @@ ensure_redis() {
         die "redis-server failed to start (see $RUN_DIR/redis.log)"
     wait_for "$host" "$port" 30 Redis
 }
+
+# ensure_commands command=debian-package ...: install the Debian packages whose commands are missing.
+ensure_commands() {
+    local pair command package missing=()
+    for pair in "$@"; do
+        command=${pair%%=*} package=${pair#*=}
+        command -v "$command" >/dev/null 2>&1 || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing ${missing[*]} (apt-get)"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null ||
+            die "apt-get install ${missing[*]} failed"
+    else
+        die "the tests need: ${missing[*]} (Debian: sudo apt-get install ${missing[*]})"
+    fi
+}

@@ -3,18 +3,28 @@ both removed at the end, so tests never touch anything else on the same broker o
 import os
 import uuid
 
+import itertools
+from pathlib import Path
+import random
+import string
+
 import eventlet.patcher
 import pytest
 import redis
 
+from gateway.settings import Settings
 from tests.support import broker
-from tests.support.processes import nameko_run, wait_for_services, worker_env
+from tests.support.clients import api_for
+from tests.support.processes import free_port, gateway_run, nameko_run, wait_for_http, wait_for_services, worker_env
 
 # tests/containers run nameko containers inside the test process, which needs eventlet's
 # monkey patch (`nameko test` applies it); everything else runs without it (asyncio, threads).
 # scripts/test runs both. Each kind of run collects only its own tests.
 UNDER_EVENTLET = eventlet.patcher.is_monkey_patched("socket")
-collect_ignore = ["gateway", "workers", "bench", "deploy", "drills"] if UNDER_EVENTLET else ["containers"]
+HERE = Path(__file__).parent
+collect_ignore = (
+    [p.name for p in HERE.iterdir() if p.is_dir() and p.name != "containers"] if UNDER_EVENTLET else ["containers"]
+)
 
 
 def pytest_report_header(config):
@@ -94,3 +104,58 @@ def workers(stack_env, amqp):
         yield process
     finally:
         process.close()
+
+
+@pytest.fixture(scope="session")
+def live_gateway(workers, stack_env):
+    """The ASGI gateway under uvicorn on a free port, over the session's workers: its base URL."""
+    port = free_port()
+    process = gateway_run("asgi", {**stack_env, "LOG_LEVEL": "WARNING"}, port)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.close()
+
+
+def settings_for(amqp, **overrides):
+    return Settings(amqp_uri=amqp, **overrides)
+
+
+@pytest.fixture(scope="session", params=["asgi", "wsgi"])
+def api(request, workers, amqp):
+    """The API served by the ASGI app, then by the WSGI app, over the session's real workers."""
+    client = api_for(request.param, settings_for(amqp, rpc_pool_size=4))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def airport(api):
+    """Create an airport through the API: airport(name=..., iata=...) -> the record."""
+    def create(name="Airport", **fields):
+        result = api.post("/airports", json={"name": name, **fields})
+        assert result.status_code == 201, result.text
+        return result.json
+    return create
+
+
+@pytest.fixture
+def trip(api, airport):
+    def create(airport_from=None, airport_to=None):
+        body = {"airport_from": airport_from or airport()["id"], "airport_to": airport_to or airport()["id"]}
+        result = api.post("/trips", json=body)
+        assert result.status_code == 201, result.text
+        return result.json
+    return create
+
+
+_IATA_CODES = iter(sorted(
+    ("".join(code) for code in itertools.product(string.ascii_uppercase, repeat=3)),
+    key=lambda _: random.random(),
+))
+
+
+def unique_iata():
+    """A three-letter code no other test in this session uses (codes are unique among airports)."""
+    return next(_IATA_CODES)

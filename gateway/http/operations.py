@@ -20,6 +20,7 @@ class Reply:
     schema: Any = None  # a marshmallow schema class, or None for no body
     media_type: str = "application/json"
     headers: tuple = ()  # names of response headers, documented in gateway.openapi
+    links: dict = field(default_factory=dict)  # OpenAPI links: name -> (operationId, {parameter: expression})
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Operation:
     idempotency_key: bool = False  # takes an Idempotency-Key header
     conditional: bool = False  # answers with an ETag, and 304 to a matching If-None-Match
     deprecated: bool = False
+    calls_services: bool = True  # may fail with 502/503/504 when a service does
     documented: bool = True  # part of the API description (the docs routes are not)
 
 

@@ -11,7 +11,9 @@ from gateway.http.problems import Problem, invalid
 from schemas.validation import field_messages
 
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE)
-_IDEMPOTENCY_KEY = re.compile(r'^[\x20-\x7e]{1,255}$')
+# A structured-field string without escapes ("..."), or, leniently, a bare token.
+IDEMPOTENCY_KEY_PATTERN = r'^(?:"[ !#-\[\]-~]{1,255}"|[!#-~]{1,255})$'
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def check_length(req, limit):
@@ -56,13 +58,11 @@ def _load(schema, data):
 
 
 def idempotency_key(req):
-    """The Idempotency-Key header: a structured-field string ("...") or, leniently, a bare token."""
+    """The Idempotency-Key header's key: the string inside the quotes, or the bare token."""
     value = req.get_header("Idempotency-Key")
     if value is None:
         return None
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = re.sub(r'\\(["\\])', r"\1", value[1:-1])
     if not _IDEMPOTENCY_KEY.match(value):
-        raise Problem(400, "Idempotency-Key must be 1-255 printable ASCII characters.")
-    return value
+        raise Problem(400, 'Idempotency-Key must be a quoted string ("...") or a token of 1-255 '
+                           "visible ASCII characters.")
+    return value[1:-1] if value.startswith('"') else value

@@ -53,7 +53,10 @@ def record_operations(kind):
 
     @operation("POST", collection, f"create{kind.title}", tag=kind.plural, summary=f"Create {kind.a}",
                description=kind.create_description, body=kind.create, idempotency_key=True,
-               replies={201: Reply(f"The new {kind.name}.", kind.record, headers=("Location",))},
+               replies={201: Reply(f"The new {kind.name}.", kind.record, headers=("Location",), links={
+                   f"Get{kind.title}": (f"get{kind.title}", {kind.id_param: "$response.body#/id"}),
+                   f"Delete{kind.title}": (f"delete{kind.title}", {kind.id_param: "$response.body#/id"}),
+               })},
                errors=kind.create_errors)
     def create(request):
         record = yield RpcCall(kind.service, "create", {**request.body, "idempotency_key": request.idempotency_key})

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.gateway.conftest import unique_iata
+from tests.conftest import unique_iata
 
 PROBLEM = "application/problem+json"
 

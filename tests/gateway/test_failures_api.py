@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.conftest import amqp_uri
-from tests.gateway.conftest import settings_for
+from tests.conftest import settings_for
 from tests.gateway.test_airports_api import assert_problem
 from tests.support import broker
 from tests.support.clients import api_for

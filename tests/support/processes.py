@@ -119,3 +119,42 @@ class Stack:
     def close(self):
         self.process.kill()
         self.broker.delete_vhost(self.vhost)
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gateway_run(kind, env, port, name=None):
+    """The gateway as users run it: uvicorn (asgi) or gunicorn with threads (wsgi)."""
+    if kind == "asgi":
+        argv = [str(BIN / "uvicorn"), "gateway.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    else:
+        argv = [str(BIN / "gunicorn"), "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
+                "--graceful-timeout", "10", "gateway.wsgi:app"]
+    return Process(argv, env, name or f"gateway-{kind}").start()
+
+
+def wait_for_http(url, process=None, timeout=30):
+    """Block until `url` answers at all (any status)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and not process.running():
+            raise RuntimeError(f"{process.name} exited:\n{process.output()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout}s") from None
+            time.sleep(0.1)

@@ -1,0 +1,71 @@
+"""The API description (/openapi.json, /openapi.yaml) and a page for people (/docs: Swagger UI,
+served from the swagger-ui-py package's files, so it works offline and without a CDN)."""
+import mimetypes
+from pathlib import Path
+
+import swagger_ui
+
+from gateway.http.operations import ApiResponse, Reply, operation
+from gateway.http.problems import Problem
+from gateway.openapi import render
+
+ASSETS_DIR = Path(swagger_ui.__file__).parent / "static"
+ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "favicon-16x16.png")
+CACHE = {"Cache-Control": "public, max-age=3600"}
+
+# Relative links, so the page also works behind a path prefix.
+PAGE = b"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>nameko-travel API</title>
+  <link rel="stylesheet" href="docs/swagger-ui.css">
+  <link rel="icon" type="image/png" href="docs/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="docs/swagger-ui-bundle.js"></script>
+  <script src="docs/init.js"></script>
+</body>
+</html>
+"""
+INIT = b"""window.ui = SwaggerUIBundle({
+  url: "openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  displayOperationId: true,
+  presets: [SwaggerUIBundle.presets.apis],
+});
+"""
+
+UNDOCUMENTED = dict(tag="docs", documented=False, calls_services=False, replies={200: Reply("")})
+
+
+def operations(document):
+    """The docs routes, serving `document` (built once, at start-up)."""
+    as_json, as_yaml = render(document, "json"), render(document, "yaml")
+    assets = {"init.js": (INIT, "text/javascript; charset=utf-8")}
+
+    @operation("GET", "/openapi.json", "getOpenApiJson", summary="The API description, JSON", **UNDOCUMENTED)
+    def openapi_json(request):
+        return ApiResponse(200, as_json, "application/json", CACHE)
+
+    @operation("GET", "/openapi.yaml", "getOpenApiYaml", summary="The API description, YAML", **UNDOCUMENTED)
+    def openapi_yaml(request):
+        return ApiResponse(200, as_yaml, "application/yaml", CACHE)
+
+    @operation("GET", "/docs", "getDocs", summary="The API documentation page", **UNDOCUMENTED)
+    def page(request):
+        return ApiResponse(200, PAGE, "text/html; charset=utf-8")
+
+    @operation("GET", "/docs/{asset}", "getDocsAsset", summary="Files of the documentation page", **UNDOCUMENTED)
+    def asset(request):
+        name = request.params["asset"]
+        if name not in assets:
+            if name not in ASSETS:
+                raise Problem(404, "No such file.")
+            assets[name] = ((ASSETS_DIR / name).read_bytes(), mimetypes.guess_type(name)[0])
+        data, media_type = assets[name]
+        return ApiResponse(200, data, media_type, CACHE)
+
+    return [openapi_json, openapi_yaml, page, asset]
