@@ -39,9 +39,10 @@ def create_app(settings=None, rpc=None):
     """The ASGI app (uvicorn gateway.asgi:app)."""
     settings = settings or Settings.from_env()
     rpc = rpc or AsyncRpcClient(settings.amqp_uri, pool_size=settings.rpc_pool_size, timeout=settings.rpc_timeout,
-                                max_in_flight=settings.rpc_max_in_flight, exchange=settings.rpc_exchange)
-    app = falcon.asgi.App(middleware=[RequestId(), RpcLifecycle(rpc, settings.rpc_startup_wait)])
-    return _assemble(app, AsgiRunner(rpc, settings.max_body_bytes), settings)
+                                max_in_flight=settings.rpc_max_in_flight, exchange=settings.rpc_exchange,
+                                ssl_context=settings.ssl_context())
+    app = falcon.asgi.App(middleware=[*_middleware(settings), RpcLifecycle(rpc, settings.rpc_startup_wait)])
+    return _assemble(app, AsgiRunner(rpc, settings), settings)
 
 
 def create_wsgi_app(settings=None, rpc=None):
@@ -50,13 +51,24 @@ def create_wsgi_app(settings=None, rpc=None):
 
     settings = settings or Settings.from_env()
     rpc = rpc or ProxyPool.from_settings(settings)
-    app = falcon.App(middleware=[RequestId()])
-    return _assemble(app, WsgiRunner(rpc, settings.max_body_bytes), settings)
+    app = falcon.App(middleware=_middleware(settings))
+    return _assemble(app, WsgiRunner(rpc, settings), settings)
+
+
+def _middleware(settings):
+    middleware = [RequestId()]
+    if settings.origins:
+        middleware.append(falcon.CORSMiddleware(
+            allow_origins="*" if "*" in settings.origins else settings.origins,
+            expose_headers=["Location", "ETag", "X-Request-ID", "Retry-After"],
+        ))
+    return middleware
 
 
 def _assemble(app, runner, settings):
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    log.info("gateway: %s", settings.describe())
     app.set_error_serializer(serialize_problem)
-    for path, operations in by_path(all_routes()):
+    for path, operations in by_path(all_routes(auth=bool(settings.tokens))):
         app.add_route(path, runner.resource(operations))
     return app

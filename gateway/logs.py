@@ -14,15 +14,22 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(level="INFO"):
-    """Send the `gateway` loggers to stderr (the server's own loggers are left as it set them)."""
+def configure_logging(level="INFO", fmt="plain"):
+    """Send the `gateway` loggers to stderr, as text or (fmt="json") one JSON object per line.
+    The server's own loggers are left as it set them."""
     logger = logging.getLogger("gateway")
     if any(getattr(h, "_gateway", False) for h in logger.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler._gateway = True
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(FORMAT))
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter(FORMAT.replace(" [%(request_id)s]", " %(request_id)s"),
+                                           rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter(FORMAT))
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

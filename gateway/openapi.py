@@ -15,6 +15,7 @@ import yaml
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from gateway.http.auth import MUTATING
 from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN
 from gateway.http.problems import KEY_IN_USE, KEY_REUSED, OVERLOADED, PROBLEM_JSON, VALIDATION
 from schemas.fields import ID_PATTERN
@@ -37,6 +38,7 @@ BODY_ERRORS = (400, 413, 415, 422)
 RPC_ERRORS = (502, 503, 504)
 ERROR_DESCRIPTIONS = {
     400: "Malformed JSON, or a malformed header.",
+    401: "No valid bearer token (see WWW-Authenticate).",
     404: "No such record.",
     409: "The request conflicts with the current state (see `detail`), or a request with the same "
          "Idempotency-Key is still being processed (then with Retry-After).",
@@ -59,7 +61,8 @@ def package_version():
         return "0.0.0"
 
 
-def build_document(operations):
+def build_document(operations, auth=False):
+    """The document for `operations`; with `auth`, the data-changing ones require a bearer token."""
     spec = APISpec(
         title="nameko-travel",
         version=package_version(),
@@ -68,10 +71,14 @@ def build_document(operations):
         info={"description": DESCRIPTION, "license": {"name": "MIT", "identifier": "MIT"}},
         servers=[{"url": "/", "description": "This gateway"}],
     )
-    _components(spec)
+    _components(spec, auth)
+    if auth:
+        spec.components.security_scheme("bearerAuth", {
+            "type": "http", "scheme": "bearer",
+            "description": "One of the tokens in the gateway's API_TOKENS; needed to create and delete."})
     for op in operations:
         if op.documented:
-            spec.path(path=op.path, operations={op.method.lower(): _operation(op)})
+            spec.path(path=op.path, operations={op.method.lower(): _operation(op, auth and op.method in MUTATING)})
     return _query_parameters_are_never_null(spec.to_dict())
 
 
@@ -90,7 +97,7 @@ def _query_parameters_are_never_null(doc):
     return doc
 
 
-def _components(spec):
+def _components(spec, auth):
     spec.components.schema("Problem", schema=Problem)
     spec.components.header("X-Request-ID", {
         "description": "The request's id: the one sent in X-Request-ID if usable, else a new one.",
@@ -116,10 +123,15 @@ def _components(spec):
         "description": "ETags the client has; 304 Not Modified if the record still has one of them.",
         "schema": {"type": "string"}, "required": False})
     for status, description in ERROR_DESCRIPTIONS.items():
+        if status == 401 and not auth:
+            continue
         response = {"description": description, "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
                     "content": {PROBLEM_JSON: {"schema": "Problem"}}}
         if status in RETRY_AFTER_STATUSES:
             response["headers"]["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
+        if status == 401:
+            response["headers"]["WWW-Authenticate"] = {"description": "The Bearer challenge.",
+                                                        "schema": {"type": "string"}}
         spec.components.response(_problem_name(status), response)
 
 
@@ -127,7 +139,7 @@ def _problem_name(status):
     return "".join(word.capitalize() for word in http.HTTPStatus(status).phrase.replace("-", " ").split())
 
 
-def _operation(op):
+def _operation(op, needs_token=False):
     parameters = [{"in": "path", "name": name, "required": True, "description": description,
                    "schema": {"type": "string", "pattern": ID_PATTERN.pattern}}
                   for name, description in op.path_params.items()]
@@ -143,8 +155,10 @@ def _operation(op):
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": parameters,
-        "responses": {**_replies(op), **_errors(op)},
+        "responses": {**_replies(op), **_errors(op, needs_token)},
     }
+    if needs_token:
+        doc["security"] = [{"bearerAuth": []}]
     if op.description:
         doc["description"] = op.description
     if op.deprecated:
@@ -173,8 +187,8 @@ def _replies(op):
     return responses
 
 
-def _errors(op):
-    statuses = set(op.errors) | {500}
+def _errors(op, needs_token=False):
+    statuses = set(op.errors) | {500} | ({401} if needs_token else set())
     if op.body:
         statuses |= set(BODY_ERRORS)
     if op.calls_services:

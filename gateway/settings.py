@@ -1,11 +1,13 @@
 """The gateway's settings, read from the environment (see the README's configuration table)."""
 import os
-from dataclasses import dataclass, fields
+import ssl
+import urllib.parse
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
 class Settings:
-    amqp_uri: str = "amqp://guest:guest@localhost:5672/"
+    amqp_uri: str = field(default="amqp://guest:guest@localhost:5672/", repr=False)
     rpc_exchange: str = "nameko-rpc"
     rpc_timeout: float = 10.0  # seconds to wait for a service's reply
     rpc_pool_size: int = 2  # ASGI: AMQP connections; WSGI: ClusterRpcProxy instances
@@ -15,6 +17,12 @@ class Settings:
     rpc_proxy_max_age: float = 0.0  # WSGI: recycle proxies older than this (seconds; 0: never)
     max_body_bytes: int = 65536
     log_level: str = "INFO"
+    log_format: str = "plain"  # or json
+    api_tokens: str = field(default="", repr=False)  # comma-separated bearer tokens; empty: no auth
+    cors_origins: str = ""  # comma-separated allowed origins, or *; empty: no CORS headers
+    amqp_ssl_ca: str = ""  # amqps://: CA bundle to verify the broker (default: the system's)
+    amqp_ssl_cert: str = ""  # amqps://: client certificate, for brokers that ask for one
+    amqp_ssl_key: str = ""
 
     ENVIRONMENT = {
         "amqp_uri": "AMQP_URI",
@@ -27,6 +35,12 @@ class Settings:
         "rpc_proxy_max_age": "RPC_PROXY_MAX_AGE",
         "max_body_bytes": "MAX_BODY_BYTES",
         "log_level": "LOG_LEVEL",
+        "log_format": "LOG_FORMAT",
+        "api_tokens": "API_TOKENS",
+        "cors_origins": "CORS_ORIGINS",
+        "amqp_ssl_ca": "AMQP_SSL_CA",
+        "amqp_ssl_cert": "AMQP_SSL_CERT",
+        "amqp_ssl_key": "AMQP_SSL_KEY",
     }
 
     @classmethod
@@ -46,6 +60,55 @@ class Settings:
         return settings
 
     def validate(self):
+        if self.log_format not in ("plain", "json"):
+            raise ValueError("LOG_FORMAT must be plain or json")
         for name in ("rpc_timeout", "rpc_pool_size", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.ENVIRONMENT[name]} must be positive")
+
+    @property
+    def tokens(self):
+        return [token.strip() for token in self.api_tokens.split(",") if token.strip()]
+
+    @property
+    def origins(self):
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def amqp_tls(self):
+        return self.amqp_uri.startswith("amqps://")
+
+    def ssl_context(self):
+        """The TLS context for amqps:// (None for amqp://)."""
+        if not self.amqp_tls:
+            return None
+        context = ssl.create_default_context(cafile=self.amqp_ssl_ca or None)
+        if self.amqp_ssl_cert:
+            context.load_cert_chain(self.amqp_ssl_cert, self.amqp_ssl_key or None)
+        return context
+
+    def nameko_ssl(self):
+        """The same, as nameko's AMQP_SSL config (kombu's ssl options), for the WSGI pool."""
+        if not self.amqp_tls:
+            return None
+        options = {"cert_reqs": ssl.CERT_REQUIRED}
+        for key, value in (("ca_certs", self.amqp_ssl_ca), ("certfile", self.amqp_ssl_cert),
+                           ("keyfile", self.amqp_ssl_key)):
+            if value:
+                options[key] = value
+        return options
+
+    def describe(self):
+        """A one-line summary for the start-up log: the broker address without its password."""
+        return (f"broker {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, pool {self.rpc_pool_size}, "
+                f"auth {'on' if self.tokens else 'off'}, CORS {self.cors_origins or 'off'}")
+
+
+def masked(uri):
+    """`uri` with its password replaced by ***."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))

@@ -91,8 +91,13 @@ def worker_config(amqp, redis_prefix):
 
 
 @pytest.fixture(scope="session")
-def stack_env(amqp, redis_prefix):
-    return worker_env(amqp, REDIS_URI, redis_prefix, TRIP_RELEASE_RETRY=1)
+def workers_metrics_port():
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def stack_env(amqp, redis_prefix, workers_metrics_port):
+    return worker_env(amqp, REDIS_URI, redis_prefix, TRIP_RELEASE_RETRY=1, METRICS_PORT=workers_metrics_port)
 
 
 @pytest.fixture(scope="session")

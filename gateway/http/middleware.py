@@ -1,4 +1,4 @@
-"""Middleware for both apps: the request id, and one access log line per request.
+"""Middleware for both apps: the request id, one access log line and the HTTP metrics per request.
 
 Each method has a sync form (WSGI) and an `_async` form (ASGI) that calls it: Falcon picks
 the one its app kind needs."""
@@ -8,6 +8,7 @@ import time
 import uuid
 
 from gateway.logs import request_id_var
+from gateway.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
 
 access_log = logging.getLogger("gateway.access")
 
@@ -24,15 +25,20 @@ class RequestId:
         req.context.request_id = request_id
         req.context.started = time.perf_counter()
         request_id_var.set(request_id)
+        HTTP_IN_FLIGHT.inc()
 
     def process_response(self, req, resp, resource, req_succeeded):
         request_id = getattr(req.context, "request_id", None)
         if request_id is None:  # the request never reached process_request
             return
         resp.set_header("X-Request-ID", request_id)
+        elapsed = time.perf_counter() - req.context.started
+        HTTP_IN_FLIGHT.dec()
+        route = req.uri_template or "unmatched"  # a template, never the raw path: bounded labels
+        HTTP_REQUESTS.labels(route, req.method, resp.status_code).inc()
+        HTTP_DURATION.labels(route, req.method).observe(elapsed)
         if access_log.isEnabledFor(logging.INFO):
-            elapsed = (time.perf_counter() - req.context.started) * 1000
-            access_log.info('%s %s %s %.1fms', req.method, req.relative_uri, resp.status_code, elapsed)
+            access_log.info("%s %s %s %.1fms", req.method, req.relative_uri, resp.status_code, elapsed * 1000)
 
     async def process_request_async(self, req, resp):
         self.process_request(req, resp)

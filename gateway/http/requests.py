@@ -26,13 +26,16 @@ def too_large(limit):
     return Problem(413, f"The body is larger than {limit} bytes.")
 
 
-def build_request(op, req, params, raw_body, broker_connected=True):
+def build_request(op, req, params, raw_body, broker_connected=True, client=None):
+    key = idempotency_key(req) if op.idempotency_key else None
+    if key is not None and client is not None:
+        key = f"{client}:{key}"  # one client's keys never meet another's
     return ApiRequest(
         params=params,
         query=_load(op.query, dict(req.params)) if op.query else {},
         body=parse_body(op, req, raw_body) if op.body else None,
         request_id=req.context.request_id,
-        idempotency_key=idempotency_key(req) if op.idempotency_key else None,
+        idempotency_key=key,
         if_none_match=req.get_header("If-None-Match") if op.conditional else None,
         broker_connected=broker_connected,
     )

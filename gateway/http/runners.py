@@ -2,19 +2,23 @@
 one for the WSGI app (blocking on the proxy pool). Everything they share lives in `Runner`; what
 is left is how each reads a body and performs an RPC step."""
 import asyncio
+import time
 
 import falcon
 
+from gateway.http.auth import MUTATING, BearerAuth
 from gateway.http.conversation import Conversation
 from gateway.http.problems import problem_for
 from gateway.http.requests import build_request, check_length, too_large
+from gateway.metrics import RPC_IN_FLIGHT, observe_rpc
 from gateway.rpc.calls import CallerContext
 
 
 class Runner:
-    def __init__(self, rpc, max_body_bytes):
+    def __init__(self, rpc, settings):
         self.rpc = rpc
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = settings.max_body_bytes
+        self.auth = BearerAuth(settings.tokens) if settings.tokens else None
 
     def resource(self, operations):
         """A Falcon resource with an `on_<method>` responder for each operation on one path."""
@@ -23,8 +27,15 @@ class Runner:
             setattr(resource, f"on_{op.method.lower()}", self.responder(op))
         return resource
 
-    def start(self, req, params, raw_body, op):
-        request = build_request(op, req, params, raw_body, self.rpc.connected)
+    def authorize(self, req, op):
+        """The caller's client id when auth is on and the operation changes data (else None);
+        checked before the body is even read."""
+        if self.auth is not None and op.method in MUTATING:
+            return self.auth.client_id(req)
+        return None
+
+    def start(self, req, params, raw_body, op, client):
+        request = build_request(op, req, params, raw_body, self.rpc.connected, client)
         return Conversation(op.handler(request)), CallerContext(request.request_id, op.operation_id)
 
     def check_body(self, raw_body):
@@ -51,8 +62,9 @@ class AsgiRunner(Runner):
     def responder(self, op):
         async def respond(req, resp, **params):
             try:
+                client = self.authorize(req, op)
                 raw = await self.read_body(req) if op.body else None
-                conversation, caller = self.start(req, params, raw, op)
+                conversation, caller = self.start(req, params, raw, op, client)
                 while conversation.step is not None:
                     conversation.feed(*await self.perform(conversation.step, caller))
             except Exception as exc:
@@ -68,18 +80,30 @@ class AsgiRunner(Runner):
         """(result, None) or (None, error); a list of calls runs concurrently, each outcome kept."""
         try:
             if isinstance(step, list):
-                return await asyncio.gather(*(self.rpc.call(c, caller) for c in step), return_exceptions=True), None
-            return await self.rpc.call(step, caller), None
+                return await asyncio.gather(*(self.call(c, caller) for c in step), return_exceptions=True), None
+            return await self.call(step, caller), None
         except Exception as exc:
             return None, exc
+
+    async def call(self, call, caller):
+        started = time.perf_counter()
+        RPC_IN_FLIGHT.inc()
+        try:
+            result = await self.rpc.call(call, caller)
+        except Exception as exc:
+            observe_rpc(call, started, exc)
+            raise
+        observe_rpc(call, started, None)
+        return result
 
 
 class WsgiRunner(Runner):
     def responder(self, op):
         def respond(req, resp, **params):
             try:
+                client = self.authorize(req, op)
                 raw = self.read_body(req) if op.body else None
-                conversation, caller = self.start(req, params, raw, op)
+                conversation, caller = self.start(req, params, raw, op, client)
                 while conversation.step is not None:
                     conversation.feed(*self.perform(conversation.step, caller))
             except Exception as exc:
@@ -92,15 +116,27 @@ class WsgiRunner(Runner):
         return self.check_body(req.bounded_stream.read(self.max_body_bytes + 1))
 
     def perform(self, step, caller):
+        """(result, None) or (None, error); a list of calls runs one after another, each outcome kept."""
         if isinstance(step, list):
             return [self._outcome(c, caller) for c in step], None
         try:
-            return self.rpc.call(step, caller), None
+            return self.call(step, caller), None
         except Exception as exc:
             return None, exc
 
     def _outcome(self, call, caller):
         try:
-            return self.rpc.call(call, caller)
+            return self.call(call, caller)
         except Exception as exc:
             return exc
+
+    def call(self, call, caller):
+        started = time.perf_counter()
+        RPC_IN_FLIGHT.inc()
+        try:
+            result = self.rpc.call(call, caller)
+        except Exception as exc:
+            observe_rpc(call, started, exc)
+            raise
+        observe_rpc(call, started, None)
+        return result

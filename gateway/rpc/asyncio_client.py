@@ -24,6 +24,7 @@ import uuid
 import orjson
 from nameko.exceptions import deserialize
 
+from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES
 from gateway.rpc.amqp import AmqpConnection, AmqpParams, encode_headers
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
 
@@ -83,6 +84,7 @@ class _Link:
             raise
         self.connection, self.reply_to = connection, reply_to
         self.client.connections_made += 1
+        BROKER_CONNECTIONS.inc()
         log.info("connected to the broker at %s:%s (link %d)",
                  self.client.params.host, self.client.params.port, self.number)
 
@@ -90,6 +92,7 @@ class _Link:
         future = self.pending.pop(correlation_id, None)
         if future is None or future.done():
             self.client.late_replies += 1  # its call timed out or was cancelled: drop it
+            LATE_REPLIES.inc()
         else:
             future.set_result(body)
 
@@ -99,8 +102,10 @@ class _Link:
             future.set_exception(UnknownService(reply_text))
 
     def _lost(self, exc):
-        if self.connection is not None and not self.client.closing:
-            log.warning("broker connection %d lost: %s", self.number, exc)
+        if self.connection is not None:
+            BROKER_CONNECTIONS.dec()
+            if not self.client.closing:
+                log.warning("broker connection %d lost: %s", self.number, exc)
         self.connection = None
         pending, self.pending = self.pending, {}
         for future in pending.values():

@@ -26,6 +26,7 @@ from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout as NamekoRpcTimeout, UnknownService as NamekoUnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from gateway.metrics import POOL_EVENTS, POOL_PROXIES, POOL_WAITING
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class ProxyPool:
     @classmethod
     def from_settings(cls, settings):
         config = {"AMQP_URI": settings.amqp_uri, "rpc_exchange": settings.rpc_exchange}
+        if settings.amqp_tls:
+            config["AMQP_SSL"] = settings.nameko_ssl()
         return cls(config, size=settings.rpc_pool_size, timeout=settings.rpc_timeout,
                    checkout_timeout=settings.rpc_checkout_timeout, max_age=settings.rpc_proxy_max_age)
 
@@ -139,19 +142,22 @@ class ProxyPool:
             if self._closed:
                 raise NotConnected("The gateway is shutting down.")
             if self._idle and not self._waiters:
-                return self._idle.pop()
+                member = self._idle.pop()
+                self._publish()
+                return member
             if self._members < self.size:
                 self._members += 1
                 waiter = None
             else:
                 waiter = _Waiter()
                 self._waiters.append(waiter)
+            self._publish()
         if waiter is not None:
             if not waiter.event.wait(self.checkout_timeout):
                 with self._lock:
                     if waiter.member is None and not waiter.grant:  # nothing came: give up the place
                         self._waiters.remove(waiter)
-                        self.exhausted += 1
+                        self._count("exhausted")
                         raise PoolExhausted("No RPC proxy became free in time.")
             if waiter.member is not None:
                 return waiter.member
@@ -166,7 +172,7 @@ class ProxyPool:
             self._free_place()
             raise
         with self._lock:
-            self.created += 1
+            self._count("created")
         return member
 
     def _connect(self):
@@ -197,9 +203,10 @@ class ProxyPool:
                         waiter.event.set()
                     else:
                         self._idle.append(member)
+                    self._publish()
                     return
         with self._lock:
-            self.stopped += 1
+            self._count("stopped")
         self._free_place()
         member.stop()
 
@@ -212,6 +219,17 @@ class ProxyPool:
                 waiter.event.set()
             else:
                 self._members -= 1
+            self._publish()
+
+    def _count(self, event, n=1):
+        setattr(self, event, getattr(self, event) + n)
+        POOL_EVENTS.labels(event).inc(n)
+
+    def _publish(self):
+        """Export the pool's state (called with the lock held, after each change)."""
+        POOL_PROXIES.labels("idle").set(len(self._idle))
+        POOL_PROXIES.labels("busy").set(self._members - len(self._idle))
+        POOL_WAITING.set(len(self._waiters))
 
     def close(self):
         """Stop every idle proxy now, and each busy one as it comes back."""
@@ -219,8 +237,9 @@ class ProxyPool:
             self._closed = True
             idle, self._idle = list(self._idle), deque()
             self._members -= len(idle)
-            self.stopped += len(idle)
+            self._count("stopped", len(idle))
             waiters, self._waiters = list(self._waiters), deque()
+            self._publish()
         for waiter in waiters:  # woken with neither a proxy nor a place: they leave
             waiter.event.set()
         for member in idle:

@@ -95,10 +95,11 @@ async def test_calls_beyond_the_in_flight_bound_are_refused_at_once(client):
 
 async def test_the_broker_closing_the_connection_fails_pending_calls_then_it_reconnects(client, stack):
     rpc = await client(pool_size=1, timeout=10)
-    pending = asyncio.ensure_future(rpc.call(HUNG, CALLER))
+    ours = await asyncio.to_thread(broker.connections, stack.vhost, "travel-test-client")
+    pending = asyncio.ensure_future(rpc.call(HUNG, CALLER))  # answered after 2 s, unless...
     await asyncio.sleep(0.2)
     start = time.monotonic()
-    await asyncio.to_thread(broker.close_connections, stack.vhost, "travel-test-client")
+    await asyncio.to_thread(broker.close, ours)
     with pytest.raises(NotConnected):
         await pending
     assert time.monotonic() - start < 3

@@ -54,7 +54,7 @@ def test_the_command_writes_it_without_a_server(tmp_path, doc):
 
 def test_every_route_is_described_once_with_its_operation_id(doc):
     described = {op["operationId"]: (path, method.upper()) for path, method, op in operations(doc)}
-    assert described == {op.operation_id: (op.path, op.method) for op in API}
+    assert described == {op.operation_id: (op.path, op.method) for op in API if op.documented}
     assert OPERATION_IDS | LEGACY_IDS <= set(described)
 
 

@@ -79,9 +79,14 @@ def _connection_name(client_properties):
     return match.group(1) if match else None
 
 
-def close_connections(vhost, client=None, reason="closed by the test suite"):
+def close_connections(vhost, client=None):
     """Have the broker close client connections on `vhost` (as an operator or a failover would)."""
-    for name in connections(vhost, client):
+    close(connections(vhost, client))
+
+
+def close(names, reason="closed by the test suite"):
+    """Close the connections `connections()` named."""
+    for name in names:
         if _management_url():
             _api("DELETE", f"connections/{urllib.parse.quote(name, safe='')}")
         else:

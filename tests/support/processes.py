@@ -65,7 +65,8 @@ class Process:
 
 def worker_env(amqp_uri, redis_uri, redis_prefix, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMQP_", "REDIS_"))}
-    env.update(AMQP_URI=amqp_uri, REDIS_URI=redis_uri, REDIS_KEY_PREFIX=redis_prefix, PYTHONUNBUFFERED="1")
+    env.update(AMQP_URI=amqp_uri, REDIS_URI=redis_uri, REDIS_KEY_PREFIX=redis_prefix, PYTHONUNBUFFERED="1",
+               METRICS_PORT="0")  # many workers run side by side here; tests that read metrics pick a port
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -129,14 +130,14 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def gateway_run(kind, env, port, name=None):
+def gateway_run(kind, env, port, name=None, processes=1):
     """The gateway as users run it: uvicorn (asgi) or gunicorn with threads (wsgi)."""
     if kind == "asgi":
         argv = [str(BIN / "uvicorn"), "gateway.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--timeout-graceful-shutdown", "10"]
+                "--no-access-log", "--timeout-graceful-shutdown", "10", "--workers", str(processes)]
     else:
-        argv = [str(BIN / "gunicorn"), "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
-                "--graceful-timeout", "10", "gateway.wsgi:app"]
+        argv = [str(BIN / "gunicorn"), "-c", str(ROOT / "gateway" / "gunicorn.conf.py"), "--threads", "8",
+                "-b", f"127.0.0.1:{port}", "--workers", str(processes), "gateway.wsgi:app"]
     return Process(argv, env, name or f"gateway-{kind}").start()
 
 

@@ -6,6 +6,7 @@ from schemas.validation import load
 from workers.airports.storage import AirportStore
 from workers.common.context import CallContext
 from workers.common.entrypoint import rpc
+from workers.common.metrics import Metrics
 from workers.common.records import new_id, utc_now
 from workers.common.storage import RedisStore
 
@@ -18,6 +19,7 @@ class AirportsService:
     name = "airports_service"
 
     call = CallContext()
+    metrics = Metrics()
     store = RedisStore(AirportStore)
 
     @rpc

@@ -1,12 +1,14 @@
 """greeting_service: the article's first service, unchanged in behaviour."""
 from workers.common.context import CallContext
 from workers.common.entrypoint import rpc
+from workers.common.metrics import Metrics
 
 
 class GreetingService:
     name = "greeting_service"
 
     call = CallContext()
+    metrics = Metrics()
 
     @rpc
     def hello(self, name):

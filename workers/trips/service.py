@@ -20,6 +20,7 @@ from schemas.trips import TripCreate, TripListQuery
 from schemas.validation import load
 from workers.common.context import CallContext
 from workers.common.entrypoint import rpc
+from workers.common.metrics import Metrics
 from workers.common.records import new_id, utc_now
 from workers.common.storage import RedisStore
 from workers.trips.storage import TripStore
@@ -42,6 +43,7 @@ class TripsService:
     name = "trips_service"
 
     call = CallContext()
+    metrics = Metrics()
     config = Config()
     store = RedisStore(TripStore)
     airports = RpcProxy("airports_service")

@@ -1,0 +1,53 @@
+"""The gateway's Prometheus metrics, served at /metrics.
+
+Safe under servers that fork workers (gunicorn -w N, uvicorn --workers N): set
+PROMETHEUS_MULTIPROC_DIR to an empty directory before start, and the metrics of every worker
+process are summed at scrape time (prometheus_client's multiprocess mode; with gunicorn, also
+use `-c gateway/gunicorn.conf.py` so dead workers are forgotten).
+"""
+import os
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
+)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
+HTTP_DURATION = Histogram("gateway_http_request_duration_seconds", "Time to answer an HTTP request",
+                          ["route", "method"], buckets=LATENCY_BUCKETS)
+HTTP_IN_FLIGHT = Gauge("gateway_http_requests_in_flight", "HTTP requests being answered",
+                       multiprocess_mode="livesum")
+RPC_CALLS = Counter("gateway_rpc_calls_total", "RPC calls made, by service.method and outcome",
+                    ["call", "outcome"])
+RPC_DURATION = Histogram("gateway_rpc_call_duration_seconds", "Time from publishing a call to its reply",
+                         ["call"], buckets=LATENCY_BUCKETS)
+RPC_IN_FLIGHT = Gauge("gateway_rpc_calls_in_flight", "RPC calls waiting for a reply", multiprocess_mode="livesum")
+BROKER_CONNECTIONS = Gauge("gateway_broker_connections", "AMQP connections up (ASGI client)",
+                           multiprocess_mode="livesum")
+LATE_REPLIES = Counter("gateway_rpc_late_replies_total", "Replies that came after their call gave up")
+POOL_PROXIES = Gauge("gateway_rpc_pool_proxies", "ClusterRpcProxy instances in the pool (WSGI)", ["state"],
+                     multiprocess_mode="livesum")
+POOL_WAITING = Gauge("gateway_rpc_pool_waiting", "Threads waiting for a free proxy (WSGI)",
+                     multiprocess_mode="livesum")
+POOL_EVENTS = Counter("gateway_rpc_pool_events_total", "Proxies created, stopped, and checkouts refused (WSGI)",
+                      ["event"])
+
+
+def observe_rpc(call, started, error):
+    """Count and time one finished RPC (`error` None when it succeeded)."""
+    name = f"{call.service}.{call.method}"
+    RPC_IN_FLIGHT.dec()
+    RPC_CALLS.labels(name, "ok" if error is None else type(error).__name__).inc()
+    RPC_DURATION.labels(name).observe(time.perf_counter() - started)
+
+
+def exposition():
+    """(body, content type) of the current metrics, across processes in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,103 @@
+"""Worker metrics and health over HTTP, on a port of the process's own (METRICS_PORT, default 9100;
+0 turns it off): /metrics for Prometheus, /health/live and /health/ready for orchestrators.
+
+A DependencyProvider rather than nameko-prometheus: that package serves metrics through an @http
+entrypoint each service must declare, on nameko's shared web server; here every service only
+declares `metrics = Metrics()` and gets call counts and latencies, and the same small server
+answers the health probes too. One server per process, however many services it runs.
+"""
+import logging
+import threading
+import time
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from nameko.extensions import DependencyProvider
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
+
+log = logging.getLogger(__name__)
+
+CALLS = Counter("nameko_worker_calls_total", "Calls handled by the service's workers",
+                ["service", "method", "outcome"])
+DURATION = Histogram("nameko_worker_call_duration_seconds", "Time workers took per call", ["service", "method"],
+                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+IN_FLIGHT = Gauge("nameko_worker_calls_in_flight", "Calls being handled now", ["service"])
+
+
+class _Server:
+    """The process's metrics and health server, started by the first service that asks.
+    Ready while the process runs services (nameko run exits when one of them dies)."""
+
+    lock = threading.Lock()
+    started_port = None
+    running = set()  # names of the services started in this process
+
+    @classmethod
+    def ensure(cls, port, service):
+        with cls.lock:
+            cls.running.add(service)
+            if cls.started_port is not None or not port:
+                return
+            try:
+                server = make_server("0.0.0.0", port, cls.app, handler_class=_QuietHandler)
+            except OSError as exc:  # the services still work; only their metrics are missing
+                log.error("cannot serve metrics and health on :%s: %s", port, exc)
+                return
+            threading.Thread(target=server.serve_forever, name="metrics-server", daemon=True).start()
+            cls.started_port = port
+            log.info("metrics and health on :%s", port)
+
+    @classmethod
+    def forget(cls, service):
+        with cls.lock:
+            cls.running.discard(service)
+
+    metrics_app = staticmethod(make_wsgi_app(REGISTRY))
+
+    @classmethod
+    def app(cls, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/health/live":
+            return cls._answer(start_response, "200 OK", b'{"status": "ok"}')
+        if path == "/health/ready":
+            ready = bool(cls.running)
+            return cls._answer(start_response, "200 OK" if ready else "503 Service Unavailable",
+                               b'{"status": "ok"}' if ready else b'{"status": "unavailable"}')
+        return cls.metrics_app(environ, start_response)
+
+    @staticmethod
+    def _answer(start_response, status, body):
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # scrapes and probes every few seconds would drown the log
+        pass
+
+
+class Metrics(DependencyProvider):
+    """Counts and times every call of the service; starts the process's /metrics server."""
+
+    def setup(self):
+        self._started = {}
+
+    def start(self):
+        _Server.ensure(int(self.container.config.get("METRICS_PORT", 9100) or 0), self.container.service_name)
+
+    def stop(self):
+        _Server.forget(self.container.service_name)
+
+    kill = stop
+
+    def worker_setup(self, worker_ctx):
+        self._started[worker_ctx] = time.perf_counter()
+        IN_FLIGHT.labels(worker_ctx.service_name).inc()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        started = self._started.pop(worker_ctx, None)
+        name, method = worker_ctx.service_name, worker_ctx.entrypoint.method_name
+        IN_FLIGHT.labels(name).dec()
+        outcome = "ok" if exc_info is None else exc_info[0].__name__
+        CALLS.labels(name, method, outcome).inc()
+        if started is not None:
+            DURATION.labels(name, method).observe(time.perf_counter() - started)
