@@ -38,7 +38,7 @@ class RpcLifecycle:
 def create_app(settings=None, rpc=None):
     """The ASGI app (uvicorn gateway.asgi:app)."""
     settings = settings or Settings.from_env()
-    rpc = rpc or AsyncRpcClient(settings.amqp_uri, pool_size=settings.rpc_pool_size, timeout=settings.rpc_timeout,
+    rpc = rpc or AsyncRpcClient(settings.amqp_uri, pool_size=settings.asgi_connections, timeout=settings.rpc_timeout,
                                 max_in_flight=settings.rpc_max_in_flight, exchange=settings.rpc_exchange,
                                 ssl_context=settings.ssl_context())
     app = falcon.asgi.App(middleware=[*_middleware(settings), RpcLifecycle(rpc, settings.rpc_startup_wait)])

@@ -10,7 +10,7 @@ class Settings:
     amqp_uri: str = field(default="amqp://guest:guest@localhost:5672/", repr=False)
     rpc_exchange: str = "nameko-rpc"
     rpc_timeout: float = 10.0  # seconds to wait for a service's reply
-    rpc_pool_size: int = 2  # ASGI: AMQP connections; WSGI: ClusterRpcProxy instances
+    rpc_pool_size: int = 0  # ASGI: AMQP connections (0: 2); WSGI: proxies (0: one per server thread)
     rpc_max_in_flight: int = 1024  # ASGI: calls waiting for a reply before new ones get 503
     rpc_startup_wait: float = 5.0  # ASGI: seconds start-up waits for the broker before serving anyway
     rpc_checkout_timeout: float = 1.0  # WSGI: seconds to wait for a free proxy before 503
@@ -62,9 +62,21 @@ class Settings:
     def validate(self):
         if self.log_format not in ("plain", "json"):
             raise ValueError("LOG_FORMAT must be plain or json")
-        for name in ("rpc_timeout", "rpc_pool_size", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes"):
+        for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.ENVIRONMENT[name]} must be positive")
+        if self.rpc_pool_size < 0:
+            raise ValueError("RPC_POOL_SIZE must not be negative")
+
+    @property
+    def asgi_connections(self):
+        return self.rpc_pool_size or 2
+
+    @property
+    def wsgi_proxies(self):
+        """A proxy per server thread, so no request waits for one (THREADS is what
+        gateway/gunicorn.conf.py and scripts/run give gunicorn)."""
+        return self.rpc_pool_size or int(os.environ.get("THREADS", "16"))
 
     @property
     def tokens(self):
@@ -100,7 +112,7 @@ class Settings:
 
     def describe(self):
         """A one-line summary for the start-up log: the broker address without its password."""
-        return (f"broker {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, pool {self.rpc_pool_size}, "
+        return (f"broker {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, pool {self.rpc_pool_size or 'auto'}, "
                 f"auth {'on' if self.tokens else 'off'}, CORS {self.cors_origins or 'off'}")
 
 

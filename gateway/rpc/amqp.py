@@ -43,7 +43,7 @@ _unpack_short = struct.Struct(">H").unpack_from
 
 # Basic properties, in the order the flags are numbered (AMQP 0-9-1, 4.2.6.1)
 _CONTENT_TYPE, _CONTENT_ENCODING, _HEADERS = 0x8000, 0x4000, 0x2000
-_DELIVERY_MODE, _PRIORITY, _CORRELATION_ID, _REPLY_TO = 0x1000, 0x0800, 0x0400, 0x0200
+_DELIVERY_MODE, _PRIORITY, _CORRELATION_ID, _REPLY_TO, _EXPIRATION = 0x1000, 0x0800, 0x0400, 0x0200, 0x0100
 
 
 class ConnectionLost(Exception):
@@ -220,8 +220,10 @@ class AmqpConnection(asyncio.Protocol):
 
     # -- the hot path ---------------------------------------------------------
 
-    def publish(self, exchange, routing_key, body, correlation_id, reply_to, headers_table):
-        """Publish a JSON request, mandatory, as nameko expects it: one write to the socket."""
+    def publish(self, exchange, routing_key, body, correlation_id, reply_to, headers_table, expiration):
+        """Publish a JSON request, mandatory, as nameko expects it: one write to the socket.
+        `expiration` (milliseconds, as text) has the broker drop the request if no worker took it
+        by then: its caller has stopped waiting, so running it late would only do unasked work."""
         prefix = self._publish_prefixes.get(routing_key)
         if prefix is None:
             method = struct.pack(">HHH", 60, 40, 0) + _shortstr(exchange) + _shortstr(routing_key) + b"\x01"
@@ -229,7 +231,7 @@ class AmqpConnection(asyncio.Protocol):
                 _frame_prefix(FRAME_METHOD, CHANNEL, len(method)) + method + bytes((FRAME_END,)))
         properties = (
             _CONTENT_PROPERTIES + headers_table + b"\x01"  # delivery mode 1: transient (see README)
-            + _shortstr(correlation_id) + _shortstr(reply_to)
+            + _shortstr(correlation_id) + _shortstr(reply_to) + _shortstr(expiration)
         )
         header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS) + properties
         parts = [prefix, _frame_prefix(FRAME_HEADER, CHANNEL, len(header)), header, b"\xce"]
@@ -370,5 +372,6 @@ class AmqpConnection(asyncio.Protocol):
 
 
 _CONTENT_PROPERTIES = _shortstr("application/json") + _shortstr("utf-8")
-_PUBLISH_FLAGS = _CONTENT_TYPE | _CONTENT_ENCODING | _HEADERS | _DELIVERY_MODE | _CORRELATION_ID | _REPLY_TO
+_PUBLISH_FLAGS = (_CONTENT_TYPE | _CONTENT_ENCODING | _HEADERS | _DELIVERY_MODE | _CORRELATION_ID | _REPLY_TO
+                  | _EXPIRATION)
 _HEARTBEAT = pamqp_frame.marshal(pamqp_heartbeat.Heartbeat(), 0)

@@ -188,11 +188,12 @@ class AsyncRpcClient:
             "nameko.call_id_stack": [f"gateway.{caller.operation}.{correlation_id}"],
         })
         body = orjson.dumps({"args": [], "kwargs": call.kwargs})
+        timeout = call.timeout or self.timeout
         self.in_flight += 1
-        timer = loop.call_later(call.timeout or self.timeout, self._expire, link, correlation_id)
+        timer = loop.call_later(timeout, self._expire, link, correlation_id)
         try:
             link.connection.publish(self.exchange, f"{call.service}.{call.method}", body,
-                                    correlation_id, link.reply_to, headers)
+                                    correlation_id, link.reply_to, headers, str(int(timeout * 1000)))
             reply = await future
         finally:
             self.in_flight -= 1

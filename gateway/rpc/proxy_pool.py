@@ -12,7 +12,10 @@ friends leave out:
 * always stopped: on replacement, on recycling (`max_age`) and on `close()`, `stop()` is called
   on the object that was constructed (not on what `start()` returned), so no AMQP connection leaks;
 * context per call: the request id travels as a nameko context header, set on the proxy's
-  context dict before each call (a proxy belongs to one thread at a time).
+  context dict before each call (a proxy belongs to one thread at a time);
+* fast failure while the broker is down: nameko's publisher retries a dead connection for
+  seconds, so a watchdog thread probes the broker's port twice a second; while it is closed,
+  calls fail at once (503) and idle proxies, whose connections died with it, are dropped.
 """
 import logging
 import socket
@@ -24,6 +27,7 @@ from collections import deque
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout as NamekoRpcTimeout, UnknownService as NamekoUnknownService
+from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.metrics import POOL_EVENTS, POOL_PROXIES, POOL_WAITING
@@ -32,21 +36,36 @@ from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownServi
 log = logging.getLogger(__name__)
 
 BROKEN_CONNECTION = (OSError, OperationalError, AMQPError)
-DOWN_PAUSE = 1.0  # seconds new connections are refused after one failed
+WATCH_INTERVAL = 0.5  # seconds between probes of the broker's port
 
 
 class PoolExhausted(Overloaded):
     """Every proxy stayed busy for the whole checkout timeout."""
 
 
+# nameko's publisher reconnects and retries three times, two seconds apart; a request would wait
+# that long to learn the broker is gone. One quick retry still rides over a stale pooled connection.
+QUICK_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+
+
 class _Member:
-    """One proxy: the object constructed (to stop) and the one start() returned (to call)."""
+    """One proxy: the object constructed (to stop), and a ServiceProxy per service on its reply
+    listener, as ClusterRpcProxy makes them, but with the quick publish retry."""
 
     def __init__(self, config, timeout, factory):
         self.context = {}
         self.standalone = factory(config, context_data=self.context, timeout=timeout)
-        self.cluster = self.standalone.start()
+        self.standalone.start()
+        self.services = {}
         self.born = time.monotonic()
+
+    def service(self, name):
+        proxy = self.services.get(name)
+        if proxy is None:
+            proxy = self.services[name] = ServiceProxy(self.standalone._worker_ctx, name,
+                                                       self.standalone._reply_listener, retry_policy=QUICK_RETRY,
+                                                       transport_options=dict(QUICK_RETRY))
+        return proxy
 
     @property
     def consumer(self):
@@ -60,7 +79,7 @@ class _Member:
         if call.timeout is not None:
             consumer.timeout = call.timeout
         try:
-            return getattr(self.cluster[call.service], call.method)(**call.kwargs)
+            return getattr(self.service(call.service), call.method)(**call.kwargs)
         finally:
             consumer.timeout = default_timeout
 
@@ -93,22 +112,51 @@ class ProxyPool:
         self._closed = False
         self.created = self.stopped = self.exhausted = 0
         address = urllib.parse.urlsplit(config["AMQP_URI"])
-        self._broker_address = (address.hostname or "localhost", address.port or 5672)
-        self._down_until = 0.0
+        secure = address.scheme == "amqps"
+        self._broker_address = (address.hostname or "localhost", address.port or (5671 if secure else 5672))
+        self._broker_up = self._probe()
+        self._watchdog = threading.Thread(target=self._watch, name="broker-watchdog", daemon=True)
+        self._watchdog.start()
 
     @classmethod
     def from_settings(cls, settings):
         config = {"AMQP_URI": settings.amqp_uri, "rpc_exchange": settings.rpc_exchange}
         if settings.amqp_tls:
             config["AMQP_SSL"] = settings.nameko_ssl()
-        return cls(config, size=settings.rpc_pool_size, timeout=settings.rpc_timeout,
+        return cls(config, size=settings.wsgi_proxies, timeout=settings.rpc_timeout,
                    checkout_timeout=settings.rpc_checkout_timeout, max_age=settings.rpc_proxy_max_age)
 
     @property
     def connected(self):
-        """Whether a call can be attempted: a proxy connects when it is made, so this is a guess
-        until a call fails; readiness checks call the services anyway."""
-        return not self._closed and time.monotonic() >= self._down_until
+        """Whether the broker's port answered the last probe (readiness also calls the services)."""
+        return not self._closed and self._broker_up
+
+    def _probe(self):
+        try:
+            socket.create_connection(self._broker_address, timeout=1.0).close()
+            return True
+        except OSError:
+            return False
+
+    def _watch(self):
+        while not self._closed:
+            up = self._probe()
+            if self._broker_up and not up:
+                log.warning("broker at %s:%s unreachable; failing calls fast", *self._broker_address)
+                self._drop_idle()
+            elif up and not self._broker_up:
+                log.info("broker at %s:%s reachable again", *self._broker_address)
+            self._broker_up = up
+            time.sleep(WATCH_INTERVAL)
+
+    def _drop_idle(self):
+        with self._lock:
+            idle, self._idle = list(self._idle), deque()
+            self._members -= len(idle)
+            self._count("stopped", len(idle))
+            self._publish()
+        for member in idle:
+            member.stop()
 
     def stats(self):
         with self._lock:
@@ -138,6 +186,8 @@ class ProxyPool:
             self._checkin(member, keep)
 
     def _checkout(self):
+        if not self._broker_up:
+            raise NotConnected("The broker is unreachable.")
         with self._lock:
             if self._closed:
                 raise NotConnected("The gateway is shutting down.")
@@ -176,16 +226,14 @@ class ProxyPool:
         return member
 
     def _connect(self):
-        """A new proxy. kombu retries a refused connection after two seconds; to answer within a
-        second while the broker is down, probe its port first, and after a failure refuse new
-        connections for a moment rather than try again for every request."""
-        if time.monotonic() < self._down_until:
-            raise NotConnected("The broker was unreachable a moment ago.")
+        # A proxy connects with kombu's defaults: two seconds before a retry when refused. The
+        # port is probed first, so that a broker that just went down fails the request at once.
+        if not self._probe():
+            self._broker_up = False
+            raise NotConnected("The broker is unreachable.")
         try:
-            socket.create_connection(self._broker_address, timeout=1.0).close()
             return _Member(self.config, self.timeout, self.proxy_factory)
         except BROKEN_CONNECTION as exc:
-            self._down_until = time.monotonic() + DOWN_PAUSE
             raise NotConnected(f"Cannot connect to the broker: {type(exc).__name__}") from None
 
     def _checkin(self, member, keep):
@@ -235,12 +283,7 @@ class ProxyPool:
         """Stop every idle proxy now, and each busy one as it comes back."""
         with self._lock:
             self._closed = True
-            idle, self._idle = list(self._idle), deque()
-            self._members -= len(idle)
-            self._count("stopped", len(idle))
             waiters, self._waiters = list(self._waiters), deque()
-            self._publish()
         for waiter in waiters:  # woken with neither a proxy nor a place: they leave
             waiter.event.set()
-        for member in idle:
-            member.stop()
+        self._drop_idle()

@@ -148,3 +148,20 @@ async def test_unmodified_nameko_services_and_proxies_work_beside_it(fresh_vhost
         await rpc.close()
         if process:
             process.close()
+
+
+async def test_a_request_nobody_took_in_time_expires_in_the_queue(client, stack):
+    # A service whose queue exists but has no worker: the request waits there. Once its caller
+    # has timed out the broker drops it, so a worker starting later does not run it for nobody.
+    from kombu import Connection, Exchange, Queue
+
+    with Connection(stack.amqp) as connection:
+        Queue("rpc-sleeper_service", Exchange("nameko-rpc", type="topic", durable=True),
+              routing_key="sleeper_service.*", durable=True)(connection.default_channel).declare()
+    rpc = await client(timeout=0.3)
+    with pytest.raises(RpcTimeout):
+        await rpc.call(RpcCall("sleeper_service", "work"), CALLER)
+    deadline = time.monotonic() + 5
+    while (await asyncio.to_thread(broker.queue_messages, stack.vhost)).get("rpc-sleeper_service") != 0:
+        assert time.monotonic() < deadline, "the expired request is still queued"
+        await asyncio.sleep(0.2)

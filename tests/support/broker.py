@@ -95,7 +95,16 @@ def close(names, reason="closed by the test suite"):
 
 def queue_consumers(vhost):
     """{queue name: consumer count} on `vhost`."""
+    return _queue_column(vhost, "consumers")
+
+
+def queue_messages(vhost):
+    """{queue name: messages ready} on `vhost`."""
+    return _queue_column(vhost, "messages")
+
+
+def _queue_column(vhost, column):
     if _management_url():
-        return {q["name"]: q.get("consumers", 0) for q in _api("GET", f"queues/{urllib.parse.quote(vhost, safe='')}")}
-    out = _ctl("list_queues", "-p", vhost, "--no-table-headers", "name", "consumers")
+        return {q["name"]: q.get(column, 0) for q in _api("GET", f"queues/{urllib.parse.quote(vhost, safe='')}")}
+    out = _ctl("list_queues", "-p", vhost, "--no-table-headers", "name", column)
     return {name: int(count) for name, count in (line.split("\t") for line in out.splitlines() if "\t" in line)}

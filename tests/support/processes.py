@@ -76,7 +76,7 @@ def nameko_run(env, modules=WORKER_MODULES, name="workers"):
     return Process(argv, env, name).start()
 
 
-def wait_for_services(amqp_uri, services, process=None, timeout=30):
+def wait_for_services(amqp_uri, services, process=None, timeout=30, ssl=None):
     """Block until each service answers `health()` (or `hello` for a bare greeting service)."""
     deadline = time.monotonic() + timeout
     pending = list(services)
@@ -84,7 +84,8 @@ def wait_for_services(amqp_uri, services, process=None, timeout=30):
         if process is not None and not process.running():
             raise RuntimeError(f"{process.name} exited:\n{process.output()[-3000:]}")
         try:
-            with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=1) as rpc:
+            config = {"AMQP_URI": amqp_uri, **({"AMQP_SSL": ssl} if ssl else {})}
+            with ClusterRpcProxy(config, timeout=1) as rpc:
                 while pending:
                     service = pending[0]
                     if service == "greeting_service":
@@ -131,12 +132,15 @@ def free_port():
 
 
 def gateway_run(kind, env, port, name=None, processes=1):
-    """The gateway as users run it: uvicorn (asgi) or gunicorn with threads (wsgi)."""
-    if kind == "asgi":
+    """The gateway as users run it: uvicorn (asgi), gunicorn with threads (wsgi) or waitress."""
+    if kind == "waitress":
+        argv = [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", "--threads", "8", "gateway.wsgi:app"]
+    elif kind == "asgi":
         argv = [str(BIN / "uvicorn"), "gateway.asgi:app", "--host", "127.0.0.1", "--port", str(port),
                 "--no-access-log", "--timeout-graceful-shutdown", "10", "--workers", str(processes)]
     else:
-        argv = [str(BIN / "gunicorn"), "-c", str(ROOT / "gateway" / "gunicorn.conf.py"), "--threads", "8",
+        env = {"THREADS": "8", **env}  # gunicorn.conf.py reads THREADS (and so does the pool's size)
+        argv = [str(BIN / "gunicorn"), "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
                 "-b", f"127.0.0.1:{port}", "--workers", str(processes), "gateway.wsgi:app"]
     return Process(argv, env, name or f"gateway-{kind}").start()
 

@@ -1,0 +1,270 @@
+"""The drills. Each takes the gateway's URL and the fault to inject (a callable: the CLI makes one
+from a shell command, the tests from the processes they started) and returns a Report."""
+import collections
+import socket
+import threading
+import time
+import urllib.parse
+import uuid
+
+from drills.http import Client
+from drills.report import Report
+
+PROBLEM = "application/problem+json"
+
+
+def _run_threads(count, target):
+    threads = [threading.Thread(target=target, args=(n,), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _walk(client, path):
+    """Every item of a paginated listing."""
+    items, cursor = [], None
+    while True:
+        query = "limit=100" + (f"&cursor={cursor}" if cursor else "")
+        outcome = client.get(f"{path}{'&' if '?' in path else '?'}{query}")
+        if outcome.status != 200:
+            raise RuntimeError(f"cannot list {path}: {outcome.describe()}")
+        page = outcome.json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def worker_failure(url, fault, *, duration=10.0, concurrency=8, fault_at=0.3, token=None):
+    """Mixed traffic (creates, reads, trips) while `fault` breaks a worker (e.g. SIGKILL one of two
+    instances). Passes when no request failed, and every acknowledged create exists exactly once."""
+    report = Report("worker-failure")
+    client = Client(url, token)
+    run = uuid.uuid4().hex[:8]
+    lock = threading.Lock()
+    outcomes, airports, trips = [], {}, []
+    stop_at = time.monotonic() + duration
+
+    def traffic(n):
+        mine, step = [], 0
+        while time.monotonic() < stop_at:
+            step += 1
+            if step % 5 in (1, 2, 3) or len(mine) < 2:
+                name = f"drill-{run}-{n}-{step}"
+                # Half the creates carry a key; the others rely on the delivery id alone.
+                headers = {"Idempotency-Key": f"{run}-{n}-{step}"} if step % 2 else {}
+                outcome = client.post("/airports", {"name": name}, headers=headers)
+                if outcome.status == 201:
+                    mine.append(outcome.json()["id"])
+                    with lock:
+                        airports[name] = mine[-1]
+            elif step % 5 == 4:
+                outcome = client.get(f"/airports/{mine[-1]}")
+            else:
+                outcome = client.post("/trips", {"airport_from": mine[-2], "airport_to": mine[-1]})
+                if outcome.status == 201:
+                    with lock:
+                        trips.append(outcome.json())
+            with lock:
+                outcomes.append(outcome)
+
+    threads = _run_threads(concurrency, traffic)
+    time.sleep(duration * fault_at)
+    fault()
+    for thread in threads:
+        thread.join(duration + 120)
+
+    failed = [o for o in outcomes if not o.ok]
+    report.stats.update(requests=len(outcomes), failed=len(failed), airports_created=len(airports),
+                        trips_created=len(trips))
+    for outcome in failed:
+        report.fail(outcome.describe())
+    try:
+        found = collections.Counter(a["name"] for a in _walk(client, "/airports")
+                                    if a["name"].startswith(f"drill-{run}-"))
+    except RuntimeError as exc:
+        report.fail(f"cannot check for lost or doubled records: {exc}")
+        return report
+    for name in airports:
+        report.check(found[name] == 1, f"airport {name} was acknowledged and exists {found[name]} times")
+    for name, count in found.items():
+        report.check(name in airports, f"airport {name} exists ({count}x) although its create failed")
+    for trip in trips:
+        try:
+            listed = _walk(client, f"/trips?airport={trip['airport_from']}")
+        except RuntimeError as exc:
+            report.fail(f"cannot check trip {trip['id']}: {exc}")
+            continue
+        matching = [t for t in listed if t["airport_to"] == trip["airport_to"]]
+        report.check(len(matching) == 1, f"trip {trip['id']} was acknowledged and exists {len(matching)} times")
+    return report
+
+
+def outage(urls, stop, start, *, what, down_for=3.0, recovery_limit=15.0, fast=1.0, token=None):
+    """`stop` takes a dependency (the broker, Redis) down for `down_for` seconds. While it is down,
+    every request must get a 503 problem within `fast` seconds, and readiness must say 503; after
+    `start`, every gateway must serve again within `recovery_limit` seconds, nothing restarted."""
+    report = Report(f"{what}-outage")
+    clients = [Client(url, token, timeout=30) for url in urls]
+    run = uuid.uuid4().hex[:8]
+    seeds = []
+    for client in clients:
+        created = client.post("/airports", {"name": f"drill-{run}"})
+        if not report.check(created.status == 201, f"before the outage: {created.describe()}"):
+            return report
+        seeds.append(created.json()["id"])
+
+    stop()
+    down_since, slowest = time.monotonic(), 0.0
+    while time.monotonic() - down_since < down_for:
+        for client, seed in zip(clients, seeds):
+            for outcome in (client.get(f"/airports/{seed}"), client.post("/airports", {"name": f"drill-{run}-down"})):
+                slowest = max(slowest, outcome.elapsed)
+                report.check(outcome.status == 503 and outcome.headers.get("content-type") == PROBLEM,
+                             f"{client.base} while {what} is down: {outcome.describe()}")
+                report.check(outcome.elapsed < fast,
+                             f"{client.base} while {what} is down, slower than {fast}s: {outcome.describe()}")
+            ready = client.get("/health/ready")
+            report.check(ready.status == 503, f"{client.base} readiness while {what} is down: {ready.describe()}")
+        time.sleep(0.2)
+    report.stats["slowest_503"] = f"{slowest:.3f}s"
+
+    start()
+    up_since = time.monotonic()
+    pending = list(zip(clients, seeds))
+    while pending:
+        if time.monotonic() - up_since > recovery_limit:
+            report.fail(f"{len(pending)} gateway(s) not serving {recovery_limit}s after {what} came back: "
+                        + "; ".join(c.get(f"/airports/{s}").describe() for c, s in pending))
+            break
+        pending = [(c, s) for c, s in pending
+                   if not (c.get(f"/airports/{s}").status == 200
+                           and c.post("/airports", {"name": f"drill-{run}-back"}).status == 201
+                           and c.get("/health/ready").status == 200)]
+        if pending:
+            time.sleep(0.25)
+    report.stats["recovered_after"] = f"{time.monotonic() - up_since:.1f}s"
+    return report
+
+
+def saturation(url, path, *, concurrency=100, fast=1.0):
+    """`concurrency` simultaneous requests to a slow `path`, more than the gateway lets wait:
+    the surplus must get a 503 with Retry-After within `fast` seconds, nothing else may fail."""
+    report = Report("saturation")
+    client = Client(url, timeout=60)
+    barrier = threading.Barrier(concurrency)
+    outcomes = [None] * concurrency
+
+    def one(n):
+        barrier.wait()
+        outcomes[n] = client.get(path)
+
+    for thread in _run_threads(concurrency, one):
+        thread.join(120)
+    refused = [o for o in outcomes if o.status == 503]
+    report.stats.update(requests=concurrency, refused=len(refused),
+                        statuses=dict(collections.Counter(o.status for o in outcomes)))
+    report.check(refused, "no request was refused: the in-flight bound was not reached")
+    for outcome in outcomes:
+        report.check(outcome.status in (200, 404, 503, 504), f"unexpected answer: {outcome.describe()}")
+    for outcome in refused:
+        report.check("retry-after" in outcome.headers, f"503 without Retry-After: {outcome.describe()}")
+        report.check(outcome.elapsed < fast, f"refusal slower than {fast}s: {outcome.describe()}")
+    return report
+
+
+def timeouts(url, path, *, requests=200, concurrency=20, limit):
+    """Requests to a `path` whose service hangs: each must end in 504 within `limit` seconds, and
+    afterwards the gateway must hold no pending call and no extra memory for them."""
+    report = Report("timeouts")
+    client = Client(url, timeout=limit + 30)
+    before = _metrics(client)
+    outcomes, lock = [], threading.Lock()
+    remaining = iter(range(requests))
+
+    def worker(_):
+        while True:
+            with lock:
+                if next(remaining, None) is None:
+                    return
+            outcome = client.get(path)
+            with lock:
+                outcomes.append(outcome)
+
+    for thread in _run_threads(concurrency, worker):
+        thread.join(requests * limit)
+    for outcome in outcomes:
+        report.check(outcome.status == 504 and outcome.elapsed < limit, f"not a timely 504: {outcome.describe()}")
+    time.sleep(0.5)
+    after = _metrics(client)
+    in_flight = after.get("gateway_rpc_calls_in_flight", 0)
+    report.check(in_flight == 0, f"{in_flight} calls still in flight after every request ended")
+    if "process_resident_memory_bytes" in before:
+        growth = after["process_resident_memory_bytes"] - before["process_resident_memory_bytes"]
+        report.stats["memory_growth"] = f"{growth / 2**20:.1f} MiB"
+        report.check(growth < 16 * 2**20, f"gateway memory grew by {growth / 2**20:.1f} MiB over {requests} timeouts")
+    report.stats["requests"] = len(outcomes)
+    return report
+
+
+def _metrics(client):
+    """{name: value} of the gateway's unlabelled metrics."""
+    values = {}
+    for line in client.get("/metrics").body.decode().splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, _, value = line.partition(" ")
+            values[name] = float(value)
+    return values
+
+
+def hostile_input(url, *, slow_clients=30, token=None):
+    """Malformed, oversized and slow requests: each must get a clean 4xx (never a 5xx, a hang or
+    a stack trace), and the gateway must go on serving everyone else meanwhile."""
+    report = Report("hostile-input")
+    client = Client(url, token, timeout=30)
+    json_headers = {"Content-Type": "application/json"}
+    cases = [
+        ("a 10 MB body", "POST", "/airports", b'{"name": "' + b"x" * 10_000_000 + b'"}', json_headers),
+        ("deeply nested JSON", "POST", "/airports", b"[" * 100_000 + b"]" * 100_000, json_headers),
+        ("invalid UTF-8", "POST", "/airports", b'{"name": "\xff\xfe\xfd"}', json_headers),
+        ("a huge number", "POST", "/airports", b'{"name": 1' + b"0" * 5000 + b"}", json_headers),
+        ("a float overflow", "GET", "/airports?limit=1e999", None, {}),
+        ("a negative limit", "GET", "/airports?limit=-5", None, {}),
+        ("a limit past 64 bits", "GET", "/airports?limit=" + "9" * 40, None, {}),
+        ("a very long id", "GET", "/airports/" + "a" * 8000, None, {}),
+        ("a very long query string", "GET", "/airports?cursor=" + "A" * 60_000, None, {}),
+        ("a path with NUL", "GET", "/airports/%00", None, {}),
+        ("JSON with the wrong types", "POST", "/trips", b'{"airport_from": [], "airport_to": {}}', json_headers),
+        ("a body that is not JSON", "POST", "/airports", b"<xml/>", {"Content-Type": "application/xml"}),
+    ]
+    stop = threading.Event()
+    slow = [threading.Thread(target=_trickle, args=(url, stop), daemon=True) for _ in range(slow_clients)]
+    for thread in slow:
+        thread.start()
+    try:
+        for description, method, path, body, headers in cases:
+            outcome = client.request(method, path, body=body, headers=headers)
+            good = 400 <= outcome.status < 500 and b"Traceback" not in outcome.body
+            report.check(good, f"{description}: {outcome.describe()}")
+            served = client.get("/health/live")
+            report.check(served.status == 200 and served.elapsed < 1.0,
+                         f"after {description}, others were not served promptly: {served.describe()}")
+    finally:
+        stop.set()
+        for thread in slow:
+            thread.join(5)
+    report.stats["cases"] = len(cases)
+    return report
+
+
+def _trickle(url, stop):
+    """A slow client: sends a request's headers one byte at a time, for as long as the drill runs."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=5) as sock:
+            for byte in b"GET /health/live HTTP/1.1\r\nHost: drill\r\nX-Slow: " + b"z" * 10_000:
+                if stop.wait(0.2):
+                    return
+                sock.send(bytes((byte,)))
+    except OSError:
+        pass  # the server may rightly drop a client this slow

@@ -1,0 +1,39 @@
+"""More than the gateway should take, and a service that hangs: fast, bounded refusals, no
+bookkeeping or memory left behind."""
+import pytest
+
+from drills.scenarios import saturation, timeouts
+
+SLOW = "/airports/" + "a" * 32
+
+
+@pytest.fixture(scope="module")
+def hung(redis_prefix):
+    """A stand-in airports_service taking 2 s, behind both gateways: the ASGI one lets 20 calls
+    wait at most; the WSGI one has 8 proxies and waits 0.2 s for one; RPC timeout 0.5 s."""
+    from tests.drills.conftest import DrillStack
+    from tests.support import broker
+
+    vhost = broker.create_vhost("travel-test-hung")
+    stack = DrillStack(f"amqp://guest:guest@127.0.0.1:5672/{vhost}", "redis://unused", redis_prefix,
+                       modules=["tests.services.hung"], services=["airports_service"],
+                       worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 100},
+                       gateways=("asgi", "wsgi"),
+                       gateway_extra={"RPC_MAX_IN_FLIGHT": 20, "RPC_POOL_SIZE": 8, "THREADS": 64,
+                                      "RPC_CHECKOUT_TIMEOUT": 0.2, "RPC_TIMEOUT": 0.5})
+    yield stack
+    stack.close()
+    broker.delete_vhost(vhost)
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_saturation_is_refused_fast_with_retry_after(hung, kind):
+    report = saturation(hung.url(kind), SLOW, concurrency=60)
+    assert report.passed, str(report)
+    assert report.stats["refused"] >= 30
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_a_hung_service_times_out_without_leaking(hung, kind):
+    report = timeouts(hung.url(kind), SLOW, requests=150, concurrency=6, limit=1.5)
+    assert report.passed, str(report)

@@ -1,0 +1,40 @@
+"""A worker dies or is stopped under load: nothing the gateway acknowledged is lost or doubled,
+no request fails (nameko redelivers unacknowledged calls; creates are idempotent per delivery)."""
+import signal
+import threading
+
+import pytest
+
+from drills.scenarios import worker_failure
+
+
+@pytest.mark.parametrize("kind, sig", [("asgi", signal.SIGKILL), ("wsgi", signal.SIGKILL), ("asgi", signal.SIGTERM)])
+def test_losing_one_of_two_worker_instances_under_load(drill_stack, kind, sig):
+    stack = drill_stack(instances=2, gateways=(kind,))
+    victim = stack.workers[0]
+    report = worker_failure(stack.url(kind), lambda: victim.signal(sig), duration=8, concurrency=8)
+    assert report.passed, str(report)
+    assert report.stats["airports_created"] > 50
+    if sig == signal.SIGTERM:  # a graceful stop: in-flight calls finished, then a clean exit
+        assert victim.popen.wait(15) == 0, victim.output()[-2000:]
+    assert stack.workers[1].running()
+
+
+def test_sigterm_lets_in_flight_calls_finish(drill_stack):
+    """The only instance is stopped while its calls sleep: they complete, then it exits."""
+    stack = drill_stack(modules=["tests.services.probe", "tests.services.hung"], services=["airports_service"],
+                        worker_extra={"HANG_SECONDS": 1.5}, gateways=("asgi",))
+    from drills.http import Client
+
+    client = Client(stack.url())
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(client.get("/airports/" + "a" * 32)))
+               for _ in range(5)]
+    [t.start() for t in threads]
+    import time
+
+    time.sleep(0.5)
+    stack.workers[0].signal(signal.SIGTERM)
+    [t.join(20) for t in threads]
+    assert [r.status for r in results] == [200] * 5, [r.describe() for r in results]
+    assert stack.workers[0].popen.wait(15) == 0
