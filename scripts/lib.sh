@@ -57,31 +57,36 @@ wait_for() {  # wait_for host port seconds name
 
 COMPOSE_HINT="or start both with Docker: docker compose -f compose/docker-compose.yml up -d rabbitmq redis"
 
-ensure_rabbitmq() {
-    local host port
-    read -r host port < <(uri_host_port "${AMQP_URI:-amqp://guest:guest@localhost:5672/}" 5672)
+# ensure_service NAME URI DEFAULT_PORT SERVER_COMMAND START...: make sure something listens at URI's
+# host and port; on this machine, start SERVER_COMMAND's server when it is installed.
+ensure_service() {
+    local name=$1 uri=$2 default_port=$3 server=$4 host port
+    shift 4
+    read -r host port < <(uri_host_port "$uri" "$default_port")
     reachable "$host" "$port" && return 0
-    is_local "$host" || die "RabbitMQ is not reachable at $host:$port (AMQP_URI)."
-    command -v rabbitmq-server >/dev/null 2>&1 ||
-        die "RabbitMQ is not running at $host:$port and rabbitmq-server is not installed. Install it (Debian: apt-get install rabbitmq-server), $COMPOSE_HINT"
-    say "starting a local RabbitMQ (rabbitmq-server -detached)"
-    rabbitmq-server -detached >/dev/null 2>&1 || die "rabbitmq-server -detached failed (run as root or the rabbitmq user)"
-    wait_for "$host" "$port" 90 RabbitMQ
+    is_local "$host" || die "$name is not reachable at $host:$port."
+    command -v "$server" >/dev/null 2>&1 ||
+        die "$name is not running at $host:$port and $server is not installed. Install it (Debian: apt-get install $server), $COMPOSE_HINT"
+    say "starting a local $name: $*"
+    "$@" >/dev/null 2>&1 || die "$server failed to start (as root, or as its own user)"
+    wait_for "$host" "$port" 90 "$name"
 }
 
-ensure_redis() {
-    local host port
-    read -r host port < <(uri_host_port "${REDIS_URI:-redis://localhost:6379/0}" 6379)
-    reachable "$host" "$port" && return 0
-    is_local "$host" || die "Redis is not reachable at $host:$port (REDIS_URI)."
-    command -v redis-server >/dev/null 2>&1 ||
-        die "Redis is not running at $host:$port and redis-server is not installed. Install it (Debian: apt-get install redis-server), $COMPOSE_HINT"
+ensure_rabbitmq() {  # a local rabbitmq-server listens where its own configuration says: 5672
+    local uri=${AMQP_URI:-amqp://guest:guest@localhost:5672/} port
+    read -r _ port < <(uri_host_port "$uri" 5672)
+    [ "$port" = 5672 ] || reachable "$(uri_host_port "$uri" 5672 | cut -d' ' -f1)" "$port" ||
+        die "RabbitMQ is not reachable at port $port (AMQP_URI); start it there yourself."
+    ensure_service RabbitMQ "$uri" 5672 rabbitmq-server rabbitmq-server -detached
+}
+
+ensure_redis() {  # with an append-only file in .run/, as the compose file runs it
+    local port
+    read -r _ port < <(uri_host_port "${REDIS_URI:-redis://localhost:6379/0}" 6379)
     mkdir -p "$RUN_DIR"
-    say "starting a local Redis on port $port (append-only file in $RUN_DIR)"
-    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$RUN_DIR" \
-        --appendonly yes --appendfsync everysec --logfile "$RUN_DIR/redis.log" >/dev/null ||
-        die "redis-server failed to start (see $RUN_DIR/redis.log)"
-    wait_for "$host" "$port" 30 Redis
+    ensure_service Redis "${REDIS_URI:-redis://localhost:6379/0}" 6379 redis-server \
+        redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$RUN_DIR" \
+        --appendonly yes --appendfsync everysec --logfile "$RUN_DIR/redis.log"
 }
 
 # ensure_commands command=debian-package ...: install the Debian packages whose commands are missing.

@@ -3,23 +3,18 @@ import asyncio
 import time
 
 import pytest
+from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.rpc.asyncio_client import AsyncRpcClient
 from gateway.rpc.calls import CallerContext, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
+from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
-from tests.support.processes import Stack, nameko_run, wait_for_services, worker_env
+from tests.conftest import amqp_uri
+from tests.support.processes import nameko_run, wait_for_services, worker_env
 
 CALLER = CallerContext("req-test", "testOperation")
 
-
-@pytest.fixture(scope="module")
-def stack():
-    """probe_service, and an airports_service whose `get` takes 2 s, on a vhost of their own."""
-    stack = Stack(["tests.services.probe", "tests.services.hung"], ["probe_service", "airports_service"],
-                  HANG_SECONDS=2, MAX_WORKERS=50)
-    yield stack
-    stack.close()
 
 
 @pytest.fixture
@@ -38,11 +33,7 @@ async def client(stack):
         await rpc.close()
 
 
-def echo(value):
-    return RpcCall("probe_service", "echo", {"value": value})
 
-
-HUNG = RpcCall("airports_service", "get", {"airport_id": "a" * 32})
 
 
 async def test_a_thousand_concurrent_calls_over_one_connection(client):
@@ -130,8 +121,6 @@ async def test_many_timeouts_leave_no_pending_calls_behind(client):
 
 
 async def test_unmodified_nameko_services_and_proxies_work_beside_it(fresh_vhost):
-    from tests.conftest import amqp_uri
-
     amqp = amqp_uri(fresh_vhost)
     rpc = AsyncRpcClient(amqp)  # first on the vhost: it declares the exchange before nameko does
     await rpc.start()
@@ -153,8 +142,6 @@ async def test_unmodified_nameko_services_and_proxies_work_beside_it(fresh_vhost
 async def test_a_request_nobody_took_in_time_expires_in_the_queue(client, stack):
     # A service whose queue exists but has no worker: the request waits there. Once its caller
     # has timed out the broker drops it, so a worker starting later does not run it for nobody.
-    from kombu import Connection, Exchange, Queue
-
     with Connection(stack.amqp) as connection:
         Queue("rpc-sleeper_service", Exchange("nameko-rpc", type="topic", durable=True),
               routing_key="sleeper_service.*", durable=True)(connection.default_channel).declare()

@@ -7,23 +7,12 @@ import pytest
 
 from gateway.rpc.calls import CallerContext, NotConnected, RpcCall, RpcTimeout
 from gateway.rpc.proxy_pool import PoolExhausted, ProxyPool
+from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
-from tests.support.processes import Stack
 
 CALLER = CallerContext("req-pool", "testOperation")
-HUNG = RpcCall("airports_service", "get", {"airport_id": "a" * 32})
 
 
-def echo(value):
-    return RpcCall("probe_service", "echo", {"value": value})
-
-
-@pytest.fixture(scope="module")
-def stack():
-    stack = Stack(["tests.services.probe", "tests.services.hung"], ["probe_service", "airports_service"],
-                  HANG_SECONDS=2, MAX_WORKERS=50)
-    yield stack
-    stack.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from schemas.errors import (
     Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable, TravelError, ValidationError,
 )
 from tests.conftest import amqp_uri
-from tests.support.processes import BIN, ROOT, nameko_run, wait_for_services, worker_env
+from tests.support.processes import BIN, ROOT, nameko_run, worker_env
 
 
 @pytest.fixture

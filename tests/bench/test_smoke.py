@@ -1,0 +1,112 @@
+"""CI smoke test of the benchmark harness: `python -m bench --smoke` runs every target (asgi, wsgi,
+baseline) with every scenario for about a second and writes its report. It checks that the run
+completes, that the report has every field for every target and scenario, that the chart is a PNG,
+and that the harness removed what it started. Never timings: CI machines vary too much.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from bench import procfs, rabbitmq
+from bench.processes import RUN_ID_VARIABLE, sweep
+from bench.stack import delete_keys
+from tests.conftest import AMQP_BASE, REDIS_URI
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = ["asgi", "wsgi", "baseline"]
+SCENARIOS = ["get_airport", "create_airport", "create_trip", "mix", "memory"]
+GROUPS = ["gateway", "workers", "rabbitmq", "redis"]
+RUN_TIMEOUT = 90  # seconds; the run takes about 40 on two cores
+
+
+def leftovers(run_id):
+    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
+    return [pid for pid in procfs.all_pids() if procfs.alive(pid) and procfs.environ_has(pid, marker)]
+
+
+def redis_keys(prefix):
+    client = redis.Redis.from_url(REDIS_URI)
+    try:
+        return list(client.scan_iter(match=prefix + "*", count=1000))
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def smoke_run(tmp_path):
+    """Run the smoke benchmark; (exit code, output, out dir, run id). Whatever happens, nothing
+    it started is left behind: its processes, its vhost, its Redis keys."""
+    run_id = "smoke-" + uuid.uuid4().hex[:8]
+    argv = [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path), "--run-id", run_id,
+            "--amqp-base", AMQP_BASE, "--redis-uri", REDIS_URI]
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        try:
+            output, _ = process.communicate(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGTERM)  # the harness cleans up on SIGTERM
+            output, _ = process.communicate(timeout=20)
+            pytest.fail(f"python -m bench --smoke took more than {RUN_TIMEOUT}s:\n{output[-5000:]}")
+        yield process.returncode, output, tmp_path, run_id
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        sweep(run_id)
+        rabbitmq.delete_vhost(f"bench-{run_id}")
+        delete_keys(REDIS_URI, f"bench-{run_id}:")
+
+
+def test_smoke_run_reports_every_target_and_scenario(smoke_run):
+    status, output, out_dir, run_id = smoke_run
+    assert status == 0, output[-5000:]
+
+    # it cleaned up after itself
+    assert leftovers(run_id) == []
+    assert not rabbitmq.vhost_exists(f"bench-{run_id}")
+    assert redis_keys(f"bench-{run_id}:") == []
+
+    [report_path] = out_dir.glob("bench-*.json")
+    report = json.loads(report_path.read_text())
+    assert report["failures"] == []
+    meta = report["meta"]
+    assert meta["smoke"] is True
+    assert meta["generator"]["name"] in ("wrk", "builtin")
+    assert meta["connections"] == 32
+    assert set(meta["stack"]["targets"]) == set(TARGETS)
+
+    runs = {(run["target"], run["scenario"]): run for run in report["runs"]}
+    assert set(runs) == {(t, s) for t in TARGETS for s in SCENARIOS}
+    for (target, scenario), run in runs.items():
+        where = f"{target}/{scenario}"
+        assert run["generator"] in ("wrk", "builtin"), where
+        assert run["requests"] > 0, where
+        assert run["rps"] > 0, where
+        assert set(run["latency_ms"]) >= {"p50", "p90", "p99"}, where
+        assert all(isinstance(run["latency_ms"][p], (int, float)) for p in ("p50", "p90", "p99")), where
+        assert set(run["errors"]) == {"non_2xx", "socket", "total"}, where
+        assert set(run["errors"]["socket"]) == {"connect", "read", "write", "timeout"}, where
+        cpu = run["cpu_us_per_request"]
+        assert set(cpu) == {*GROUPS, "stack_total"}, where
+        assert all(isinstance(cpu[g], (int, float)) for g in ("gateway", "workers", "stack_total")), where
+        assert run["processes"]["gateway"] and run["processes"]["workers"], where
+        assert {"cores", "threads", "saturated"} <= set(run["loadgen"]), where
+        assert isinstance(run["flags"], list), where
+        if scenario == "memory":
+            memory = run["memory"]
+            first, total = memory["checkpoints"]
+            assert set(memory["rss_kib"]) == {"after_warmup", f"after_{first}", f"after_{total}"}, where
+            assert all(v > 0 for v in memory["rss_kib"].values()), where
+            assert isinstance(memory["growth_pct"], (int, float)) and isinstance(memory["flat"], bool), where
+
+    [chart] = out_dir.glob("bench-*.png")
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "req/s" in output  # the table was printed
