@@ -10,7 +10,8 @@ class AirportCreate(Schema):
     name = TrimmedString(
         required=True,
         validate=validate.Length(min=1, max=NAME_MAX_LENGTH),
-        metadata={"description": "1-120 characters once surrounding spaces are trimmed.", "example": "Lisbon"},
+        metadata={"description": "At most 120 characters, and at least 1 once surrounding spaces are trimmed.",
+                  "example": "Lisbon"},
     )
     iata = fields.String(
         load_default=None,

@@ -1,7 +1,7 @@
 """Field types shared by the request, record and query schemas."""
 import re
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 IATA_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -16,10 +16,15 @@ def is_id(value):
 
 
 class TrimmedString(fields.String):
-    """A string with surrounding white space removed before it is validated."""
+    """A string with surrounding white space removed before it is validated. The Length
+    validator's maximum also bounds the string as sent, so the documented maxLength holds."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
+        text = super()._deserialize(value, attr, data, **kwargs)
+        longest = min((v.max for v in self.validators if isinstance(v, validate.Length) and v.max), default=None)
+        if longest is not None and len(text) > longest:
+            raise ValidationError(f"Longer than {longest} characters.")
+        return text.strip()
 
 
 def Id(**kwargs):

@@ -1,66 +1,35 @@
 """Real processes for integration tests: `nameko run` workers (and, later, HTTP gateways)."""
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from nameko.standalone.rpc import ClusterRpcProxy
+from bench.processes import BIN, ROOT, ChildProcess
+from bench.processes import wait_for_services as bench_wait
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 WORKER_MODULES = ("workers.airports", "workers.trips", "workers.greeting")
 
 
-class Process:
-    """A child process in its own session, with its output kept in a temporary file."""
+class Process(ChildProcess):
+    """A child process in its own session (bench's), with what the tests do to processes."""
 
     def __init__(self, argv, env, name):
-        self.argv, self.env, self.name = argv, env, name
-        self.log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
-        self.popen = None
-
-    def start(self):
-        self.popen = subprocess.Popen(
-            self.argv, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        return self
-
-    @property
-    def pid(self):
-        return self.popen.pid
-
-    def running(self):
-        return self.popen is not None and self.popen.poll() is None
+        super().__init__(name, argv, env)
 
     def signal(self, sig):
+        """`sig` to the process itself (a worker to kill, a server to stop)."""
         if self.running():
             os.kill(self.popen.pid, sig)
-
-    def stop(self, timeout=15):
-        """SIGTERM, then SIGKILL if it does not exit in time; the exit code."""
-        if self.popen is None:
-            return None
-        self.signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.popen.wait(timeout)
 
     def kill(self):
         self.signal(signal.SIGKILL)
         return self.popen.wait(15)
 
-    def output(self):
-        return Path(self.log.name).read_text(errors="replace")
+    def output(self, tail=None):
+        return self.log_path.read_text(errors="replace") if tail is None else super().output(tail)
 
     def close(self):
         self.stop()
-        self.log.close()
-        os.unlink(self.log.name)
+        self.log_path.unlink(missing_ok=True)
 
 
 def worker_env(amqp_uri, redis_uri, redis_prefix, **extra):
@@ -77,27 +46,8 @@ def nameko_run(env, modules=WORKER_MODULES, name="workers"):
 
 
 def wait_for_services(amqp_uri, services, process=None, timeout=30, ssl=None):
-    """Block until each service answers `health()` (or `hello` for a bare greeting service)."""
-    deadline = time.monotonic() + timeout
-    pending = list(services)
-    while pending:
-        if process is not None and not process.running():
-            raise RuntimeError(f"{process.name} exited:\n{process.output()[-3000:]}")
-        try:
-            config = {"AMQP_URI": amqp_uri, **({"AMQP_SSL": ssl} if ssl else {})}
-            with ClusterRpcProxy(config, timeout=1) as rpc:
-                while pending:
-                    service = pending[0]
-                    if service == "greeting_service":
-                        rpc[service].hello(name="probe")
-                    else:
-                        rpc[service].health()
-                    pending.pop(0)
-        except Exception:
-            if time.monotonic() > deadline:
-                detail = process.output()[-3000:] if process else ""
-                raise TimeoutError(f"{pending} did not answer within {timeout}s\n{detail}") from None
-            time.sleep(0.2)
+    """Block until each service answers (see bench.processes.wait_for_services)."""
+    bench_wait(amqp_uri, services, [process] if process else [], timeout, ssl)
 
 
 class Stack:

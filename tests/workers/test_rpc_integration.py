@@ -11,7 +11,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from schemas.errors import (
     Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable, TravelError, ValidationError,
 )
-from tests.conftest import amqp_uri
+from tests.conftest import amqp_uri, unique_iata
 from tests.support.processes import BIN, ROOT, nameko_run, worker_env
 
 
@@ -35,7 +35,7 @@ def test_nameko_shell_runs_the_articles_call(workers, stack_env):
 
 
 def test_airports_and_trips_round_trip(rpc):
-    lisbon = rpc.airports_service.create(name="Lisbon", iata="LIS")
+    lisbon = rpc.airports_service.create(name="Lisbon", iata=unique_iata())
     porto = rpc.airports_service.create("Porto")
     assert rpc.airports_service.get(lisbon["id"]) == lisbon
     trip = rpc.trips_service.create(lisbon["id"], porto["id"])

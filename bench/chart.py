@@ -1,0 +1,91 @@
+"""The report as a PNG (matplotlib, Agg backend: no display needed).
+
+One column per scenario: requests/s per target (p50/p99 written on the bars) above, CPU per
+request split by process group below; a last column with the gateways' RSS when the memory
+scenario ran.
+"""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+GROUP_COLOURS = {"gateway": "#4c72b0", "workers": "#55a868", "rabbitmq": "#c44e52", "redis": "#8172b2"}
+GROUP_LABELS = {"gateway": "gateway", "workers": "workers", "rabbitmq": "RabbitMQ", "redis": "Redis"}
+
+
+def draw(report, path):
+    runs = report["runs"]
+    load_runs = [r for r in runs if not r.get("memory")]
+    memory_runs = [r for r in runs if r.get("memory")]
+    scenarios = list(dict.fromkeys(r["scenario"] for r in load_runs))
+    columns = len(scenarios) + (1 if memory_runs else 0)
+    columns = max(columns, 1)
+    fig, axes = plt.subplots(2, columns, figsize=(max(7.0, 4.2 * columns + 1), 8), squeeze=False)
+    for col, scenario in enumerate(scenarios):
+        rows = [r for r in load_runs if r["scenario"] == scenario]
+        _throughput(axes[0][col], scenario, rows)
+        _cpu(axes[1][col], rows, legend=(col == 0))
+    if memory_runs:
+        _memory(axes[0][columns - 1], memory_runs)
+        _cpu(axes[1][columns - 1], memory_runs, legend=not scenarios)
+        axes[1][columns - 1].set_title("memory run: CPU per request")
+    if not runs:
+        axes[0][0].text(0.5, 0.5, "no runs", ha="center", va="center")
+    meta = report["meta"]
+    fig.suptitle(f"nameko-travel gateways\n{meta['connections']} connections, {meta['duration_s']:g}s runs, "
+                 f"{meta['generator']['name']}, {meta['cpus']} CPUs, {meta['started_at']}", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _throughput(ax, scenario, rows):
+    names = [r["target"] for r in rows]
+    values = [r["rps"] for r in rows]
+    bars = ax.bar(names, values, color="#4c72b0")
+    top = max(values, default=0) or 1
+    for bar, r in zip(bars, rows):
+        lat = r["latency_ms"]
+        label = f"p50 {_ms(lat['p50'])}\np99 {_ms(lat['p99'])}"
+        if r["errors"]["total"]:
+            label += f"\n{r['errors']['total']} err"
+        if r["loadgen"]["saturated"]:
+            label += "\nLG-bound"
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 0.02, label,
+                ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, top * 1.35)
+    ax.set_title(f"{scenario}: requests/s")
+    ax.set_ylabel("requests/s")
+
+
+def _cpu(ax, rows, legend):
+    names = [r["target"] for r in rows]
+    bottom = [0.0] * len(rows)
+    for group, colour in GROUP_COLOURS.items():
+        values = [r["cpu_us_per_request"][group] or 0.0 for r in rows]
+        ax.bar(names, values, bottom=bottom, color=colour, label=GROUP_LABELS[group])
+        bottom = [b + v for b, v in zip(bottom, values)]
+    ax.set_title("CPU per request")
+    ax.set_ylabel("CPU µs / request")
+    if legend:
+        ax.legend(fontsize=8)
+
+
+def _memory(ax, rows):
+    first, total = rows[0]["memory"]["checkpoints"]
+    keys = ["after_warmup", f"after_{first}", f"after_{total}"]
+    labels = ["warm", f"@{first}", f"@{total}"]
+    width = 0.8 / len(keys)
+    for k, (key, label) in enumerate(zip(keys, labels)):
+        xs = [i + (k - (len(keys) - 1) / 2) * width for i in range(len(rows))]
+        values = [(r["memory"]["rss_kib"][key] or 0) / 1024 for r in rows]
+        ax.bar(xs, values, width=width, label=label)
+    ax.set_xticks(range(len(rows)), [r["target"] for r in rows])
+    ax.set_title("gateway RSS (MiB)")
+    ax.set_ylabel("MiB")
+    ax.legend(fontsize=8)
+
+
+def _ms(value):
+    return "-" if value is None else f"{value:.1f}ms"

@@ -1,0 +1,252 @@
+"""`python -m bench`: start the stack, seed it, load every target with every scenario, report.
+
+Examples:
+
+    python -m bench                                   # asgi, wsgi and baseline on get_airport
+    python -m bench --scenarios all --duration 20     # every scenario, memory included
+    python -m bench --targets asgi --workers-layout split --worker-env MAX_WORKERS=20
+    python -m bench --url asgi=http://127.0.0.1:8000  # a gateway started elsewhere
+    python -m bench --smoke --out /tmp/bench          # a few seconds of everything (CI)
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import signal
+import sys
+import time
+import traceback
+import uuid
+from pathlib import Path
+
+from bench import chart, load, measure, report
+from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS, SCENARIOS
+from bench.seed import seed
+from bench.stack import KINDS, LAYOUTS, Options, Stack, parse_layout
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SMOKE = {"duration": 1.0, "warmup": 0.5, "seed_airports": 20, "memory_requests": (200, 600)}
+
+
+def _pairs(values, option):
+    result = {}
+    for value in values or []:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"{option} takes NAME=VALUE, not {value!r}")
+        result[name] = rest
+    return result
+
+
+def _list(value):
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(__doc__.splitlines()[2:]))
+    p.add_argument("--targets", type=_list,
+                   help=f"comma-separated: {', '.join(KINDS)} or names given with --url "
+                        "(default: all three kinds, or just the --url names)")
+    p.add_argument("--scenarios", type=_list, default=None,
+                   help=f"comma-separated: {', '.join(SCENARIOS)}, or 'all' (default: {','.join(DEFAULT_SCENARIOS)})")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per run (default 10)")
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured load before each run (default 3)")
+    p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
+    p.add_argument("--out", type=Path, default=RESULTS, help=f"directory for the JSON and PNG (default {RESULTS})")
+    p.add_argument("--url", action="append", metavar="NAME=URL",
+                   help="measure a gateway already running at URL instead of starting one (repeatable)")
+    p.add_argument("--workers-layout", default="combined",
+                   help=f"{' | '.join(LAYOUTS)} | groups like 'airports:2,trips+greeting' (a group per "
+                        "`nameko run`, ':N' replicas). Default: combined (all three in one process)")
+    p.add_argument("--smoke", action="store_true",
+                   help="every target and scenario for a second or so (CI); timings mean nothing")
+    p.add_argument("--generator", choices=("auto", *load.GENERATORS), default="auto",
+                   help="wrk if installed, else the built-in asyncio generator (default auto)")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds a request may take before it counts "
+                                                              "as a timeout error (default 5)")
+    p.add_argument("--seed-airports", type=int, default=100, help="airports created per target (default 100)")
+    p.add_argument("--memory-requests", default="10000,100000", metavar="N1,N2",
+                   help="memory scenario: gateway RSS after N1 and after N2 requests (default 10000,100000)")
+    p.add_argument("--memory-limit-pct", type=float, default=10.0,
+                   help="memory scenario: RSS growth from N1 to N2 still called flat (default 10)")
+    g = p.add_argument_group("how the stack is started")
+    g.add_argument("--asgi-workers", type=int, default=1, help="uvicorn --workers (default 1)")
+    g.add_argument("--asgi-pool-size", type=int, default=2, help="asgi RPC_POOL_SIZE: AMQP connections (default 2)")
+    g.add_argument("--wsgi-workers", type=int, default=1, help="gunicorn -w (default 1)")
+    g.add_argument("--wsgi-threads", type=int, default=16, help="gunicorn --threads (default 16)")
+    g.add_argument("--wsgi-pool-size", type=int, default=0,
+                   help="wsgi RPC_POOL_SIZE: ClusterRpcProxy instances per worker (default: = --wsgi-threads)")
+    g.add_argument("--baseline-max-workers", type=int, default=10,
+                   help="baseline nameko max_workers: concurrent HTTP requests (default 10, nameko's)")
+    g.add_argument("--worker-env", action="append", metavar="KEY=VALUE",
+                   help="environment for the workers, e.g. MAX_WORKERS=20 (repeatable)")
+    g.add_argument("--gateway-env", action="append", metavar="KEY=VALUE",
+                   help="environment for the asgi/wsgi/baseline gateways, e.g. RPC_TIMEOUT=5 (repeatable)")
+    g.add_argument("--amqp-base", default=os.environ.get("BENCH_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672"),
+                   help="broker (without vhost) on which a vhost of the run's own is made; env BENCH_AMQP_URI")
+    g.add_argument("--redis-uri", default=os.environ.get("BENCH_REDIS_URI", "redis://127.0.0.1:6379/0"),
+                   help="Redis for the workers; keys go under a prefix of the run's own; env BENCH_REDIS_URI")
+    g.add_argument("--run-id", help="names the vhost (bench-ID), Redis prefix (bench-ID:) and marks the "
+                                    "processes (BENCH_RUN_ID=ID); default random")
+    g.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (their path is printed)")
+    g.add_argument("--cleanup", metavar="RUN_ID",
+                   help="only remove what run RUN_ID left behind if it was killed (-9): its processes, "
+                        "vhost and Redis keys; then exit")
+    return p
+
+
+class Terminated(BaseException):
+    """SIGINT (Ctrl+C), SIGTERM or SIGHUP: unwinds the run so everything started gets stopped."""
+
+
+def _terminate(signum, frame):
+    raise Terminated(signal.Signals(signum).name)
+
+
+def cleanup(run_id, redis_uri):
+    """What a run killed with SIGKILL could not remove (its processes die with it, by PDEATHSIG)."""
+    from bench import rabbitmq
+    from bench.processes import sweep
+    from bench.stack import delete_keys
+
+    killed = sweep(run_id)
+    vhost = rabbitmq.delete_vhost(f"bench-{run_id}")
+    keys = delete_keys(redis_uri, f"bench-{run_id}:")
+    print(f"bench: run {run_id}: {killed} processes killed, vhost {'deleted' if vhost else 'absent'}, "
+          f"{keys} Redis keys deleted")
+    return 0
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.cleanup:
+        return cleanup(args.cleanup, args.redis_uri)
+    urls = _pairs(args.url, "--url")
+    targets = args.targets or (list(urls) if urls else list(KINDS))
+    scenario_names = args.scenarios or DEFAULT_SCENARIOS
+    if args.smoke and args.scenarios is None:
+        scenario_names = list(SCENARIOS)
+    if scenario_names == ["all"]:
+        scenario_names = list(SCENARIOS)
+    unknown = [s for s in scenario_names if s not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    for name in targets:
+        if name not in KINDS and name not in urls:
+            raise SystemExit(f"target {name!r} is none of {', '.join(KINDS)} and has no --url")
+    if args.run_id and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_id):
+        raise SystemExit("--run-id: 1-40 letters, digits, '-' or '_'")
+    try:
+        parse_layout(args.workers_layout)
+        memory_requests = tuple(int(n) for n in args.memory_requests.split(","))
+        if len(memory_requests) != 2 or not 0 < memory_requests[0] < memory_requests[1]:
+            raise ValueError("--memory-requests takes N1,N2 with 0 < N1 < N2")
+    except ValueError as exc:
+        raise SystemExit(str(exc))
+    if args.smoke:
+        args.duration, args.warmup = SMOKE["duration"], SMOKE["warmup"]
+        args.seed_airports = SMOKE["seed_airports"]
+        memory_requests = SMOKE["memory_requests"]
+
+    generator = load.choose(args.generator)
+    settings = argparse.Namespace(generator=generator, connections=args.connections, duration=args.duration,
+                                  warmup=args.warmup, timeout=args.timeout, threads=args.threads,
+                                  memory_requests=memory_requests, memory_limit_pct=args.memory_limit_pct)
+    options = Options(amqp_base=args.amqp_base, redis_uri=args.redis_uri, workers_layout=args.workers_layout,
+                      worker_env=_pairs(args.worker_env, "--worker-env"),
+                      gateway_env=_pairs(args.gateway_env, "--gateway-env"),
+                      asgi_workers=args.asgi_workers, asgi_pool_size=args.asgi_pool_size,
+                      wsgi_workers=args.wsgi_workers, wsgi_threads=args.wsgi_threads,
+                      wsgi_pool_size=args.wsgi_pool_size, baseline_max_workers=args.baseline_max_workers,
+                      urls=urls)
+    run_id = args.run_id or uuid.uuid4().hex[:10]
+    # Also SIGINT: a shell starting us in the background leaves it ignored, which would make an
+    # explicit `kill -INT` do nothing.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    out_json = args.out / f"bench-{stamp}-{run_id}.json"
+    out_png = out_json.with_suffix(".png")
+    runs, failures = [], []
+    meta = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "-m", "bench", *(argv if argv is not None else sys.argv[1:])]),
+        "smoke": args.smoke,
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
+                 "machine": platform.machine()},
+        "cpus": os.cpu_count(),
+        "generator": load.describe(generator, args.threads),
+        "warmup_generator": "builtin",
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "timeout_s": args.timeout,
+        "targets": targets,
+        "scenarios": {name: SCENARIOS[name].description for name in scenario_names},
+        "notes": ["RabbitMQ (beam.smp) and Redis (redis-server) are the machine's shared services: their CPU "
+                  "includes anything else using them during a window.",
+                  "The load generator runs on the same machine and competes with the stack for CPU."],
+    }
+    t0 = time.monotonic()
+    stack = Stack(targets, options, run_id)
+    print(f"bench: run {run_id}: targets {', '.join(targets)}; scenarios {', '.join(scenario_names)}; "
+          f"generator {generator}", file=sys.stderr)
+    status = 0
+    try:
+        with stack:
+            meta["stack"] = stack.describe()
+            where = f"vhost {stack.vhost}, Redis prefix {stack.redis_prefix}" if stack.vhost_created else "external"
+            print(f"bench: stack up in {time.monotonic() - t0:.1f}s ({where})", file=sys.stderr)
+            seeds = {}
+            for name in targets:
+                seeds[name] = seed(stack.targets[name].url, args.seed_airports)
+            print(f"bench: seeded ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
+            for scenario_name in scenario_names:
+                scenario = SCENARIOS[scenario_name]
+                for name in targets:
+                    target = stack.targets[name]
+                    requests = scenario.build(seeds[name])
+                    print(f"bench: {name} / {scenario_name} ({time.monotonic() - t0:.1f}s)", file=sys.stderr,
+                          flush=True)
+                    try:
+                        if scenario.memory:
+                            entry = measure.measure_memory(target, stack, scenario, requests, settings, run_id)
+                        else:
+                            entry = measure.measure(target, stack, scenario, requests, settings, run_id)
+                    except Exception as exc:
+                        failures.append({"target": name, "scenario": scenario_name,
+                                         "error": f"{type(exc).__name__}: {exc}"})
+                        traceback.print_exc()
+                        continue
+                    runs.append(entry)
+            stack.keep_logs = args.keep_logs or bool(failures)
+    except (KeyboardInterrupt, Terminated) as exc:
+        print(f"bench: interrupted ({exc or type(exc).__name__}); stopped everything it started", file=sys.stderr)
+        status = 130
+    except Exception as exc:
+        traceback.print_exc()
+        print(f"bench: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        status = 1
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # nothing left to clean up
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    meta["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    meta["elapsed_s"] = round(time.monotonic() - t0, 1)
+    result = {"meta": meta, "runs": runs, "failures": failures}
+    if failures and status == 0:
+        status = 1
+    if runs or status == 0:
+        report.write_json(result, out_json)
+        chart.draw(result, out_png)
+        print(report.text(result))
+        print(f"\nreport: {out_json}\nchart:  {out_png}")
+    if failures:
+        lines = [f"  {f['target']}/{f['scenario']}: {f['error']}" for f in failures]
+        print(f"\n{len(failures)} run(s) failed:", *lines, sep="\n", file=sys.stderr)
+    return status

@@ -1,0 +1,78 @@
+"""The report: a text table on stdout and the JSON file (the chart is bench/chart.py)."""
+import json
+from pathlib import Path
+
+COLUMNS = [  # (heading, width, value of a run)
+    ("target", 9, lambda r: r["target"]),
+    ("scenario", 14, lambda r: r["scenario"]),
+    ("gen", 7, lambda r: r["generator"]),
+    ("req/s", 8, lambda r: f"{r['rps']:.0f}"),
+    ("p50 ms", 7, lambda r: _num(r["latency_ms"]["p50"], 2)),
+    ("p90 ms", 7, lambda r: _num(r["latency_ms"]["p90"], 2)),
+    ("p99 ms", 7, lambda r: _num(r["latency_ms"]["p99"], 2)),
+    ("errors", 6, lambda r: str(r["errors"]["total"])),
+    ("gw us", 7, lambda r: _num(r["cpu_us_per_request"]["gateway"], 0)),
+    ("svc us", 7, lambda r: _num(r["cpu_us_per_request"]["workers"], 0)),
+    ("mq us", 6, lambda r: _num(r["cpu_us_per_request"]["rabbitmq"], 0)),
+    ("redis", 6, lambda r: _num(r["cpu_us_per_request"]["redis"], 0)),
+    ("total us", 8, lambda r: _num(r["cpu_us_per_request"]["stack_total"], 0)),
+    ("lg cores", 8, lambda r: f"{r['loadgen']['cores']:.2f}" + ("!" if r["loadgen"]["saturated"] else "")),
+]
+
+LEGEND = ("CPU columns: microseconds of CPU per request (utime+stime from /proc over the measured window)\n"
+          "of the gateway (gw: all its processes), the workers (svc: the nameko services), RabbitMQ (mq:\n"
+          "beam.smp) and Redis, and their sum; RabbitMQ and Redis are the machine's shared services.\n"
+          "lg cores: the load generator's CPU ('!': near a full core per thread, it may be the bottleneck).")
+
+
+def _num(value, digits):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table(runs):
+    lines = ["  ".join(h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w, _) in enumerate(COLUMNS))]
+    lines.append("  ".join("-" * w for _, w, _ in COLUMNS))
+    for run in runs:
+        cells = [(fmt(run), w) for _, w, fmt in COLUMNS]
+        lines.append("  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(cells)))
+    return "\n".join(lines)
+
+
+def memory_table(runs):
+    rows = [r for r in runs if r.get("memory")]
+    if not rows:
+        return ""
+    first, total = rows[0]["memory"]["checkpoints"]
+    lines = [f"{'target':9}  {'RSS warm KiB':>12}  {f'@{first} KiB':>12}  {f'@{total} KiB':>12}  {'growth':>8}  flat?"]
+    for r in rows:
+        m = r["memory"]
+        rss = m["rss_kib"]
+        growth = "-" if m["growth_pct"] is None else f"{m['growth_pct']:+.1f}%"
+        flat = "-" if m["flat"] is None else ("yes" if m["flat"] else "NO")
+        lines.append(f"{r['target']:9}  {_num(rss['after_warmup'], 0):>12}  {_num(rss[f'after_{first}'], 0):>12}  "
+                     f"{_num(rss[f'after_{total}'], 0):>12}  {growth:>8}  {flat} (limit {m['limit_pct']:g}%)")
+    return "\n".join(lines)
+
+
+def text(report):
+    runs = report["runs"]
+    meta = report["meta"]
+    gen = meta["generator"]
+    out = [f"load generator: {gen['name']} ({gen.get('version') or '?'}), {meta['connections']} connections, "
+           f"{meta['duration_s']:g}s per run after {meta['warmup_s']:g}s warm-up (memory runs: counted requests, "
+           f"built-in generator); {meta['cpus']} CPUs", "", table(runs)]
+    memory = memory_table(runs)
+    if memory:
+        out += ["", "gateway memory (RSS of all its processes):", memory]
+    flagged = [(r, f) for r in runs for f in r["flags"]]
+    if flagged:
+        out += ["", "flags:"] + [f"  {r['target']}/{r['scenario']}: {f}" for r, f in flagged]
+    out += ["", LEGEND]
+    return "\n".join(line for line in out)
+
+
+def write_json(report, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    return path

@@ -1,0 +1,339 @@
+"""The system under test: workers and gateways on free ports, isolated on a vhost and a Redis key
+prefix of their own, and everything removed again when the run ends.
+
+Targets:
+
+    asgi      uvicorn gateway.asgi:app --loop uvloop --http httptools --no-access-log, LOG_LEVEL=WARNING
+    wsgi      gunicorn [-c gateway/gunicorn.conf.py] -k gthread --threads T -w W gateway.wsgi:app,
+              RPC_POOL_SIZE=T by default (one ClusterRpcProxy per thread, so no thread ever waits for
+              a proxy), LOG_LEVEL=WARNING
+    baseline  nameko run bench.baseline_gateway: the article's @http gateway with RpcProxy
+
+or any name given a URL (`--url asgi=http://host:8000`): then nothing is started for it.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from bench import procfs, rabbitmq
+from bench.processes import BIN, ROOT, ChildProcess, child_env, wait_for_services
+from bench.seed import wait_ready
+
+SERVICES = {  # short name: (module, service name)
+    "airports": ("workers.airports", "airports_service"),
+    "trips": ("workers.trips", "trips_service"),
+    "greeting": ("workers.greeting", "greeting_service"),
+}
+LAYOUTS = {
+    "combined": "airports+trips+greeting",  # one `nameko run` with all three services (scripts/run)
+    "split": "airports,trips,greeting",  # one process per service
+}
+KINDS = ("asgi", "wsgi", "baseline")
+
+
+def parse_layout(spec):
+    """'combined', 'split', or groups like 'airports:2,trips+greeting': each comma-separated group is
+    one `nameko run` of the '+'-joined services, started `:N` times. [(short names, replicas)]."""
+    spec = LAYOUTS.get(spec, spec)
+    groups = []
+    for group in spec.split(","):
+        names, _, replicas = group.strip().partition(":")
+        services = [name.strip() for name in names.split("+") if name.strip()]
+        unknown = [name for name in services if name not in SERVICES]
+        if not services or unknown:
+            raise ValueError(f"bad worker group {group!r}: services are {', '.join(SERVICES)}")
+        count = int(replicas) if replicas else 1
+        if count < 1:
+            raise ValueError(f"bad replica count in {group!r}")
+        groups.append((services, count))
+    missing = set(SERVICES) - {name for services, _ in groups for name in services}
+    if missing:
+        raise ValueError(f"worker layout {spec!r} runs no {', '.join(sorted(missing))}")
+    return groups
+
+
+# read by gateway/gunicorn.conf.py, gunicorn itself, prometheus_client
+SERVER_VARIABLES = {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "THREADS", "HOST", "PORT", "PROMETHEUS_MULTIPROC_DIR"}
+
+
+def configuration_variables():
+    """The environment variables the gateway (gateway/settings.py) and the workers
+    (workers/config.yml) read."""
+    from gateway.settings import Settings
+
+    names = set(Settings.ENVIRONMENT.values()) | SERVER_VARIABLES
+    names.update(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "workers" / "config.yml").read_text()))
+    return names
+
+
+def clean_environment():
+    """Our environment without the stack's configuration variables: a benchmark's settings are the
+    ones it sets and reports (--worker-env, --gateway-env), not whatever the shell happens to export."""
+    names = configuration_variables()
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Options:
+    """How to build the stack; the CLI fills it in."""
+
+    amqp_base: str = "amqp://guest:guest@127.0.0.1:5672"
+    redis_uri: str = "redis://127.0.0.1:6379/0"
+    workers_layout: str = "combined"
+    worker_env: dict = field(default_factory=dict)
+    gateway_env: dict = field(default_factory=dict)
+    asgi_workers: int = 1
+    asgi_pool_size: int = 2  # RPC_POOL_SIZE: AMQP connections (the gateway's default)
+    wsgi_workers: int = 1
+    wsgi_threads: int = 16
+    wsgi_pool_size: int = 0  # RPC_POOL_SIZE: ClusterRpcProxy instances per worker; 0: = threads
+    baseline_max_workers: int = 10  # nameko's default max_workers: concurrent HTTP requests
+    urls: dict = field(default_factory=dict)  # target name -> URL of a gateway not started here
+    start_timeout: float = 60.0
+    log_dir: str | None = None
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    command: str  # how it was started, or "external"
+    settings: dict
+    process: ChildProcess | None = None
+    port: int | None = None
+
+    def pids(self):
+        """The gateway's processes: its session when started here; else whatever listens on its
+        port on this machine (nothing, for a remote URL)."""
+        if self.process is not None:
+            return self.process.pids()
+        return procfs.listening_pids(self.port) if self.port and _is_local(self.url) else []
+
+
+def _is_local(url):
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class Stack:
+    """Use as a context manager: `start()` in `__enter__`, everything undone in `__exit__`."""
+
+    def __init__(self, target_names, options, run_id=None):
+        self.options = options
+        self.run_id = run_id or uuid.uuid4().hex[:10]
+        self.target_names = list(target_names)
+        self.vhost = f"bench-{self.run_id}"
+        self.redis_prefix = f"bench-{self.run_id}:"
+        self.amqp_uri = f"{options.amqp_base.rstrip('/')}/{self.vhost}"
+        self.workers = []  # [(services, ChildProcess)]
+        self.targets = {}
+        self.vhost_created = False
+        self.keep_logs = True  # until the run says otherwise: logs of a failed start are kept
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{self.run_id}-"))
+        self.log_dir = Path(options.log_dir) if options.log_dir else self.tmp
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def local_targets(self):
+        return [name for name in self.target_names if name not in self.options.urls]
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self):
+        for name in self.target_names:
+            if name in self.options.urls:
+                url = self.options.urls[name]
+                self.targets[name] = Target(name, url.rstrip("/"), "external", {},
+                                            port=urllib.parse.urlsplit(url).port or 80)
+        if not self.local_targets:
+            return
+        unknown = [name for name in self.local_targets if name not in KINDS]
+        if unknown:
+            raise ValueError(f"no URL given for target(s) {', '.join(unknown)} (known kinds: {', '.join(KINDS)})")
+        groups = parse_layout(self.options.workers_layout)
+        self.vhost_created = True  # before: a half-made vhost is deleted too
+        rabbitmq.create_vhost(self.vhost)
+        self._start_workers(groups)
+        starters = {"asgi": self._start_asgi, "wsgi": self._start_wsgi, "baseline": self._start_baseline}
+        for name in self.local_targets:  # all start at once; then wait for each
+            self.targets[name] = starters[name]()
+        self._wait_for_services()
+        for name in self.local_targets:
+            target = self.targets[name]
+            wait_ready(target.url, self.options.start_timeout, alive=target.process.running,
+                       describe=target.process.output)
+
+    def worker_env(self):
+        # METRICS_PORT=0: no metrics HTTP server (calls are still counted), so worker processes
+        # side by side, and other stacks on this machine, do not fight over port 9100
+        env = {"AMQP_URI": self.amqp_uri, "REDIS_URI": self.options.redis_uri,
+               "REDIS_KEY_PREFIX": self.redis_prefix, "METRICS_PORT": 0, **self.options.worker_env}
+        return child_env(self.run_id, base=clean_environment(), **env)
+
+    def gateway_env(self, **values):
+        env = {"AMQP_URI": self.amqp_uri, "LOG_LEVEL": "WARNING", **values, **self.options.gateway_env}
+        return child_env(self.run_id, base=clean_environment(), **env)
+
+    def _start_workers(self, groups):
+        config = ROOT / "workers" / "config.yml"
+        for services, replicas in groups:
+            modules = [SERVICES[name][0] for name in services]
+            for replica in range(replicas):
+                name = "workers-" + "+".join(services) + (f"-{replica + 1}" if replicas > 1 else "")
+                argv = [BIN / "nameko", "run", "--config", config, *modules]
+                process = ChildProcess(name, argv, self.worker_env(), self.log_dir).start()
+                self.workers.append((services, process))
+
+    def _wait_for_services(self):
+        """Each service answers over the vhost; fails fast if a worker dies."""
+        wait_for_services(self.amqp_uri, [service for _, service in SERVICES.values()],
+                          [process for _, process in self.workers], self.options.start_timeout)
+
+    def _target(self, name, argv, env, settings):
+        port = settings["port"]
+        process = ChildProcess(f"gateway-{name}", argv, env, self.log_dir).start()
+        command = " ".join(str(a) for a in argv)
+        return Target(name, f"http://127.0.0.1:{port}", command, settings, process, port)
+
+    def _start_asgi(self):
+        o, port = self.options, free_port()
+        argv = [BIN / "uvicorn", "gateway.asgi:app", "--host", "127.0.0.1", "--port", port,
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        if o.asgi_workers > 1:
+            argv += ["--workers", o.asgi_workers]
+        env = self.gateway_env(RPC_POOL_SIZE=o.asgi_pool_size)
+        settings = {"port": port, "workers": o.asgi_workers, "RPC_POOL_SIZE": env["RPC_POOL_SIZE"],
+                    "LOG_LEVEL": env["LOG_LEVEL"]}
+        return self._target("asgi", argv, env, settings)
+
+    def _start_wsgi(self):
+        o, port = self.options, free_port()
+        pool_size = o.wsgi_pool_size or o.wsgi_threads
+        config = ROOT / "gateway" / "gunicorn.conf.py"  # the project's settings; these options override it
+        argv = [BIN / "gunicorn", *(["-c", config] if config.exists() else []), "-k", "gthread",
+                "--threads", o.wsgi_threads, "-w", o.wsgi_workers, "-b", f"127.0.0.1:{port}",
+                "--log-level", "warning", "gateway.wsgi:app"]
+        env = self.gateway_env(RPC_POOL_SIZE=pool_size)
+        settings = {"port": port, "workers": o.wsgi_workers, "threads": o.wsgi_threads,
+                    "RPC_POOL_SIZE": env["RPC_POOL_SIZE"], "LOG_LEVEL": env["LOG_LEVEL"]}
+        return self._target("wsgi", argv, env, settings)
+
+    def _start_baseline(self):
+        o, port = self.options, free_port()
+        config = self.tmp / "baseline.yml"
+        # The nameko web server logs every request at INFO: WARNING keeps it as quiet as the others.
+        config.write_text(
+            f'AMQP_URI: "{self.amqp_uri}"\n'
+            f'WEB_SERVER_ADDRESS: "127.0.0.1:{port}"\n'
+            f"max_workers: {o.baseline_max_workers}\n"
+            "LOGGING:\n  version: 1\n  disable_existing_loggers: false\n"
+            "  handlers:\n    console: {class: logging.StreamHandler}\n"
+            "  root: {level: WARNING, handlers: [console]}\n"
+        )
+        argv = [BIN / "nameko", "run", "--config", config, "bench.baseline_gateway"]
+        env = self.gateway_env()
+        settings = {"port": port, "max_workers": o.baseline_max_workers, "LOG_LEVEL": "WARNING"}
+        return self._target("baseline", argv, env, settings)
+
+    # -- what to measure ---------------------------------------------------------------------
+
+    def worker_pids(self):
+        return sorted(pid for _, process in self.workers for pid in process.pids())
+
+    def describe(self):
+        return {
+            "run_id": self.run_id,
+            "vhost": self.vhost if self.vhost_created else None,
+            "redis_prefix": self.redis_prefix if self.vhost_created else None,
+            "redis_uri": self.options.redis_uri if self.vhost_created else None,
+            "workers_layout": self.options.workers_layout if self.workers else None,
+            "worker_processes": [{"services": [SERVICES[s][1] for s in services], "command": " ".join(process.argv)}
+                                 for services, process in self.workers],
+            "worker_env": self.options.worker_env,
+            "gateway_env": self.options.gateway_env,
+            "targets": {name: {"url": t.url, "command": t.command, "settings": t.settings}
+                        for name, t in self.targets.items()},
+        }
+
+    # -- stop ---------------------------------------------------------------------------------
+
+    def close(self):
+        """Stop gateways and workers; delete the vhost and the Redis keys. Every step is tried even
+        if an earlier one fails; failures are printed (the run's own outcome is what counts)."""
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        try:  # a second Ctrl+C must not cut the cleanup short: it is delivered when this is done
+            self._close()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _close(self):
+        errors = []
+        processes = [t.process for t in self.targets.values() if t.process is not None]
+        processes += [process for _, process in self.workers]
+        for process in processes:  # all at once: a nameko run takes seconds to stop gracefully
+            _attempt(errors, process.terminate)
+        for process in processes:
+            _attempt(errors, process.stop)
+        from bench.processes import sweep
+        _attempt(errors, lambda: sweep(self.run_id))
+        if self.vhost_created:
+            _attempt(errors, lambda: rabbitmq.delete_vhost(self.vhost))
+            _attempt(errors, lambda: delete_keys(self.options.redis_uri, self.redis_prefix))
+        if errors:
+            print(f"bench: cleanup problem: {errors[0]!r}", file=sys.stderr)
+        if self.keep_logs or errors:
+            print(f"bench: process logs kept in {self.log_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _attempt(errors, step):
+    try:
+        step()
+    except Exception as exc:
+        errors.append(exc)
+
+
+def delete_keys(redis_uri, prefix):
+    """Delete every key under `prefix` (never anything else); how many there were."""
+    client = redis.Redis.from_url(redis_uri)
+    deleted = 0
+    try:
+        batch = []
+        for key in client.scan_iter(match=prefix.replace("*", r"\*") + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += client.delete(*batch)
+                batch = []
+        if batch:
+            deleted += client.delete(*batch)
+    finally:
+        client.close()
+    return deleted
