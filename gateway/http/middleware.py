@@ -5,10 +5,10 @@ the one its app kind needs."""
 import logging
 import re
 import time
-import uuid
+from random import getrandbits
 
 from gateway.logs import request_id_var
-from gateway.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from gateway.metrics import HTTP_IN_FLIGHT, http_duration, http_requests
 
 access_log = logging.getLogger("gateway.access")
 
@@ -21,7 +21,7 @@ class RequestId:
 
     def process_request(self, req, resp):
         given = req.get_header("X-Request-ID")
-        request_id = given if given and _ACCEPTABLE_ID.match(given) else uuid.uuid4().hex
+        request_id = given if given and _ACCEPTABLE_ID.match(given) else "%032x" % getrandbits(128)
         req.context.request_id = request_id
         req.context.started = time.perf_counter()
         request_id_var.set(request_id)
@@ -35,8 +35,8 @@ class RequestId:
         elapsed = time.perf_counter() - req.context.started
         HTTP_IN_FLIGHT.dec()
         route = req.uri_template or "unmatched"  # a template, never the raw path: bounded labels
-        HTTP_REQUESTS.labels(route, req.method, resp.status_code).inc()
-        HTTP_DURATION.labels(route, req.method).observe(elapsed)
+        http_requests(route, req.method, resp.status_code).inc()
+        http_duration(route, req.method).observe(elapsed)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info("%s %s %s %.1fms", req.method, req.relative_uri, resp.status_code, elapsed * 1000)
 

@@ -62,7 +62,7 @@ class ApiRequest:
     request_id: str
     idempotency_key: str | None = None
     if_none_match: str | None = None
-    broker_connected: bool = True
+    broker_connected: Callable[[], bool] = lambda: True  # asked only by the readiness check
 
 
 @dataclass

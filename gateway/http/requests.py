@@ -26,7 +26,7 @@ def too_large(limit):
     return Problem(413, f"The body is larger than {limit} bytes.")
 
 
-def build_request(op, req, params, raw_body, broker_connected=True, client=None):
+def build_request(op, req, params, raw_body, broker_connected=lambda: True, client=None):
     key = idempotency_key(req) if op.idempotency_key else None
     if key is not None and client is not None:
         key = f"{client}:{key}"  # one client's keys never meet another's

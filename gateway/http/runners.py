@@ -35,7 +35,7 @@ class Runner:
         return None
 
     def start(self, req, params, raw_body, op, client):
-        request = build_request(op, req, params, raw_body, self.rpc.connected, client)
+        request = build_request(op, req, params, raw_body, lambda: self.rpc.connected, client)
         return Conversation(op.handler(request)), CallerContext(request.request_id, op.operation_id)
 
     def check_body(self, raw_body):

@@ -21,8 +21,9 @@ def live(request):
            replies={200: Reply("Every check passed.", Health),
                     503: Reply("A check failed; `checks` says which.", Health)})
 def ready(request):
-    checks = {"broker": {"ok": request.broker_connected}}
-    if request.broker_connected:
+    connected = request.broker_connected()
+    checks = {"broker": {"ok": connected}}
+    if connected:
         outcomes = yield [RpcCall(service, "health", timeout=READY_TIMEOUT) for service in SERVICES]
     else:
         outcomes = [NotConnected()] * len(SERVICES)

@@ -9,10 +9,11 @@ reply queue without acks. This module does exactly that on an `asyncio.Protocol`
 
 * the handshake and the rare frames (Close, Tune, *-Ok) are built and parsed by pamqp,
   the maintained codec aiormq itself uses;
-* the hot path is written out here: a publish is assembled into one bytes object and
-  written with one `transport.write`; an incoming reply is sliced out of the receive
-  buffer, only its correlation id is read from the properties, and its body is handed
-  over as bytes to be parsed once, by the caller.
+* the hot path is written out here: a publish is assembled into one bytes object; the
+  publishes of one turn of the event loop go out in one `transport.write` (on loopback a
+  send costs as much CPU as the rest of a call, so concurrent calls share it); an incoming
+  reply is sliced out of the receive buffer, only its correlation id is read from the
+  properties, and its body is handed over as bytes to be parsed once, by the caller.
 """
 import asyncio
 from collections import deque
@@ -137,6 +138,7 @@ class AmqpConnection(asyncio.Protocol):
         self._heartbeat = None
         self._received = True  # data seen since the last heartbeat check
         self._publish_prefixes = {}
+        self._outgoing = []  # publishes of this turn of the event loop, written by _flush
 
     # -- set-up ---------------------------------------------------------------
 
@@ -234,12 +236,19 @@ class AmqpConnection(asyncio.Protocol):
             + _shortstr(correlation_id) + _shortstr(reply_to) + _shortstr(expiration)
         )
         header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS) + properties
-        parts = [prefix, _frame_prefix(FRAME_HEADER, CHANNEL, len(header)), header, b"\xce"]
+        outgoing = self._outgoing
+        if not outgoing:
+            self.loop.call_soon(self._flush)
+        outgoing += (prefix, _frame_prefix(FRAME_HEADER, CHANNEL, len(header)), header, b"\xce")
         chunk = self.frame_max - 8
         for start in range(0, len(body), chunk):
             piece = body[start:start + chunk]
-            parts += (_frame_prefix(FRAME_BODY, CHANNEL, len(piece)), piece, b"\xce")
-        self.transport.write(b"".join(parts))
+            outgoing += (_frame_prefix(FRAME_BODY, CHANNEL, len(piece)), piece, b"\xce")
+
+    def _flush(self):
+        data, self._outgoing = b"".join(self._outgoing), []
+        if not self._closed:
+            self.transport.write(data)
 
     def data_received(self, data):
         self._received = True

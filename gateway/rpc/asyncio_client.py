@@ -17,8 +17,8 @@ exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, conte
 import asyncio
 import itertools
 import logging
-import os
 import random
+from random import getrandbits
 import uuid
 
 import orjson
@@ -136,6 +136,7 @@ class AsyncRpcClient:
 
     async def start(self):
         """Start connecting in the background; calls fail fast until a link is up."""
+        self._loop = asyncio.get_running_loop()
         for link in self.links:
             link.task = asyncio.create_task(link.run(), name=f"amqp-link-{link.number}")
 
@@ -179,8 +180,8 @@ class AsyncRpcClient:
         if self.in_flight >= self.max_in_flight:
             raise Overloaded("Too many calls in flight.")
         link = self._pick_link()
-        correlation_id = os.urandom(16).hex()
-        loop = asyncio.get_running_loop()
+        correlation_id = "%032x" % getrandbits(128)  # unique, not secret: no syscall for it
+        loop = self._loop
         future = loop.create_future()
         link.pending[correlation_id] = future
         headers = encode_headers({
