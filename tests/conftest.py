@@ -43,6 +43,7 @@ def amqp_uri(vhost):
 
 @pytest.fixture(scope="session")
 def vhost():
+    broker.remove_abandoned()
     name = broker.create_vhost()
     yield name
     broker.delete_vhost(name)

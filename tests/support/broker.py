@@ -20,6 +20,19 @@ def create_vhost(prefix="travel-test"):
 delete_vhost = rabbitmq.delete_vhost
 
 
+def remove_abandoned(prefix="travel-test"):
+    """Delete `prefix*` vhosts nobody is connected to: left by a test run that was killed before
+    its clean-up could run. The names found."""
+    if management_url():
+        names = [v["name"] for v in api("GET", "vhosts")]
+    else:
+        names = ctl("list_vhosts", "--no-table-headers", "name").split()
+    abandoned = [name for name in names if name.startswith(prefix) and not connections(name)]
+    for name in abandoned:
+        delete_vhost(name)
+    return abandoned
+
+
 def connections(vhost, client=None):
     """The client connections open on `vhost`, as the names (management API) or pids (rabbitmqctl)
     that close them; only those whose client calls itself `client` (its connection_name), if given."""
