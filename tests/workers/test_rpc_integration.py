@@ -1,5 +1,6 @@
 """The workers as users run them: one `nameko run` process, called over the real broker with
 nameko's own ClusterRpcProxy (what `nameko shell` and the WSGI gateway use)."""
+import json
 import re
 import subprocess
 import time
@@ -11,8 +12,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from schemas.errors import (
     Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable, TravelError, ValidationError,
 )
-from tests.conftest import amqp_uri, unique_iata
-from tests.support.processes import BIN, ROOT, nameko_run, worker_env
+from tests.conftest import REDIS_URI, amqp_uri, unique_iata
+from tests.support.processes import BIN, ROOT, nameko_run, wait_for_services, worker_env
 
 
 @pytest.fixture
@@ -137,3 +138,22 @@ def test_a_redis_outage_is_service_unavailable_and_no_secret_is_logged(fresh_vho
     output = process.output()
     assert "s3cr3t-pw" not in output
     assert re.search(r"amqp://guest:\*\*@", output)
+
+
+def test_json_logs_carry_the_request_id(fresh_vhost, redis_prefix):
+    amqp = amqp_uri(fresh_vhost)
+    process = nameko_run(worker_env(amqp, REDIS_URI, redis_prefix, LOG_FORMAT="json"),
+                         modules=["workers.airports"], name="json-logs")
+    try:
+        wait_for_services(amqp, ["airports_service"], process)
+        with ClusterRpcProxy({"AMQP_URI": amqp}, context_data={"request_id": "json-7"}, timeout=10) as rpc:
+            with pytest.raises(NotFound):
+                rpc.airports_service.get("8" * 32)
+        deadline = time.monotonic() + 5
+        while '"json-7"' not in process.output() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.stop()
+    lines = [json.loads(line) for line in process.output().splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "request_id", "message"} <= set(line) for line in lines)
+    assert any(line["request_id"] == "json-7" and "airports_service.get" in line["message"] for line in lines)
