@@ -199,6 +199,8 @@ def timeouts(url, path, *, requests=200, concurrency=20, limit):
     after = _metrics(client)
     in_flight = after.get("gateway_rpc_calls_in_flight", 0)
     report.check(in_flight == 0, f"{in_flight} calls still in flight after every request ended")
+    pending = after.get("gateway_rpc_pending_replies", 0)  # the ASGI client's own table
+    report.check(pending == 0, f"{pending} replies still awaited after every request ended")
     if "process_resident_memory_bytes" in before:
         growth = after["process_resident_memory_bytes"] - before["process_resident_memory_bytes"]
         report.stats["memory_growth"] = f"{growth / 2**20:.1f} MiB"

@@ -39,6 +39,8 @@ RPC_CALLS = Counter("gateway_rpc_calls_total", "RPC calls made, by service.metho
 RPC_DURATION = Histogram("gateway_rpc_call_duration_seconds", "Time from publishing a call to its reply",
                          ["call"], buckets=LATENCY_BUCKETS)
 RPC_IN_FLIGHT = Gauge("gateway_rpc_calls_in_flight", "RPC calls waiting for a reply", multiprocess_mode="livesum")
+PENDING_REPLIES = Gauge("gateway_rpc_pending_replies",
+                        "Calls the ASGI client still expects a reply for (its own bookkeeping; single-process mode)")
 BROKER_CONNECTIONS = Gauge("gateway_broker_connections", "AMQP connections up (ASGI client)",
                            multiprocess_mode="livesum")
 LATE_REPLIES = Counter("gateway_rpc_late_replies_total", "Replies that came after their call gave up")
@@ -60,6 +62,13 @@ def observe_rpc(call, started, error):
     RPC_IN_FLIGHT.dec()
     rpc_calls(name, "ok" if error is None else type(error).__name__).inc()
     rpc_duration(name).observe(time.perf_counter() - started)
+
+
+def watch_pending(count):
+    """Report `count()` as gateway_rpc_pending_replies at scrape time (prometheus_client cannot
+    sum such callbacks across processes, so multiprocess mode leaves it out)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        PENDING_REPLIES.set_function(count)
 
 
 def exposition():

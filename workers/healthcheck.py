@@ -1,11 +1,12 @@
 """Exit 0 when every named service answers `health()` within the timeout, else 1: a container
 healthcheck or Kubernetes exec probe for workers. `python -m workers.healthcheck airports_service`.
 
-Reads AMQP_URI like the workers do."""
+Reads AMQP_URI and AMQP_SSL (a YAML mapping of TLS options) like the workers do."""
 import argparse
 import os
 import sys
 
+import yaml
 from nameko.standalone.rpc import ClusterRpcProxy
 
 
@@ -15,6 +16,8 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=3.0)
     args = parser.parse_args(argv)
     config = {"AMQP_URI": os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")}
+    if os.environ.get("AMQP_SSL"):
+        config["AMQP_SSL"] = yaml.safe_load(os.environ["AMQP_SSL"])
     try:
         with ClusterRpcProxy(config, timeout=args.timeout) as rpc:
             for service in args.services:

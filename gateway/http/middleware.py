@@ -12,7 +12,7 @@ from gateway.metrics import HTTP_IN_FLIGHT, http_duration, http_requests
 
 access_log = logging.getLogger("gateway.access")
 
-_ACCEPTABLE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_ACCEPTABLE_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class RequestId:
@@ -21,7 +21,7 @@ class RequestId:
 
     def process_request(self, req, resp):
         given = req.get_header("X-Request-ID")
-        request_id = given if given and _ACCEPTABLE_ID.match(given) else "%032x" % getrandbits(128)
+        request_id = given if given and _ACCEPTABLE_ID.fullmatch(given) else "%032x" % getrandbits(128)
         req.context.request_id = request_id
         req.context.started = time.perf_counter()
         request_id_var.set(request_id)

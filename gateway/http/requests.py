@@ -65,7 +65,7 @@ def idempotency_key(req):
     value = req.get_header("Idempotency-Key")
     if value is None:
         return None
-    if not _IDEMPOTENCY_KEY.match(value):
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
         raise Problem(400, 'Idempotency-Key must be a quoted string ("...") or a token of 1-255 '
                            "visible ASCII characters.")
     return value[1:-1] if value.startswith('"') else value

@@ -113,7 +113,11 @@ class WsgiRunner(Runner):
 
     def read_body(self, req):
         check_length(req, self.max_body_bytes)
-        return self.check_body(req.bounded_stream.read(self.max_body_bytes + 1))
+        # Without Content-Length (chunked), Falcon's bounded stream reads nothing; the server's own
+        # stream ends with the body when it says so (gunicorn and waitress set this flag).
+        chunked = req.content_length is None and req.env.get("wsgi.input_terminated")
+        stream = req.stream if chunked else req.bounded_stream
+        return self.check_body(stream.read(self.max_body_bytes + 1))
 
     def perform(self, step, caller):
         """(result, None) or (None, error); a list of calls runs one after another, each outcome kept."""

@@ -28,7 +28,7 @@ from pamqp import commands, frame as pamqp_frame, header as pamqp_header, heartb
 log = logging.getLogger(__name__)
 
 CHANNEL = 1
-FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT = 1, 2, 3, 8
+FRAME_METHOD, FRAME_HEADER, FRAME_BODY = 1, 2, 3
 FRAME_END = 0xCE
 FRAME_HEADER_SIZE = 7
 BASIC_DELIVER = (60, 60)
@@ -40,7 +40,6 @@ _unpack_frame_prefix = struct.Struct(">BHI").unpack_from
 _unpack_ids = struct.Struct(">HH").unpack_from
 _unpack_body_size_flags = struct.Struct(">QH").unpack_from
 _unpack_long = struct.Struct(">I").unpack_from
-_unpack_short = struct.Struct(">H").unpack_from
 
 # Basic properties, in the order the flags are numbered (AMQP 0-9-1, 4.2.6.1)
 _CONTENT_TYPE, _CONTENT_ENCODING, _HEADERS = 0x8000, 0x4000, 0x2000
@@ -137,6 +136,7 @@ class AmqpConnection(asyncio.Protocol):
         self._closed = False
         self._heartbeat = None
         self._received = True  # data seen since the last heartbeat check
+        self._silent = 0  # heartbeat checks in a row that saw nothing
         self._publish_prefixes = {}
         self._outgoing = []  # publishes of this turn of the event loop, written by _flush
 
@@ -345,9 +345,12 @@ class AmqpConnection(asyncio.Protocol):
     # -- liveness and ending --------------------------------------------------
 
     def _beat(self, interval):
+        """Every half heartbeat: send one, and give up on a broker silent for two heartbeats
+        (four half-intervals in a row with nothing received), as AMQP 0-9-1 prescribes."""
         if self._closed:
             return
-        if not self._received:  # nothing for two half-intervals: the broker is gone
+        self._silent = 0 if self._received else self._silent + 1
+        if self._silent >= 4:
             self._fail(ConnectionLost("missed heartbeats from the broker"))
             return
         self._received = False

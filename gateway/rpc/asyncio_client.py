@@ -10,7 +10,7 @@ matched in a dict and parsed once, by the caller. Failure modes, each ending the
   by itself with capped, jittered exponential backoff; meanwhile calls fail fast;
 * more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue.
 
-Request and reply follow ../shared/notes/nameko-rpc-wire.md: requests on the `nameko-rpc` topic
+Request and reply follow nameko 2.x's wire protocol (nameko/rpc.py): requests on the `nameko-rpc` topic
 exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, context in
 `nameko.*` headers; replies `{"result", "error"}`, errors rebuilt with nameko's own registry.
 """
@@ -18,19 +18,25 @@ import asyncio
 import itertools
 import logging
 import random
-from random import getrandbits
 import uuid
+from random import getrandbits
 
 import orjson
 from nameko.exceptions import deserialize
 
-from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES
-from gateway.rpc.amqp import AmqpConnection, AmqpParams, encode_headers
+from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES, watch_pending
+from gateway.rpc.amqp import AmqpConnection, AmqpParams, ConnectionLost, encode_headers
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
 
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
+
+
+def backoff(attempt):
+    """Seconds to wait before reconnection attempt `attempt` (1, 2, ...): doubling from
+    BACKOFF_FIRST up to BACKOFF_MAX, jittered so that gateways do not reconnect in lockstep."""
+    return min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(attempt - 1, 16)) * random.uniform(0.5, 1.0)
 
 
 def decode_reply(body):
@@ -70,8 +76,7 @@ class _Link:
             except Exception as exc:
                 log.warning("broker connection %d failed: %r", self.number, exc)
             attempt += 1
-            delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(backoff(attempt))
 
     async def _connect(self):
         self.lost.clear()
@@ -82,6 +87,8 @@ class _Link:
         except BaseException:
             connection.close()
             raise
+        if not connection.usable:  # lost in the very read that completed the set-up
+            raise ConnectionLost("closed during set-up")
         self.connection, self.reply_to = connection, reply_to
         self.client.connections_made += 1
         BROKER_CONNECTIONS.inc()
@@ -122,8 +129,9 @@ class _Link:
 
 class AsyncRpcClient:
     def __init__(self, amqp_uri, *, pool_size=2, timeout=10.0, max_in_flight=1024,
-                 exchange="nameko-rpc", ssl_context=None, connection_name="nameko-travel gateway"):
-        self.params = AmqpParams.from_uri(amqp_uri, ssl_context, connection_name=connection_name)
+                 exchange="nameko-rpc", ssl_context=None, connection_name="nameko-travel gateway", heartbeat=60):
+        self.params = AmqpParams.from_uri(amqp_uri, ssl_context, connection_name=connection_name,
+                                          heartbeat=heartbeat)
         self.exchange = exchange
         self.timeout = timeout
         self.max_in_flight = max_in_flight
@@ -137,6 +145,7 @@ class AsyncRpcClient:
     async def start(self):
         """Start connecting in the background; calls fail fast until a link is up."""
         self._loop = asyncio.get_running_loop()
+        watch_pending(lambda: sum(len(link.pending) for link in self.links))
         for link in self.links:
             link.task = asyncio.create_task(link.run(), name=f"amqp-link-{link.number}")
 

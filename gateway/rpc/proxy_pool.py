@@ -212,8 +212,8 @@ class ProxyPool:
         if waiter is not None:
             if not waiter.event.wait(self.checkout_timeout):
                 with self._lock:
-                    if waiter.member is None and not waiter.grant:  # nothing came: give up the place
-                        self._waiters.remove(waiter)
+                    if waiter.member is None and not waiter.grant and waiter in self._waiters:
+                        self._waiters.remove(waiter)  # nothing came: give up the place
                         self._count("exhausted")
                         raise PoolExhausted("No RPC proxy became free in time.")
             if waiter.member is not None:

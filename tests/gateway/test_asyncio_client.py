@@ -6,7 +6,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from gateway.rpc.asyncio_client import AsyncRpcClient
+from gateway.rpc.asyncio_client import AsyncRpcClient, backoff
 from gateway.rpc.calls import CallerContext, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
 from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
@@ -152,3 +152,15 @@ async def test_a_request_nobody_took_in_time_expires_in_the_queue(client, stack)
     while (await asyncio.to_thread(broker.queue_messages, stack.vhost)).get("rpc-sleeper_service") != 0:
         assert time.monotonic() < deadline, "the expired request is still queued"
         await asyncio.sleep(0.2)
+
+
+async def test_an_idle_healthy_connection_is_kept_across_heartbeats(client):
+    rpc = await client(pool_size=1, heartbeat=1)  # heartbeats every half second both ways
+    await asyncio.sleep(6)
+    assert rpc.connections_made == 1 and rpc.connected
+    assert await rpc.call(echo("still here"), CALLER) == "still here"
+
+
+def test_reconnection_backoff_stays_bounded():
+    assert all(0 < backoff(attempt) <= 5.0 for attempt in (1, 2, 10, 16, 1025, 10**6))
+    assert backoff(1) <= 0.1

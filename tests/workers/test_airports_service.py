@@ -111,3 +111,15 @@ def test_hold_is_all_or_nothing(airports):
 def test_hold_validates_its_arguments(airports, ids, holder):
     with pytest.raises(ValidationError):
         airports.hold(ids, holder)
+
+
+def test_a_hold_that_comes_after_its_release_is_refused(airports):
+    # A hold can run late (it waited in a queue, or was redelivered) after the trip gave up and
+    # released: it must not leave a holder that nothing will ever release.
+    record = airports.create(name="Lisbon")
+    trip = "c" * 32
+    airports.release([record["id"]], trip)
+    with pytest.raises(Conflict):
+        airports.hold([record["id"]], trip)
+    assert airports.holders(record["id"]) == []
+    airports.delete(record["id"])

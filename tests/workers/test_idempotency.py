@@ -97,3 +97,15 @@ def test_done_keys_expire_after_the_ttl(idempotency, redis_client):
     idempotency.create_once(call("d1"), "key", {"a": 1}, lambda a: commit(redis_client, a, {"x": 1}))
     key = idempotency.begin(call("d2"), "key", {"a": 1}).key
     assert 86000 < redis_client.ttl(key) <= 86400
+
+
+def test_an_error_after_the_commit_does_not_give_the_key_away(idempotency, redis_client):
+    # The create script committed, then the worker saw an error (its reply from Redis lost to a
+    # timeout, say): a retry must replay the committed result, not create a second record.
+    def commit_then_fail(attempt):
+        commit(redis_client, attempt, {"id": "first"})
+        raise TimeoutError("the reply was lost")
+
+    with pytest.raises(TimeoutError):
+        idempotency.create_once(call("d1"), "key", {"a": 1}, commit_then_fail)
+    assert idempotency.create_once(call("d2"), "key", {"a": 1}, Recorder()) == {"id": "first"}

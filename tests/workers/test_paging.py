@@ -88,7 +88,8 @@ def walk_from(service, cursor, limit):
 
 
 @pytest.mark.parametrize("cursor", ["nope", "!!!", encode_cursor("trips", 3), encode_cursor("airports", "x"),
-                                    encode_cursor("airports", "-1"), "a" * 200])
+                                    encode_cursor("airports", "-1"), encode_cursor("airports", "\u00b2"),
+                                    encode_cursor("airports", "1" * 19), "a" * 200])
 def test_a_cursor_that_is_not_ours_is_a_validation_error(airports, cursor):
     with pytest.raises(ValidationError) as error:
         airports.list(cursor=cursor)

@@ -3,7 +3,7 @@ from schemas.airports import AirportCreate, AirportListQuery
 from schemas.errors import Conflict, NotFound, ValidationError
 from schemas.fields import is_id
 from schemas.validation import load
-from workers.airports.storage import AirportStore
+from workers.airports.storage import AirportStore, HoldReleased
 from workers.common.context import CallContext
 from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
@@ -66,7 +66,10 @@ class AirportsService:
         """Record that `holder` (a trip) references these airports, atomically with checking
         that they all exist; NotFound naming the missing ones, holding none of them."""
         self._check_ids(airport_ids, holder)
-        missing = self.store.hold(list(airport_ids), holder)
+        try:
+            missing = self.store.hold(list(airport_ids), holder)
+        except HoldReleased:
+            raise Conflict("This trip's holds were released already; it cannot take new ones.") from None
         if missing:
             raise NotFound("No airport with id " + ", ".join(missing) + ".", missing)
 

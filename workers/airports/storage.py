@@ -5,6 +5,8 @@
     seq             the creation sequence counter
     iata:<CODE>     the id holding that IATA code (uniqueness)
     holders:<id>    set of trip ids that reference the airport (see hold/release)
+    released:<trip> a day-long marker that the trip's holds were released: a hold that arrives
+                    later (it waited in a queue, or was redelivered) is refused, not left behind
     idempotency:*   see workers.common.idempotency
 
 Every write that touches more than one key is a Lua script: it happens whole or not at all.
@@ -37,8 +39,10 @@ return "deleted"
 """
 
 _HOLD = """
--- KEYS: n record keys, then their n holders sets; ARGV: holder. All or nothing.
-local n = #KEYS / 2
+-- KEYS: n record keys, then their n holders sets, then the holder's released marker;
+-- ARGV: holder. All or nothing.
+if redis.call("EXISTS", KEYS[#KEYS]) == 1 then return -1 end
+local n = (#KEYS - 1) / 2
 local missing = {}
 for i = 1, n do
   if redis.call("EXISTS", KEYS[i]) == 0 then table.insert(missing, i) end
@@ -50,6 +54,11 @@ return missing
 """
 
 NO_IATA = "-"  # names a key that can never exist: codes are three letters
+RELEASED_MARKER_TTL = 24 * 3600  # seconds: longer than any hold could plausibly wait to be handled
+
+
+class HoldReleased(Exception):
+    """The holder's holds were already released: this hold is stale."""
 
 
 class AirportStore:
@@ -91,12 +100,19 @@ class AirportStore:
         )
 
     def hold(self, airport_ids, holder):
-        """Mark the airports as referenced by `holder`, if all exist; returns the missing ids."""
-        keys = [self.record_key(i) for i in airport_ids] + [self.keys("holders", i) for i in airport_ids]
-        return [airport_ids[i - 1] for i in self._hold(keys=keys, args=[holder])]
+        """Mark the airports as referenced by `holder`, if all exist; returns the missing ids.
+        HoldReleased if `holder` was released already."""
+        keys = ([self.record_key(i) for i in airport_ids] + [self.keys("holders", i) for i in airport_ids]
+                + [self.keys("released", holder)])
+        missing = self._hold(keys=keys, args=[holder])
+        if missing == -1:
+            raise HoldReleased(holder)
+        return [airport_ids[i - 1] for i in missing]
 
     def release(self, airport_ids, holder):
-        with self.redis.pipeline(transaction=False) as pipe:
+        """Forget `holder`'s holds, and refuse any hold of it that comes later."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys("released", holder), 1, ex=RELEASED_MARKER_TTL)
             for airport_id in airport_ids:
                 pipe.srem(self.keys("holders", airport_id), holder)
             pipe.execute()

@@ -28,7 +28,10 @@ kombu.serialization.register("json", orjson.dumps, orjson.loads, content_type=JS
 
 DELIVERY_ID = "delivery_id"
 
-# Replies Redis gives when it is up but cannot serve writes right now.
+# What Redis says when it is up but cannot serve right now: redis-py raises its own classes for
+# some replies (dropping their code from the message) and plain ResponseErrors for others.
+_REDIS_TRANSIENT = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError,
+                    redis_errors.TryAgainError, redis_errors.ClusterDownError)
 _REDIS_TRANSIENT_REPLIES = ("MISCONF", "LOADING", "READONLY", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
 
 
@@ -85,6 +88,6 @@ def as_wire_error(exc_info):
 
 
 def is_storage_outage(exc):
-    if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)):
+    if isinstance(exc, _REDIS_TRANSIENT):
         return True
     return isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(_REDIS_TRANSIENT_REPLIES)

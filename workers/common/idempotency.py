@@ -63,8 +63,14 @@ local function owns_idempotency_key(key, token)
 end
 """
 
-_ABANDON = GUARD_LUA + """
-if owns_idempotency_key(KEYS[1], ARGV[1]) then redis.call("DEL", KEYS[1]) end
+# Only a *pending* entry of this attempt goes: an attempt whose create script did commit (its
+# reply lost to a timeout, say) left a done entry, which must stay so that retries replay it.
+_ABANDON = """
+local raw = redis.call("GET", KEYS[1])
+if raw then
+  local entry = cjson.decode(raw)
+  if entry.state == "pending" and entry.token == ARGV[1] then redis.call("DEL", KEYS[1]) end
+end
 return 1
 """
 

@@ -6,13 +6,18 @@ so the next page starts strictly after it: records created while a client walks 
 list appear once, at the end, and deletions shift nothing.
 
 The cursor is opaque to clients (base64url of `<scope>:<number>`) and bound to the
-listing it came from: a cursor of one listing given to another is refused.
+listing it came from: a malformed cursor, or one of another listing, is refused. It is not
+signed: a client that crafts one only chooses where its page starts.
 """
 import base64
 import binascii
+import re
 
 from schemas.errors import ValidationError
 from workers.common.records import loads
+
+_SEQ = re.compile(r"[0-9]{1,18}")
+
 
 def _invalid_cursor():
     return ValidationError({"cursor": ["Not a valid cursor."]})
@@ -29,7 +34,7 @@ def decode_cursor(scope, cursor):
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise _invalid_cursor() from None
     found_scope, _, seq = text.rpartition(":")
-    if found_scope != scope or not seq.isdigit() or len(seq) > 18:
+    if found_scope != scope or not _SEQ.fullmatch(seq):  # ASCII digits only: str.isdigit takes "²"
         raise _invalid_cursor()
     return int(seq)
 

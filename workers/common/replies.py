@@ -6,14 +6,18 @@ third of a trivial call's CPU in the worker, and extra work for the broker. This
 same reply (same exchange, routing key, correlation id and JSON body, so every nameko caller
 still understands it) as one write on a channel that stays open.
 
-What is given up, and why it is safe here: without a confirm, a reply the broker accepted on
-the socket but lost (it crashed that instant) is never known to be lost. The request was
-already handled, so its caller times out (504) and may retry; creates are idempotent, so the
-retry returns the first result. A reply that cannot even be written (the connection is gone) is
-not acknowledged: the request goes back to its queue and is answered again, by this or another
-instance (at-least-once, as with nameko's own responder).
+What is given up, and why it is safe here: without a confirm (and with nothing reading this
+connection), a reply is lost unnoticed when the broker dropped it, or the connection died
+without the socket telling yet. The request was already handled and acknowledged, so its
+caller times out (504) and may retry; creates are idempotent, so the retry returns the first
+result. To keep that window small, a connection idle for IDLE_RECONNECT seconds is replaced
+before it is used (a broker restart or a dropped NAT entry meanwhile would go unseen). A reply
+that cannot even be written is not acknowledged: the request goes back to its queue and is
+answered again, by this or another instance (at-least-once, as with nameko's own responder;
+for a delete, the second answer is a 404 for a delete that did happen).
 """
 import logging
+import time
 
 import orjson
 from amqp.exceptions import AMQPError
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 JSON = "application/json"
 TRANSIENT = 1
 BROKEN = (OSError, OperationalError, AMQPError)
+IDLE_RECONNECT = 30.0  # seconds
 
 
 def reply_body(result, exc_info):
@@ -49,11 +54,16 @@ class ReplyPublisher(SharedExtension):
         self._connect_options = dict(hostname=config[AMQP_URI_CONFIG_KEY], ssl=config.get(AMQP_SSL_CONFIG_KEY),
                                      login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
         self._connection = self._producer = None
+        self._last_used = 0.0
         self._lock = Semaphore()  # frames of two replies must not interleave on the channel
 
     def publish(self, body, routing_key, correlation_id):
         """Publish one reply; raises if the broker cannot be reached even after reconnecting."""
         with self._lock:
+            now = time.monotonic()
+            if now - self._last_used > IDLE_RECONNECT:
+                self._close()
+            self._last_used = now
             for attempt in (1, 2):
                 try:
                     if self._producer is None:
