@@ -1,6 +1,7 @@
 """From a Falcon request to an ApiRequest: body, query and headers read and validated against
 the operation's contract. Everything here is shared by the ASGI and WSGI apps; only reading
 the body's bytes differs (see gateway.http.runners)."""
+import functools
 import re
 
 import marshmallow
@@ -53,9 +54,14 @@ def parse_body(op, req, raw):
     return _load(op.body, data)
 
 
+@functools.cache
+def _instance(schema):
+    return schema()  # loading keeps no state in the schema, and making one is not cheap
+
+
 def _load(schema, data):
     try:
-        return schema().load(data)
+        return _instance(schema).load(data)
     except marshmallow.ValidationError as exc:
         raise invalid(field_messages(exc.messages)) from None
 

@@ -105,13 +105,19 @@ def test_a_released_hold_lets_the_airport_go(rpc):
     rpc.airports_service.delete(a)
 
 
-def test_the_request_id_reaches_the_worker_log(workers, amqp):
-    with ClusterRpcProxy({"AMQP_URI": amqp}, context_data={"request_id": "req-7f3a"}, timeout=10) as rpc:
+def miss_and_wait_for_the_log(amqp, process, request_id, marker):
+    """Make airports_service log a (NotFound) warning for a call with `request_id`; wait until
+    `marker` shows in the process's output."""
+    with ClusterRpcProxy({"AMQP_URI": amqp}, context_data={"request_id": request_id}, timeout=10) as rpc:
         with pytest.raises(NotFound):
             rpc.airports_service.get("9" * 32)
     deadline = time.monotonic() + 5
-    while "[req-7f3a]" not in workers.output() and time.monotonic() < deadline:
+    while marker not in process.output() and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def test_the_request_id_reaches_the_worker_log(workers, amqp):
+    miss_and_wait_for_the_log(amqp, workers, "req-7f3a", "[req-7f3a]")
     line = next(line for line in workers.output().splitlines() if "[req-7f3a]" in line)
     assert "airports_service.get" in line
 
@@ -146,12 +152,7 @@ def test_json_logs_carry_the_request_id(fresh_vhost, redis_prefix):
                          modules=["workers.airports"], name="json-logs")
     try:
         wait_for_services(amqp, ["airports_service"], process)
-        with ClusterRpcProxy({"AMQP_URI": amqp}, context_data={"request_id": "json-7"}, timeout=10) as rpc:
-            with pytest.raises(NotFound):
-                rpc.airports_service.get("8" * 32)
-        deadline = time.monotonic() + 5
-        while '"json-7"' not in process.output() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        miss_and_wait_for_the_log(amqp, process, "json-7", '"json-7"')
     finally:
         process.stop()
     lines = [json.loads(line) for line in process.output().splitlines() if line.startswith("{")]

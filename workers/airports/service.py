@@ -11,6 +11,9 @@ from workers.common.records import new_id, utc_now
 from workers.common.storage import RedisStore
 
 
+CREATE, LIST_QUERY = AirportCreate(), AirportListQuery()  # loading keeps no state in a schema
+
+
 def not_found(airport_id):
     return NotFound(f"No airport with id {airport_id!r}.", [airport_id])
 
@@ -25,7 +28,7 @@ class AirportsService:
     @rpc
     def create(self, name, iata=None, idempotency_key=None):
         """Create an airport; the record. Conflict if the IATA code is taken."""
-        data = load(AirportCreate(), {"name": name, "iata": iata})
+        data = load(CREATE, {"name": name, "iata": iata})
 
         def create(attempt):
             record = {"id": new_id(), "name": data["name"], "iata": data["iata"], "created_at": utc_now()}
@@ -48,7 +51,7 @@ class AirportsService:
     @rpc
     def list(self, limit=20, cursor=None):
         """{"items": [...], "next_cursor": ...} in creation order."""
-        query = load(AirportListQuery(), {"limit": limit, "cursor": cursor})
+        query = load(LIST_QUERY, {"limit": limit, "cursor": cursor})
         return self.store.page(query["limit"], query["cursor"])
 
     @rpc

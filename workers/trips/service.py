@@ -31,6 +31,9 @@ ENDS = ("airport_from", "airport_to")
 RELEASE_INTERVAL = 5  # seconds between sweeps of the release outbox
 
 
+CREATE, LIST_QUERY = TripCreate(), TripListQuery()  # loading keeps no state in a schema
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -51,7 +54,7 @@ class TripsService:
     @rpc
     def create(self, airport_from, airport_to, idempotency_key=None):
         """Create a trip between two existing, different airports; the record."""
-        data = load(TripCreate(), {"airport_from": airport_from, "airport_to": airport_to})
+        data = load(CREATE, {"airport_from": airport_from, "airport_to": airport_to})
         return self.store.idempotency.create_once(
             self.call, idempotency_key, data, lambda attempt: self._create(data, attempt))
 
@@ -66,7 +69,7 @@ class TripsService:
     def list(self, airport=None, limit=20, cursor=None):
         """{"items": [...], "next_cursor": ...} in creation order; `airport` keeps the trips
         from or to that airport."""
-        query = load(TripListQuery(), {"airport": airport, "limit": limit, "cursor": cursor})
+        query = load(LIST_QUERY, {"airport": airport, "limit": limit, "cursor": cursor})
         return self.store.page(query["limit"], query["cursor"], query["airport"])
 
     @rpc
