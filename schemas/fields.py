@@ -28,7 +28,7 @@ class TrimmedString(fields.String):
 
 
 def Id(**kwargs):
-    """A record id; pass `load_default=None, allow_none=False` for an optional one."""
+    """A record id; pass `load_default=None` for an optional one."""
     return fields.String(
         validate=validate.Regexp(ID_PATTERN, error="Not a valid id: 32 lowercase hexadecimal characters."),
         metadata={"example": "f2bddf0e506145f6ba0c28c247c54629", **kwargs.pop("metadata", {})},
