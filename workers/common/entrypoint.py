@@ -6,20 +6,24 @@
   second, concurrent call with the same key.
 * Infrastructure failures become `ServiceUnavailable`, so a caller sees "retry later"
   (HTTP 503) instead of a redis-py exception it cannot map.
-* JSON replies go out through `ReplyPublisher` (workers/common/replies.py: one open
-  channel, no publisher confirms), then the request is acknowledged, as nameko does.
+* A JSON reply and the request's acknowledgement go out in one write on the connection the
+  request came in on (workers/common/replies.py), without publisher confirms.
 * The signature check uses a signature computed once, not `inspect.getcallargs` per call.
 """
 import inspect
+import logging
 
 import kombu.serialization
 import orjson
 from nameko.exceptions import IncorrectSignature
 from nameko.rpc import Rpc as NamekoRpc
+from nameko.rpc import get_rpc_exchange
 from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable, TravelError
-from workers.common.replies import BROKEN, JSON, ReplyPublisher, reply_body
+from workers.common.replies import BROKEN, JSON, reply_and_ack, reply_body
+
+log = logging.getLogger(__name__)
 
 # kombu's JSON codec, for every message these workers decode or encode (requests, and the calls
 # trips_service makes), replaced by orjson: the same JSON on the wire, a fraction of the CPU.
@@ -36,12 +40,14 @@ _REDIS_TRANSIENT_REPLIES = ("MISCONF", "LOADING", "READONLY", "NOREPLICAS", "CLU
 
 
 class Rpc(NamekoRpc):
-    reply_publisher = ReplyPublisher()
-
     def __init__(self, expected_exceptions=TravelError, **kwargs):
         # Typed errors are answers, not faults: nameko logs them as warnings.
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
         self._signature = None
+
+    def setup(self):
+        super().setup()
+        self._exchange = get_rpc_exchange(self.container.config).name
 
     def check_signature(self, args, kwargs):
         if self._signature is None:
@@ -63,14 +69,10 @@ class Rpc(NamekoRpc):
         properties = message.properties
         if properties.get("content_type") != JSON:  # another serializer: nameko's own responder
             return super().handle_result(message, worker_ctx, result, exc_info)
-        reply_to = properties.get("reply_to")
-        if reply_to:
-            try:
-                self.reply_publisher.publish(reply_body(result, exc_info), reply_to, properties.get("correlation_id"))
-            except BROKEN:  # unanswered: back to the queue, to be answered again
-                self.rpc_consumer.requeue_message(message)
-                return result, exc_info
-        self.rpc_consumer.queue_consumer.ack_message(message)
+        try:
+            reply_and_ack(message, self._exchange, reply_body(result, exc_info))
+        except BROKEN as exc:  # the broker puts the request back in its queue, to be answered again
+            log.warning("could not answer %s (%s); it will be redelivered", self.method_name, exc)
         return result, exc_info
 
 

@@ -1,40 +1,38 @@
-"""Publishing RPC replies: one long-lived channel per service container, no publisher confirms.
+"""Answering an RPC request: its reply and its acknowledgement, in one write on its own connection.
 
-nameko's own Responder builds a kombu Connection and checks a producer out of kombu's pools for
-every reply, serialises the result twice, and waits for the broker's publisher confirm: about a
-third of a trivial call's CPU in the worker, and extra work for the broker. This publishes the
-same reply (same exchange, routing key, correlation id and JSON body, so every nameko caller
-still understands it) as one write on a channel that stays open.
+nameko's Responder builds a kombu Connection and checks a producer out of kombu's pools for
+every reply, serialises the result twice, and waits for the broker's publisher confirm; then the
+request is acknowledged in a second write, on the consumer's connection. Here the reply (same
+exchange, routing key, correlation id and JSON body, so every nameko caller understands it) and
+the ack go out together: one `sendall` on the connection the request came in on. On loopback a
+write costs the writer the reader's wake-up, so one write instead of three is most of the saving.
 
-What is given up, and why it is safe here: without a confirm (and with nothing reading this
-connection), a reply is lost unnoticed when the broker dropped it, or the connection died
-without the socket telling yet. The request was already handled and acknowledged, so its
-caller times out (504) and may retry; creates are idempotent, so the retry returns the first
-result. To keep that window small, a connection idle for IDLE_RECONNECT seconds is replaced
-before it is used (a broker restart or a dropped NAT entry meanwhile would go unseen). A reply
-that cannot even be written is not acknowledged: the request goes back to its queue and is
-answered again, by this or another instance (at-least-once, as with nameko's own responder;
-for a delete, the second answer is a 404 for a delete that did happen).
+Failure modes. The broker handles a channel's frames in order, so an ack it has seen means it has
+routed the reply before it. If the connection dies before the write reaches the broker, neither
+arrived: the broker puts the request back in its queue (as for any unacknowledged delivery of a
+dead connection) and it is answered again, by this or another instance; at least once, as with
+nameko's own responder (for a delete, the second answer is a 404 for a delete that did happen).
+If the broker itself dies after routing the reply, the transient reply dies with it and the
+caller times out (504) or sees the connection drop, and may retry; creates are idempotent, so
+the retry returns the first result. There is no publisher confirm to wait for.
+
+Flow control: RabbitMQ stops reading a connection that publishes while a memory or disk alarm
+is raised. Replies now share the consumer's connection, so its acks wait with them until the
+alarm clears; calls stall either way, since no reply could be published meanwhile.
 """
-import logging
-import time
+from contextlib import contextmanager
 
 import orjson
+from amqp import Message, spec
 from amqp.exceptions import AMQPError
 from eventlet.semaphore import Semaphore
-from kombu import Connection, Producer
 from kombu.exceptions import OperationalError
-from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.exceptions import UnserializableValueError, serialize
-from nameko.extensions import SharedExtension
-from nameko.rpc import get_rpc_exchange
-
-log = logging.getLogger(__name__)
 
 JSON = "application/json"
 TRANSIENT = 1
-BROKEN = (OSError, OperationalError, AMQPError)
-IDLE_RECONNECT = 30.0  # seconds
+BROKEN = (OSError, OperationalError, AMQPError)  # the connection is gone, or going
+_PUBLISH_ARGS = "Bssbb"  # reserved, exchange, routing key, mandatory, immediate
 
 
 def reply_body(result, exc_info):
@@ -47,49 +45,64 @@ def reply_body(result, exc_info):
         return orjson.dumps({"result": None, "error": serialize(UnserializableValueError(result))})
 
 
-class ReplyPublisher(SharedExtension):
-    def setup(self):
-        config = self.container.config
-        self.exchange = get_rpc_exchange(config)
-        self._connect_options = dict(hostname=config[AMQP_URI_CONFIG_KEY], ssl=config.get(AMQP_SSL_CONFIG_KEY),
-                                     login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
-        self._connection = self._producer = None
-        self._last_used = 0.0
-        self._lock = Semaphore()  # frames of two replies must not interleave on the channel
+def reply_and_ack(message, exchange, body):
+    """Publish `body` to the request's reply_to (if it has one) and acknowledge the request, in
+    one write. Raises BROKEN when the connection fails; the broker then requeues the request."""
+    channel = message.channel
+    connection = channel.connection
+    if not connection:  # closed: the broker has already put the request back in its queue
+        return
+    properties = message.properties
+    reply_to = properties.get("reply_to")
+    with writes_of(connection.transport).together():
+        if reply_to:
+            reply = Message(body, content_type=JSON, content_encoding="utf-8",
+                            correlation_id=properties.get("correlation_id"), delivery_mode=TRANSIENT)
+            # send_method, not basic_publish: py-amqp's basic_publish first reads any pending
+            # "connection blocked" notice from the socket, and this socket has a reader already
+            # (nameko's consumer greenthread); eventlet forbids a second one.
+            channel.send_method(spec.Basic.Publish, _PUBLISH_ARGS, (0, exchange, reply_to, False, False), reply)
+        message.ack()
 
-    def publish(self, body, routing_key, correlation_id):
-        """Publish one reply; raises if the broker cannot be reached even after reconnecting."""
+
+class Writes:
+    """Installed as a py-amqp transport's `_write` (its socket's sendall).
+
+    Every write goes out whole: nameko's acks, kombu's heartbeats and these replies are written
+    by different greenthreads, and a green sendall yields when the socket buffer is full, which
+    would let another frame into the middle of this one. Writes made inside `together()` are
+    collected and sent as one.
+    """
+
+    def __init__(self, transport):
+        self._transport = transport
+        self._sendall = transport._write
+        self._lock = Semaphore()
+        self._held = None
+
+    def __call__(self, data):
+        if self._held is not None:
+            # py-amqp hands over a view of its frame buffer, which the next frame overwrites
+            self._held.append(bytes(data))
+            return
         with self._lock:
-            now = time.monotonic()
-            if now - self._last_used > IDLE_RECONNECT:
-                self._close()
-            self._last_used = now
-            for attempt in (1, 2):
-                try:
-                    if self._producer is None:
-                        self._connection = Connection(**self._connect_options)
-                        self._producer = Producer(self._connection.channel(), exchange=self.exchange)
-                    self._producer.publish(body, routing_key=routing_key, correlation_id=correlation_id,
-                                           content_type=JSON, content_encoding="utf-8",
-                                           delivery_mode=TRANSIENT, retry=False)
-                    return
-                except BROKEN as exc:
-                    log.warning("reply channel failed (%s); %s", exc, "reconnecting" if attempt == 1 else "giving up")
-                    self._close()
-                    if attempt == 2:
-                        raise
+            self._sendall(data)
 
-    def _close(self):
-        connection, self._connection, self._producer = self._connection, None, None
-        if connection is not None:
-            try:
-                connection.release()
-            except Exception:  # it is being thrown away
-                pass
+    @contextmanager
+    def together(self):
+        """Collect the writes of the block and send them in one. The block must not yield to
+        another greenthread (building and queueing frames does not), so nothing else is collected."""
+        self._held = held = []
+        try:
+            yield
+        finally:
+            self._held = None
+        if held:
+            self._transport.write(b"".join(held))  # py-amqp's write: it marks the transport broken on errors
 
-    def stop(self):
-        with self._lock:
-            self._close()
 
-    def kill(self):  # no waiting for the lock: whatever holds it is being killed too
-        self._close()
+def writes_of(transport):
+    writes = transport._write
+    if not isinstance(writes, Writes):
+        writes = transport._write = Writes(transport)
+    return writes

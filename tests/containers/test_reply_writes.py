@@ -1,0 +1,113 @@
+"""How the workers answer (workers/common/replies.py): the reply and the request's ack leave in
+one write on the request's own connection, and no other frame can get into the middle of it.
+
+Runs under `nameko test` (eventlet monkey-patched), against the test broker.
+"""
+import struct
+
+import eventlet
+import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from workers.common import replies
+from workers.common.entrypoint import rpc
+
+BASIC_PUBLISH, BASIC_ACK = (60, 40), (60, 80)
+
+
+class EchoService:
+    name = "echo_service"
+
+    @rpc
+    def echo(self, value):
+        return value
+
+
+def methods_in(data):
+    """The (class, method) ids of the AMQP method frames in `data`, in order."""
+    found, offset = [], 0
+    while offset < len(data):
+        frame_type, _, size = struct.unpack_from(">BHI", data, offset)
+        if frame_type == 1:
+            found.append(struct.unpack_from(">HH", data, offset + 7))
+        offset += 7 + size + 1
+    return found
+
+
+@pytest.fixture
+def recorded_writes(monkeypatch):
+    """Every sendall made through a `Writes`, as the bytes sent."""
+    sent = []
+    original_init = replies.Writes.__init__
+
+    def recording_init(self, transport):
+        original_init(self, transport)
+        sendall = self._sendall
+        self._sendall = lambda data: (sent.append(bytes(data)), sendall(data))[1]
+
+    monkeypatch.setattr(replies.Writes, "__init__", recording_init)
+    return sent
+
+
+def test_the_reply_and_the_ack_leave_in_one_write(container_factory, worker_config, recorded_writes):
+    container_factory(EchoService, worker_config).start()
+    with ServiceRpcProxy("echo_service", worker_config, timeout=5) as echo:
+        assert echo.echo("first") == "first"  # installs the writer on the consumer's connection
+        recorded_writes.clear()
+        assert echo.echo("x" * 300_000) == "x" * 300_000  # larger than a frame: several body frames
+        assert echo.echo("third") == "third"
+    answers = [methods for methods in (methods_in(data) for data in recorded_writes) if methods]  # not heartbeats
+    assert answers == [[BASIC_PUBLISH, BASIC_ACK], [BASIC_PUBLISH, BASIC_ACK]]
+
+
+class FakeTransport:
+    """A py-amqp transport's write path, over a sendall that yields to other greenthreads
+    half-way through, as a green socket does when its buffer is full."""
+
+    def __init__(self):
+        self.received = []
+        self._write = self._slow_sendall
+
+    def _slow_sendall(self, data):
+        data = bytes(data)
+        half = len(data) // 2
+        self.received.append(data[:half])
+        eventlet.sleep(0)
+        self.received.append(data[half:])
+
+    def write(self, data):
+        self._write(data)
+
+
+def test_writes_from_two_greenthreads_do_not_interleave():
+    transport = FakeTransport()
+    writes = replies.writes_of(transport)
+    assert replies.writes_of(transport) is writes  # installed once per transport
+
+    def reply():
+        with writes.together():
+            transport.write(b"P" * 10)
+            transport.write(b"A" * 4)
+
+    pool = eventlet.GreenPool()
+    pool.spawn(reply)
+    pool.spawn(transport.write, b"H" * 8)  # a heartbeat from another greenthread
+    pool.waitall()
+    assert b"".join(transport.received) in (b"P" * 10 + b"A" * 4 + b"H" * 8, b"H" * 8 + b"P" * 10 + b"A" * 4)
+
+
+def test_views_are_copied_and_a_failed_block_sends_nothing():
+    transport = FakeTransport()
+    writes = replies.writes_of(transport)
+    buffer = bytearray(b"frame-1")
+    with writes.together():
+        transport.write(memoryview(buffer))
+        buffer[:] = b"frame-2"  # py-amqp reuses its frame buffer for the next frame
+        transport.write(memoryview(buffer))
+    assert b"".join(transport.received) == b"frame-1frame-2"
+
+    transport.received.clear()
+    with pytest.raises(RuntimeError), writes.together():
+        transport.write(b"half an answer")
+        raise RuntimeError("building the reply failed")
+    assert transport.received == []
