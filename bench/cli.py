@@ -2,7 +2,7 @@
 
 Examples:
 
-    python -m bench                                   # asgi, wsgi and baseline on get_airport
+    python -m bench                                   # asgi, wsgi, baseline and reference on get_airport
     python -m bench --scenarios all --duration 20     # every scenario, memory included
     python -m bench --targets asgi --workers-layout split --worker-env MAX_WORKERS=20
     python -m bench --url asgi=http://127.0.0.1:8000  # a gateway started elsewhere
@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 
 from bench import chart, load, measure, report
-from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS, SCENARIOS
-from bench.seed import seed
-from bench.stack import KINDS, LAYOUTS, Options, Stack, parse_layout
+from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS, ONLY, SCENARIOS, serves
+from bench.seed import seed, seed_reference
+from bench.stack import KINDS, LAYOUTS, REFERENCE, Options, Stack, parse_layout
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE = {"duration": 1.0, "warmup": 0.5, "seed_airports": 20, "memory_requests": (200, 600)}
@@ -49,7 +49,7 @@ def parser():
                                 epilog="\n".join(__doc__.splitlines()[2:]))
     p.add_argument("--targets", type=_list,
                    help=f"comma-separated: {', '.join(KINDS)} or names given with --url "
-                        "(default: all three kinds, or just the --url names)")
+                        "(default: all four kinds, or just the --url names)")
     p.add_argument("--scenarios", type=_list, default=None,
                    help=f"comma-separated: {', '.join(SCENARIOS)}, or 'all' (default: {','.join(DEFAULT_SCENARIOS)})")
     p.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per run (default 10)")
@@ -68,13 +68,14 @@ def parser():
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds a request may take before it counts "
                                                               "as a timeout error (default 5)")
-    p.add_argument("--seed-airports", type=int, default=100, help="airports created per target (default 100)")
+    p.add_argument("--seed-airports", type=int, default=100,
+                   help="airports created per target; the reference reads another's (default 100)")
     p.add_argument("--memory-requests", default="10000,100000", metavar="N1,N2",
                    help="memory scenario: gateway RSS after N1 and after N2 requests (default 10000,100000)")
     p.add_argument("--memory-limit-pct", type=float, default=10.0,
                    help="memory scenario: RSS growth from N1 to N2 still called flat (default 10)")
     g = p.add_argument_group("how the stack is started")
-    g.add_argument("--asgi-workers", type=int, default=1, help="uvicorn --workers (default 1)")
+    g.add_argument("--asgi-workers", type=int, default=1, help="uvicorn --workers, asgi and reference (default 1)")
     g.add_argument("--asgi-pool-size", type=int, default=2, help="asgi RPC_POOL_SIZE: AMQP connections (default 2)")
     g.add_argument("--wsgi-workers", type=int, default=1, help="gunicorn -w (default 1)")
     g.add_argument("--wsgi-threads", type=int, default=16, help="gunicorn --threads (default 16)")
@@ -121,6 +122,24 @@ def cleanup(run_id, redis_uri):
     return 0
 
 
+def reference_partners(targets, urls):
+    """The targets writing to the Redis prefix the reference reads, so it can GET their airports:
+    the others started here when it is, the others given by --url when it is (then the user's
+    business to make them share a Redis)."""
+    external = REFERENCE in urls
+    return [name for name in targets if name != REFERENCE and (name in urls) == external]
+
+
+def seed_targets(stack, targets, airports):
+    """{target: Seed}: each gateway through its own POST /airports; the reference, which cannot
+    create, reads its partners' airports (or, started alone, airports made over RPC)."""
+    seeds = {name: seed(stack.targets[name].url, airports) for name in targets if name != REFERENCE}
+    if REFERENCE in targets:
+        seeds[REFERENCE] = seed_reference(seeds, reference_partners(targets, stack.options.urls),
+                                          stack.amqp_uri, airports)
+    return seeds
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.cleanup:
@@ -138,6 +157,13 @@ def main(argv=None):
     for name in targets:
         if name not in KINDS and name not in urls:
             raise SystemExit(f"target {name!r} is none of {', '.join(KINDS)} and has no --url")
+    if REFERENCE in urls and REFERENCE in targets and not reference_partners(targets, urls):
+        raise SystemExit("--url reference=...: the reference cannot create airports; also give with --url "
+                         "the gateway whose Redis it reads (it GETs the airports seeded through that one)")
+    skipped = [{"target": t, "scenario": s, "reason": f"{t} serves only {', '.join(ONLY[t])}"}
+               for s in scenario_names for t in targets if not serves(t, s)]
+    if len(skipped) == len(targets) * len(scenario_names):
+        raise SystemExit(f"nothing to run: {', '.join(targets)} serve(s) none of {', '.join(scenario_names)}")
     if args.run_id and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_id):
         raise SystemExit("--run-id: 1-40 letters, digits, '-' or '_'")
     try:
@@ -189,6 +215,7 @@ def main(argv=None):
         "timeout_s": args.timeout,
         "targets": targets,
         "scenarios": {name: SCENARIOS[name].description for name in scenario_names},
+        "skipped": skipped,  # (target, scenario) pairs not run: routes the target does not serve
         "notes": ["RabbitMQ (beam.smp) and Redis (redis-server) are the machine's shared services: their CPU "
                   "includes anything else using them during a window.",
                   "The load generator runs on the same machine and competes with the stack for CPU."],
@@ -203,13 +230,13 @@ def main(argv=None):
             meta["stack"] = stack.describe()
             where = f"vhost {stack.vhost}, Redis prefix {stack.redis_prefix}" if stack.vhost_created else "external"
             print(f"bench: stack up in {time.monotonic() - t0:.1f}s ({where})", file=sys.stderr)
-            seeds = {}
-            for name in targets:
-                seeds[name] = seed(stack.targets[name].url, args.seed_airports)
+            seeds = seed_targets(stack, targets, args.seed_airports)
             print(f"bench: seeded ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
             for scenario_name in scenario_names:
                 scenario = SCENARIOS[scenario_name]
                 for name in targets:
+                    if not serves(name, scenario_name):
+                        continue  # in meta["skipped"]
                     target = stack.targets[name]
                     requests = scenario.build(seeds[name])
                     print(f"bench: {name} / {scenario_name} ({time.monotonic() - t0:.1f}s)", file=sys.stderr,
@@ -238,7 +265,8 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     meta["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.monotonic() - t0, 1)
-    result = {"meta": meta, "runs": runs, "failures": failures}
+    result = {"meta": meta, "runs": runs, "failures": failures,
+              "relative_to_reference": report.relative_to_reference(runs)}
     if failures and status == 0:
         status = 1
     if runs or status == 0:

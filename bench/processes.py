@@ -138,15 +138,6 @@ def sweep(run_id, grace=3.0):
 def wait_for_services(amqp_uri, services, processes=(), timeout=30.0, ssl=None):
     """Block until each service answers `health()` (a bare greeting service: `hello`) over
     `amqp_uri`; fail at once, with its output, if one of `processes` exits meanwhile."""
-    import logging
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # eventlet's deprecation notice, on import
-        from nameko.standalone.rpc import ClusterRpcProxy
-    logging.getLogger("amqp").setLevel(logging.ERROR)  # "Received method ... during closing channel"
-
-    config = {"AMQP_URI": amqp_uri, **({"AMQP_SSL": ssl} if ssl else {})}
     deadline = time.monotonic() + timeout
     pending = list(services)
     while pending:
@@ -154,7 +145,7 @@ def wait_for_services(amqp_uri, services, processes=(), timeout=30.0, ssl=None):
             if not process.running():
                 raise RuntimeError(f"{process.name} exited:\n{process.output()}")
         try:
-            with ClusterRpcProxy(config, timeout=1) as rpc:
+            with cluster_rpc(amqp_uri, timeout=1, ssl=ssl) as rpc:
                 while pending:
                     if pending[0] == "greeting_service":
                         rpc[pending[0]].hello(name="probe")
@@ -167,3 +158,16 @@ def wait_for_services(amqp_uri, services, processes=(), timeout=30.0, ssl=None):
                 raise TimeoutError(f"{pending} did not answer within {timeout:g}s "
                                    f"({type(exc).__name__}: {exc})\n{logs}") from None
             time.sleep(0.2)
+
+
+def cluster_rpc(amqp_uri, timeout=10, ssl=None):
+    """A nameko ClusterRpcProxy to the services on `amqp_uri` (use it as a context manager)."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # eventlet's deprecation notice, on import
+        from nameko.standalone.rpc import ClusterRpcProxy
+    logging.getLogger("amqp").setLevel(logging.ERROR)  # "Received method ... during closing channel"
+    config = {"AMQP_URI": amqp_uri, **({"AMQP_SSL": ssl} if ssl else {})}
+    return ClusterRpcProxy(config, timeout=timeout)

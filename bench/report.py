@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+from bench.stack import REFERENCE
+
 COLUMNS = [  # (heading, width, value of a run)
     ("target", 9, lambda r: r["target"]),
     ("scenario", 14, lambda r: r["scenario"]),
@@ -54,6 +56,33 @@ def memory_table(runs):
     return "\n".join(lines)
 
 
+def relative_to_reference(runs):
+    """Per scenario the reference ran: each other target's gateway CPU per request over the
+    reference's, the figure that carries over to another machine. {scenario: {"reference_gateway_us",
+    "ratios": {target: ratio or None}}}; None where a CPU figure is unknown (or rounds to 0)."""
+    relative = {}
+    for ref in runs:
+        if ref["target"] != REFERENCE or ref.get("memory"):
+            continue
+        floor = ref["cpu_us_per_request"]["gateway"]
+        ratios = {}
+        for run in runs:
+            if run["scenario"] == ref["scenario"] and run["target"] != REFERENCE and not run.get("memory"):
+                us = run["cpu_us_per_request"]["gateway"]
+                ratios[run["target"]] = round(us / floor, 2) if us is not None and floor else None
+        relative[ref["scenario"]] = {"reference_gateway_us": floor, "ratios": ratios}
+    return relative
+
+
+def relative_lines(relative):
+    lines = []
+    for scenario, rel in relative.items():
+        ratios = ", ".join(f"{t} {'n/a' if r is None else f'{r:.2f}x'}" for t, r in rel["ratios"].items())
+        lines.append(f"{scenario}: gateway CPU relative to the reference (Falcon+uvicorn reading Redis directly, "
+                     f"{_num(rel['reference_gateway_us'], 0)} us/request): {ratios or 'no other target'}")
+    return lines
+
+
 def text(report):
     runs = report["runs"]
     meta = report["meta"]
@@ -61,6 +90,13 @@ def text(report):
     out = [f"load generator: {gen['name']} ({gen.get('version') or '?'}), {meta['connections']} connections, "
            f"{meta['duration_s']:g}s per run after {meta['warmup_s']:g}s warm-up (memory runs: counted requests, "
            f"built-in generator); {meta['cpus']} CPUs", "", table(runs)]
+    relative = relative_lines(relative_to_reference(runs))
+    if relative:
+        out += [""] + relative
+    skipped = meta.get("skipped")
+    if skipped:
+        out += ["", "not run: " + ", ".join(f"{s['target']}/{s['scenario']}" for s in skipped)
+                + " (" + "; ".join(dict.fromkeys(s["reason"] for s in skipped)) + ")"]
     memory = memory_table(runs)
     if memory:
         out += ["", "gateway memory (RSS of all its processes):", memory]

@@ -7,6 +7,8 @@ each thread) at a different point of the list.
 import json
 from dataclasses import dataclass
 
+from bench.stack import REFERENCE
+
 
 @dataclass(frozen=True)
 class Request:
@@ -67,3 +69,11 @@ SCENARIOS = {s.name: s for s in [
 ]}
 
 DEFAULT = ["get_airport"]
+
+# Targets that serve only some scenarios' routes: the reference (bench/reference_gateway.py) has
+# GET /airports/<id> alone. Other scenarios are not run on it (the report lists them as skipped).
+ONLY = {REFERENCE: ("get_airport",)}
+
+
+def serves(target_name, scenario_name):
+    return scenario_name in ONLY.get(target_name, (scenario_name,))

@@ -1,5 +1,7 @@
 """Data for the scenarios, created through the target's own HTTP API (so it works for a gateway
-the harness did not start, too), and a readiness probe that exercises the whole RPC path."""
+the harness did not start, too), and a readiness probe that exercises the whole RPC path.
+
+The reference (bench/reference_gateway.py) only reads: see `seed_reference`."""
 import http.client
 import json
 import time
@@ -99,3 +101,16 @@ def seed(url, airports=100):
     finally:
         client.close()
     return Seed(ids)
+
+
+def seed_reference(seeds, partners, amqp_uri, airports=100):
+    """The reference's Seed: the airports of the first of `partners` (targets writing to the Redis
+    prefix it reads) in `seeds`; with no partner, airports created by calling airports_service
+    itself over `amqp_uri`, the harness's workers (the reference started on its own)."""
+    for name in partners:
+        if name in seeds:
+            return seeds[name]
+    from bench.processes import cluster_rpc
+
+    with cluster_rpc(amqp_uri) as rpc:
+        return Seed([rpc.airports_service.create(name=f"Bench seed {n}")["id"] for n in range(max(2, airports))])

@@ -8,6 +8,8 @@ Targets:
               RPC_POOL_SIZE=T by default (one ClusterRpcProxy per thread, so no thread ever waits for
               a proxy), LOG_LEVEL=WARNING
     baseline  nameko run bench.baseline_gateway: the article's @http gateway with RpcProxy
+    reference uvicorn bench.reference_gateway:app with the asgi flags: Falcon reading Redis directly,
+              the yardstick for gateway CPU (GET /airports/<id> only; see bench/scenarios.py)
 
 or any name given a URL (`--url asgi=http://host:8000`): then nothing is started for it.
 """
@@ -38,7 +40,8 @@ LAYOUTS = {
     "combined": "airports+trips+greeting",  # one `nameko run` with all three services (scripts/run)
     "split": "airports,trips,greeting",  # one process per service
 }
-KINDS = ("asgi", "wsgi", "baseline")
+REFERENCE = "reference"  # the yardstick (bench/reference_gateway.py): reads only, serves get_airport only
+KINDS = ("asgi", "wsgi", "baseline", REFERENCE)
 
 
 def parse_layout(spec):
@@ -181,11 +184,12 @@ class Stack:
         self.vhost_created = True  # before: a half-made vhost is deleted too
         rabbitmq.create_vhost(self.vhost)
         self._start_workers(groups)
-        starters = {"asgi": self._start_asgi, "wsgi": self._start_wsgi, "baseline": self._start_baseline}
+        starters = {"asgi": self._start_asgi, "wsgi": self._start_wsgi, "baseline": self._start_baseline,
+                    REFERENCE: self._start_reference}
         for name in self.local_targets:  # all start at once; then wait for each
             self.targets[name] = starters[name]()
         self._wait_for_services()
-        for name in self.local_targets:
+        for name in self.local_targets:  # the reference's 404 comes from Redis, the others' over RPC
             target = self.targets[name]
             wait_ready(target.url, self.options.start_timeout, alive=target.process.running,
                        describe=target.process.output)
@@ -222,16 +226,30 @@ class Stack:
         command = " ".join(str(a) for a in argv)
         return Target(name, f"http://127.0.0.1:{port}", command, settings, process, port)
 
+    def _uvicorn(self, app, port):
+        """The asgi target's command line, shared with the reference so the two differ by the app only."""
+        argv = [BIN / "uvicorn", app, "--host", "127.0.0.1", "--port", port,
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        if self.options.asgi_workers > 1:
+            argv += ["--workers", self.options.asgi_workers]
+        return argv
+
     def _start_asgi(self):
         o, port = self.options, free_port()
-        argv = [BIN / "uvicorn", "gateway.asgi:app", "--host", "127.0.0.1", "--port", port,
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-        if o.asgi_workers > 1:
-            argv += ["--workers", o.asgi_workers]
+        argv = self._uvicorn("gateway.asgi:app", port)
         env = self.gateway_env(RPC_POOL_SIZE=o.asgi_pool_size)
         settings = {"port": port, "workers": o.asgi_workers, "RPC_POOL_SIZE": env["RPC_POOL_SIZE"],
                     "LOG_LEVEL": env["LOG_LEVEL"]}
         return self._target("asgi", argv, env, settings)
+
+    def _start_reference(self):
+        port = free_port()
+        argv = self._uvicorn("bench.reference_gateway:app", port)
+        # Only what it reads, the workers' Redis and prefix: --gateway-env is for the real gateways.
+        env = child_env(self.run_id, base=clean_environment(), REDIS_URI=self.options.redis_uri,
+                        REDIS_KEY_PREFIX=self.redis_prefix)
+        settings = {"port": port, "workers": self.options.asgi_workers, "REDIS_KEY_PREFIX": self.redis_prefix}
+        return self._target(REFERENCE, argv, env, settings)
 
     def _start_wsgi(self):
         o, port = self.options, free_port()

@@ -1,7 +1,8 @@
 """CI smoke test of the benchmark harness: `python -m bench --smoke` runs every target (asgi, wsgi,
-baseline) with every scenario for about a second and writes its report. It checks that the run
-completes, that the report has every field for every target and scenario, that the chart is a PNG,
-and that the harness removed what it started. Never timings: CI machines vary too much.
+baseline) with every scenario, and the reference with get_airport (all it serves), for about a second
+and writes its report. It checks that the run completes, that the report has every field for every
+target and scenario, that the chart is a PNG, and that the harness removed what it started. Never
+timings: CI machines vary too much.
 """
 import json
 import os
@@ -20,8 +21,10 @@ from bench.stack import delete_keys
 from tests.conftest import AMQP_BASE, REDIS_URI
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ["asgi", "wsgi", "baseline"]
+GATEWAYS = ["asgi", "wsgi", "baseline"]
+TARGETS = [*GATEWAYS, "reference"]
 SCENARIOS = ["get_airport", "create_airport", "create_trip", "mix", "memory"]
+EXPECTED_RUNS = {(t, s) for t in GATEWAYS for s in SCENARIOS} | {("reference", "get_airport")}
 GROUPS = ["gateway", "workers", "rabbitmq", "redis"]
 RUN_TIMEOUT = 90  # seconds; the run takes about 40 on two cores
 
@@ -84,7 +87,16 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
     assert set(meta["stack"]["targets"]) == set(TARGETS)
 
     runs = {(run["target"], run["scenario"]): run for run in report["runs"]}
-    assert set(runs) == {(t, s) for t in TARGETS for s in SCENARIOS}
+    assert set(runs) == EXPECTED_RUNS
+    # the reference: its one scenario read the seeded airports (404s would be errors), the rest skipped
+    assert runs["reference", "get_airport"]["errors"]["total"] == 0
+    assert {(s["target"], s["scenario"]) for s in meta["skipped"]} == {("reference", s) for s in SCENARIOS[1:]}
+    relative = report["relative_to_reference"]
+    assert list(relative) == ["get_airport"]
+    reference_us = runs["reference", "get_airport"]["cpu_us_per_request"]["gateway"]
+    assert relative["get_airport"]["reference_gateway_us"] == reference_us
+    assert set(relative["get_airport"]["ratios"]) == set(GATEWAYS)
+    assert "gateway CPU relative to the reference" in output
     for (target, scenario), run in runs.items():
         where = f"{target}/{scenario}"
         assert run["generator"] in ("wrk", "builtin"), where
