@@ -102,7 +102,7 @@ class Options:
     worker_env: dict = field(default_factory=dict)
     gateway_env: dict = field(default_factory=dict)
     asgi_workers: int = 1
-    asgi_pool_size: int = 2  # RPC_POOL_SIZE: AMQP connections (the gateway's default)
+    asgi_pool_size: int = 2  # RPC_POOL_SIZE: AMQP connections, one busy and one standing by (the default)
     wsgi_workers: int = 1
     wsgi_threads: int = 16
     wsgi_pool_size: int = 0  # RPC_POOL_SIZE: ClusterRpcProxy instances per worker; 0: = threads

@@ -2,7 +2,11 @@
 
 Each connection ("link") has one reply queue, declared once when it connects, and any number
 of calls in flight on it, told apart by correlation id. A call is one publish; its reply is
-matched in a dict and parsed once, by the caller. Failure modes, each ending the call at once:
+matched in a dict and parsed once, by the caller. Calls go on the first link that is up; the
+others stand by, connected, so that a lost connection fails over at once. Spreading calls over
+the links would buy nothing (one event loop does all the work) and cost a write per link per
+loop turn, and the broker more work per message (BENCHMARKS.md). Failure modes, each ending the
+call at once:
 
 * no reply within the timeout -> RpcTimeout; a reply arriving later finds no entry and is dropped;
 * the service has no queue -> the broker returns the mandatory publish -> UnknownService;
@@ -15,7 +19,6 @@ exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, conte
 `nameko.*` headers; replies `{"result", "error"}`, errors rebuilt with nameko's own registry.
 """
 import asyncio
-import itertools
 import logging
 import random
 import uuid
@@ -136,7 +139,6 @@ class AsyncRpcClient:
         self.timeout = timeout
         self.max_in_flight = max_in_flight
         self.links = [_Link(self, n) for n in range(pool_size)]
-        self._round_robin = itertools.cycle(self.links)
         self.closing = False
         self.in_flight = 0
         self.late_replies = 0
@@ -178,8 +180,7 @@ class AsyncRpcClient:
         }
 
     def _pick_link(self):
-        for _ in range(len(self.links)):
-            link = next(self._round_robin)
+        for link in self.links:
             if link.usable:
                 return link
         raise NotConnected("No connection to the broker.")

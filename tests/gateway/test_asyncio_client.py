@@ -100,6 +100,26 @@ async def test_the_broker_closing_the_connection_fails_pending_calls_then_it_rec
     assert rpc.stats()["pending"] == 0
 
 
+async def test_calls_use_the_first_link_and_a_standby_takes_over_at_once(client):
+    rpc = await client(pool_size=2)
+    first, standby = rpc.links
+    for _ in range(50):  # the standby connects in the background
+        if standby.usable:
+            break
+        await asyncio.sleep(0.1)
+    hung = [asyncio.ensure_future(rpc.call(HUNG, CALLER)) for _ in range(2)]
+    await asyncio.sleep(0.1)
+    assert (len(first.pending), len(standby.pending)) == (2, 0)  # not spread over the links
+    first.connection.transport.abort()  # the first connection drops, as on a network failure
+    for call in hung:
+        with pytest.raises(NotConnected):
+            await call
+    call = asyncio.ensure_future(rpc.call(echo("at once"), CALLER))
+    await asyncio.sleep(0)  # published: on the standby, without waiting for a reconnection
+    assert not first.usable and len(standby.pending) == 1
+    assert await call == "at once"
+
+
 async def test_without_a_broker_calls_fail_fast():
     rpc = AsyncRpcClient("amqp://guest:guest@127.0.0.1:1/")
     await rpc.start()
