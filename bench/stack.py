@@ -245,10 +245,12 @@ class Stack:
     def _start_reference(self):
         port = free_port()
         argv = self._uvicorn("bench.reference_gateway:app", port)
-        # Only what it reads, the workers' Redis and prefix: --gateway-env is for the real gateways.
-        env = child_env(self.run_id, base=clean_environment(), REDIS_URI=self.options.redis_uri,
-                        REDIS_KEY_PREFIX=self.redis_prefix)
-        settings = {"port": port, "workers": self.options.asgi_workers, "REDIS_KEY_PREFIX": self.redis_prefix}
+        # Only what it reads, the workers' Redis and prefix (--worker-env included): --gateway-env
+        # is for the real gateways.
+        workers = self.worker_env()
+        env = child_env(self.run_id, base=clean_environment(), REDIS_URI=workers["REDIS_URI"],
+                        REDIS_KEY_PREFIX=workers["REDIS_KEY_PREFIX"])
+        settings = {"port": port, "workers": self.options.asgi_workers, "REDIS_KEY_PREFIX": env["REDIS_KEY_PREFIX"]}
         return self._target(REFERENCE, argv, env, settings)
 
     def _start_wsgi(self):

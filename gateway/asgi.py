@@ -9,5 +9,6 @@ app = create_app()
 # it out of every collection, and let the young generation grow before it is collected (a request
 # allocates hundreds of objects, nearly all freed by reference counting). About 5 % of the
 # gateway's CPU per request under load (BENCHMARKS.md); the workers measured worse with it.
+gc.collect()
 gc.freeze()
-gc.set_threshold(50_000, 50, 100)
+gc.set_threshold(50_000, 20, 10)

@@ -5,8 +5,9 @@ of calls in flight on it, told apart by correlation id. A call is one publish; i
 matched in a dict and parsed once, by the caller. Calls go on the first link that is up; the
 others stand by, connected, so that a lost connection fails over at once. Spreading calls over
 the links would buy nothing (one event loop does all the work) and cost a write per link per
-loop turn, and the broker more work per message (BENCHMARKS.md). Failure modes, each ending the
-call at once:
+loop turn, and the broker more work per message (BENCHMARKS.md). A connection that dies without
+a word (a network partition) is noticed by heartbeats: every 5 s, given up after 20 s of silence;
+until then its calls time out. Failure modes, each ending the call at once:
 
 * no reply within the timeout -> RpcTimeout; a reply arriving later finds no entry and is dropped;
 * the service has no queue -> the broker returns the mandatory publish -> UnknownService;
@@ -132,7 +133,7 @@ class _Link:
 
 class AsyncRpcClient:
     def __init__(self, amqp_uri, *, pool_size=2, timeout=10.0, max_in_flight=1024,
-                 exchange="nameko-rpc", ssl_context=None, connection_name="nameko-travel gateway", heartbeat=60):
+                 exchange="nameko-rpc", ssl_context=None, connection_name="nameko-travel gateway", heartbeat=10):
         self.params = AmqpParams.from_uri(amqp_uri, ssl_context, connection_name=connection_name,
                                           heartbeat=heartbeat)
         self.exchange = exchange

@@ -3,9 +3,11 @@ one write on the request's own connection, and no other frame can get into the m
 
 Runs under `nameko test` (eventlet monkey-patched), against the test broker.
 """
+import itertools
 import struct
 
 import eventlet
+import eventlet.semaphore
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
@@ -66,6 +68,7 @@ class FakeTransport:
 
     def __init__(self):
         self.received = []
+        self.sock = "open"  # py-amqp sets it to None when the connection is closed
         self._write = self._slow_sendall
 
     def _slow_sendall(self, data):
@@ -96,6 +99,31 @@ def test_writes_from_two_greenthreads_do_not_interleave():
     assert b"".join(transport.received) in (b"P" * 10 + b"A" * 4 + b"H" * 8, b"H" * 8 + b"P" * 10 + b"A" * 4)
 
 
+def test_replies_waiting_for_the_frame_lock_still_leave_whole():
+    """py-amqp builds every frame under a lock: a reply can wait for it inside its block, while
+    another greenthread's write holds it, and a second reply starts meanwhile."""
+    transport = FakeTransport()
+    writes = replies.writes_of(transport)
+    frame_lock = eventlet.semaphore.Semaphore()
+
+    def frame(data):  # py-amqp's write_frame
+        with frame_lock:
+            transport.write(data)
+
+    def reply(name):
+        with writes.together():
+            frame(b"P" + name)
+            frame(b"A" + name)
+
+    pool = eventlet.GreenPool()
+    pool.spawn(frame, b"H" * 8)  # holds the frame lock while its write yields
+    pool.spawn(reply, b"1")
+    pool.spawn(reply, b"2")
+    pool.waitall()
+    whole = {b"".join(order) for order in itertools.permutations([b"H" * 8, b"P1A1", b"P2A2"])}
+    assert b"".join(transport.received) in whole
+
+
 def test_views_are_copied_and_a_failed_block_sends_nothing():
     transport = FakeTransport()
     writes = replies.writes_of(transport)
@@ -111,3 +139,11 @@ def test_views_are_copied_and_a_failed_block_sends_nothing():
         transport.write(b"half an answer")
         raise RuntimeError("building the reply failed")
     assert transport.received == []
+
+
+def test_a_write_on_a_closed_connection_is_a_broken_connection():
+    transport = FakeTransport()
+    writes = replies.writes_of(transport)
+    transport.sock = None  # closed by the consumer's greenthread while a reply waited
+    with pytest.raises(replies.BROKEN), writes.together():
+        transport.write(b"reply")

@@ -103,10 +103,11 @@ async def test_the_broker_closing_the_connection_fails_pending_calls_then_it_rec
 async def test_calls_use_the_first_link_and_a_standby_takes_over_at_once(client):
     rpc = await client(pool_size=2)
     first, standby = rpc.links
-    for _ in range(50):  # the standby connects in the background
-        if standby.usable:
+    for _ in range(50):  # wait_connected waits for one link; the other connects in the background
+        if first.usable and standby.usable:
             break
         await asyncio.sleep(0.1)
+    assert first.usable and standby.usable
     hung = [asyncio.ensure_future(rpc.call(HUNG, CALLER)) for _ in range(2)]
     await asyncio.sleep(0.1)
     assert (len(first.pending), len(standby.pending)) == (2, 0)  # not spread over the links

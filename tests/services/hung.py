@@ -1,8 +1,9 @@
-"""A stand-in airports_service that takes HANG_SECONDS to answer `get`: for timeouts and saturation."""
+"""A stand-in airports_service that takes HANG_SECONDS to answer `get`: for timeouts, saturation and
+graceful stops (on the travel services' own rpc entrypoint, so a stop exercises their way of replying)."""
 import os
 import time
 
-from nameko.rpc import rpc
+from workers.common.entrypoint import rpc
 
 HANG_SECONDS = float(os.environ.get("HANG_SECONDS", "3"))
 

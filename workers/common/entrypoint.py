@@ -7,7 +7,8 @@
 * Infrastructure failures become `ServiceUnavailable`, so a caller sees "retry later"
   (HTTP 503) instead of a redis-py exception it cannot map.
 * A JSON reply and the request's acknowledgement go out in one write on the connection the
-  request came in on (workers/common/replies.py), without publisher confirms.
+  request came in on (workers/common/replies.py), without publisher confirms; when that
+  connection is closed or fails, through nameko's own responder.
 * The signature check uses a signature computed once, not `inspect.getcallargs` per call.
 """
 import inspect
@@ -15,9 +16,10 @@ import logging
 
 import kombu.serialization
 import orjson
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.exceptions import IncorrectSignature
+from nameko.rpc import Responder, get_rpc_exchange
 from nameko.rpc import Rpc as NamekoRpc
-from nameko.rpc import get_rpc_exchange
 from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable, TravelError
@@ -70,11 +72,28 @@ class Rpc(NamekoRpc):
         if properties.get("content_type") != JSON:  # another serializer: nameko's own responder
             return super().handle_result(message, worker_ctx, result, exc_info)
         try:
-            reply_and_ack(message, self._exchange, reply_body(result, exc_info))
-        except BROKEN as exc:  # the broker puts the request back in its queue, to be answered again
-            log.warning("could not answer %s (%s); it will be redelivered", self.method_name, exc)
-        return result, exc_info
+            if reply_and_ack(message, self._exchange, reply_body(result, exc_info)):
+                return result, exc_info
+            reason = "its connection is closed"
+        except BROKEN as exc:
+            reason = f"its connection failed: {exc}"
+        return self._answer_through_nameko(message, result, exc_info, reason)
 
+    def _answer_through_nameko(self, message, result, exc_info, reason):
+        """Reply on a connection of nameko's own (its Responder: kombu's pool, publisher confirms),
+        without an ack: the request's connection is gone or broken, so the broker redelivers the
+        request anyway, and this answer reaches the caller first (it ignores the second run's)."""
+        if not message.properties.get("reply_to"):
+            return result, exc_info
+        log.info("answering %s through nameko's responder: %s", self.method_name, reason)
+        config = self.container.config
+        responder = Responder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config), "json", message,
+                              ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        try:
+            return responder.send_response(result, exc_info)
+        except BROKEN as exc:
+            log.warning("could not answer %s (%s); it will be redelivered", self.method_name, exc)
+            return result, exc_info
 
 rpc = Rpc.decorator
 

@@ -8,23 +8,33 @@ the ack go out together: one `sendall` on the connection the request came in on.
 write costs the writer the reader's wake-up, so one write instead of three is most of the saving.
 
 Failure modes. The broker handles a channel's frames in order, so an ack it has seen means it has
-routed the reply before it. If the connection dies before the write reaches the broker, neither
-arrived: the broker puts the request back in its queue (as for any unacknowledged delivery of a
-dead connection) and it is answered again, by this or another instance; at least once, as with
-nameko's own responder (for a delete, the second answer is a 404 for a delete that did happen).
+routed the reply before it. If the connection dies during the write, the broker got neither, or
+only the reply: it puts the request back in its queue (as for any unacknowledged delivery of a
+dead connection) and it is answered again, by this or another instance, a second reply the
+caller ignores; at least once, as with nameko's own responder (for a delete, the answer may be
+a 404 for a delete that did happen). When the connection is already closed (nameko closes it
+as soon as a stopping service's consumers are cancelled, before its last calls finish) or the
+write fails, the entrypoint answers through nameko's own responder instead (see entrypoint.py).
 If the broker itself dies after routing the reply, the transient reply dies with it and the
 caller times out (504) or sees the connection drop, and may retry; creates are idempotent, so
-the retry returns the first result. There is no publisher confirm to wait for.
+the retry returns the first result. There is no publisher confirm to wait for. A reply the broker
+refuses (its exchange deleted) closes the consumer's channel: the requests in flight on it go
+back to the queue.
 
 Flow control: RabbitMQ stops reading a connection that publishes while a memory or disk alarm
 is raised. Replies now share the consumer's connection, so its acks wait with them until the
-alarm clears; calls stall either way, since no reply could be published meanwhile.
+alarm clears; calls stall either way, since no reply could be published meanwhile. At most
+`max_workers` replies wait, usually far less than a socket buffer holds; a write blocked longer
+than the consumer's one-second socket timeout fails as a broken connection (the broker then
+closes it, and the request is redelivered), and the call is answered through nameko's responder.
 """
+import errno
 from contextlib import contextmanager
 
 import orjson
 from amqp import Message, spec
 from amqp.exceptions import AMQPError
+from eventlet import getcurrent
 from eventlet.semaphore import Semaphore
 from kombu.exceptions import OperationalError
 from nameko.exceptions import UnserializableValueError, serialize
@@ -47,11 +57,12 @@ def reply_body(result, exc_info):
 
 def reply_and_ack(message, exchange, body):
     """Publish `body` to the request's reply_to (if it has one) and acknowledge the request, in
-    one write. Raises BROKEN when the connection fails; the broker then requeues the request."""
+    one write. False, with nothing sent, when the request's connection is closed already (the
+    broker has put the request back in its queue). Raises BROKEN when the write fails."""
     channel = message.channel
     connection = channel.connection
-    if not connection:  # closed: the broker has already put the request back in its queue
-        return
+    if not connection:
+        return False
     properties = message.properties
     reply_to = properties.get("reply_to")
     with writes_of(connection.transport).together():
@@ -63,6 +74,7 @@ def reply_and_ack(message, exchange, body):
             # (nameko's consumer greenthread); eventlet forbids a second one.
             channel.send_method(spec.Basic.Publish, _PUBLISH_ARGS, (0, exchange, reply_to, False, False), reply)
         message.ack()
+    return True
 
 
 class Writes:
@@ -70,33 +82,37 @@ class Writes:
 
     Every write goes out whole: nameko's acks, kombu's heartbeats and these replies are written
     by different greenthreads, and a green sendall yields when the socket buffer is full, which
-    would let another frame into the middle of this one. Writes made inside `together()` are
-    collected and sent as one.
+    would let another frame into the middle of this one. Writes a greenthread makes inside its
+    `together()` block are collected and sent as one. The block may yield (py-amqp serialises
+    frame building with a lock), so each greenthread collects into its own list.
     """
 
     def __init__(self, transport):
         self._transport = transport
         self._sendall = transport._write
         self._lock = Semaphore()
-        self._held = None
+        self._held = {}  # greenthread -> the writes of its together() block
 
     def __call__(self, data):
-        if self._held is not None:
+        held = self._held.get(getcurrent())
+        if held is not None:
             # py-amqp hands over a view of its frame buffer, which the next frame overwrites
-            self._held.append(bytes(data))
+            held.append(bytes(data))
             return
         with self._lock:
+            if self._transport.sock is None:  # closed meanwhile (TLS would raise AttributeError)
+                raise OSError(errno.ENOTCONN, "the connection is closed")
             self._sendall(data)
 
     @contextmanager
     def together(self):
-        """Collect the writes of the block and send them in one. The block must not yield to
-        another greenthread (building and queueing frames does not), so nothing else is collected."""
-        self._held = held = []
+        """Collect this greenthread's writes in the block and send them as one."""
+        current = getcurrent()
+        self._held[current] = held = []
         try:
             yield
         finally:
-            self._held = None
+            del self._held[current]
         if held:
             self._transport.write(b"".join(held))  # py-amqp's write: it marks the transport broken on errors
 
