@@ -54,6 +54,7 @@ POOL_EVENTS = Counter("gateway_rpc_pool_events_total", "Proxies created, stopped
 
 http_requests, http_duration = Children(HTTP_REQUESTS), Children(HTTP_DURATION)
 rpc_calls, rpc_duration = Children(RPC_CALLS), Children(RPC_DURATION)
+pool_proxies, pool_events = Children(POOL_PROXIES), Children(POOL_EVENTS)
 
 
 def observe_rpc(call, started, error):

@@ -32,7 +32,7 @@ from nameko.exceptions import RpcTimeout as NamekoRpcTimeout, UnknownService as 
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from gateway.metrics import POOL_EVENTS, POOL_PROXIES, POOL_WAITING
+from gateway.metrics import POOL_WAITING, pool_events, pool_proxies
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
 
 log = logging.getLogger(__name__)
@@ -147,14 +147,18 @@ class ProxyPool:
 
     def _watch(self):
         while not self._closed:
-            up = self._probe()
-            if self._broker_up and not up:
-                log.warning("broker at %s:%s unreachable; failing calls fast", *self._broker_address)
-                self._drop_idle()
-            elif up and not self._broker_up:
-                log.info("broker at %s:%s reachable again", *self._broker_address)
-            self._broker_up = up
+            self._broker_seen(self._probe())
             time.sleep(WATCH_INTERVAL)
+
+    def _broker_seen(self, up):
+        """Record what a probe found (the watchdog's, or a request's before it connects): when the
+        broker goes away, the idle proxies' connections are dead, so they are dropped."""
+        was_up, self._broker_up = self._broker_up, up
+        if was_up and not up:
+            log.warning("broker at %s:%s unreachable; failing calls fast", *self._broker_address)
+            self._drop_idle()
+        elif up and not was_up:
+            log.info("broker at %s:%s reachable again", *self._broker_address)
 
     def _drop_idle(self):
         with self._lock:
@@ -236,7 +240,7 @@ class ProxyPool:
         # A proxy connects with kombu's defaults: two seconds before a retry when refused. The
         # port is probed first, so that a broker that just went down fails the request at once.
         if not self._probe():
-            self._broker_up = False
+            self._broker_seen(False)
             raise NotConnected("The broker is unreachable.")
         try:
             return _Member(self.config, self.timeout, self.proxy_factory)
@@ -278,12 +282,12 @@ class ProxyPool:
 
     def _count(self, event, n=1):
         setattr(self, event, getattr(self, event) + n)
-        POOL_EVENTS.labels(event).inc(n)
+        pool_events(event).inc(n)
 
     def _publish(self):
         """Export the pool's state (called with the lock held, after each change)."""
-        POOL_PROXIES.labels("idle").set(len(self._idle))
-        POOL_PROXIES.labels("busy").set(self._members - len(self._idle))
+        pool_proxies("idle").set(len(self._idle))
+        pool_proxies("busy").set(self._members - len(self._idle))
         POOL_WAITING.set(len(self._waiters))
 
     def close(self):

@@ -89,6 +89,18 @@ def test_no_reply_is_left_behind_in_the_proxies_kept(pool):
     assert all(not member.consumer.replies for member in rpc._idle)
 
 
+def test_a_request_that_finds_the_broker_gone_drops_the_idle_proxies(pool, monkeypatch):
+    """Whoever probes first, a request or the watchdog, the proxies kept idle (their connections
+    now dead) are dropped, not handed out when the broker is back."""
+    rpc = pool(size=2)
+    assert rpc.call(echo("warm"), CALLER) == "warm"
+    assert rpc.stats()["idle"] == 1
+    monkeypatch.setattr(rpc, "_probe", lambda: False)  # the broker's port stops answering
+    with pytest.raises(NotConnected):
+        rpc._connect()  # a request needing a new proxy probes before the watchdog does
+    assert rpc.stats()["idle"] == 0 and not rpc.connected
+
+
 def test_a_broker_dropping_every_connection_while_warm(pool, stack):
     rpc = pool(size=4, timeout=2)
     with ThreadPoolExecutor(4) as threads:
