@@ -19,9 +19,14 @@ class TrimmedString(fields.String):
     """A string with surrounding white space removed before it is validated. The Length
     validator's maximum also bounds the string as sent, so the documented maxLength holds."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._longest = min((v.max for v in self.validators if isinstance(v, validate.Length) and v.max),
+                            default=None)
+
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        longest = min((v.max for v in self.validators if isinstance(v, validate.Length) and v.max), default=None)
+        longest = self._longest
         if longest is not None and len(text) > longest:
             raise ValidationError(f"Longer than {longest} characters.")
         return text.strip()

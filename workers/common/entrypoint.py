@@ -45,15 +45,13 @@ class Rpc(NamekoRpc):
     def __init__(self, expected_exceptions=TravelError, **kwargs):
         # Typed errors are answers, not faults: nameko logs them as warnings.
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
-        self._signature = None
 
     def setup(self):
         super().setup()
-        self._exchange = get_rpc_exchange(self.container.config).name
+        self._exchange = get_rpc_exchange(self.container.config)
+        self._signature = inspect.signature(getattr(self.container.service_cls, self.method_name))
 
     def check_signature(self, args, kwargs):
-        if self._signature is None:
-            self._signature = inspect.signature(getattr(self.container.service_cls, self.method_name))
         try:
             self._signature.bind(None, *args, **kwargs)
         except TypeError as exc:
@@ -72,7 +70,7 @@ class Rpc(NamekoRpc):
         if properties.get("content_type") != JSON:  # another serializer: nameko's own responder
             return super().handle_result(message, worker_ctx, result, exc_info)
         try:
-            if reply_and_ack(message, self._exchange, reply_body(result, exc_info)):
+            if reply_and_ack(message, self._exchange.name, reply_body(result, exc_info)):
                 return result, exc_info
             reason = "its connection is closed"
         except BROKEN as exc:
@@ -87,7 +85,7 @@ class Rpc(NamekoRpc):
             return result, exc_info
         log.info("answering %s through nameko's responder: %s", self.method_name, reason)
         config = self.container.config
-        responder = Responder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config), "json", message,
+        responder = Responder(config[AMQP_URI_CONFIG_KEY], self._exchange, "json", message,
                               ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
         try:
             return responder.send_response(result, exc_info)
