@@ -119,12 +119,17 @@ def child_env(run_id, base=None, **values):
     return env
 
 
+def marked_pids(run_id):
+    """Every process (other than this one) started for `run_id`: those carrying its marker."""
+    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
+    me = os.getpid()
+    return [pid for pid in procfs.all_pids() if pid != me and procfs.environ_has(pid, marker)]
+
+
 def sweep(run_id, grace=3.0):
     """Kill every process (other than this one) started for `run_id`: SIGTERM, then SIGKILL.
     The number found."""
-    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
-    me = os.getpid()
-    found = [pid for pid in procfs.all_pids() if pid != me and procfs.environ_has(pid, marker)]
+    found = marked_pids(run_id)
     for pid in found:
         _kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace

@@ -90,7 +90,7 @@ def text(report):
     out = [f"load generator: {gen['name']} ({gen.get('version') or '?'}), {meta['connections']} connections, "
            f"{meta['duration_s']:g}s per run after {meta['warmup_s']:g}s warm-up (memory runs: counted requests, "
            f"built-in generator); {meta['cpus']} CPUs", "", table(runs)]
-    relative = relative_lines(relative_to_reference(runs))
+    relative = relative_lines(report["relative_to_reference"])
     if relative:
         out += [""] + relative
     skipped = meta.get("skipped")

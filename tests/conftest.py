@@ -12,6 +12,7 @@ import eventlet.patcher
 import pytest
 import redis
 
+from bench.stack import delete_keys
 from gateway.settings import Settings
 from tests.support import broker
 from tests.support.clients import api_for
@@ -67,11 +68,7 @@ def fresh_vhost():
 def redis_prefix():
     prefix = f"travel-test-{uuid.uuid4().hex[:8]}:"
     yield prefix
-    client = redis.Redis.from_url(REDIS_URI)
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_keys(REDIS_URI, prefix)
 
 
 @pytest.fixture(scope="session")

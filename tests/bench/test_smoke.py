@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from bench import procfs, rabbitmq
-from bench.processes import RUN_ID_VARIABLE, sweep
-from bench.stack import delete_keys
+from bench.cli import cleanup
+from bench.processes import marked_pids
 from tests.conftest import AMQP_BASE, REDIS_URI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +30,7 @@ RUN_TIMEOUT = 90  # seconds; the run takes about 40 on two cores
 
 
 def leftovers(run_id):
-    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
-    return [pid for pid in procfs.all_pids() if procfs.alive(pid) and procfs.environ_has(pid, marker)]
+    return [pid for pid in marked_pids(run_id) if procfs.alive(pid)]
 
 
 def redis_keys(prefix):
@@ -63,9 +62,7 @@ def smoke_run(tmp_path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
-        sweep(run_id)
-        rabbitmq.delete_vhost(f"bench-{run_id}")
-        delete_keys(REDIS_URI, f"bench-{run_id}:")
+        cleanup(run_id, REDIS_URI)  # what `python -m bench --cleanup` does after a killed run
 
 
 def test_smoke_run_reports_every_target_and_scenario(smoke_run):

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import REDIS_URI
+from tests.conftest import REDIS_URI, amqp_uri
 from tests.support import broker
 from tests.support.private import Certificates, RabbitNode
 from tests.support.processes import free_port, gateway_run, nameko_run, wait_for_http, wait_for_services, worker_env
@@ -64,7 +64,7 @@ def drill_stack(redis_prefix):
     def make(amqp=None, redis_uri=REDIS_URI, **options):
         if amqp is None:
             vhosts.append(broker.create_vhost("travel-test-drill"))
-            amqp = f"amqp://guest:guest@127.0.0.1:5672/{vhosts[-1]}"
+            amqp = amqp_uri(vhosts[-1])
         made.append(DrillStack(amqp, redis_uri, f"{redis_prefix}drill-{len(made)}:", **options))
         return made[-1]
 

@@ -3,6 +3,7 @@ bookkeeping or memory left behind."""
 import pytest
 
 from drills.scenarios import saturation, timeouts
+from tests.conftest import amqp_uri
 
 SLOW = "/airports/" + "a" * 32
 
@@ -15,7 +16,7 @@ def hung(redis_prefix):
     from tests.support import broker
 
     vhost = broker.create_vhost("travel-test-hung")
-    stack = DrillStack(f"amqp://guest:guest@127.0.0.1:5672/{vhost}", "redis://unused", redis_prefix,
+    stack = DrillStack(amqp_uri(vhost), "redis://unused", redis_prefix,
                        modules=["tests.services.hung"], services=["airports_service"],
                        worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 100},
                        gateways=("asgi", "wsgi"),

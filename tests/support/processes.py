@@ -5,6 +5,7 @@ import time
 
 from bench.processes import BIN, ROOT, ChildProcess
 from bench.processes import wait_for_services as bench_wait
+from bench.stack import free_port  # noqa: F401 (the tests import it from here)
 
 WORKER_MODULES = ("workers.airports", "workers.trips", "workers.greeting")
 
@@ -73,12 +74,6 @@ class Stack:
         self.broker.delete_vhost(self.vhost)
 
 
-def free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def gateway_run(kind, env, port, name=None, processes=1):
