@@ -14,9 +14,10 @@ GROUP_LABELS = {"gateway": "gateway", "workers": "workers", "rabbitmq": "RabbitM
 
 
 def draw(report, path):
-    runs = report["runs"]
-    load_runs = [r for r in runs if not r.get("memory")]
-    memory_runs = [r for r in runs if r.get("memory")]
+    """The load runs' medians over the rounds (with one round, the runs), and the memory runs."""
+    load_runs = report["medians"]
+    memory_runs = [r for r in report["runs"] if r.get("memory")]
+    runs = load_runs + memory_runs
     scenarios = list(dict.fromkeys(r["scenario"] for r in load_runs))
     columns = len(scenarios) + (1 if memory_runs else 0)
     columns = max(columns, 1)
@@ -32,7 +33,8 @@ def draw(report, path):
     if not runs:
         axes[0][0].text(0.5, 0.5, "no runs", ha="center", va="center")
     meta = report["meta"]
-    fig.suptitle(f"nameko-travel gateways\n{meta['connections']} connections, {meta['duration_s']:g}s runs, "
+    rounds = f", median of {meta['rounds']} rounds" if meta.get("rounds", 1) > 1 else ""
+    fig.suptitle(f"nameko-travel gateways\n{meta['connections']} connections, {meta['duration_s']:g}s runs{rounds}, "
                  f"{meta['generator']['name']}, {meta['cpus']} CPUs, {meta['started_at']}", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=100)

@@ -4,6 +4,7 @@ Examples:
 
     python -m bench                                   # asgi, wsgi, baseline and reference on get_airport
     python -m bench --scenarios all --duration 20     # every scenario, memory included
+    python -m bench --rounds 3                        # every target three times side by side; medians
     python -m bench --targets asgi --workers-layout split --worker-env MAX_WORKERS=20
     python -m bench --url asgi=http://127.0.0.1:8000  # a gateway started elsewhere
     python -m bench --smoke --out /tmp/bench          # a few seconds of everything (CI)
@@ -20,7 +21,7 @@ import traceback
 import uuid
 from pathlib import Path
 
-from bench import chart, load, measure, report
+from bench import chart, load, measure, report, summary, targets as issue_targets
 from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS, ONLY, SCENARIOS, serves
 from bench.seed import seed, seed_reference
 from bench.stack import KINDS, LAYOUTS, REFERENCE, Options, Stack, parse_layout
@@ -55,6 +56,10 @@ def parser():
     p.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per run (default 10)")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured load before each run (default 3)")
     p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run every target and scenario this many times, side by side each time (in reverse "
+                        "order every other round), and report the medians too; the memory scenario runs in "
+                        "the first round only (default 1)")
     p.add_argument("--out", type=Path, default=RESULTS, help=f"directory for the JSON and PNG (default {RESULTS})")
     p.add_argument("--url", action="append", metavar="NAME=URL",
                    help="measure a gateway already running at URL instead of starting one (repeatable)")
@@ -164,6 +169,8 @@ def main(argv=None):
                for s in scenario_names for t in targets if not serves(t, s)]
     if len(skipped) == len(targets) * len(scenario_names):
         raise SystemExit(f"nothing to run: {', '.join(targets)} serve(s) none of {', '.join(scenario_names)}")
+    if args.rounds < 1:
+        raise SystemExit("--rounds: at least 1")
     if args.run_id and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_id):
         raise SystemExit("--run-id: 1-40 letters, digits, '-' or '_'")
     try:
@@ -212,6 +219,7 @@ def main(argv=None):
         "connections": args.connections,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
+        "rounds": args.rounds,
         "timeout_s": args.timeout,
         "targets": targets,
         "scenarios": {name: SCENARIOS[name].description for name in scenario_names},
@@ -232,26 +240,31 @@ def main(argv=None):
             print(f"bench: stack up in {time.monotonic() - t0:.1f}s ({where})", file=sys.stderr)
             seeds = seed_targets(stack, targets, args.seed_airports)
             print(f"bench: seeded ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
-            for scenario_name in scenario_names:
-                scenario = SCENARIOS[scenario_name]
-                for name in targets:
-                    if not serves(name, scenario_name):
-                        continue  # in meta["skipped"]
-                    target = stack.targets[name]
-                    requests = scenario.build(seeds[name])
-                    print(f"bench: {name} / {scenario_name} ({time.monotonic() - t0:.1f}s)", file=sys.stderr,
-                          flush=True)
-                    try:
-                        if scenario.memory:
-                            entry = measure.measure_memory(target, stack, scenario, requests, settings, run_id)
-                        else:
-                            entry = measure.measure(target, stack, scenario, requests, settings, run_id)
-                    except Exception as exc:
-                        failures.append({"target": name, "scenario": scenario_name,
-                                         "error": f"{type(exc).__name__}: {exc}"})
-                        traceback.print_exc()
-                        continue
-                    runs.append(entry)
+            plan = [(number, SCENARIOS[scenario_name], name)
+                    for number in range(1, args.rounds + 1)
+                    for scenario_name in scenario_names
+                    if number == 1 or not SCENARIOS[scenario_name].memory
+                    for name in summary.order(targets, number)
+                    if serves(name, scenario_name)]  # the others are in meta["skipped"]
+            for number, scenario, name in plan:
+                scenario_name = scenario.name
+                target = stack.targets[name]
+                requests = scenario.build(seeds[name])
+                where = f" round {number}" if args.rounds > 1 else ""
+                print(f"bench: {name} / {scenario_name}{where} ({time.monotonic() - t0:.1f}s)", file=sys.stderr,
+                      flush=True)
+                try:
+                    if scenario.memory:
+                        entry = measure.measure_memory(target, stack, scenario, requests, settings, run_id)
+                    else:
+                        entry = measure.measure(target, stack, scenario, requests, settings, run_id)
+                except Exception as exc:
+                    failures.append({"target": name, "scenario": scenario_name, "round": number,
+                                     "error": f"{type(exc).__name__}: {exc}"})
+                    traceback.print_exc()
+                    continue
+                entry["round"] = number
+                runs.append(entry)
             stack.keep_logs = args.keep_logs or bool(failures)
     except (KeyboardInterrupt, Terminated) as exc:
         print(f"bench: interrupted ({exc or type(exc).__name__}); stopped everything it started", file=sys.stderr)
@@ -265,8 +278,11 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     meta["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.monotonic() - t0, 1)
-    result = {"meta": meta, "runs": runs, "failures": failures,
-              "relative_to_reference": report.relative_to_reference(runs)}
+    # with one round the medians are the runs themselves; the memory runs are in `runs`
+    medians = summary.medians(runs) if args.rounds > 1 else [r for r in runs if not r.get("memory")]
+    result = {"meta": meta, "runs": runs, "medians": medians, "failures": failures,
+              "relative_to_reference": report.relative_to_reference(runs),
+              "targets": issue_targets.check(runs)}
     if failures and status == 0:
         status = 1
     if runs or status == 0:

@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+from bench import summary, targets
 from bench.stack import REFERENCE
 
 COLUMNS = [  # (heading, width, value of a run)
@@ -31,12 +32,19 @@ def _num(value, digits):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def table(runs):
-    lines = ["  ".join(h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w, _) in enumerate(COLUMNS))]
-    lines.append("  ".join("-" * w for _, w, _ in COLUMNS))
-    for run in runs:
-        cells = [(fmt(run), w) for _, w, fmt in COLUMNS]
-        lines.append("  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(cells)))
+ROUND_COLUMN = ("round", 5, lambda r: str(r.get("round", 1)))
+
+
+def table(runs, rounds=False):
+    """Left-aligned names, right-aligned figures; a first column with the round when asked."""
+    columns = [ROUND_COLUMN, *COLUMNS] if rounds else COLUMNS
+    names = 4 if rounds else 3  # columns holding names, not figures
+
+    def row(cells):
+        return "  ".join(c.rjust(w) if i >= names else c.ljust(w) for i, (c, w) in enumerate(cells))
+
+    lines = [row((h, w) for h, w, _ in columns), "  ".join("-" * w for _, w, _ in columns)]
+    lines += [row((fmt(run), w) for _, w, fmt in columns) for run in runs]
     return "\n".join(lines)
 
 
@@ -59,19 +67,29 @@ def memory_table(runs):
 def relative_to_reference(runs):
     """Per scenario the reference ran: each other target's gateway CPU per request over the
     reference's, the figure that carries over to another machine. {scenario: {"reference_gateway_us",
-    "ratios": {target: ratio or None}}}; None where a CPU figure is unknown (or rounds to 0)."""
-    relative = {}
+    "ratios": {target: ratio or None}}}; None where a CPU figure is unknown (or rounds to 0).
+    With several rounds, each ratio is taken within its round and the median of those reported,
+    as for the reference's own figure."""
+    per_round = {}  # scenario: {"floors": [us], "ratios": {target: [ratio]}}
     for ref in runs:
         if ref["target"] != REFERENCE or ref.get("memory"):
             continue
         floor = ref["cpu_us_per_request"]["gateway"]
-        ratios = {}
+        scenario = per_round.setdefault(ref["scenario"], {"floors": [], "ratios": {}})
+        scenario["floors"].append(floor)
         for run in runs:
-            if run["scenario"] == ref["scenario"] and run["target"] != REFERENCE and not run.get("memory"):
+            if (run["scenario"] == ref["scenario"] and run.get("round") == ref.get("round")
+                    and run["target"] != REFERENCE and not run.get("memory")):
                 us = run["cpu_us_per_request"]["gateway"]
-                ratios[run["target"]] = round(us / floor, 2) if us is not None and floor else None
-        relative[ref["scenario"]] = {"reference_gateway_us": floor, "ratios": ratios}
-    return relative
+                ratio = us / floor if us is not None and floor else None
+                scenario["ratios"].setdefault(run["target"], []).append(ratio)
+    return {name: {"reference_gateway_us": summary.median(s["floors"]),
+                   "ratios": {t: _rounded(summary.median(r), 2) for t, r in s["ratios"].items()}}
+            for name, s in per_round.items()}
+
+
+def _rounded(value, digits):
+    return None if value is None else round(value, digits)
 
 
 def relative_lines(relative):
@@ -87,9 +105,13 @@ def text(report):
     runs = report["runs"]
     meta = report["meta"]
     gen = meta["generator"]
+    rounds = meta.get("rounds", 1)
     out = [f"load generator: {gen['name']} ({gen.get('version') or '?'}), {meta['connections']} connections, "
            f"{meta['duration_s']:g}s per run after {meta['warmup_s']:g}s warm-up (memory runs: counted requests, "
-           f"built-in generator); {meta['cpus']} CPUs", "", table(runs)]
+           f"built-in generator); {meta['cpus']} CPUs", "", table(runs, rounds=rounds > 1)]
+    if rounds > 1:
+        out += ["", f"median of {rounds} rounds (errors: the sum; memory: first round only):",
+                table(report["medians"])]
     relative = relative_lines(report["relative_to_reference"])
     if relative:
         out += [""] + relative
@@ -97,6 +119,9 @@ def text(report):
     if skipped:
         out += ["", "not run: " + ", ".join(f"{s['target']}/{s['scenario']}" for s in skipped)
                 + " (" + "; ".join(dict.fromkeys(s["reason"] for s in skipped)) + ")"]
+    verdicts = targets.lines(report.get("targets", []), meta["connections"])
+    if verdicts:
+        out += [""] + verdicts
     memory = memory_table(runs)
     if memory:
         out += ["", "gateway memory (RSS of all its processes):", memory]

@@ -1,8 +1,9 @@
-"""CI smoke test of the benchmark harness: `python -m bench --smoke` runs every target (asgi, wsgi,
-baseline) with every scenario, and the reference with get_airport (all it serves), for about a second
-and writes its report. It checks that the run completes, that the report has every field for every
-target and scenario, that the chart is a PNG, and that the harness removed what it started. Never
-timings: CI machines vary too much.
+"""CI smoke test of the benchmark harness: `python -m bench --smoke --rounds 2` runs every target
+(asgi, wsgi, baseline) with every scenario, and the reference with get_airport (all it serves), for
+about a second, twice (the memory scenario once), and writes its report. It checks that the run
+completes, that the report has every field for every target and scenario, the medians and the
+verdicts on the issue's targets, that the chart is a PNG, and that the harness removed what it
+started. Never timings: CI machines vary too much.
 """
 import json
 import os
@@ -26,7 +27,8 @@ TARGETS = [*GATEWAYS, "reference"]
 SCENARIOS = ["get_airport", "create_airport", "create_trip", "mix", "memory"]
 EXPECTED_RUNS = {(t, s) for t in GATEWAYS for s in SCENARIOS} | {("reference", "get_airport")}
 GROUPS = ["gateway", "workers", "rabbitmq", "redis"]
-RUN_TIMEOUT = 90  # seconds; the run takes about 40 on two cores
+RUN_TIMEOUT = 120  # seconds; the run takes about 60 on two cores
+ROUNDS = 2
 
 
 def leftovers(run_id):
@@ -46,8 +48,8 @@ def smoke_run(tmp_path):
     """Run the smoke benchmark; (exit code, output, out dir, run id). Whatever happens, nothing
     it started is left behind: its processes, its vhost, its Redis keys."""
     run_id = "smoke-" + uuid.uuid4().hex[:8]
-    argv = [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path), "--run-id", run_id,
-            "--amqp-base", AMQP_BASE, "--redis-uri", REDIS_URI]
+    argv = [sys.executable, "-m", "bench", "--smoke", "--rounds", str(ROUNDS), "--out", str(tmp_path),
+            "--run-id", run_id, "--amqp-base", AMQP_BASE, "--redis-uri", REDIS_URI]
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:
@@ -83,14 +85,32 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
     assert meta["connections"] == 32
     assert set(meta["stack"]["targets"]) == set(TARGETS)
 
-    runs = {(run["target"], run["scenario"]): run for run in report["runs"]}
+    assert meta["rounds"] == ROUNDS
+    rounds = sorted((run["round"], run["target"], run["scenario"]) for run in report["runs"])
+    assert rounds == sorted([(1, t, s) for t, s in EXPECTED_RUNS]
+                            + [(2, t, s) for t, s in EXPECTED_RUNS if s != "memory"])
+    # the second round runs the targets in reverse order
+    order = [(run["round"], run["target"]) for run in report["runs"] if run["scenario"] == "get_airport"]
+    assert order == [(1, t) for t in TARGETS] + [(2, t) for t in reversed(TARGETS)]
+    runs = {(run["target"], run["scenario"]): run for run in report["runs"] if run["round"] == 1}
     assert set(runs) == EXPECTED_RUNS
+    medians = {(m["target"], m["scenario"]): m for m in report["medians"]}
+    assert set(medians) == EXPECTED_RUNS - {(t, "memory") for t in GATEWAYS}
+    assert all(m["rounds"] == ROUNDS for m in medians.values())
+    checks = [v["check"].strip() for v in report["targets"]]
+    assert checks == ["requests/s, multiple of the baseline's", "p99 latency, fraction of the baseline's",
+                      "gateway CPU per request", "the same as a multiple of the reference's",
+                      "stack CPU per request (gateway+workers+RabbitMQ+Redis)",
+                      "the same as a fraction of the baseline's", "gateway memory growth between the two checkpoints"]
+    assert all(isinstance(v["met"], bool) and len(v["rounds"]) == (1 if "memory" in v["check"] else ROUNDS)
+               for v in report["targets"])
+    assert "targets (benchmark issue" in output and "median of 2 rounds" in output
     # the reference: its one scenario read the seeded airports (404s would be errors), the rest skipped
     assert runs["reference", "get_airport"]["errors"]["total"] == 0
     assert {(s["target"], s["scenario"]) for s in meta["skipped"]} == {("reference", s) for s in SCENARIOS[1:]}
     relative = report["relative_to_reference"]
     assert list(relative) == ["get_airport"]
-    reference_us = runs["reference", "get_airport"]["cpu_us_per_request"]["gateway"]
+    reference_us = medians["reference", "get_airport"]["cpu_us_per_request"]["gateway"]
     assert relative["get_airport"]["reference_gateway_us"] == reference_us
     assert set(relative["get_airport"]["ratios"]) == set(GATEWAYS)
     assert "gateway CPU relative to the reference" in output

@@ -1,0 +1,111 @@
+"""bench/summary.py (medians over rounds) and bench/targets.py (the benchmark issue's targets),
+on run entries shaped like bench/measure.py's."""
+from bench import report, summary, targets
+
+
+def run(target, rps, p99, gateway_us, stack_us, round_number=1, scenario="get_airport", errors=0):
+    return {
+        "target": target, "scenario": scenario, "generator": "wrk", "connections": 32, "round": round_number,
+        "requests": int(rps * 10), "rps": rps,
+        "latency_ms": {"p50": p99 / 3, "p90": p99 / 2, "p99": p99},
+        "errors": {"non_2xx": errors, "socket": {"connect": 0, "read": 0, "write": 0, "timeout": 0}, "total": errors},
+        "cpu_us_per_request": {"gateway": gateway_us, "workers": stack_us - gateway_us, "rabbitmq": None,
+                               "redis": None, "stack_total": stack_us},
+        "loadgen": {"cores": 0.1, "threads": 1, "saturated": False},
+        "flags": [],
+    }
+
+
+def memory_run(target, growth_pct):
+    entry = run(target, 900, 30, 300, 1500, scenario="memory")
+    entry["memory"] = {"growth_pct": growth_pct}
+    return entry
+
+
+ROUNDS = [
+    # round 1: every target met
+    run("asgi", 2000, 30, 200, 1000, 1), run("baseline", 700, 90, 1100, 2600, 1),
+    run("reference", 7000, 6, 150, 170, 1),
+    # round 2: throughput 2.4x and p99 0.6x: missed
+    run("asgi", 1200, 54, 260, 1600, 2), run("baseline", 500, 90, 1200, 3000, 2),
+    run("reference", 7000, 6, 140, 160, 2),
+    # round 3: met again
+    run("asgi", 1800, 40, 240, 1400, 3, errors=2), run("baseline", 600, 100, 1150, 2800, 3),
+    run("reference", 7000, 6, 160, 180, 3),
+]
+
+
+def verdicts_by_check(runs):
+    return {v["check"].strip(): v for v in targets.check(runs)}
+
+
+def test_every_target_is_checked_round_by_round_and_decided_on_the_median():
+    verdicts = verdicts_by_check(ROUNDS + [memory_run("asgi", 3.0), memory_run("wsgi", 40.0)])
+
+    throughput = verdicts["requests/s, multiple of the baseline's"]
+    assert throughput["rounds"] == [round(2000 / 700, 3), 2.4, 3.0]
+    assert throughput["median"] == round(2000 / 700, 3) and throughput["met"] and throughput["rounds_met"] == 2
+
+    p99 = verdicts["p99 latency, fraction of the baseline's"]
+    assert p99["rounds"] == [round(30 / 90, 3), 0.6, 0.4]
+    assert p99["median"] == 0.4 and p99["met"] and p99["rounds_met"] == 2
+
+    gateway = verdicts["gateway CPU per request"]
+    assert gateway["median"] == 240 and gateway["met"] and gateway["rounds_met"] == 2
+    relative = verdicts["the same as a multiple of the reference's"]
+    assert relative["rounds"] == [round(200 / 150, 3), round(260 / 140, 3), 1.5]
+    assert relative["median"] == 1.5 and relative["met"]  # the issue's 250/160 = 1.5625
+
+    stack = verdicts["stack CPU per request (gateway+workers+RabbitMQ+Redis)"]
+    assert stack["median"] == 1400 and stack["met"]
+    assert verdicts["the same as a fraction of the baseline's"]["median"] == 0.5  # > 1500/3400: missed
+    assert not verdicts["the same as a fraction of the baseline's"]["met"]
+
+    memory = verdicts["gateway memory growth between the two checkpoints"]
+    assert memory["rounds"] == [3.0] and memory["met"]  # the asgi gateway's, not wsgi's
+
+
+def test_a_missed_median_is_missed_and_checks_without_figures_are_left_out():
+    slow = [run("asgi", 1000, 60, 400, 2000), run("baseline", 600, 90, 1100, 2600)]
+    verdicts = verdicts_by_check(slow)
+    assert not verdicts["requests/s, multiple of the baseline's"]["met"]
+    assert not verdicts["p99 latency, fraction of the baseline's"]["met"]
+    assert not verdicts["gateway CPU per request"]["met"]
+    # no reference ran and no memory scenario: nothing to say about those
+    assert "the same as a multiple of the reference's" not in verdicts
+    assert "gateway memory growth between the two checkpoints" not in verdicts
+    # no asgi run: no verdict at all
+    assert targets.check([run("baseline", 600, 90, 1100, 2600)]) == []
+
+
+def test_medians_per_target_with_errors_summed():
+    medians = {m["target"]: m for m in summary.medians(ROUNDS + [memory_run("asgi", 3.0)])}
+    assert set(medians) == {"asgi", "baseline", "reference"}  # the memory run is not a load run
+    asgi = medians["asgi"]
+    assert asgi["rounds"] == 3 and asgi["scenario"] == "get_airport"
+    assert asgi["rps"] == 1800 and asgi["latency_ms"]["p99"] == 40
+    assert asgi["cpu_us_per_request"] == {"gateway": 240, "workers": 1160, "rabbitmq": None, "redis": None,
+                                          "stack_total": 1400}
+    assert asgi["errors"]["total"] == 2 and asgi["requests"] == 50000
+
+
+def test_rounds_alternate_the_order_of_the_targets():
+    assert summary.order(["asgi", "wsgi", "baseline"], 1) == ["asgi", "wsgi", "baseline"]
+    assert summary.order(["asgi", "wsgi", "baseline"], 2) == ["baseline", "wsgi", "asgi"]
+    assert summary.order(["asgi", "wsgi", "baseline"], 3) == ["asgi", "wsgi", "baseline"]
+
+
+def test_the_report_text_shows_rounds_medians_and_verdicts():
+    medians = summary.medians(ROUNDS)
+    result = {"meta": {"generator": {"name": "wrk", "version": "4"}, "connections": 32, "duration_s": 10,
+                       "warmup_s": 3, "cpus": 2, "rounds": 3},
+              "runs": ROUNDS, "medians": medians, "relative_to_reference": report.relative_to_reference(ROUNDS),
+              "targets": targets.check(ROUNDS)}
+    text = report.text(result)
+    assert "median of 3 rounds" in text
+    # the median of the rounds' own ratios (200/150, 260/140, 240/160), not 240 over the median reference
+    assert "gateway CPU relative to the reference" in text and "asgi 1.50x" in text
+    verdict = next(line for line in text.splitlines() if "requests/s, multiple of the baseline's" in line)
+    assert ">= 2.50x" in verdict and "2.86x" in verdict and "met in 2 of 3" in verdict and "MISSED" not in verdict
+    missed = next(line for line in text.splitlines() if "fraction of the baseline's" in line and "p99" not in line)
+    assert missed.rstrip().split("(rounds")[0].strip().endswith("MISSED")
