@@ -24,7 +24,7 @@ from pathlib import Path
 from bench import chart, load, measure, report, summary, targets as issue_targets
 from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS, ONLY, SCENARIOS, serves
 from bench.seed import seed, seed_reference
-from bench.stack import KINDS, LAYOUTS, REFERENCE, Options, Stack, parse_layout
+from bench.stack import KINDS, LAYOUTS, REFERENCE, SERVICES, Options, Stack, parse_layout
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE = {"duration": 1.0, "warmup": 0.5, "seed_airports": 20, "memory_requests": (200, 600)}
@@ -88,8 +88,9 @@ def parser():
                    help="wsgi RPC_POOL_SIZE: ClusterRpcProxy instances per worker (default: = --wsgi-threads)")
     g.add_argument("--baseline-max-workers", type=int, default=10,
                    help="baseline nameko max_workers: concurrent HTTP requests (default 10, nameko's)")
-    g.add_argument("--worker-env", action="append", metavar="KEY=VALUE",
-                   help="environment for the workers, e.g. MAX_WORKERS=20 (repeatable)")
+    g.add_argument("--worker-env", action="append", metavar="[SERVICE:]KEY=VALUE",
+                   help="environment for the workers, e.g. MAX_WORKERS=20; airports:MAX_WORKERS=5 for the "
+                        "worker processes running airports only (repeatable)")
     g.add_argument("--gateway-env", action="append", metavar="KEY=VALUE",
                    help="environment for the asgi/wsgi/baseline gateways, e.g. RPC_TIMEOUT=5 (repeatable)")
     g.add_argument("--amqp-base", default=os.environ.get("BENCH_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672"),
@@ -173,6 +174,9 @@ def main(argv=None):
         raise SystemExit("--rounds: at least 1")
     if args.run_id and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_id):
         raise SystemExit("--run-id: 1-40 letters, digits, '-' or '_'")
+    scoped = {key.partition(":")[0] for key in _pairs(args.worker_env, "--worker-env") if ":" in key}
+    if scoped - set(SERVICES):
+        raise SystemExit(f"--worker-env SERVICE:KEY=VALUE: SERVICE is one of {', '.join(SERVICES)}")
     try:
         parse_layout(args.workers_layout)
         memory_requests = tuple(int(n) for n in args.memory_requests.split(","))

@@ -127,7 +127,8 @@ def text(report):
         out += ["", "gateway memory (RSS of all its processes):", memory]
     flagged = [(r, f) for r in runs for f in r["flags"]]
     if flagged:
-        out += ["", "flags:"] + [f"  {r['target']}/{r['scenario']}: {f}" for r, f in flagged]
+        where = (lambda r: f" round {r.get('round', 1)}") if rounds > 1 else (lambda r: "")
+        out += ["", "flags:"] + [f"  {r['target']}/{r['scenario']}{where(r)}: {f}" for r, f in flagged]
     out += ["", LEGEND]
     return "\n".join(line for line in out)
 

@@ -99,7 +99,7 @@ class Options:
     amqp_base: str = "amqp://guest:guest@127.0.0.1:5672"
     redis_uri: str = "redis://127.0.0.1:6379/0"
     workers_layout: str = "combined"
-    worker_env: dict = field(default_factory=dict)
+    worker_env: dict = field(default_factory=dict)  # KEY or SERVICE:KEY (the groups running SERVICE only)
     gateway_env: dict = field(default_factory=dict)
     asgi_workers: int = 1
     asgi_pool_size: int = 2  # RPC_POOL_SIZE: AMQP connections, one busy and one standing by (the default)
@@ -194,11 +194,18 @@ class Stack:
             wait_ready(target.url, self.options.start_timeout, alive=target.process.running,
                        describe=target.process.output)
 
-    def worker_env(self):
+    def worker_env(self, services=()):
+        """The environment of a worker process running `services`: --worker-env KEY=VALUE for
+        every one, then SERVICE:KEY=VALUE for those running SERVICE (as compose sets a variable
+        on one service's containers)."""
         # METRICS_PORT=0: no metrics HTTP server (calls are still counted), so worker processes
         # side by side, and other stacks on this machine, do not fight over port 9100
         env = {"AMQP_URI": self.amqp_uri, "REDIS_URI": self.options.redis_uri,
-               "REDIS_KEY_PREFIX": self.redis_prefix, "METRICS_PORT": 0, **self.options.worker_env}
+               "REDIS_KEY_PREFIX": self.redis_prefix, "METRICS_PORT": 0}
+        for key, value in sorted(self.options.worker_env.items(), key=lambda item: ":" in item[0]):
+            service, scoped, name = key.rpartition(":")
+            if not scoped or service in services:
+                env[name] = value
         return child_env(self.run_id, base=clean_environment(), **env)
 
     def gateway_env(self, **values):
@@ -212,7 +219,7 @@ class Stack:
             for replica in range(replicas):
                 name = "workers-" + "+".join(services) + (f"-{replica + 1}" if replicas > 1 else "")
                 argv = [BIN / "nameko", "run", "--config", config, *modules]
-                process = ChildProcess(name, argv, self.worker_env(), self.log_dir).start()
+                process = ChildProcess(name, argv, self.worker_env(services), self.log_dir).start()
                 self.workers.append((services, process))
 
     def _wait_for_services(self):

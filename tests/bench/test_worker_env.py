@@ -1,0 +1,20 @@
+"""bench/stack.py: --worker-env KEY=VALUE reaches every worker process, SERVICE:KEY=VALUE only
+those running SERVICE, whatever the order they were given in."""
+import shutil
+
+from bench.stack import Options, Stack
+
+
+def test_a_service_scoped_variable_reaches_only_the_processes_running_that_service():
+    options = Options(worker_env={"airports:MAX_WORKERS": "5", "MAX_WORKERS": "10", "LOG_LEVEL": "DEBUG"})
+    stack = Stack(["asgi"], options, "envtest")
+    try:
+        airports, trips = stack.worker_env(["airports"]), stack.worker_env(["trips"])
+        combined = stack.worker_env(["airports", "trips", "greeting"])
+    finally:
+        shutil.rmtree(stack.tmp, ignore_errors=True)
+    assert airports["MAX_WORKERS"] == "5" and combined["MAX_WORKERS"] == "5"
+    assert trips["MAX_WORKERS"] == "10"
+    assert airports["LOG_LEVEL"] == trips["LOG_LEVEL"] == "DEBUG"
+    assert not any(":" in key for key in airports)
+    assert airports["REDIS_KEY_PREFIX"] == "bench-envtest:" and airports["METRICS_PORT"] == "0"
