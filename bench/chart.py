@@ -47,7 +47,7 @@ def _throughput(ax, scenario, rows):
     values = [r["rps"] for r in rows]
     bars = ax.bar(names, values, color="#4c72b0")
     top = max(values, default=0) or 1
-    for bar, r in zip(bars, rows):
+    for bar, r in zip(bars, rows, strict=True):
         lat = r["latency_ms"]
         label = f"p50 {_ms(lat['p50'])}\np99 {_ms(lat['p99'])}"
         if r["errors"]["total"]:
@@ -67,7 +67,7 @@ def _cpu(ax, rows, legend):
     for group, colour in GROUP_COLOURS.items():
         values = [r["cpu_us_per_request"][group] or 0.0 for r in rows]
         ax.bar(names, values, bottom=bottom, color=colour, label=GROUP_LABELS[group])
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_title("CPU per request")
     ax.set_ylabel("CPU µs / request")
     if legend:
@@ -79,7 +79,7 @@ def _memory(ax, rows):
     keys = ["after_warmup", f"after_{first}", f"after_{total}"]
     labels = ["warm", f"@{first}", f"@{total}"]
     width = 0.8 / len(keys)
-    for k, (key, label) in enumerate(zip(keys, labels)):
+    for k, (key, label) in enumerate(zip(keys, labels, strict=True)):
         xs = [i + (k - (len(keys) - 1) / 2) * width for i in range(len(rows))]
         values = [(r["memory"]["rss_kib"][key] or 0) / 1024 for r in rows]
         ax.bar(xs, values, width=width, label=label)

@@ -25,18 +25,13 @@ class Probe:
 
     def __init__(self, target, stack):
         self.target, self.stack = target, stack
-        options = stack.options if stack is not None else None
         self.services = {  # found once: the broker and Redis do not restart during a run
-            "rabbitmq": service_pids("beam.smp", _port(options.amqp_base if options else None, 5672)),
-            "redis": service_pids("redis-server", _port(options.redis_uri if options else None, 6379)),
+            "rabbitmq": service_pids("beam.smp", _port(stack.options.amqp_base, 5672)),
+            "redis": service_pids("redis-server", _port(stack.options.redis_uri, 6379)),
         }
 
     def pids(self):
-        return {
-            "gateway": self.target.pids(),
-            "workers": self.stack.worker_pids() if self.stack is not None else [],
-            **self.services,
-        }
+        return {"gateway": self.target.pids(), "workers": self.stack.worker_pids(), **self.services}
 
     def start(self):
         self.before_pids = self.pids()
@@ -56,7 +51,7 @@ class Probe:
         machine = (busy1 - busy0) / (total1 - total0) * CPUS if total1 > total0 else None
         interrupts = (irq1 - irq0) / (total1 - total0) * CPUS if total1 > total0 else None
         labels = {pid: self.target.name for pid in pids["gateway"]}
-        for services, process in (self.stack.workers if self.stack is not None else []):
+        for services, process in self.stack.workers:
             labels.update({pid: "+".join(services) for pid in process.pids()})
         per_process = []
         for g in GROUPS:
@@ -88,12 +83,16 @@ def service_pids(comm, port):
     return [pid for pid in named if pid in listening] or named
 
 
-def measure(target, stack, scenario, requests, settings, run_id):
-    """Warm up, then the measured load; the run's record for the report."""
-    generator = settings.generator
+def warm_up(target, requests, settings, run_id):
     if settings.warmup > 0:  # the built-in generator: it takes fractions of a second, wrk does not
         load.run("builtin", target.url, requests, settings.connections, duration=settings.warmup,
                  timeout=settings.timeout, run_id=run_id)
+
+
+def measure(target, stack, scenario, requests, settings, run_id):
+    """Warm up, then the measured load; the run's record for the report."""
+    generator = settings.generator
+    warm_up(target, requests, settings, run_id)
     probe = Probe(target, stack)
     probe.start()
     result = load.run(generator, target.url, requests, settings.connections, duration=settings.duration,
@@ -106,9 +105,7 @@ def measure_memory(target, stack, scenario, requests, settings, run_id):
     """Gateway RSS after the warm-up, after N1 and after N2 requests (built-in generator: it can
     count); the load figures are over the N2 requests."""
     first, total = settings.memory_requests
-    if settings.warmup > 0:
-        load.run("builtin", target.url, requests, settings.connections, duration=settings.warmup,
-                 timeout=settings.timeout, run_id=run_id)
+    warm_up(target, requests, settings, run_id)
     rss = {"after_warmup": procfs.rss_bytes(target.pids())}
     probe = Probe(target, stack)
     probe.start()

@@ -117,7 +117,7 @@ def outage(urls, stop, start, *, what, down_for=3.0, recovery_limit=15.0, fast=1
     stop()
     down_since, slowest = time.monotonic(), 0.0
     while time.monotonic() - down_since < down_for:
-        for client, seed in zip(clients, seeds):
+        for client, seed in zip(clients, seeds, strict=True):
             for outcome in (client.get(f"/airports/{seed}"), client.post("/airports", {"name": f"drill-{run}-down"})):
                 slowest = max(slowest, outcome.elapsed)
                 report.check(outcome.status == 503 and outcome.headers.get("content-type") == PROBLEM,
@@ -131,7 +131,7 @@ def outage(urls, stop, start, *, what, down_for=3.0, recovery_limit=15.0, fast=1
 
     start()
     up_since = time.monotonic()
-    pending = list(zip(clients, seeds))
+    pending = list(zip(clients, seeds, strict=True))
     while pending:
         if time.monotonic() - up_since > recovery_limit:
             report.fail(f"{len(pending)} gateway(s) not serving {recovery_limit}s after {what} came back: "

@@ -3,8 +3,11 @@
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS."""
 import os
 
+from gateway.settings import Settings
+
 worker_class = "gthread"
-threads = int(os.environ.get("THREADS", "16"))
+# THREADS, read as the gateway reads it: its RPC pool holds a proxy per thread
+threads = Settings.from_env().server_threads
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 graceful_timeout = 10

@@ -23,6 +23,7 @@ class Settings:
     amqp_ssl_ca: str = ""  # amqps://: CA bundle to verify the broker (default: the system's)
     amqp_ssl_cert: str = ""  # amqps://: client certificate, for brokers that ask for one
     amqp_ssl_key: str = ""
+    server_threads: int = 16  # WSGI: the server's threads per process (gunicorn.conf.py, scripts/run)
 
     ENVIRONMENT = {
         "amqp_uri": "AMQP_URI",
@@ -41,6 +42,7 @@ class Settings:
         "amqp_ssl_ca": "AMQP_SSL_CA",
         "amqp_ssl_cert": "AMQP_SSL_CERT",
         "amqp_ssl_key": "AMQP_SSL_KEY",
+        "server_threads": "THREADS",
     }
 
     @classmethod
@@ -62,7 +64,7 @@ class Settings:
     def validate(self):
         if self.log_format not in ("plain", "json"):
             raise ValueError("LOG_FORMAT must be plain or json")
-        for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes"):
+        for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes", "server_threads"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.ENVIRONMENT[name]} must be positive")
         if self.rpc_pool_size < 0:
@@ -74,9 +76,8 @@ class Settings:
 
     @property
     def wsgi_proxies(self):
-        """A proxy per server thread, so no request waits for one (THREADS is what
-        gateway/gunicorn.conf.py and scripts/run give gunicorn)."""
-        return self.rpc_pool_size or int(os.environ.get("THREADS", "16"))
+        """A proxy per server thread, so no request waits for one."""
+        return self.rpc_pool_size or self.server_threads
 
     @property
     def tokens(self):
@@ -112,8 +113,9 @@ class Settings:
 
     def describe(self):
         """A one-line summary for the start-up log: the broker address without its password."""
-        return (f"broker {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, pool {self.rpc_pool_size or 'auto'}, "
-                f"auth {'on' if self.tokens else 'off'}, CORS {self.cors_origins or 'off'}")
+        return (f"broker {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, "
+                f"pool {self.rpc_pool_size or 'auto'}, auth {'on' if self.tokens else 'off'}, "
+                f"CORS {self.cors_origins or 'off'}")
 
 
 def masked(uri):

@@ -27,7 +27,7 @@ def ready(request):
         outcomes = yield [RpcCall(service, "health", timeout=READY_TIMEOUT) for service in SERVICES]
     else:
         outcomes = [NotConnected()] * len(SERVICES)
-    for service, outcome in zip(SERVICES, outcomes):
+    for service, outcome in zip(SERVICES, outcomes, strict=True):
         checks[service] = {"ok": False, "detail": describe(outcome)} if isinstance(outcome, Exception) else {"ok": True}
     ok = all(check["ok"] for check in checks.values())
     return json_response(200 if ok else 503, {"status": "ok" if ok else "unavailable", "checks": checks})
