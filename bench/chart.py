@@ -15,7 +15,9 @@ GROUP_LABELS = {"gateway": "gateway", "workers": "workers", "rabbitmq": "RabbitM
 
 def draw(report, path):
     """The load runs' medians over the rounds (with one round, the runs), and the memory runs."""
-    load_runs = report["medians"]
+    load_runs = report.get("medians")  # reports written before rounds had none
+    if load_runs is None:
+        load_runs = [r for r in report["runs"] if not r.get("memory")]
     memory_runs = [r for r in report["runs"] if r.get("memory")]
     runs = load_runs + memory_runs
     scenarios = list(dict.fromkeys(r["scenario"] for r in load_runs))

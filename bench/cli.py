@@ -172,20 +172,25 @@ def main(argv=None):
     serving = [t for t in targets if any(serves(t, s) for s in scenario_names)]
     if not serving:
         raise SystemExit(f"nothing to run: {', '.join(targets)} serve(s) none of {', '.join(scenario_names)}")
-    if args.rounds < 1:
-        raise SystemExit("--rounds: at least 1")
     if args.run_id and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_id):
         raise SystemExit("--run-id: 1-40 letters, digits, '-' or '_'")
-    scoped = {key.partition(":")[0] for key in _pairs(args.worker_env, "--worker-env") if ":" in key}
-    if scoped - set(SERVICES):
+    scoped = [key.split(":") for key in _pairs(args.worker_env, "--worker-env") if ":" in key]
+    if any(len(parts) != 2 or parts[0] not in SERVICES or not parts[1] for parts in scoped):
         raise SystemExit(f"--worker-env SERVICE:KEY=VALUE: SERVICE is one of {', '.join(SERVICES)}")
     try:
-        parse_layout(args.workers_layout)
+        groups = parse_layout(args.workers_layout)
         memory_requests = tuple(int(n) for n in args.memory_requests.split(","))
         if len(memory_requests) != 2 or not 0 < memory_requests[0] < memory_requests[1]:
             raise ValueError("--memory-requests takes N1,N2 with 0 < N1 < N2")
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    for service, key in scoped:
+        shared = sorted({other for services, _ in groups if service in services for other in services} - {service})
+        if shared:
+            print(f"bench: --worker-env {service}:{key} also reaches {', '.join(shared)}, which run(s) in the same "
+                  "process", file=sys.stderr)
+    if args.rounds < 1:
+        raise SystemExit("--rounds: at least 1")
     if args.smoke:
         args.duration, args.warmup = SMOKE["duration"], SMOKE["warmup"]
         args.seed_airports = SMOKE["seed_airports"]
@@ -202,6 +207,13 @@ def main(argv=None):
                       wsgi_workers=args.wsgi_workers, wsgi_threads=args.wsgi_threads,
                       wsgi_pool_size=args.wsgi_pool_size, baseline_max_workers=args.baseline_max_workers,
                       urls=urls)
+    plan = [(number, SCENARIOS[scenario_name], name)
+            for number in range(1, args.rounds + 1)
+            for scenario_name in scenario_names
+            if number == 1 or not SCENARIOS[scenario_name].memory  # memory: first round only
+            for name in summary.order(serving, number)
+            if serves(name, scenario_name)]  # the others are in meta["skipped"]
+    rounds = plan[-1][0]  # fewer than asked when only the memory scenario runs
     run_id = args.run_id or uuid.uuid4().hex[:10]
     # Also SIGINT: a shell starting us in the background leaves it ignored, which would make an
     # explicit `kill -INT` do nothing.
@@ -225,7 +237,7 @@ def main(argv=None):
         "connections": args.connections,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
-        "rounds": args.rounds,
+        "rounds": rounds,
         "timeout_s": args.timeout,
         "targets": targets,
         "scenarios": {name: SCENARIOS[name].description for name in scenario_names},
@@ -246,17 +258,11 @@ def main(argv=None):
             print(f"bench: stack up in {time.monotonic() - t0:.1f}s ({where})", file=sys.stderr)
             seeds = seed_targets(stack, serving, args.seed_airports)
             print(f"bench: seeded ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
-            plan = [(number, SCENARIOS[scenario_name], name)
-                    for number in range(1, args.rounds + 1)
-                    for scenario_name in scenario_names
-                    if number == 1 or not SCENARIOS[scenario_name].memory
-                    for name in summary.order(serving, number)
-                    if serves(name, scenario_name)]  # the others are in meta["skipped"]
             for number, scenario, name in plan:
                 scenario_name = scenario.name
                 target = stack.targets[name]
                 requests = scenario.build(seeds[name])
-                where = f" round {number}" if args.rounds > 1 else ""
+                where = f" round {number}" if rounds > 1 else ""
                 print(f"bench: {name} / {scenario_name}{where} ({time.monotonic() - t0:.1f}s)", file=sys.stderr,
                       flush=True)
                 try:
@@ -284,9 +290,7 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     meta["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.monotonic() - t0, 1)
-    # with one round the medians are the runs themselves; the memory runs are in `runs`
-    medians = summary.medians(runs) if args.rounds > 1 else [r for r in runs if not r.get("memory")]
-    result = {"meta": meta, "runs": runs, "medians": medians, "failures": failures,
+    result = {"meta": meta, "runs": runs, "medians": summary.medians(runs), "failures": failures,
               "relative_to_reference": report.relative_to_reference(runs),
               "targets": issue_targets.check(runs)}
     if failures and status == 0:
@@ -297,6 +301,6 @@ def main(argv=None):
         print(report.text(result))
         print(f"\nreport: {out_json}\nchart:  {out_png}")
     if failures:
-        lines = [f"  {f['target']}/{f['scenario']}: {f['error']}" for f in failures]
+        lines = [f"  {f['target']}/{f['scenario']} round {f['round']}: {f['error']}" for f in failures]
         print(f"\n{len(failures)} run(s) failed:", *lines, sep="\n", file=sys.stderr)
     return status

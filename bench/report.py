@@ -84,12 +84,8 @@ def relative_to_reference(runs):
                 ratio = us / floor if us is not None and floor else None
                 scenario["ratios"].setdefault(run["target"], []).append(ratio)
     return {name: {"reference_gateway_us": summary.median(s["floors"]),
-                   "ratios": {t: _rounded(summary.median(r), 2) for t, r in s["ratios"].items()}}
+                   "ratios": {t: summary.median(r, digits=2) for t, r in s["ratios"].items()}}
             for name, s in per_round.items()}
-
-
-def _rounded(value, digits):
-    return None if value is None else round(value, digits)
 
 
 def relative_lines(relative):
@@ -112,6 +108,9 @@ def text(report):
     if rounds > 1:
         out += ["", f"median of {rounds} rounds (errors: the sum; memory: first round only):",
                 table(report["medians"])]
+        short = [f"{m['target']}/{m['scenario']} ({m['rounds']})" for m in report["medians"] if m["rounds"] < rounds]
+        if short:
+            out.append("over fewer rounds (a run failed, or the run was interrupted): " + ", ".join(short))
     relative = relative_lines(report["relative_to_reference"])
     if relative:
         out += [""] + relative

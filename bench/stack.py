@@ -203,8 +203,10 @@ class Stack:
         env = {"AMQP_URI": self.amqp_uri, "REDIS_URI": self.options.redis_uri,
                "REDIS_KEY_PREFIX": self.redis_prefix, "METRICS_PORT": 0}
         for key, value in sorted(self.options.worker_env.items(), key=lambda item: ":" in item[0]):
-            service, scoped, name = key.rpartition(":")
-            if not scoped or service in services:
+            service, scoped, name = key.partition(":")
+            if not scoped:
+                env[key] = value
+            elif service in services:
                 env[name] = value
         return child_env(self.run_id, base=clean_environment(), **env)
 
@@ -254,7 +256,7 @@ class Stack:
         argv = self._uvicorn("bench.reference_gateway:app", port)
         # Only what it reads, the workers' Redis and prefix (--worker-env included): --gateway-env
         # is for the real gateways.
-        workers = self.worker_env()
+        workers = self.worker_env(["airports"])  # it reads airports_service's keys
         env = child_env(self.run_id, base=clean_environment(), REDIS_URI=workers["REDIS_URI"],
                         REDIS_KEY_PREFIX=workers["REDIS_KEY_PREFIX"])
         settings = {"port": port, "workers": self.options.asgi_workers, "REDIS_KEY_PREFIX": env["REDIS_KEY_PREFIX"]}

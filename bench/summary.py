@@ -10,10 +10,10 @@ round from deciding the figure.
 import statistics
 
 
-def median(values):
-    """The median of the known values (None: unknown), rounded to 3 places; None if none is known."""
+def median(values, digits=3):
+    """The median of the known values (None: unknown), rounded; None if none is known."""
     known = [v for v in values if v is not None]
-    return round(statistics.median(known), 3) if known else None
+    return round(statistics.median(known), digits) if known else None
 
 
 def _medians(dicts):
@@ -38,6 +38,7 @@ def _median_run(runs):
         "latency_ms": _medians([run["latency_ms"] for run in runs]),
         "errors": {"non_2xx": sum(e["non_2xx"] for e in errors), "socket": _summed([e["socket"] for e in errors]),
                    "total": sum(e["total"] for e in errors)},
+        # each CPU column is a median of its own: they need not add up to stack_total's
         "cpu_us_per_request": _medians([run["cpu_us_per_request"] for run in runs]),
         "loadgen": {"cores": median([run["loadgen"]["cores"] for run in runs]),
                     "threads": first["loadgen"]["threads"],

@@ -9,10 +9,10 @@ machine, scaled by a yardstick measured in the same round: the gateway against t
 With several rounds (`--rounds`), every check is made round by round (each round ran the targets
 side by side) and the verdict is on the median round.
 """
-import statistics
 from dataclasses import dataclass
 
 from bench.stack import REFERENCE
+from bench.summary import median
 
 SCENARIO = "get_airport"
 CONNECTIONS = 32
@@ -29,6 +29,7 @@ class Check:
     limit: float
     at_most: bool  # met when the value is <= limit (else >=)
     value: object  # (asgi run, baseline run, reference run) -> figure or None
+    scaled: bool = False  # the check before it, in a form scaled by a yardstick of the same round
 
     def met(self, figure):
         return figure <= self.limit if self.at_most else figure >= self.limit
@@ -54,11 +55,11 @@ CHECKS = (
     Check("p99 latency, fraction of the baseline's", "x", 0.5, True,
           lambda a, b, r: _ratio(a["latency_ms"]["p99"], b["latency_ms"]["p99"]) if b else None),
     Check("gateway CPU per request", "us", 250, True, lambda a, b, r: _gateway_us(a)),
-    Check("  the same as a multiple of the reference's", "x", 250 / ISSUE_REFERENCE_US, True,
-          lambda a, b, r: _ratio(_gateway_us(a), _gateway_us(r)) if r else None),
+    Check("the same as a multiple of the reference's", "x", 250 / ISSUE_REFERENCE_US, True,
+          lambda a, b, r: _ratio(_gateway_us(a), _gateway_us(r)) if r else None, scaled=True),
     Check("stack CPU per request (gateway+workers+RabbitMQ+Redis)", "us", 1500, True, lambda a, b, r: _stack_us(a)),
-    Check("  the same as a fraction of the baseline's", "x", 1500 / ISSUE_BASELINE_STACK_US, True,
-          lambda a, b, r: _ratio(_stack_us(a), _stack_us(b)) if b else None),
+    Check("the same as a fraction of the baseline's", "x", 1500 / ISSUE_BASELINE_STACK_US, True,
+          lambda a, b, r: _ratio(_stack_us(a), _stack_us(b)) if b else None, scaled=True),
 )
 MEMORY = Check("gateway memory growth between the two checkpoints", "%", 10, True,
                lambda a, b, r: a["memory"]["growth_pct"])
@@ -74,22 +75,23 @@ def _by_round(runs):
 
 
 def _verdict(check, figures):
+    """figures: one per round that ran, None where the round cannot tell (a run failed)."""
     known = [f for f in figures if f is not None]
     if not known:
         return None
-    median = statistics.median(known)
-    return {"check": check.name, "unit": check.unit, "limit": round(check.limit, 3),
+    middle = median(known)
+    return {"check": check.name, "scaled": check.scaled, "unit": check.unit, "limit": round(check.limit, 3),
             "at_most": check.at_most, "rounds": [None if f is None else round(f, 3) for f in figures],
-            "median": round(median, 3), "met": check.met(median),
-            "rounds_met": sum(1 for f in known if check.met(f))}
+            "median": middle, "met": check.met(middle), "rounds_met": sum(1 for f in known if check.met(f))}
 
 
 def check(runs):
     """[verdict] for every target the runs can tell (none without an asgi get_airport run)."""
-    rounds = [targets for _, targets in sorted(_by_round(runs).items()) if GATEWAY in targets]
+    rounds = [targets for _, targets in sorted(_by_round(runs).items())]
     verdicts = []
     for item in CHECKS:
-        figures = [item.value(r[GATEWAY], r.get(BASELINE), r.get(REFERENCE)) for r in rounds]
+        figures = [item.value(r[GATEWAY], r.get(BASELINE), r.get(REFERENCE)) if GATEWAY in r else None
+                   for r in rounds]
         verdict = _verdict(item, figures)
         if verdict:
             verdicts.append(verdict)
@@ -119,7 +121,8 @@ def lines(verdicts, connections):
     for v in verdicts:
         limit = ("<= " if v["at_most"] else ">= ") + _figure(v["limit"], v["unit"]).lstrip("+")
         verdict = "met" if v["met"] else "MISSED"
-        line = f"  {v['check']:<56} {limit:>10}  {_figure(v['median'], v['unit']):>9}  {verdict}"
+        name = ("  " if v["scaled"] else "") + v["check"]
+        line = f"  {name:<56} {limit:>10}  {_figure(v['median'], v['unit']):>9}  {verdict}"
         if len(v["rounds"]) > 1:
             each = " ".join("-" if f is None else _figure(f, v["unit"]) for f in v["rounds"])
             known = sum(1 for f in v["rounds"] if f is not None)

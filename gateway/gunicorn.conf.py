@@ -14,6 +14,12 @@ graceful_timeout = 10
 accesslog = None  # the gateway writes its own access log, with request ids
 
 
+def on_starting(server):
+    """`--threads` or GUNICORN_CMD_ARGS may have changed the thread count: the workers, forked
+    after this, size their proxy pools from THREADS (a proxy per thread)."""
+    os.environ["THREADS"] = str(server.cfg.threads)
+
+
 def child_exit(server, worker):
     """In Prometheus multiprocess mode, forget the metrics of a worker that is gone."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -2,6 +2,9 @@
 those running SERVICE, whatever the order they were given in."""
 import shutil
 
+import pytest
+
+from bench.cli import main
 from bench.stack import Options, Stack
 
 
@@ -18,3 +21,16 @@ def test_a_service_scoped_variable_reaches_only_the_processes_running_that_servi
     assert airports["LOG_LEVEL"] == trips["LOG_LEVEL"] == "DEBUG"
     assert not any(":" in key for key in airports)
     assert airports["REDIS_KEY_PREFIX"] == "bench-envtest:" and airports["METRICS_PORT"] == "0"
+
+
+@pytest.mark.parametrize("value", ["nowhere:MAX_WORKERS=5", "airports:MAX:WORKERS=5", "airports:=5"])
+def test_a_scoped_variable_names_one_known_service(value):
+    with pytest.raises(SystemExit, match="SERVICE is one of airports, trips, greeting"):
+        main(["--worker-env", value])
+
+
+def test_a_scoped_variable_reaching_other_services_in_its_process_is_reported(capsys):
+    # stopped by the bad --rounds after the check, before anything starts
+    with pytest.raises(SystemExit, match="--rounds"):
+        main(["--worker-env", "airports:MAX_WORKERS=5", "--workers-layout", "combined", "--rounds", "0"])
+    assert "also reaches greeting, trips" in capsys.readouterr().err

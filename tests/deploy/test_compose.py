@@ -264,6 +264,15 @@ def test_dockerfile_puts_the_workers_config_at_a_fixed_path():
     assert any(parts[-2:] == ["workers/config.yml", WORKERS_CONFIG] for parts in copies), copies
 
 
+def test_dockerfile_puts_the_gunicorn_settings_where_gunicorn_looks():
+    # gunicorn reads ./gunicorn.conf.py by default: the WSGI gateway gets gthread and THREADS
+    stages, _ = dockerfile_stages()
+    workdirs = [arguments for keyword, arguments in stages[-1][1] if keyword == "WORKDIR"]
+    copies = [arguments.split() for keyword, arguments in stages[-1][1] if keyword == "COPY"]
+    assert workdirs[-1] == "/app"
+    assert any(parts[-2:] == ["gateway/gunicorn.conf.py", "/app/gunicorn.conf.py"] for parts in copies), copies
+
+
 def test_build_context_leaves_out_the_work_tree():
     lines = [line.strip() for line in (COMPOSE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
              if line.strip() and not line.strip().startswith("#")]

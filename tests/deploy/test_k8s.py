@@ -114,6 +114,16 @@ def test_commands(manifests):
     assert gateway["command"][gateway["command"].index("--port") + 1] == "8000"
 
 
+def test_airports_runs_fewer_calls_at_once_than_the_configmap_gives_the_others(manifests):
+    # airports_service's calls are short Redis operations (BENCHMARKS.md, "Trade-offs")
+    deployments = of_kind(manifests, "Deployment")
+    assert of_kind(manifests, "ConfigMap")["travel-config"]["data"]["MAX_WORKERS"] == "10"
+    for worker in WORKERS:
+        container = deployments[f"travel-{worker}"]["spec"]["template"]["spec"]["containers"][0]
+        env = {item["name"]: item["value"] for item in container.get("env", [])}
+        assert env.get("MAX_WORKERS") == ("5" if worker == "airports" else None), worker
+
+
 def test_an_autoscaler_per_component(manifests):
     autoscalers = [doc for _, doc in manifests if doc["kind"] == "HorizontalPodAutoscaler"]
     targets = {}

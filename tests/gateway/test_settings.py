@@ -1,7 +1,13 @@
 """gateway/settings.py: settings come from the environment given, with a clear error for a bad value."""
+import runpy
+import types
+from pathlib import Path
+
 import pytest
 
 from gateway.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_wsgi_pool_holds_a_proxy_per_server_thread_unless_sized():
@@ -20,3 +26,15 @@ def test_the_wsgi_pool_holds_a_proxy_per_server_thread_unless_sized():
 def test_a_bad_value_names_its_variable(variable, value, message):
     with pytest.raises(ValueError, match=message):
         Settings.from_env({variable: value})
+
+
+def test_gunicorn_threads_set_on_its_command_line_size_the_pool(monkeypatch):
+    """gunicorn.conf.py's on_starting hook: `--threads 3` (or GUNICORN_CMD_ARGS) reaches THREADS,
+    which the workers, forked after it, read for their pool's size."""
+    monkeypatch.setenv("THREADS", "16")
+    config = runpy.run_path(str(ROOT / "gateway" / "gunicorn.conf.py"))
+    assert config["threads"] == 16 and config["worker_class"] == "gthread"
+
+    server = types.SimpleNamespace(cfg=types.SimpleNamespace(threads=3))
+    config["on_starting"](server)
+    assert Settings.from_env().wsgi_proxies == 3

@@ -11,7 +11,10 @@ def test_schemathesis_finds_nothing(live_gateway):
     result = subprocess.run(
         [str(BIN / "schemathesis"), "--config-file", str(CONFIG), "run", f"{live_gateway}/openapi.json",
          "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "15",
-         "--workers", "2", "--seed", "20261127", "--request-timeout", "15"],
+         # One worker: with two threads, Python 3.11's ast.parse (hypothesis calls it to describe
+         # filters) can fail spuriously with "AST constructor recursion depth mismatch" (CPython
+         # gh-106905), which schemathesis reports as an error of the run.
+         "--workers", "1", "--seed", "20261127", "--request-timeout", "15"],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
