@@ -16,7 +16,7 @@ from bench.stack import delete_keys
 from gateway.settings import Settings
 from tests.support import broker
 from tests.support.clients import api_for
-from tests.support.processes import free_port, gateway_run, nameko_run, wait_for_http, wait_for_services, worker_env
+from tests.support.processes import free_port, nameko_run, start_gateway, wait_for_services, worker_env
 
 # tests/containers run nameko containers inside the test process, which needs eventlet's
 # monkey patch (`nameko test` applies it); everything else runs without it (asyncio, threads).
@@ -112,11 +112,9 @@ def workers(stack_env, amqp):
 @pytest.fixture(scope="session")
 def live_gateway(workers, stack_env):
     """The ASGI gateway under uvicorn on a free port, over the session's workers: its base URL."""
-    port = free_port()
-    process = gateway_run("asgi", {**stack_env, "LOG_LEVEL": "WARNING"}, port)
+    process, url = start_gateway("asgi", {**stack_env, "LOG_LEVEL": "WARNING"})
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", process)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         process.close()
 

@@ -3,7 +3,7 @@ import pytest
 from tests.conftest import REDIS_URI, amqp_uri
 from tests.support import broker
 from tests.support.private import Certificates, RabbitNode
-from tests.support.processes import free_port, gateway_run, nameko_run, wait_for_http, wait_for_services, worker_env
+from tests.support.processes import nameko_run, start_gateway, wait_for_services, worker_env
 
 SERVICES = ["airports_service", "trips_service", "greeting_service"]
 
@@ -37,12 +37,9 @@ class DrillStack:
         return process
 
     def add_gateway(self, kind):
-        port = free_port()
         env = {**self.worker_env(), "LOG_LEVEL": "WARNING", **{k: str(v) for k, v in self.gateway_extra.items()}}
-        process = gateway_run(kind, env, port)
-        url = f"http://127.0.0.1:{port}"
+        process, url = start_gateway(kind, env)
         self.gateways[kind] = (process, url)
-        wait_for_http(f"{url}/health/live", process)
         return url
 
     def url(self, kind="asgi"):

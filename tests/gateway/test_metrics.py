@@ -5,7 +5,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.processes import free_port, gateway_run, wait_for_http
+from tests.support.processes import start_gateway
 
 
 def samples(text):
@@ -65,14 +65,12 @@ def test_the_workers_export_their_own_metrics_and_health(api, airport, workers_m
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 def test_metrics_add_up_across_server_processes(kind, stack_env, workers, tmp_path):
-    port = free_port()
     env = {**stack_env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
-    process = gateway_run(kind, env, port, processes=2)
+    process, url = start_gateway(kind, env, processes=2)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", process)
         for _ in range(20):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=5).close()
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            urllib.request.urlopen(f"{url}/health/live", timeout=5).close()
+        text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
     finally:
         process.stop()
     live = value(samples(text), "gateway_http_requests_total", route="/health/live", method="GET", status="200")

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import settings_for
 from tests.gateway.test_airports_api import assert_problem
 from tests.support.clients import api_for
-from tests.support.processes import free_port, gateway_run, wait_for_http
+from tests.support.processes import start_gateway
 
 TOKENS = "first-token,second-token"
 
@@ -97,13 +97,11 @@ def test_cors_allows_the_configured_origins(kind, workers, amqp):
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 def test_passwords_never_reach_the_logs(kind, stack_env, vhost):
     secret = "S3cret-Pa55"
-    port = free_port()
     env = {**stack_env, "AMQP_URI": f"amqp://guest:{secret}@127.0.0.1:5672/{vhost}", "RPC_STARTUP_WAIT": "1"}
-    process = gateway_run(kind, env, port)
+    process, url = start_gateway(kind, env)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", process)
         with pytest.raises(urllib.error.HTTPError) as refused:  # the broker refuses that password
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/airports/" + "a" * 32, timeout=10)
+            urllib.request.urlopen(f"{url}/airports/" + "a" * 32, timeout=10)
         assert refused.value.code == 503
         time.sleep(0.5)
     finally:
@@ -114,11 +112,9 @@ def test_passwords_never_reach_the_logs(kind, stack_env, vhost):
 
 
 def test_json_logs_carry_the_request_id(stack_env, workers):
-    port = free_port()
-    process = gateway_run("asgi", {**stack_env, "LOG_FORMAT": "json"}, port)
+    process, url = start_gateway("asgi", {**stack_env, "LOG_FORMAT": "json"})
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", process)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/health/live", headers={"X-Request-ID": "json-req-1"})
+        request = urllib.request.Request(f"{url}/health/live", headers={"X-Request-ID": "json-req-1"})
         urllib.request.urlopen(request, timeout=10).close()
         time.sleep(0.3)
     finally:

@@ -90,6 +90,20 @@ def gateway_run(kind, env, port, name=None, processes=1):
     return Process(argv, env, name or f"gateway-{kind}").start()
 
 
+def start_gateway(kind, env, processes=1):
+    """`gateway_run` on a free port, once it answers /health/live: (process, base URL). The
+    process is closed if it never answers."""
+    port = free_port()
+    process = gateway_run(kind, env, port, processes=processes)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health/live", process)
+    except BaseException:
+        process.close()
+        raise
+    return process, url
+
+
 def wait_for_http(url, process=None, timeout=30):
     """Block until `url` answers at all (any status)."""
     import urllib.error
