@@ -4,8 +4,8 @@ of each figure over the rounds.
 Ten seconds of load on a shared 2-core machine is a noisy sample: the same code's CPU per request
 moved by 30 % between runs minutes apart (where the scheduler places five busy processes on two
 CPUs decides much of it). Rounds run every target side by side again, in reverse order every
-other round so that drift over time falls on all of them alike, and the median keeps one odd
-round from deciding the figure.
+other round so that drift over time does not always favour the same one (evenly so over an
+even number of rounds), and the median keeps one odd round from deciding the figure.
 """
 import statistics
 
