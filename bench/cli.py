@@ -24,7 +24,7 @@ from pathlib import Path
 from bench import chart, load, measure, report, summary, targets as issue_targets
 from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS, ONLY, SCENARIOS, serves
 from bench.seed import seed, seed_reference
-from bench.stack import KINDS, LAYOUTS, REFERENCE, SERVICES, Options, Stack, parse_layout
+from bench.stack import KINDS, LAYOUTS, REFERENCE, Options, Stack, parse_layout, worker_variable
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE = {"duration": 1.0, "warmup": 0.5, "seed_airports": 20, "memory_requests": (200, 600)}
@@ -174,10 +174,8 @@ def main(argv=None):
         raise SystemExit(f"nothing to run: {', '.join(targets)} serve(s) none of {', '.join(scenario_names)}")
     if args.run_id and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_id):
         raise SystemExit("--run-id: 1-40 letters, digits, '-' or '_'")
-    scoped = [key.split(":") for key in _pairs(args.worker_env, "--worker-env") if ":" in key]
-    if any(len(parts) != 2 or parts[0] not in SERVICES or not parts[1] for parts in scoped):
-        raise SystemExit(f"--worker-env SERVICE:KEY=VALUE: SERVICE is one of {', '.join(SERVICES)}")
     try:
+        scoped = [worker_variable(key) for key in _pairs(args.worker_env, "--worker-env") if ":" in key]
         groups = parse_layout(args.workers_layout)
         memory_requests = tuple(int(n) for n in args.memory_requests.split(","))
         if len(memory_requests) != 2 or not 0 < memory_requests[0] < memory_requests[1]:

@@ -65,8 +65,19 @@ def parse_layout(spec):
     return groups
 
 
-# read by gateway/gunicorn.conf.py, gunicorn itself, prometheus_client
-SERVER_VARIABLES = {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "THREADS", "HOST", "PORT", "PROMETHEUS_MULTIPROC_DIR"}
+# read by gateway/gunicorn.conf.py, gunicorn itself, prometheus_client (THREADS is a gateway setting)
+SERVER_VARIABLES = {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "HOST", "PORT", "PROMETHEUS_MULTIPROC_DIR"}
+
+
+def worker_variable(key):
+    """--worker-env's KEY or SERVICE:KEY: (SERVICE or None, KEY). ValueError unless SERVICE is one
+    of SERVICES and KEY is a plain name."""
+    service, scoped, name = key.partition(":")
+    if not scoped:
+        return None, key
+    if service not in SERVICES or not name or ":" in name:
+        raise ValueError(f"--worker-env SERVICE:KEY=VALUE: SERVICE is one of {', '.join(SERVICES)}, not {key!r}")
+    return service, name
 
 
 def configuration_variables():
@@ -202,12 +213,14 @@ class Stack:
         # side by side, and other stacks on this machine, do not fight over port 9100
         env = {"AMQP_URI": self.amqp_uri, "REDIS_URI": self.options.redis_uri,
                "REDIS_KEY_PREFIX": self.redis_prefix, "METRICS_PORT": 0}
-        for key, value in sorted(self.options.worker_env.items(), key=lambda item: ":" in item[0]):
-            service, scoped, name = key.partition(":")
-            if not scoped:
-                env[key] = value
-            elif service in services:
+        scoped = {}
+        for key, value in self.options.worker_env.items():
+            service, name = worker_variable(key)
+            if service is None:
                 env[name] = value
+            elif service in services:
+                scoped[name] = value
+        env.update(scoped)  # over the unscoped ones, whatever the order they were given in
         return child_env(self.run_id, base=clean_environment(), **env)
 
     def gateway_env(self, **values):
