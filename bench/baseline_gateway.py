@@ -14,6 +14,7 @@ Run (the harness does this with a config file of its own):
 Only what the scenarios need is here: no request ids, no idempotency keys, no problem documents.
 The JSON is made with the standard library's json module, as in the article.
 """
+
 import json
 
 from nameko.rpc import RpcProxy
@@ -70,5 +71,6 @@ class BaselineGateway:
         body = body_of(request)
         if body is None or "airport_from" not in body or "airport_to" not in body:
             return json_response(400, {"detail": "A JSON object with `airport_from` and `airport_to` is required."})
-        return answer(201, lambda: self.trips_rpc.create(airport_from=body["airport_from"],
-                                                         airport_to=body["airport_to"]))
+        return answer(
+            201, lambda: self.trips_rpc.create(airport_from=body["airport_from"], airport_to=body["airport_to"])
+        )

@@ -4,6 +4,7 @@ One column per scenario: requests/s per target (p50/p99 written on the bars) abo
 request split by process group below; a last column with the gateways' RSS when the memory
 scenario ran.
 """
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -36,8 +37,11 @@ def draw(report, path):
         axes[0][0].text(0.5, 0.5, "no runs", ha="center", va="center")
     meta = report["meta"]
     rounds = f", median of {meta['rounds']} rounds" if meta.get("rounds", 1) > 1 else ""
-    fig.suptitle(f"nameko-travel gateways\n{meta['connections']} connections, {meta['duration_s']:g}s runs{rounds}, "
-                 f"{meta['generator']['name']}, {meta['cpus']} CPUs, {meta['started_at']}", fontsize=11)
+    fig.suptitle(
+        f"nameko-travel gateways\n{meta['connections']} connections, {meta['duration_s']:g}s runs{rounds}, "
+        f"{meta['generator']['name']}, {meta['cpus']} CPUs, {meta['started_at']}",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -56,8 +60,14 @@ def _throughput(ax, scenario, rows):
             label += f"\n{r['errors']['total']} err"
         if r["loadgen"]["saturated"]:
             label += "\nLG-bound"
-        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 0.02, label,
-                ha="center", va="bottom", fontsize=8)
+        ax.text(
+            bar.get_x() + bar.get_width() / 2,
+            bar.get_height() + top * 0.02,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_ylim(0, top * 1.35)
     ax.set_title(f"{scenario}: requests/s")
     ax.set_ylabel("requests/s")

@@ -9,6 +9,7 @@ Examples:
     python -m bench --url asgi=http://127.0.0.1:8000  # a gateway started elsewhere
     python -m bench --smoke --out /tmp/bench          # a few seconds of everything (CI)
 """
+
 import argparse
 import datetime
 import os
@@ -21,8 +22,10 @@ import traceback
 import uuid
 from pathlib import Path
 
-from bench import chart, load, measure, report, summary, targets as issue_targets
-from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS, ONLY, SCENARIOS, serves
+from bench import chart, load, measure, report, summary
+from bench import targets as issue_targets
+from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS
+from bench.scenarios import ONLY, SCENARIOS, serves
 from bench.seed import seed, seed_reference
 from bench.stack import KINDS, LAYOUTS, REFERENCE, Options, Stack, parse_layout, worker_variable
 
@@ -45,64 +48,134 @@ def _list(value):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n".join(__doc__.splitlines()[2:]))
-    p.add_argument("--targets", type=_list,
-                   help=f"comma-separated: {', '.join(KINDS)} or names given with --url "
-                        "(default: all four kinds, or just the --url names)")
-    p.add_argument("--scenarios", type=_list, default=None,
-                   help=f"comma-separated: {', '.join(SCENARIOS)}, or 'all' (default: {','.join(DEFAULT_SCENARIOS)})")
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[2:]),
+    )
+    p.add_argument(
+        "--targets",
+        type=_list,
+        help=f"comma-separated: {', '.join(KINDS)} or names given with --url "
+        "(default: all four kinds, or just the --url names)",
+    )
+    p.add_argument(
+        "--scenarios",
+        type=_list,
+        default=None,
+        help=f"comma-separated: {', '.join(SCENARIOS)}, or 'all' (default: {','.join(DEFAULT_SCENARIOS)})",
+    )
     p.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per run (default 10)")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured load before each run (default 3)")
     p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="run every target and scenario this many times, side by side each time (in reverse "
-                        "order every other round), and report the medians too; the memory scenario runs in "
-                        "the first round only (default 1)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every target and scenario this many times, side by side each time (in reverse "
+        "order every other round), and report the medians too; the memory scenario runs in "
+        "the first round only (default 1)",
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help=f"directory for the JSON and PNG (default {RESULTS})")
-    p.add_argument("--url", action="append", metavar="NAME=URL",
-                   help="measure a gateway already running at URL instead of starting one (repeatable)")
-    p.add_argument("--workers-layout", default="combined",
-                   help=f"{' | '.join(LAYOUTS)} | groups like 'airports:2,trips+greeting' (a group per "
-                        "`nameko run`, ':N' replicas). Default: combined (all three in one process)")
-    p.add_argument("--smoke", action="store_true",
-                   help="every target and scenario for a second or so (CI); timings mean nothing")
-    p.add_argument("--generator", choices=("auto", *load.GENERATORS), default="auto",
-                   help="wrk if installed, else the built-in asyncio generator (default auto)")
+    p.add_argument(
+        "--url",
+        action="append",
+        metavar="NAME=URL",
+        help="measure a gateway already running at URL instead of starting one (repeatable)",
+    )
+    p.add_argument(
+        "--workers-layout",
+        default="combined",
+        help=f"{' | '.join(LAYOUTS)} | groups like 'airports:2,trips+greeting' (a group per "
+        "`nameko run`, ':N' replicas). Default: combined (all three in one process)",
+    )
+    p.add_argument(
+        "--smoke", action="store_true", help="every target and scenario for a second or so (CI); timings mean nothing"
+    )
+    p.add_argument(
+        "--generator",
+        choices=("auto", *load.GENERATORS),
+        default="auto",
+        help="wrk if installed, else the built-in asyncio generator (default auto)",
+    )
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds a request may take before it counts "
-                                                              "as a timeout error (default 5)")
-    p.add_argument("--seed-airports", type=int, default=100,
-                   help="airports created per target; the reference reads another's (default 100)")
-    p.add_argument("--memory-requests", default="10000,100000", metavar="N1,N2",
-                   help="memory scenario: gateway RSS after N1 and after N2 requests (default 10000,100000)")
-    p.add_argument("--memory-limit-pct", type=float, default=10.0,
-                   help="memory scenario: RSS growth from N1 to N2 still called flat (default 10)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="seconds a request may take before it counts as a timeout error (default 5)",
+    )
+    p.add_argument(
+        "--seed-airports",
+        type=int,
+        default=100,
+        help="airports created per target; the reference reads another's (default 100)",
+    )
+    p.add_argument(
+        "--memory-requests",
+        default="10000,100000",
+        metavar="N1,N2",
+        help="memory scenario: gateway RSS after N1 and after N2 requests (default 10000,100000)",
+    )
+    p.add_argument(
+        "--memory-limit-pct",
+        type=float,
+        default=10.0,
+        help="memory scenario: RSS growth from N1 to N2 still called flat (default 10)",
+    )
     g = p.add_argument_group("how the stack is started")
     g.add_argument("--asgi-workers", type=int, default=1, help="uvicorn --workers, asgi and reference (default 1)")
     g.add_argument("--asgi-pool-size", type=int, default=2, help="asgi RPC_POOL_SIZE: AMQP connections (default 2)")
     g.add_argument("--wsgi-workers", type=int, default=1, help="gunicorn -w (default 1)")
     g.add_argument("--wsgi-threads", type=int, default=16, help="gunicorn --threads (default 16)")
-    g.add_argument("--wsgi-pool-size", type=int, default=0,
-                   help="wsgi RPC_POOL_SIZE: ClusterRpcProxy instances per worker (default: = --wsgi-threads)")
-    g.add_argument("--baseline-max-workers", type=int, default=10,
-                   help="baseline nameko max_workers: concurrent HTTP requests (default 10, nameko's)")
-    g.add_argument("--worker-env", action="append", metavar="[SERVICE:]KEY=VALUE",
-                   help="environment for the workers, e.g. MAX_WORKERS=20; airports:MAX_WORKERS=5 for the "
-                        "worker processes running airports only (repeatable)")
-    g.add_argument("--gateway-env", action="append", metavar="KEY=VALUE",
-                   help="environment for the asgi/wsgi/baseline gateways, e.g. RPC_TIMEOUT=5 (repeatable)")
-    g.add_argument("--amqp-base", default=os.environ.get("BENCH_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672"),
-                   help="broker (without vhost) on which a vhost of the run's own is made; env BENCH_AMQP_URI")
-    g.add_argument("--redis-uri", default=os.environ.get("BENCH_REDIS_URI", "redis://127.0.0.1:6379/0"),
-                   help="Redis for the workers; keys go under a prefix of the run's own; env BENCH_REDIS_URI")
-    g.add_argument("--run-id", help="names the vhost (bench-ID), Redis prefix (bench-ID:) and marks the "
-                                    "processes (BENCH_RUN_ID=ID); default random")
+    g.add_argument(
+        "--wsgi-pool-size",
+        type=int,
+        default=0,
+        help="wsgi RPC_POOL_SIZE: ClusterRpcProxy instances per worker (default: = --wsgi-threads)",
+    )
+    g.add_argument(
+        "--baseline-max-workers",
+        type=int,
+        default=10,
+        help="baseline nameko max_workers: concurrent HTTP requests (default 10, nameko's)",
+    )
+    g.add_argument(
+        "--worker-env",
+        action="append",
+        metavar="[SERVICE:]KEY=VALUE",
+        help="environment for the workers, e.g. MAX_WORKERS=20; airports:MAX_WORKERS=5 for the "
+        "worker processes running airports only (repeatable)",
+    )
+    g.add_argument(
+        "--gateway-env",
+        action="append",
+        metavar="KEY=VALUE",
+        help="environment for the asgi/wsgi/baseline gateways, e.g. RPC_TIMEOUT=5 (repeatable)",
+    )
+    g.add_argument(
+        "--amqp-base",
+        default=os.environ.get("BENCH_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672"),
+        help="broker (without vhost) on which a vhost of the run's own is made; env BENCH_AMQP_URI",
+    )
+    g.add_argument(
+        "--redis-uri",
+        default=os.environ.get("BENCH_REDIS_URI", "redis://127.0.0.1:6379/0"),
+        help="Redis for the workers; keys go under a prefix of the run's own; env BENCH_REDIS_URI",
+    )
+    g.add_argument(
+        "--run-id",
+        help="names the vhost (bench-ID), Redis prefix (bench-ID:) and marks the "
+        "processes (BENCH_RUN_ID=ID); default random",
+    )
     g.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (their path is printed)")
-    g.add_argument("--cleanup", metavar="RUN_ID",
-                   help="only remove what run RUN_ID left behind if it was killed (-9): its processes, "
-                        "vhost and Redis keys; then exit")
+    g.add_argument(
+        "--cleanup",
+        metavar="RUN_ID",
+        help="only remove what run RUN_ID left behind if it was killed (-9): its processes, "
+        "vhost and Redis keys; then exit",
+    )
     return p
 
 
@@ -123,8 +196,10 @@ def cleanup(run_id, redis_uri):
     killed = sweep(run_id)
     vhost = rabbitmq.delete_vhost(f"bench-{run_id}")
     keys = delete_keys(redis_uri, f"bench-{run_id}:")
-    print(f"bench: run {run_id}: {killed} processes killed, vhost {'deleted' if vhost else 'absent'}, "
-          f"{keys} Redis keys deleted")
+    print(
+        f"bench: run {run_id}: {killed} processes killed, vhost {'deleted' if vhost else 'absent'}, "
+        f"{keys} Redis keys deleted"
+    )
     return 0
 
 
@@ -141,8 +216,9 @@ def seed_targets(stack, targets, airports):
     create, reads its partners' airports (or, started alone, airports made over RPC)."""
     seeds = {name: seed(stack.targets[name].url, airports) for name in targets if name != REFERENCE}
     if REFERENCE in targets:
-        seeds[REFERENCE] = seed_reference(seeds, reference_partners(targets, stack.options.urls),
-                                          stack.amqp_uri, airports)
+        seeds[REFERENCE] = seed_reference(
+            seeds, reference_partners(targets, stack.options.urls), stack.amqp_uri, airports
+        )
     return seeds
 
 
@@ -164,10 +240,16 @@ def main(argv=None):
         if name not in KINDS and name not in urls:
             raise SystemExit(f"target {name!r} is none of {', '.join(KINDS)} and has no --url")
     if REFERENCE in urls and REFERENCE in targets and not reference_partners(targets, urls):
-        raise SystemExit("--url reference=...: the reference cannot create airports; also give with --url "
-                         "the gateway whose Redis it reads (it GETs the airports seeded through that one)")
-    skipped = [{"target": t, "scenario": s, "reason": f"{t} serves only {', '.join(ONLY[t])}"}
-               for s in scenario_names for t in targets if not serves(t, s)]
+        raise SystemExit(
+            "--url reference=...: the reference cannot create airports; also give with --url "
+            "the gateway whose Redis it reads (it GETs the airports seeded through that one)"
+        )
+    skipped = [
+        {"target": t, "scenario": s, "reason": f"{t} serves only {', '.join(ONLY[t])}"}
+        for s in scenario_names
+        for t in targets
+        if not serves(t, s)
+    ]
     # a target serving none of the scenarios (the reference, but for get_airport) is not started
     serving = [t for t in targets if any(serves(t, s) for s in scenario_names)]
     if not serving:
@@ -185,8 +267,11 @@ def main(argv=None):
     for service, key in scoped:
         shared = sorted({other for services, _ in groups if service in services for other in services} - {service})
         if shared:
-            print(f"bench: --worker-env {service}:{key} also reaches {', '.join(shared)}, which run(s) in the same "
-                  "process", file=sys.stderr)
+            print(
+                f"bench: --worker-env {service}:{key} also reaches {', '.join(shared)}, which run(s) in the same "
+                "process",
+                file=sys.stderr,
+            )
     if args.rounds < 1:
         raise SystemExit("--rounds: at least 1")
     if args.smoke:
@@ -195,22 +280,38 @@ def main(argv=None):
         memory_requests = SMOKE["memory_requests"]
 
     generator = load.choose(args.generator)
-    settings = argparse.Namespace(generator=generator, connections=args.connections, duration=args.duration,
-                                  warmup=args.warmup, timeout=args.timeout, threads=args.threads,
-                                  memory_requests=memory_requests, memory_limit_pct=args.memory_limit_pct)
-    options = Options(amqp_base=args.amqp_base, redis_uri=args.redis_uri, workers_layout=args.workers_layout,
-                      worker_env=_pairs(args.worker_env, "--worker-env"),
-                      gateway_env=_pairs(args.gateway_env, "--gateway-env"),
-                      asgi_workers=args.asgi_workers, asgi_pool_size=args.asgi_pool_size,
-                      wsgi_workers=args.wsgi_workers, wsgi_threads=args.wsgi_threads,
-                      wsgi_pool_size=args.wsgi_pool_size, baseline_max_workers=args.baseline_max_workers,
-                      urls=urls)
-    plan = [(number, SCENARIOS[scenario_name], name)
-            for number in range(1, args.rounds + 1)
-            for scenario_name in scenario_names
-            if number == 1 or not SCENARIOS[scenario_name].memory  # memory: first round only
-            for name in summary.order(serving, number)
-            if serves(name, scenario_name)]  # the others are in meta["skipped"]
+    settings = argparse.Namespace(
+        generator=generator,
+        connections=args.connections,
+        duration=args.duration,
+        warmup=args.warmup,
+        timeout=args.timeout,
+        threads=args.threads,
+        memory_requests=memory_requests,
+        memory_limit_pct=args.memory_limit_pct,
+    )
+    options = Options(
+        amqp_base=args.amqp_base,
+        redis_uri=args.redis_uri,
+        workers_layout=args.workers_layout,
+        worker_env=_pairs(args.worker_env, "--worker-env"),
+        gateway_env=_pairs(args.gateway_env, "--gateway-env"),
+        asgi_workers=args.asgi_workers,
+        asgi_pool_size=args.asgi_pool_size,
+        wsgi_workers=args.wsgi_workers,
+        wsgi_threads=args.wsgi_threads,
+        wsgi_pool_size=args.wsgi_pool_size,
+        baseline_max_workers=args.baseline_max_workers,
+        urls=urls,
+    )
+    plan = [
+        (number, SCENARIOS[scenario_name], name)
+        for number in range(1, args.rounds + 1)
+        for scenario_name in scenario_names
+        if number == 1 or not SCENARIOS[scenario_name].memory  # memory: first round only
+        for name in summary.order(serving, number)
+        if serves(name, scenario_name)
+    ]  # the others are in meta["skipped"]
     rounds = plan[-1][0]  # fewer than asked when only the memory scenario runs
     run_id = args.run_id or uuid.uuid4().hex[:10]
     # Also SIGINT: a shell starting us in the background leaves it ignored, which would make an
@@ -218,7 +319,7 @@ def main(argv=None):
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _terminate)
 
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     stamp = started.strftime("%Y%m%d-%H%M%S")
     out_json = args.out / f"bench-{stamp}-{run_id}.json"
     out_png = out_json.with_suffix(".png")
@@ -227,8 +328,12 @@ def main(argv=None):
         "started_at": started.isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, "-m", "bench", *(argv if argv is not None else sys.argv[1:])]),
         "smoke": args.smoke,
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
-                 "machine": platform.machine()},
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "kernel": platform.release(),
+            "machine": platform.machine(),
+        },
         "cpus": os.cpu_count(),
         "generator": load.describe(generator, args.threads),
         "warmup_generator": "builtin",
@@ -240,14 +345,19 @@ def main(argv=None):
         "targets": targets,
         "scenarios": {name: SCENARIOS[name].description for name in scenario_names},
         "skipped": skipped,  # (target, scenario) pairs not run: routes the target does not serve
-        "notes": ["RabbitMQ (beam.smp) and Redis (redis-server) are the machine's shared services: their CPU "
-                  "includes anything else using them during a window.",
-                  "The load generator runs on the same machine and competes with the stack for CPU."],
+        "notes": [
+            "RabbitMQ (beam.smp) and Redis (redis-server) are the machine's shared services: their CPU "
+            "includes anything else using them during a window.",
+            "The load generator runs on the same machine and competes with the stack for CPU.",
+        ],
     }
     t0 = time.monotonic()
     stack = Stack(serving, options, run_id)
-    print(f"bench: run {run_id}: targets {', '.join(targets)}; scenarios {', '.join(scenario_names)}; "
-          f"generator {generator}", file=sys.stderr)
+    print(
+        f"bench: run {run_id}: targets {', '.join(targets)}; scenarios {', '.join(scenario_names)}; "
+        f"generator {generator}",
+        file=sys.stderr,
+    )
     status = 0
     try:
         with stack:
@@ -261,16 +371,25 @@ def main(argv=None):
                 target = stack.targets[name]
                 requests = scenario.build(seeds[name])
                 where = f" round {number}" if rounds > 1 else ""
-                print(f"bench: {name} / {scenario_name}{where} ({time.monotonic() - t0:.1f}s)", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"bench: {name} / {scenario_name}{where} ({time.monotonic() - t0:.1f}s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 try:
                     if scenario.memory:
                         entry = measure.measure_memory(target, stack, scenario, requests, settings, run_id)
                     else:
                         entry = measure.measure(target, stack, scenario, requests, settings, run_id)
                 except Exception as exc:
-                    failures.append({"target": name, "scenario": scenario_name, "round": number,
-                                     "error": f"{type(exc).__name__}: {exc}"})
+                    failures.append(
+                        {
+                            "target": name,
+                            "scenario": scenario_name,
+                            "round": number,
+                            "error": f"{type(exc).__name__}: {exc}",
+                        }
+                    )
                     traceback.print_exc()
                     continue
                 entry["round"] = number
@@ -286,11 +405,16 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.default_int_handler)  # nothing left to clean up
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    meta["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    meta["finished_at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.monotonic() - t0, 1)
-    result = {"meta": meta, "runs": runs, "medians": summary.medians(runs), "failures": failures,
-              "relative_to_reference": report.relative_to_reference(runs),
-              "targets": issue_targets.check(runs)}
+    result = {
+        "meta": meta,
+        "runs": runs,
+        "medians": summary.medians(runs),
+        "failures": failures,
+        "relative_to_reference": report.relative_to_reference(runs),
+        "targets": issue_targets.check(runs),
+    }
     if failures and status == 0:
         status = 1
     if runs or status == 0:

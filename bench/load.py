@@ -1,6 +1,7 @@
 """Running one load: wrk or the built-in generator as a child process, its result, and the CPU
 time the generator itself used (from wait4's rusage), so the report can tell when the load
 generator, not the stack, was the limit."""
+
 import json
 import os
 import signal
@@ -30,8 +31,7 @@ def describe(generator, threads):
     return {"name": "builtin", "version": "bench.loadgen (asyncio streams, uvloop if installed)", "threads": 1}
 
 
-def run(generator, url, requests, connections, *, duration=None, count=None, timeout=5.0, threads=1,
-        run_id="bench"):
+def run(generator, url, requests, connections, *, duration=None, count=None, timeout=5.0, threads=1, run_id="bench"):
     """Apply the load; the result dict plus "loadgen": {"cpu_s", "wall_s", "cores", "threads"}.
     `count` (a number of requests) needs the built-in generator."""
     if count is not None and generator != "builtin":
@@ -43,16 +43,30 @@ def run(generator, url, requests, connections, *, duration=None, count=None, tim
             argv = wrk.argv(url, script, connections, duration, threads, timeout)
         else:
             plan = Path(tmp) / "plan.json"
-            plan.write_text(json.dumps({"url": url, "requests": [r.as_dict() for r in requests],
-                                        "connections": connections, "duration": duration, "count": count,
-                                        "timeout": timeout}))
+            plan.write_text(
+                json.dumps(
+                    {
+                        "url": url,
+                        "requests": [r.as_dict() for r in requests],
+                        "connections": connections,
+                        "duration": duration,
+                        "count": count,
+                        "timeout": timeout,
+                    }
+                )
+            )
             argv = [sys.executable, "-m", "bench.loadgen", str(plan)]
             threads = 1
-        output, cpu_s, wall_s = _run(argv, Path(tmp) / "out.txt", run_id,
-                                     limit=(duration or 0) + timeout + 60 if count is None else None)
+        output, cpu_s, wall_s = _run(
+            argv, Path(tmp) / "out.txt", run_id, limit=(duration or 0) + timeout + 60 if count is None else None
+        )
     result = wrk.parse(output) if generator == "wrk" else _parse_builtin(output)
-    result["loadgen"] = {"cpu_s": cpu_s, "wall_s": wall_s, "cores": cpu_s / wall_s if wall_s else 0.0,
-                         "threads": threads}
+    result["loadgen"] = {
+        "cpu_s": cpu_s,
+        "wall_s": wall_s,
+        "cores": cpu_s / wall_s if wall_s else 0.0,
+        "threads": threads,
+    }
     return result
 
 
@@ -61,8 +75,15 @@ def _run(argv, out_path, run_id, limit=None):
     Interrupted (Ctrl+C) or over `limit` seconds: the child is killed."""
     with open(out_path, "wb") as out:
         started = time.monotonic()
-        popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 cwd=ROOT, env=child_env(run_id), start_new_session=True)
+        popen = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=child_env(run_id),
+            start_new_session=True,
+        )
         try:
             rusage = _wait(popen, limit)
         except BaseException:

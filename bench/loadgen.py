@@ -10,6 +10,7 @@ PLAN: {"url", "requests": [{"method", "path", "body"}], "connections", "duration
 Result: {"requests", "duration_s", "latency_us": {"p50", "p90", "p99", "max", "mean"},
          "errors": {"non_2xx", "connect", "read", "write", "timeout"}, "statuses": {code: n}}.
 """
+
 import asyncio
 import json
 import sys
@@ -145,9 +146,13 @@ class Load:
         return {
             "requests": len(ordered),
             "duration_s": elapsed,
-            "latency_us": {"p50": percentile(50), "p90": percentile(90), "p99": percentile(99),
-                           "max": round(ordered[-1] * 1e6, 1) if ordered else None,
-                           "mean": round(sum(ordered) / len(ordered) * 1e6, 1) if ordered else None},
+            "latency_us": {
+                "p50": percentile(50),
+                "p90": percentile(90),
+                "p99": percentile(99),
+                "max": round(ordered[-1] * 1e6, 1) if ordered else None,
+                "mean": round(sum(ordered) / len(ordered) * 1e6, 1) if ordered else None,
+            },
             "errors": dict(self.errors),
             "statuses": {str(code): count for code, count in sorted(self.statuses.items())},
         }
@@ -162,7 +167,7 @@ async def read_response(reader):
     at = lower.find(b"\r\ncontent-length:")
     if at >= 0:
         end = lower.index(b"\r\n", at + 17)
-        length = int(lower[at + 17:end])
+        length = int(lower[at + 17 : end])
         if length:
             await reader.readexactly(length)
     elif b"\r\ntransfer-encoding: chunked" in lower:
@@ -183,6 +188,7 @@ def main(argv=None):
         plan = json.load(f)
     try:
         import uvloop
+
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run

@@ -5,6 +5,7 @@ Process groups: the gateway (all its processes), the workers (all `nameko run`s)
 beam.smp process) and Redis (redis-server). The last two are the machine's shared services:
 anything else using them during the window is counted too.
 """
+
 import os
 import time
 import urllib.parse
@@ -58,12 +59,24 @@ class Probe:
             for pid in sorted(after[g]):
                 seconds = procfs.cpu_seconds_between(self.before[g], {pid: after[g][pid]})
                 stat = procfs.read_stat(pid)
-                per_process.append({"group": g, "pid": pid, "name": stat.comm if stat else "?",
-                                    "label": labels.get(pid, g),
-                                    "cpu_s": round(seconds, 3), "cores": round(seconds / wall, 3) if wall else None})
-        return {"wall_s": wall, "cpu_s": cpu, "pids": pids, "machine_busy_cores": machine,
-                "interrupt_cores": interrupts,
-                "per_process": per_process}
+                per_process.append(
+                    {
+                        "group": g,
+                        "pid": pid,
+                        "name": stat.comm if stat else "?",
+                        "label": labels.get(pid, g),
+                        "cpu_s": round(seconds, 3),
+                        "cores": round(seconds / wall, 3) if wall else None,
+                    }
+                )
+        return {
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "pids": pids,
+            "machine_busy_cores": machine,
+            "interrupt_cores": interrupts,
+            "per_process": per_process,
+        }
 
 
 def _port(uri, default):
@@ -85,8 +98,15 @@ def service_pids(comm, port):
 
 def warm_up(target, requests, settings, run_id):
     if settings.warmup > 0:  # the built-in generator: it takes fractions of a second, wrk does not
-        load.run("builtin", target.url, requests, settings.connections, duration=settings.warmup,
-                 timeout=settings.timeout, run_id=run_id)
+        load.run(
+            "builtin",
+            target.url,
+            requests,
+            settings.connections,
+            duration=settings.warmup,
+            timeout=settings.timeout,
+            run_id=run_id,
+        )
 
 
 def measure(target, stack, scenario, requests, settings, run_id):
@@ -95,8 +115,16 @@ def measure(target, stack, scenario, requests, settings, run_id):
     warm_up(target, requests, settings, run_id)
     probe = Probe(target, stack)
     probe.start()
-    result = load.run(generator, target.url, requests, settings.connections, duration=settings.duration,
-                      timeout=settings.timeout, threads=settings.threads, run_id=run_id)
+    result = load.run(
+        generator,
+        target.url,
+        requests,
+        settings.connections,
+        duration=settings.duration,
+        timeout=settings.timeout,
+        threads=settings.threads,
+        run_id=run_id,
+    )
     window = probe.stop()
     return record(target, scenario, generator, settings, result, window)
 
@@ -109,11 +137,19 @@ def measure_memory(target, stack, scenario, requests, settings, run_id):
     rss = {"after_warmup": procfs.rss_bytes(target.pids())}
     probe = Probe(target, stack)
     probe.start()
-    one = load.run("builtin", target.url, requests, settings.connections, count=first,
-                   timeout=settings.timeout, run_id=run_id)
+    one = load.run(
+        "builtin", target.url, requests, settings.connections, count=first, timeout=settings.timeout, run_id=run_id
+    )
     rss[f"after_{first}"] = procfs.rss_bytes(target.pids())
-    two = load.run("builtin", target.url, requests, settings.connections, count=total - first,
-                   timeout=settings.timeout, run_id=run_id)
+    two = load.run(
+        "builtin",
+        target.url,
+        requests,
+        settings.connections,
+        count=total - first,
+        timeout=settings.timeout,
+        run_id=run_id,
+    )
     rss[f"after_{total}"] = procfs.rss_bytes(target.pids())
     window = probe.stop()
     combined = dict(two)  # latency percentiles of the second (longer) phase
@@ -141,8 +177,10 @@ def measure_memory(target, stack, scenario, requests, settings, run_id):
     if growth is None:
         entry["flags"].append("gateway RSS unknown: no local process found for this target")
     elif growth > settings.memory_limit_pct:
-        entry["flags"].append(f"gateway RSS grew {growth:.1f}% from {first} to {total} requests "
-                              f"(target: flat within {settings.memory_limit_pct:g}%)")
+        entry["flags"].append(
+            f"gateway RSS grew {growth:.1f}% from {first} to {total} requests "
+            f"(target: flat within {settings.memory_limit_pct:g}%)"
+        )
     return entry
 
 
@@ -165,9 +203,13 @@ def record(target, scenario, generator, settings, result, window):
     # irq + softirq time (mostly loopback TCP between all of these) is charged to no process
     cores["interrupts"] = window["interrupt_cores"]
     # what the rest of the machine used meanwhile (the harness itself is negligible): other load
-    cores["other"] = (max(0.0, cores["machine_busy"] - (cores["interrupts"] or 0.0)
-                          - (cores["stack_total"] or 0.0) - loadgen["cores"])
-                      if cores["machine_busy"] is not None else None)
+    cores["other"] = (
+        max(
+            0.0, cores["machine_busy"] - (cores["interrupts"] or 0.0) - (cores["stack_total"] or 0.0) - loadgen["cores"]
+        )
+        if cores["machine_busy"] is not None
+        else None
+    )
     latency = {k: (v / 1000 if v is not None else None) for k, v in result["latency_us"].items()}
     entry = {
         "target": target.name,
@@ -179,33 +221,47 @@ def record(target, scenario, generator, settings, result, window):
         "requests": requests,
         "rps": round(requests / duration, 1) if duration else 0.0,
         "latency_ms": {k: (round(v, 3) if v is not None else None) for k, v in latency.items()},
-        "errors": {"non_2xx": errors.get("non_2xx", 0), "socket": socket_errors,
-                   "total": errors.get("non_2xx", 0) + sum(socket_errors.values())},
+        "errors": {
+            "non_2xx": errors.get("non_2xx", 0),
+            "socket": socket_errors,
+            "total": errors.get("non_2xx", 0) + sum(socket_errors.values()),
+        },
         "statuses": result.get("statuses"),
         "cpu_us_per_request": {k: (round(v, 1) if v is not None else None) for k, v in per_request.items()},
         "cpu_cores": {k: (round(v, 3) if v is not None else None) for k, v in cores.items()},
         "cpu_window_s": round(wall, 3),
         "processes": window["pids"],
         "per_process": window["per_process"],
-        "loadgen": {"cpu_s": round(loadgen["cpu_s"], 3), "cores": round(loadgen["cores"], 3),
-                    "threads": loadgen["threads"],
-                    "saturated": loadgen["cores"] >= LOADGEN_SATURATED * loadgen["threads"]},
+        "loadgen": {
+            "cpu_s": round(loadgen["cpu_s"], 3),
+            "cores": round(loadgen["cores"], 3),
+            "threads": loadgen["threads"],
+            "saturated": loadgen["cores"] >= LOADGEN_SATURATED * loadgen["threads"],
+        },
         "flags": [],
     }
     flags = entry["flags"]
     if entry["loadgen"]["saturated"]:
-        flags.append(f"LOAD GENERATOR BOUND: {generator} used {loadgen['cores']:.2f} cores with "
-                     f"{loadgen['threads']} thread(s): the stack may be faster than measured")
+        flags.append(
+            f"LOAD GENERATOR BOUND: {generator} used {loadgen['cores']:.2f} cores with "
+            f"{loadgen['threads']} thread(s): the stack may be faster than measured"
+        )
     if cores["machine_busy"] is not None and cores["machine_busy"] >= MACHINE_SATURATED * CPUS:
-        flags.append(f"machine CPU saturated ({cores['machine_busy']:.2f} of {CPUS} cores busy): "
-                     "stack and load generator compete for the CPUs")
+        flags.append(
+            f"machine CPU saturated ({cores['machine_busy']:.2f} of {CPUS} cores busy): "
+            "stack and load generator compete for the CPUs"
+        )
     for p in window["per_process"]:
         if p["cores"] is not None and p["cores"] >= HOT_PROCESS and p["group"] in ("gateway", "workers"):
-            flags.append(f"CPU-BOUND PROCESS: {p['group']} pid {p['pid']} ({p['label']}) used {p['cores']:.2f} "
-                         "cores: one Python process near a full core is likely the bottleneck")
+            flags.append(
+                f"CPU-BOUND PROCESS: {p['group']} pid {p['pid']} ({p['label']}) used {p['cores']:.2f} "
+                "cores: one Python process near a full core is likely the bottleneck"
+            )
     if cores["other"] is not None and cores["other"] >= OTHER_LOAD:
-        flags.append(f"other load: processes outside the stack used {cores['other']:.2f} cores during the "
-                     "window (another job on this machine?): the figures are disturbed")
+        flags.append(
+            f"other load: processes outside the stack used {cores['other']:.2f} cores during the "
+            "window (another job on this machine?): the figures are disturbed"
+        )
     unknown = [g for g in GROUPS if cpu[g] is None]
     if unknown:
         flags.append(f"CPU of {', '.join(unknown)} unknown (no local process found): stack_total leaves it out")

@@ -5,6 +5,7 @@ which then stops them in order), is killed by the kernel if the harness dies wit
 (PR_SET_PDEATHSIG), and carries BENCH_RUN_ID=<run id> in its environment, so that a sweep can
 find anything left over (a gunicorn worker orphaned by its master, say) and kill it.
 """
+
 import ctypes
 import os
 import signal
@@ -48,9 +49,16 @@ class ChildProcess:
         self.members = []
 
     def start(self):
-        self.popen = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
-                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-                                      preexec_fn=_die_with_parent)
+        self.popen = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         return self
 
     @property
@@ -160,8 +168,9 @@ def wait_for_services(amqp_uri, services, processes=(), timeout=30.0, ssl=None):
         except Exception as exc:
             if time.monotonic() > deadline:
                 logs = "\n".join(process.output() for process in processes)
-                raise TimeoutError(f"{pending} did not answer within {timeout:g}s "
-                                   f"({type(exc).__name__}: {exc})\n{logs}") from None
+                raise TimeoutError(
+                    f"{pending} did not answer within {timeout:g}s ({type(exc).__name__}: {exc})\n{logs}"
+                ) from None
             time.sleep(0.2)
 
 

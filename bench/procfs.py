@@ -3,6 +3,7 @@
 CPU time is utime + stime from /proc/<pid>/stat, in clock ticks (CLK_TCK, usually 100 per
 second, so 10 ms resolution: a window of a few seconds is needed for a meaningful figure).
 """
+
 import os
 from dataclasses import dataclass
 
@@ -31,11 +32,18 @@ def read_stat(pid):
         return None
     # comm is in parentheses and may itself contain spaces or parentheses
     left, right = raw.index("("), raw.rindex(")")
-    comm = raw[left + 1:right]
-    rest = raw[right + 2:].split()  # rest[0] is field 3 (state): field n is rest[n - 3]
-    return Stat(pid=pid, comm=comm, state=rest[0], ppid=int(rest[1]), session=int(rest[3]),
-                ticks=int(rest[11]) + int(rest[12]), starttime=int(rest[19]),
-                rss_bytes=int(rest[21]) * PAGE_SIZE)
+    comm = raw[left + 1 : right]
+    rest = raw[right + 2 :].split()  # rest[0] is field 3 (state): field n is rest[n - 3]
+    return Stat(
+        pid=pid,
+        comm=comm,
+        state=rest[0],
+        ppid=int(rest[1]),
+        session=int(rest[3]),
+        ticks=int(rest[11]) + int(rest[12]),
+        starttime=int(rest[19]),
+        rss_bytes=int(rest[21]) * PAGE_SIZE,
+    )
 
 
 def all_pids():

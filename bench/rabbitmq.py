@@ -3,6 +3,7 @@ a throwaway vhost per run. Uses `rabbitmqctl` on a local broker (run as root or 
 set RABBITMQ_MANAGEMENT_URL (e.g. http://guest:guest@localhost:15672) to use the management
 HTTP API instead.
 """
+
 import base64
 import json
 import os
@@ -45,8 +46,11 @@ def create_vhost(name, user="guest"):
     """Create `name` and give `user` all rights on it."""
     if management_url():
         api("PUT", f"vhosts/{urllib.parse.quote(name, safe='')}")
-        api("PUT", f"permissions/{urllib.parse.quote(name, safe='')}/{user}",
-             {"configure": ".*", "write": ".*", "read": ".*"})
+        api(
+            "PUT",
+            f"permissions/{urllib.parse.quote(name, safe='')}/{user}",
+            {"configure": ".*", "write": ".*", "read": ".*"},
+        )
     else:
         ctl("add_vhost", name)
         ctl("set_permissions", "-p", name, user, ".*", ".*", ".*")

@@ -14,6 +14,7 @@ reads what they wrote). Run (the harness does this, with the asgi target's uvico
 
     uvicorn bench.reference_gateway:app --loop uvloop --http httptools --no-access-log
 """
+
 import os
 
 import falcon
@@ -51,5 +52,4 @@ def create_app(redis_uri, prefix):
     return app
 
 
-app = create_app(os.environ.get("REDIS_URI", "redis://127.0.0.1:6379/0"),
-                 os.environ.get("REDIS_KEY_PREFIX", "travel:"))
+app = create_app(os.environ.get("REDIS_URI", "redis://127.0.0.1:6379/0"), os.environ.get("REDIS_KEY_PREFIX", "travel:"))

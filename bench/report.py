@@ -1,4 +1,5 @@
 """The report: a text table on stdout and the JSON file (the chart is bench/chart.py)."""
+
 import json
 from pathlib import Path
 
@@ -22,10 +23,12 @@ COLUMNS = [  # (heading, width, value of a run)
     ("lg cores", 8, lambda r: f"{r['loadgen']['cores']:.2f}" + ("!" if r["loadgen"]["saturated"] else "")),
 ]
 
-LEGEND = ("CPU columns: microseconds of CPU per request (utime+stime from /proc over the measured window)\n"
-          "of the gateway (gw: all its processes), the workers (svc: the nameko services), RabbitMQ (mq:\n"
-          "beam.smp) and Redis, and their sum; RabbitMQ and Redis are the machine's shared services.\n"
-          "lg cores: the load generator's CPU ('!': near a full core per thread, it may be the bottleneck).")
+LEGEND = (
+    "CPU columns: microseconds of CPU per request (utime+stime from /proc over the measured window)\n"
+    "of the gateway (gw: all its processes), the workers (svc: the nameko services), RabbitMQ (mq:\n"
+    "beam.smp) and Redis, and their sum; RabbitMQ and Redis are the machine's shared services.\n"
+    "lg cores: the load generator's CPU ('!': near a full core per thread, it may be the bottleneck)."
+)
 
 
 def _num(value, digits):
@@ -59,8 +62,10 @@ def memory_table(runs):
         rss = m["rss_kib"]
         growth = "-" if m["growth_pct"] is None else f"{m['growth_pct']:+.1f}%"
         flat = "-" if m["flat"] is None else ("yes" if m["flat"] else "NO")
-        lines.append(f"{r['target']:9}  {_num(rss['after_warmup'], 0):>12}  {_num(rss[f'after_{first}'], 0):>12}  "
-                     f"{_num(rss[f'after_{total}'], 0):>12}  {growth:>8}  {flat} (limit {m['limit_pct']:g}%)")
+        lines.append(
+            f"{r['target']:9}  {_num(rss['after_warmup'], 0):>12}  {_num(rss[f'after_{first}'], 0):>12}  "
+            f"{_num(rss[f'after_{total}'], 0):>12}  {growth:>8}  {flat} (limit {m['limit_pct']:g}%)"
+        )
     return "\n".join(lines)
 
 
@@ -78,22 +83,32 @@ def relative_to_reference(runs):
         scenario = per_round.setdefault(ref["scenario"], {"floors": [], "ratios": {}})
         scenario["floors"].append(floor)
         for run in runs:
-            if (run["scenario"] == ref["scenario"] and run.get("round") == ref.get("round")
-                    and run["target"] != REFERENCE and not run.get("memory")):
+            if (
+                run["scenario"] == ref["scenario"]
+                and run.get("round") == ref.get("round")
+                and run["target"] != REFERENCE
+                and not run.get("memory")
+            ):
                 us = run["cpu_us_per_request"]["gateway"]
                 ratio = us / floor if us is not None and floor else None
                 scenario["ratios"].setdefault(run["target"], []).append(ratio)
-    return {name: {"reference_gateway_us": summary.median(s["floors"]),
-                   "ratios": {t: summary.median(r, digits=2) for t, r in s["ratios"].items()}}
-            for name, s in per_round.items()}
+    return {
+        name: {
+            "reference_gateway_us": summary.median(s["floors"]),
+            "ratios": {t: summary.median(r, digits=2) for t, r in s["ratios"].items()},
+        }
+        for name, s in per_round.items()
+    }
 
 
 def relative_lines(relative):
     lines = []
     for scenario, rel in relative.items():
         ratios = ", ".join(f"{t} {'n/a' if r is None else f'{r:.2f}x'}" for t, r in rel["ratios"].items())
-        lines.append(f"{scenario}: gateway CPU relative to the reference (Falcon+uvicorn reading Redis directly, "
-                     f"{_num(rel['reference_gateway_us'], 0)} us/request): {ratios or 'no other target'}")
+        lines.append(
+            f"{scenario}: gateway CPU relative to the reference (Falcon+uvicorn reading Redis directly, "
+            f"{_num(rel['reference_gateway_us'], 0)} us/request): {ratios or 'no other target'}"
+        )
     return lines
 
 
@@ -102,12 +117,15 @@ def text(report):
     meta = report["meta"]
     gen = meta["generator"]
     rounds = meta.get("rounds", 1)
-    out = [f"load generator: {gen['name']} ({gen.get('version') or '?'}), {meta['connections']} connections, "
-           f"{meta['duration_s']:g}s per run after {meta['warmup_s']:g}s warm-up (memory runs: counted requests, "
-           f"built-in generator); {meta['cpus']} CPUs", "", table(runs, rounds=rounds > 1)]
+    out = [
+        f"load generator: {gen['name']} ({gen.get('version') or '?'}), {meta['connections']} connections, "
+        f"{meta['duration_s']:g}s per run after {meta['warmup_s']:g}s warm-up (memory runs: counted requests, "
+        f"built-in generator); {meta['cpus']} CPUs",
+        "",
+        table(runs, rounds=rounds > 1),
+    ]
     if rounds > 1:
-        out += ["", f"median of {rounds} rounds (errors: the sum; memory: first round only):",
-                table(report["medians"])]
+        out += ["", f"median of {rounds} rounds (errors: the sum; memory: first round only):", table(report["medians"])]
         short = [f"{m['target']}/{m['scenario']} ({m['rounds']})" for m in report["medians"] if m["rounds"] < rounds]
         if short:
             out.append("over fewer rounds (a run failed, or the run was interrupted): " + ", ".join(short))
@@ -116,8 +134,14 @@ def text(report):
         out += [""] + relative
     skipped = meta.get("skipped")
     if skipped:
-        out += ["", "not run: " + ", ".join(f"{s['target']}/{s['scenario']}" for s in skipped)
-                + " (" + "; ".join(dict.fromkeys(s["reason"] for s in skipped)) + ")"]
+        out += [
+            "",
+            "not run: "
+            + ", ".join(f"{s['target']}/{s['scenario']}" for s in skipped)
+            + " ("
+            + "; ".join(dict.fromkeys(s["reason"] for s in skipped))
+            + ")",
+        ]
     verdicts = targets.lines(report.get("targets", []), meta["connections"])
     if verdicts:
         out += [""] + verdicts

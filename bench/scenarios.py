@@ -4,6 +4,7 @@ The list is built from the seeded data (airport ids), so a GET always finds its 
 trip always joins two existing, different airports. Load generators start each connection (wrk:
 each thread) at a different point of the list.
 """
+
 import json
 from dataclasses import dataclass
 
@@ -17,8 +18,7 @@ class Request:
     body: bytes | None = None
 
     def as_dict(self):
-        return {"method": self.method, "path": self.path,
-                "body": None if self.body is None else self.body.decode()}
+        return {"method": self.method, "path": self.path, "body": None if self.body is None else self.body.decode()}
 
 
 def _json(value):
@@ -59,14 +59,16 @@ class Scenario:
     memory: bool = False  # measured by request counts and gateway RSS rather than for a duration
 
 
-SCENARIOS = {s.name: s for s in [
-    Scenario("get_airport", "GET /airports/<id> of a seeded airport (one RPC)", get_airport),
-    Scenario("create_airport", "POST /airports (one RPC, Redis writes)", create_airport),
-    Scenario("create_trip", "POST /trips between two seeded airports (two RPCs: trips asks airports)",
-             create_trip),
-    Scenario("mix", "90% GET /airports/<id>, 10% POST /airports", mix),
-    Scenario("memory", "the mix, counted: gateway RSS after N1 and after N2 requests", mix, memory=True),
-]}
+SCENARIOS = {
+    s.name: s
+    for s in [
+        Scenario("get_airport", "GET /airports/<id> of a seeded airport (one RPC)", get_airport),
+        Scenario("create_airport", "POST /airports (one RPC, Redis writes)", create_airport),
+        Scenario("create_trip", "POST /trips between two seeded airports (two RPCs: trips asks airports)", create_trip),
+        Scenario("mix", "90% GET /airports/<id>, 10% POST /airports", mix),
+        Scenario("memory", "the mix, counted: gateway RSS after N1 and after N2 requests", mix, memory=True),
+    ]
+}
 
 DEFAULT = ["get_airport"]
 

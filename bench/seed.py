@@ -2,6 +2,7 @@
 the harness did not start, too), and a readiness probe that exercises the whole RPC path.
 
 The reference (bench/reference_gateway.py) only reads: see `seed_reference`."""
+
 import http.client
 import json
 import time

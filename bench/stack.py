@@ -13,6 +13,7 @@ Targets:
 
 or any name given a URL (`--url asgi=http://host:8000`): then nothing is started for it.
 """
+
 import os
 import re
 import shutil
@@ -184,8 +185,9 @@ class Stack:
         for name in self.target_names:
             if name in self.options.urls:
                 url = self.options.urls[name]
-                self.targets[name] = Target(name, url.rstrip("/"), "external", {},
-                                            port=urllib.parse.urlsplit(url).port or 80)
+                self.targets[name] = Target(
+                    name, url.rstrip("/"), "external", {}, port=urllib.parse.urlsplit(url).port or 80
+                )
         if not self.local_targets:
             return
         unknown = [name for name in self.local_targets if name not in KINDS]
@@ -195,15 +197,20 @@ class Stack:
         self.vhost_created = True  # before: a half-made vhost is deleted too
         rabbitmq.create_vhost(self.vhost)
         self._start_workers(groups)
-        starters = {"asgi": self._start_asgi, "wsgi": self._start_wsgi, "baseline": self._start_baseline,
-                    REFERENCE: self._start_reference}
+        starters = {
+            "asgi": self._start_asgi,
+            "wsgi": self._start_wsgi,
+            "baseline": self._start_baseline,
+            REFERENCE: self._start_reference,
+        }
         for name in self.local_targets:  # all start at once; then wait for each
             self.targets[name] = starters[name]()
         self._wait_for_services()
         for name in self.local_targets:  # the reference's 404 comes from Redis, the others' over RPC
             target = self.targets[name]
-            wait_ready(target.url, self.options.start_timeout, alive=target.process.running,
-                       describe=target.process.output)
+            wait_ready(
+                target.url, self.options.start_timeout, alive=target.process.running, describe=target.process.output
+            )
 
     def worker_env(self, services=()):
         """The environment of a worker process running `services`: --worker-env KEY=VALUE for
@@ -211,8 +218,12 @@ class Stack:
         on one service's containers)."""
         # METRICS_PORT=0: no metrics HTTP server (calls are still counted), so worker processes
         # side by side, and other stacks on this machine, do not fight over port 9100
-        env = {"AMQP_URI": self.amqp_uri, "REDIS_URI": self.options.redis_uri,
-               "REDIS_KEY_PREFIX": self.redis_prefix, "METRICS_PORT": 0}
+        env = {
+            "AMQP_URI": self.amqp_uri,
+            "REDIS_URI": self.options.redis_uri,
+            "REDIS_KEY_PREFIX": self.redis_prefix,
+            "METRICS_PORT": 0,
+        }
         scoped = {}
         for key, value in self.options.worker_env.items():
             service, name = worker_variable(key)
@@ -239,8 +250,12 @@ class Stack:
 
     def _wait_for_services(self):
         """Each service answers over the vhost; fails fast if a worker dies."""
-        wait_for_services(self.amqp_uri, [service for _, service in SERVICES.values()],
-                          [process for _, process in self.workers], self.options.start_timeout)
+        wait_for_services(
+            self.amqp_uri,
+            [service for _, service in SERVICES.values()],
+            [process for _, process in self.workers],
+            self.options.start_timeout,
+        )
 
     def _target(self, name, argv, env, settings):
         port = settings["port"]
@@ -250,8 +265,21 @@ class Stack:
 
     def _uvicorn(self, app, port):
         """The asgi target's command line, shared with the reference so the two differ by the app only."""
-        argv = [BIN / "uvicorn", app, "--host", "127.0.0.1", "--port", port,
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        argv = [
+            BIN / "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
         if self.options.asgi_workers > 1:
             argv += ["--workers", self.options.asgi_workers]
         return argv
@@ -260,8 +288,12 @@ class Stack:
         o, port = self.options, free_port()
         argv = self._uvicorn("gateway.asgi:app", port)
         env = self.gateway_env(RPC_POOL_SIZE=o.asgi_pool_size)
-        settings = {"port": port, "workers": o.asgi_workers, "RPC_POOL_SIZE": env["RPC_POOL_SIZE"],
-                    "LOG_LEVEL": env["LOG_LEVEL"]}
+        settings = {
+            "port": port,
+            "workers": o.asgi_workers,
+            "RPC_POOL_SIZE": env["RPC_POOL_SIZE"],
+            "LOG_LEVEL": env["LOG_LEVEL"],
+        }
         return self._target("asgi", argv, env, settings)
 
     def _start_reference(self):
@@ -270,8 +302,12 @@ class Stack:
         # Only what it reads, the workers' Redis and prefix (--worker-env included): --gateway-env
         # is for the real gateways.
         workers = self.worker_env(["airports"])  # it reads airports_service's keys
-        env = child_env(self.run_id, base=clean_environment(), REDIS_URI=workers["REDIS_URI"],
-                        REDIS_KEY_PREFIX=workers["REDIS_KEY_PREFIX"])
+        env = child_env(
+            self.run_id,
+            base=clean_environment(),
+            REDIS_URI=workers["REDIS_URI"],
+            REDIS_KEY_PREFIX=workers["REDIS_KEY_PREFIX"],
+        )
         settings = {"port": port, "workers": self.options.asgi_workers, "REDIS_KEY_PREFIX": env["REDIS_KEY_PREFIX"]}
         return self._target(REFERENCE, argv, env, settings)
 
@@ -279,12 +315,29 @@ class Stack:
         o, port = self.options, free_port()
         pool_size = o.wsgi_pool_size or o.wsgi_threads
         config = ROOT / "gateway" / "gunicorn.conf.py"  # the project's settings; these options override it
-        argv = [BIN / "gunicorn", *(["-c", config] if config.exists() else []), "-k", "gthread",
-                "--threads", o.wsgi_threads, "-w", o.wsgi_workers, "-b", f"127.0.0.1:{port}",
-                "--log-level", "warning", "gateway.wsgi:app"]
+        argv = [
+            BIN / "gunicorn",
+            *(["-c", config] if config.exists() else []),
+            "-k",
+            "gthread",
+            "--threads",
+            o.wsgi_threads,
+            "-w",
+            o.wsgi_workers,
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "gateway.wsgi:app",
+        ]
         env = self.gateway_env(RPC_POOL_SIZE=pool_size)
-        settings = {"port": port, "workers": o.wsgi_workers, "threads": o.wsgi_threads,
-                    "RPC_POOL_SIZE": env["RPC_POOL_SIZE"], "LOG_LEVEL": env["LOG_LEVEL"]}
+        settings = {
+            "port": port,
+            "workers": o.wsgi_workers,
+            "threads": o.wsgi_threads,
+            "RPC_POOL_SIZE": env["RPC_POOL_SIZE"],
+            "LOG_LEVEL": env["LOG_LEVEL"],
+        }
         return self._target("wsgi", argv, env, settings)
 
     def _start_baseline(self):
@@ -316,12 +369,15 @@ class Stack:
             "redis_prefix": self.redis_prefix if self.vhost_created else None,
             "redis_uri": self.options.redis_uri if self.vhost_created else None,
             "workers_layout": self.options.workers_layout if self.workers else None,
-            "worker_processes": [{"services": [SERVICES[s][1] for s in services], "command": " ".join(process.argv)}
-                                 for services, process in self.workers],
+            "worker_processes": [
+                {"services": [SERVICES[s][1] for s in services], "command": " ".join(process.argv)}
+                for services, process in self.workers
+            ],
             "worker_env": self.options.worker_env,
             "gateway_env": self.options.gateway_env,
-            "targets": {name: {"url": t.url, "command": t.command, "settings": t.settings}
-                        for name, t in self.targets.items()},
+            "targets": {
+                name: {"url": t.url, "command": t.command, "settings": t.settings} for name, t in self.targets.items()
+            },
         }
 
     # -- stop ---------------------------------------------------------------------------------
@@ -344,6 +400,7 @@ class Stack:
         for process in processes:
             _attempt(errors, process.stop)
         from bench.processes import sweep
+
         _attempt(errors, lambda: sweep(self.run_id))
         if self.vhost_created:
             _attempt(errors, lambda: rabbitmq.delete_vhost(self.vhost))

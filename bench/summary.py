@@ -7,6 +7,7 @@ CPUs decides much of it). Rounds run every target side by side again, in reverse
 other round so that drift over time does not always favour the same one (evenly so over an
 even number of rounds), and the median keeps one odd round from deciding the figure.
 """
+
 import statistics
 
 
@@ -36,13 +37,18 @@ def _median_run(runs):
         "requests": sum(run["requests"] for run in runs),
         "rps": median([run["rps"] for run in runs]),
         "latency_ms": _medians([run["latency_ms"] for run in runs]),
-        "errors": {"non_2xx": sum(e["non_2xx"] for e in errors), "socket": _summed([e["socket"] for e in errors]),
-                   "total": sum(e["total"] for e in errors)},
+        "errors": {
+            "non_2xx": sum(e["non_2xx"] for e in errors),
+            "socket": _summed([e["socket"] for e in errors]),
+            "total": sum(e["total"] for e in errors),
+        },
         # each CPU column is a median of its own: they need not add up to stack_total's
         "cpu_us_per_request": _medians([run["cpu_us_per_request"] for run in runs]),
-        "loadgen": {"cores": median([run["loadgen"]["cores"] for run in runs]),
-                    "threads": first["loadgen"]["threads"],
-                    "saturated": any(run["loadgen"]["saturated"] for run in runs)},
+        "loadgen": {
+            "cores": median([run["loadgen"]["cores"] for run in runs]),
+            "threads": first["loadgen"]["threads"],
+            "saturated": any(run["loadgen"]["saturated"] for run in runs),
+        },
         # each round's flags are in its own run
         "flags": [],
     }

@@ -9,6 +9,7 @@ machine, scaled by a yardstick measured in the same round: the gateway against t
 With several rounds (`--rounds`), every check is made round by round (each round ran the targets
 side by side) and the verdict is on the median round.
 """
+
 from dataclasses import dataclass
 
 from bench.stack import REFERENCE
@@ -50,19 +51,42 @@ def _stack_us(run):
 
 
 CHECKS = (
-    Check("requests/s, multiple of the baseline's", "x", 2.5, False,
-          lambda a, b, r: _ratio(a["rps"], b["rps"]) if b else None),
-    Check("p99 latency, fraction of the baseline's", "x", 0.5, True,
-          lambda a, b, r: _ratio(a["latency_ms"]["p99"], b["latency_ms"]["p99"]) if b else None),
+    Check(
+        "requests/s, multiple of the baseline's",
+        "x",
+        2.5,
+        False,
+        lambda a, b, r: _ratio(a["rps"], b["rps"]) if b else None,
+    ),
+    Check(
+        "p99 latency, fraction of the baseline's",
+        "x",
+        0.5,
+        True,
+        lambda a, b, r: _ratio(a["latency_ms"]["p99"], b["latency_ms"]["p99"]) if b else None,
+    ),
     Check("gateway CPU per request", "us", 250, True, lambda a, b, r: _gateway_us(a)),
-    Check("the same as a multiple of the reference's", "x", 250 / ISSUE_REFERENCE_US, True,
-          lambda a, b, r: _ratio(_gateway_us(a), _gateway_us(r)) if r else None, scaled=True),
+    Check(
+        "the same as a multiple of the reference's",
+        "x",
+        250 / ISSUE_REFERENCE_US,
+        True,
+        lambda a, b, r: _ratio(_gateway_us(a), _gateway_us(r)) if r else None,
+        scaled=True,
+    ),
     Check("stack CPU per request (gateway+workers+RabbitMQ+Redis)", "us", 1500, True, lambda a, b, r: _stack_us(a)),
-    Check("the same as a fraction of the baseline's", "x", 1500 / ISSUE_BASELINE_STACK_US, True,
-          lambda a, b, r: _ratio(_stack_us(a), _stack_us(b)) if b else None, scaled=True),
+    Check(
+        "the same as a fraction of the baseline's",
+        "x",
+        1500 / ISSUE_BASELINE_STACK_US,
+        True,
+        lambda a, b, r: _ratio(_stack_us(a), _stack_us(b)) if b else None,
+        scaled=True,
+    ),
 )
-MEMORY = Check("gateway memory growth between the two checkpoints", "%", 10, True,
-               lambda a, b, r: a["memory"]["growth_pct"])
+MEMORY = Check(
+    "gateway memory growth between the two checkpoints", "%", 10, True, lambda a, b, r: a["memory"]["growth_pct"]
+)
 
 
 def _by_round(runs):
@@ -80,9 +104,17 @@ def _verdict(check, figures):
     if not known:
         return None
     middle = median(known)
-    return {"check": check.name, "scaled": check.scaled, "unit": check.unit, "limit": round(check.limit, 3),
-            "at_most": check.at_most, "rounds": [None if f is None else round(f, 3) for f in figures],
-            "median": middle, "met": check.met(middle), "rounds_met": sum(1 for f in known if check.met(f))}
+    return {
+        "check": check.name,
+        "scaled": check.scaled,
+        "unit": check.unit,
+        "limit": round(check.limit, 3),
+        "at_most": check.at_most,
+        "rounds": [None if f is None else round(f, 3) for f in figures],
+        "median": middle,
+        "met": check.met(middle),
+        "rounds_met": sum(1 for f in known if check.met(f)),
+    }
 
 
 def check(runs):
@@ -90,8 +122,7 @@ def check(runs):
     rounds = [targets for _, targets in sorted(_by_round(runs).items())]
     verdicts = []
     for item in CHECKS:
-        figures = [item.value(r[GATEWAY], r.get(BASELINE), r.get(REFERENCE)) if GATEWAY in r else None
-                   for r in rounds]
+        figures = [item.value(r[GATEWAY], r.get(BASELINE), r.get(REFERENCE)) if GATEWAY in r else None for r in rounds]
         verdict = _verdict(item, figures)
         if verdict:
             verdicts.append(verdict)

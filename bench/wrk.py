@@ -4,6 +4,7 @@ and prints the result, latency percentiles included, as one parseable JSON line.
 wrk counts a reply with status >= 400 as an error ("errors.status"); the scenarios get neither
 1xx nor 3xx replies, so that is the non-2xx count. Socket errors are connect/read/write/timeout.
 """
+
 import json
 import shutil
 import subprocess
@@ -78,22 +79,38 @@ def script(requests):
 
 def argv(url, script_path, connections, duration, threads, timeout):
     threads = max(1, min(threads, connections))
-    return ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
-            "--timeout", f"{max(1, round(timeout))}s", "-s", str(script_path), url]
+    return [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(duration))}s",
+        "--timeout",
+        f"{max(1, round(timeout))}s",
+        "-s",
+        str(script_path),
+        url,
+    ]
 
 
 def parse(output):
     """The harness's result dict from wrk's output, in the built-in generator's shape."""
     for line in output.splitlines():
         if line.startswith(MARKER):
-            raw = json.loads(line[len(MARKER):])
+            raw = json.loads(line[len(MARKER) :])
             errors = raw["errors"]
             return {
                 "requests": int(raw["requests"]),
                 "duration_s": raw["duration_us"] / 1e6,
                 "latency_us": raw["latency_us"],
-                "errors": {"non_2xx": int(errors["status"]), "connect": int(errors["connect"]),
-                           "read": int(errors["read"]), "write": int(errors["write"]),
-                           "timeout": int(errors["timeout"])},
+                "errors": {
+                    "non_2xx": int(errors["status"]),
+                    "connect": int(errors["connect"]),
+                    "read": int(errors["read"]),
+                    "write": int(errors["write"]),
+                    "timeout": int(errors["timeout"]),
+                },
             }
     raise RuntimeError(f"wrk printed no result line:\n{output[-2000:]}")

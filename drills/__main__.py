@@ -8,6 +8,7 @@ Faults are shell commands run at the right moment, e.g. for the Compose file:
       --start "docker compose -f compose/docker-compose.yml start rabbitmq"
 Exit status 0 when the drill passed, 1 when it did not.
 """
+
 import argparse
 import shlex
 import subprocess
@@ -18,19 +19,27 @@ from drills import scenarios
 
 def command(text):
     """A fault hook running a shell command; the drill fails loudly if the command does."""
+
     def run():
         subprocess.run(text, shell=True, check=True)
+
     run.__name__ = shlex.split(text)[0] if text else "noop"
     return run
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m drills", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("drill", choices=["worker-failure", "broker-outage", "redis-outage", "saturation",
-                                          "timeouts", "hostile-input"])
-    parser.add_argument("--url", action="append", required=True,
-                        help="the gateway's base URL (outage drills take several)")
+    parser = argparse.ArgumentParser(
+        prog="python -m drills",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    parser.add_argument(
+        "drill", choices=["worker-failure", "broker-outage", "redis-outage", "saturation", "timeouts", "hostile-input"]
+    )
+    parser.add_argument(
+        "--url", action="append", required=True, help="the gateway's base URL (outage drills take several)"
+    )
     parser.add_argument("--token", help="a bearer token, if the gateway asks for one")
     parser.add_argument("--fault", help="worker-failure: the command that breaks a worker")
     parser.add_argument("--stop", help="outages: the command that takes the dependency down")
@@ -43,17 +52,27 @@ def main(argv=None):
 
     url = args.url[0]
     if args.drill == "worker-failure":
-        report = scenarios.worker_failure(url, command(_need(parser, args.fault, "--fault")), duration=args.duration,
-                                          concurrency=args.concurrency or 8, token=args.token)
+        report = scenarios.worker_failure(
+            url,
+            command(_need(parser, args.fault, "--fault")),
+            duration=args.duration,
+            concurrency=args.concurrency or 8,
+            token=args.token,
+        )
     elif args.drill in ("broker-outage", "redis-outage"):
-        report = scenarios.outage(args.url, command(_need(parser, args.stop, "--stop")),
-                                  command(_need(parser, args.start, "--start")),
-                                  what=args.drill.split("-")[0], token=args.token)
+        report = scenarios.outage(
+            args.url,
+            command(_need(parser, args.stop, "--stop")),
+            command(_need(parser, args.start, "--start")),
+            what=args.drill.split("-")[0],
+            token=args.token,
+        )
     elif args.drill == "saturation":
         report = scenarios.saturation(url, _need(parser, args.path, "--path"), concurrency=args.concurrency or 200)
     elif args.drill == "timeouts":
-        report = scenarios.timeouts(url, _need(parser, args.path, "--path"), concurrency=args.concurrency or 20,
-                                    limit=args.limit)
+        report = scenarios.timeouts(
+            url, _need(parser, args.path, "--path"), concurrency=args.concurrency or 20, limit=args.limit
+        )
     else:
         report = scenarios.hostile_input(url, token=args.token)
     print(report)

@@ -2,6 +2,7 @@
 
 Plain http.client: drills must run anywhere the project installs, and measure the gateway, not
 a client library's retries."""
+
 import http.client
 import json
 import threading
@@ -70,8 +71,14 @@ class Client:
             connection.request(method, self.prefix + path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
-            outcome = Outcome(method, path, response.status, time.perf_counter() - started, data,
-                              {k.lower(): v for k, v in response.getheaders()})
+            outcome = Outcome(
+                method,
+                path,
+                response.status,
+                time.perf_counter() - started,
+                data,
+                {k.lower(): v for k, v in response.getheaders()},
+            )
             if response.getheader("connection", "").lower() == "close":
                 self.reset()
             return outcome

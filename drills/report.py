@@ -1,4 +1,5 @@
 """What a drill found."""
+
 from dataclasses import dataclass, field
 
 

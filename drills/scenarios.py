@@ -1,5 +1,6 @@
 """The drills. Each takes the gateway's URL and the fault to inject (a callable: the CLI makes one
 from a shell command, the tests from the processes they started) and returns a Report."""
+
 import collections
 import socket
 import threading
@@ -75,13 +76,15 @@ def worker_failure(url, fault, *, duration=10.0, concurrency=8, fault_at=0.3, to
         thread.join(duration + 120)
 
     failed = [o for o in outcomes if not o.ok]
-    report.stats.update(requests=len(outcomes), failed=len(failed), airports_created=len(airports),
-                        trips_created=len(trips))
+    report.stats.update(
+        requests=len(outcomes), failed=len(failed), airports_created=len(airports), trips_created=len(trips)
+    )
     for outcome in failed:
         report.fail(outcome.describe())
     try:
-        found = collections.Counter(a["name"] for a in _walk(client, "/airports")
-                                    if a["name"].startswith(f"drill-{run}-"))
+        found = collections.Counter(
+            a["name"] for a in _walk(client, "/airports") if a["name"].startswith(f"drill-{run}-")
+        )
     except RuntimeError as exc:
         report.fail(f"cannot check for lost or doubled records: {exc}")
         return report
@@ -120,10 +123,14 @@ def outage(urls, stop, start, *, what, down_for=3.0, recovery_limit=15.0, fast=1
         for client, seed in zip(clients, seeds, strict=True):
             for outcome in (client.get(f"/airports/{seed}"), client.post("/airports", {"name": f"drill-{run}-down"})):
                 slowest = max(slowest, outcome.elapsed)
-                report.check(outcome.status == 503 and outcome.headers.get("content-type") == PROBLEM,
-                             f"{client.base} while {what} is down: {outcome.describe()}")
-                report.check(outcome.elapsed < fast,
-                             f"{client.base} while {what} is down, slower than {fast}s: {outcome.describe()}")
+                report.check(
+                    outcome.status == 503 and outcome.headers.get("content-type") == PROBLEM,
+                    f"{client.base} while {what} is down: {outcome.describe()}",
+                )
+                report.check(
+                    outcome.elapsed < fast,
+                    f"{client.base} while {what} is down, slower than {fast}s: {outcome.describe()}",
+                )
             ready = client.get("/health/ready")
             report.check(ready.status == 503, f"{client.base} readiness while {what} is down: {ready.describe()}")
         time.sleep(0.2)
@@ -134,13 +141,20 @@ def outage(urls, stop, start, *, what, down_for=3.0, recovery_limit=15.0, fast=1
     pending = list(zip(clients, seeds, strict=True))
     while pending:
         if time.monotonic() - up_since > recovery_limit:
-            report.fail(f"{len(pending)} gateway(s) not serving {recovery_limit}s after {what} came back: "
-                        + "; ".join(c.get(f"/airports/{s}").describe() for c, s in pending))
+            report.fail(
+                f"{len(pending)} gateway(s) not serving {recovery_limit}s after {what} came back: "
+                + "; ".join(c.get(f"/airports/{s}").describe() for c, s in pending)
+            )
             break
-        pending = [(c, s) for c, s in pending
-                   if not (c.get(f"/airports/{s}").status == 200
-                           and c.post("/airports", {"name": f"drill-{run}-back"}).status == 201
-                           and c.get("/health/ready").status == 200)]
+        pending = [
+            (c, s)
+            for c, s in pending
+            if not (
+                c.get(f"/airports/{s}").status == 200
+                and c.post("/airports", {"name": f"drill-{run}-back"}).status == 201
+                and c.get("/health/ready").status == 200
+            )
+        ]
         if pending:
             time.sleep(0.25)
     report.stats["recovered_after"] = f"{time.monotonic() - up_since:.1f}s"
@@ -162,8 +176,9 @@ def saturation(url, path, *, concurrency=100, fast=1.0):
     for thread in _run_threads(concurrency, one):
         thread.join(120)
     refused = [o for o in outcomes if o.status == 503]
-    report.stats.update(requests=concurrency, refused=len(refused),
-                        statuses=dict(collections.Counter(o.status for o in outcomes)))
+    report.stats.update(
+        requests=concurrency, refused=len(refused), statuses=dict(collections.Counter(o.status for o in outcomes))
+    )
     report.check(refused, "no request was refused: the in-flight bound was not reached")
     for outcome in outcomes:
         report.check(outcome.status in (200, 404, 503, 504), f"unexpected answer: {outcome.describe()}")
@@ -249,8 +264,10 @@ def hostile_input(url, *, slow_clients=30, token=None):
             good = 400 <= outcome.status < 500 and b"Traceback" not in outcome.body
             report.check(good, f"{description}: {outcome.describe()}")
             served = client.get("/health/live")
-            report.check(served.status == 200 and served.elapsed < 1.0,
-                         f"after {description}, others were not served promptly: {served.describe()}")
+            report.check(
+                served.status == 200 and served.elapsed < 1.0,
+                f"after {description}, others were not served promptly: {served.describe()}",
+            )
     finally:
         stop.set()
         for thread in slow:

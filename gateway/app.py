@@ -1,5 +1,6 @@
 """The gateway's app factories, asgilook-style: settings and the RPC client are passed in, so
 tests can choose them; `gateway.asgi` and `gateway.wsgi` call these with the environment's."""
+
 import logging
 
 import falcon
@@ -38,9 +39,14 @@ class RpcLifecycle:
 def create_app(settings=None, rpc=None):
     """The ASGI app (uvicorn gateway.asgi:app)."""
     settings = settings or Settings.from_env()
-    rpc = rpc or AsyncRpcClient(settings.amqp_uri, pool_size=settings.asgi_connections, timeout=settings.rpc_timeout,
-                                max_in_flight=settings.rpc_max_in_flight, exchange=settings.rpc_exchange,
-                                ssl_context=settings.ssl_context())
+    rpc = rpc or AsyncRpcClient(
+        settings.amqp_uri,
+        pool_size=settings.asgi_connections,
+        timeout=settings.rpc_timeout,
+        max_in_flight=settings.rpc_max_in_flight,
+        exchange=settings.rpc_exchange,
+        ssl_context=settings.ssl_context(),
+    )
     app = falcon.asgi.App(middleware=[*_middleware(settings), RpcLifecycle(rpc, settings.rpc_startup_wait)])
     return _assemble(app, AsgiRunner(rpc, settings), settings)
 
@@ -58,10 +64,12 @@ def create_wsgi_app(settings=None, rpc=None):
 def _middleware(settings):
     middleware = [RequestId()]
     if settings.origins:
-        middleware.append(falcon.CORSMiddleware(
-            allow_origins="*" if "*" in settings.origins else settings.origins,
-            expose_headers=["Location", "ETag", "X-Request-ID", "Retry-After"],
-        ))
+        middleware.append(
+            falcon.CORSMiddleware(
+                allow_origins="*" if "*" in settings.origins else settings.origins,
+                expose_headers=["Location", "ETag", "X-Request-ID", "Retry-After"],
+            )
+        )
     return middleware
 
 

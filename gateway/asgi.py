@@ -1,4 +1,5 @@
 """`uvicorn gateway.asgi:app`: the ASGI gateway, configured from the environment."""
+
 import gc
 
 from gateway.app import create_app

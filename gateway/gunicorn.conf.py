@@ -1,6 +1,7 @@
 """gunicorn settings for the WSGI gateway: `gunicorn -c gateway/gunicorn.conf.py gateway.wsgi:app`.
 
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS."""
+
 import os
 
 from gateway.settings import Settings

@@ -1,4 +1,5 @@
 """The gateway's logging: every line carries the request id it was written for."""
+
 import contextvars
 import logging
 import sys
@@ -26,8 +27,12 @@ def configure_logging(level="INFO", fmt="plain"):
     if fmt == "json":
         from pythonjsonlogger.json import JsonFormatter
 
-        handler.setFormatter(JsonFormatter(FORMAT.replace(" [%(request_id)s]", " %(request_id)s"),
-                                           rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+        handler.setFormatter(
+            JsonFormatter(
+                FORMAT.replace(" [%(request_id)s]", " %(request_id)s"),
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter(FORMAT))
     logger.addHandler(handler)

@@ -5,12 +5,21 @@ PROMETHEUS_MULTIPROC_DIR to an empty directory before start, and the metrics of 
 process are summed at scrape time (prometheus_client's multiprocess mode; with gunicorn, also
 use `-c gateway/gunicorn.conf.py` so dead workers are forgotten).
 """
+
 import os
 import time
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
 )
+
 
 class Children:
     """`metric.labels(*values)`, remembered: labels() validates and converts its arguments on
@@ -30,26 +39,33 @@ class Children:
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
-HTTP_DURATION = Histogram("gateway_http_request_duration_seconds", "Time to answer an HTTP request",
-                          ["route", "method"], buckets=LATENCY_BUCKETS)
-HTTP_IN_FLIGHT = Gauge("gateway_http_requests_in_flight", "HTTP requests being answered",
-                       multiprocess_mode="livesum")
-RPC_CALLS = Counter("gateway_rpc_calls_total", "RPC calls made, by service.method and outcome",
-                    ["call", "outcome"])
-RPC_DURATION = Histogram("gateway_rpc_call_duration_seconds", "Time from publishing a call to its reply",
-                         ["call"], buckets=LATENCY_BUCKETS)
+HTTP_DURATION = Histogram(
+    "gateway_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_IN_FLIGHT = Gauge("gateway_http_requests_in_flight", "HTTP requests being answered", multiprocess_mode="livesum")
+RPC_CALLS = Counter("gateway_rpc_calls_total", "RPC calls made, by service.method and outcome", ["call", "outcome"])
+RPC_DURATION = Histogram(
+    "gateway_rpc_call_duration_seconds", "Time from publishing a call to its reply", ["call"], buckets=LATENCY_BUCKETS
+)
 RPC_IN_FLIGHT = Gauge("gateway_rpc_calls_in_flight", "RPC calls waiting for a reply", multiprocess_mode="livesum")
-PENDING_REPLIES = Gauge("gateway_rpc_pending_replies",
-                        "Calls the ASGI client still expects a reply for (its own bookkeeping; single-process mode)")
-BROKER_CONNECTIONS = Gauge("gateway_broker_connections", "AMQP connections up (ASGI client)",
-                           multiprocess_mode="livesum")
+PENDING_REPLIES = Gauge(
+    "gateway_rpc_pending_replies",
+    "Calls the ASGI client still expects a reply for (its own bookkeeping; single-process mode)",
+)
+BROKER_CONNECTIONS = Gauge(
+    "gateway_broker_connections", "AMQP connections up (ASGI client)", multiprocess_mode="livesum"
+)
 LATE_REPLIES = Counter("gateway_rpc_late_replies_total", "Replies that came after their call gave up")
-POOL_PROXIES = Gauge("gateway_rpc_pool_proxies", "ClusterRpcProxy instances in the pool (WSGI)", ["state"],
-                     multiprocess_mode="livesum")
-POOL_WAITING = Gauge("gateway_rpc_pool_waiting", "Threads waiting for a free proxy (WSGI)",
-                     multiprocess_mode="livesum")
-POOL_EVENTS = Counter("gateway_rpc_pool_events_total", "Proxies created, stopped, and checkouts refused (WSGI)",
-                      ["event"])
+POOL_PROXIES = Gauge(
+    "gateway_rpc_pool_proxies", "ClusterRpcProxy instances in the pool (WSGI)", ["state"], multiprocess_mode="livesum"
+)
+POOL_WAITING = Gauge("gateway_rpc_pool_waiting", "Threads waiting for a free proxy (WSGI)", multiprocess_mode="livesum")
+POOL_EVENTS = Counter(
+    "gateway_rpc_pool_events_total", "Proxies created, stopped, and checkouts refused (WSGI)", ["event"]
+)
 
 
 http_requests, http_duration = Children(HTTP_REQUESTS), Children(HTTP_DURATION)

@@ -5,6 +5,7 @@ the requests (apispec's MarshmallowPlugin): nothing in it is written by hand a s
     python -m gateway.openapi --output docs/openapi.json
     python -m gateway.openapi --format yaml
 """
+
 import argparse
 import http
 import sys
@@ -16,23 +17,23 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from gateway.http.auth import MUTATING
-from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN
 from gateway.http.problems import KEY_IN_USE, KEY_REUSED, OVERLOADED, PROBLEM_JSON, VALIDATION
+from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN
 from schemas.fields import ID_PATTERN
 from schemas.problem import Problem
 
 OPENAPI_VERSION = "3.1.0"
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 The travel system of "Introduction to Python Microservices With Nameko": airports and trips,
 served by nameko services over RabbitMQ, with this gateway in front.
 
 Every error is an RFC 9457 problem document (`application/problem+json`). Problem types a
-client may want to tell apart are tag URIs: `{validation}` (with `errors` by field),
-`{reused}`, `{in_use}` and `{overloaded}`; the rest are `about:blank`.
+client may want to tell apart are tag URIs: `{VALIDATION}` (with `errors` by field),
+`{KEY_REUSED}`, `{KEY_IN_USE}` and `{OVERLOADED}`; the rest are `about:blank`.
 
 Creates accept an `Idempotency-Key`: a retry with the same key and body returns the first
 response and creates nothing.
-""".format(validation=VALIDATION, reused=KEY_REUSED, in_use=KEY_IN_USE, overloaded=OVERLOADED)
+"""
 
 BODY_ERRORS = (400, 413, 415, 422)
 RPC_ERRORS = (502, 503, 504)
@@ -41,11 +42,11 @@ ERROR_DESCRIPTIONS = {
     401: "No valid bearer token (see WWW-Authenticate).",
     404: "No such record.",
     409: "The request conflicts with the current state (see `detail`), or a request with the same "
-         "Idempotency-Key is still being processed (then with Retry-After).",
+    "Idempotency-Key is still being processed (then with Retry-After).",
     413: "The body is larger than the gateway accepts.",
     415: "The body is not JSON.",
     422: "The input is not valid: `errors` names each field at fault. Also an Idempotency-Key "
-         "reused with a different body.",
+    "reused with a different body.",
     500: "An unexpected error in the gateway.",
     502: "A service failed to handle the request.",
     503: "A service, the broker or the gateway's capacity is unavailable; retry after Retry-After.",
@@ -73,9 +74,14 @@ def build_document(operations, auth=False):
     )
     _components(spec, auth)
     if auth:
-        spec.components.security_scheme("bearerAuth", {
-            "type": "http", "scheme": "bearer",
-            "description": "One of the tokens in the gateway's API_TOKENS; needed to create and delete."})
+        spec.components.security_scheme(
+            "bearerAuth",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "One of the tokens in the gateway's API_TOKENS; needed to create and delete.",
+            },
+        )
     for op in operations:
         if op.documented:
             spec.path(path=op.path, operations={op.method.lower(): _operation(op, auth and op.method in MUTATING)})
@@ -99,39 +105,67 @@ def _query_parameters_are_never_null(doc):
 
 def _components(spec, auth):
     spec.components.schema("Problem", schema=Problem)
-    spec.components.header("X-Request-ID", {
-        "description": "The request's id: the one sent in X-Request-ID if usable, else a new one.",
-        "schema": {"type": "string"}})
-    spec.components.header("Retry-After", {"description": "Seconds to wait before retrying.",
-                                           "schema": {"type": "integer"}})
-    spec.components.header("Location", {"description": "Path of the created record.",
-                                        "schema": {"type": "string"}})
-    spec.components.header("ETag", {"description": "Entity tag of the record, for If-None-Match.",
-                                    "schema": {"type": "string"}})
-    spec.components.parameter("X-Request-ID", "header", {
-        "description": "An id for this request, echoed back and written in every log line about it. "
-                       "One of 1-128 visible ASCII characters is used as given; otherwise the gateway "
-                       "makes one.",
-        "schema": {"type": "string"}, "required": False})
-    spec.components.parameter("Idempotency-Key", "header", {
-        "description": "Makes the create safe to retry: the same key with the same body returns the first "
-                       "response (for 24 hours); with another body, 422; while the first is still in progress, "
-                       "409. A structured-field string (\"...\") or a bare token, 1-255 characters.",
-        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}, "required": False,
-        "example": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'})
-    spec.components.parameter("If-None-Match", "header", {
-        "description": "ETags the client has; 304 Not Modified if the record still has one of them.",
-        "schema": {"type": "string"}, "required": False})
+    spec.components.header(
+        "X-Request-ID",
+        {
+            "description": "The request's id: the one sent in X-Request-ID if usable, else a new one.",
+            "schema": {"type": "string"},
+        },
+    )
+    spec.components.header(
+        "Retry-After", {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+    )
+    spec.components.header("Location", {"description": "Path of the created record.", "schema": {"type": "string"}})
+    spec.components.header(
+        "ETag", {"description": "Entity tag of the record, for If-None-Match.", "schema": {"type": "string"}}
+    )
+    spec.components.parameter(
+        "X-Request-ID",
+        "header",
+        {
+            "description": "An id for this request, echoed back and written in every log line about it. "
+            "One of 1-128 visible ASCII characters is used as given; otherwise the gateway "
+            "makes one.",
+            "schema": {"type": "string"},
+            "required": False,
+        },
+    )
+    spec.components.parameter(
+        "Idempotency-Key",
+        "header",
+        {
+            "description": "Makes the create safe to retry: the same key with the same body returns the first "
+            "response (for 24 hours); with another body, 422; while the first is still in progress, "
+            '409. A structured-field string ("...") or a bare token, 1-255 characters.',
+            "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+            "required": False,
+            "example": '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+        },
+    )
+    spec.components.parameter(
+        "If-None-Match",
+        "header",
+        {
+            "description": "ETags the client has; 304 Not Modified if the record still has one of them.",
+            "schema": {"type": "string"},
+            "required": False,
+        },
+    )
     for status, description in ERROR_DESCRIPTIONS.items():
         if status == 401 and not auth:
             continue
-        response = {"description": description, "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
-                    "content": {PROBLEM_JSON: {"schema": "Problem"}}}
+        response = {
+            "description": description,
+            "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
+            "content": {PROBLEM_JSON: {"schema": "Problem"}},
+        }
         if status in RETRY_AFTER_STATUSES:
             response["headers"]["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
         if status == 401:
-            response["headers"]["WWW-Authenticate"] = {"description": "The Bearer challenge.",
-                                                        "schema": {"type": "string"}}
+            response["headers"]["WWW-Authenticate"] = {
+                "description": "The Bearer challenge.",
+                "schema": {"type": "string"},
+            }
         spec.components.response(_problem_name(status), response)
 
 
@@ -140,9 +174,16 @@ def _problem_name(status):
 
 
 def _operation(op, needs_token=False):
-    parameters = [{"in": "path", "name": name, "required": True, "description": description,
-                   "schema": {"type": "string", "pattern": ID_PATTERN.pattern}}
-                  for name, description in op.path_params.items()]
+    parameters = [
+        {
+            "in": "path",
+            "name": name,
+            "required": True,
+            "description": description,
+            "schema": {"type": "string", "pattern": ID_PATTERN.pattern},
+        }
+        for name, description in op.path_params.items()
+    ]
     if op.query:
         parameters.append({"in": "query", "schema": op.query})
     if op.idempotency_key:
@@ -177,8 +218,10 @@ def _replies(op):
         headers.update({name: {"$ref": f"#/components/headers/{name}"} for name in reply.headers})
         response = {"description": reply.description, "headers": headers}
         if reply.links:
-            response["links"] = {name: {"operationId": target, "parameters": parameters}
-                                 for name, (target, parameters) in reply.links.items()}
+            response["links"] = {
+                name: {"operationId": target, "parameters": parameters}
+                for name, (target, parameters) in reply.links.items()
+            }
         if reply.schema is not None:
             response["content"] = {reply.media_type: {"schema": reply.schema}}
         elif reply.media_type.startswith("text/"):

@@ -1,5 +1,6 @@
 """The route table: every operation the gateway serves. The ASGI app, the WSGI app and the
 OpenAPI document are all built from this one list."""
+
 from itertools import groupby
 
 from gateway.resources import airports, health, legacy, metrics, trips

@@ -1,4 +1,5 @@
 """The gateway's settings, read from the environment (see the README's configuration table)."""
+
 import os
 import ssl
 import urllib.parse
@@ -105,17 +106,22 @@ class Settings:
         if not self.amqp_tls:
             return None
         options = {"cert_reqs": ssl.CERT_REQUIRED}
-        for key, value in (("ca_certs", self.amqp_ssl_ca), ("certfile", self.amqp_ssl_cert),
-                           ("keyfile", self.amqp_ssl_key)):
+        for key, value in (
+            ("ca_certs", self.amqp_ssl_ca),
+            ("certfile", self.amqp_ssl_cert),
+            ("keyfile", self.amqp_ssl_key),
+        ):
             if value:
                 options[key] = value
         return options
 
     def describe(self):
         """A one-line summary for the start-up log: the broker address without its password."""
-        return (f"broker {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, "
-                f"pool {self.rpc_pool_size or 'auto'}, auth {'on' if self.tokens else 'off'}, "
-                f"CORS {self.cors_origins or 'off'}")
+        return (
+            f"broker {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, "
+            f"pool {self.rpc_pool_size or 'auto'}, auth {'on' if self.tokens else 'off'}, "
+            f"CORS {self.cors_origins or 'off'}"
+        )
 
 
 def masked(uri):

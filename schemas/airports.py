@@ -1,4 +1,5 @@
 """Airports: what a client sends, what a record looks like, how a list is paged."""
+
 from marshmallow import Schema, fields, validate
 
 from schemas.fields import IATA_PATTERN, Cursor, Id, Limit, NextCursor, Timestamp, TrimmedString
@@ -10,8 +11,10 @@ class AirportCreate(Schema):
     name = TrimmedString(
         required=True,
         validate=validate.Length(min=1, max=NAME_MAX_LENGTH),
-        metadata={"description": "At most 120 characters, and at least 1 once surrounding spaces are trimmed.",
-                  "example": "Lisbon"},
+        metadata={
+            "description": "At most 120 characters, and at least 1 once surrounding spaces are trimmed.",
+            "example": "Lisbon",
+        },
     )
     iata = fields.String(
         load_default=None,

@@ -10,6 +10,7 @@ Everything here is an error the caller can act on. A bug in a worker is not one
 of these: it arrives as nameko's generic `RemoteError`, which the gateway answers
 with 502, never with a 4xx that would blame the client.
 """
+
 from nameko.exceptions import deserialize_to_instance
 
 

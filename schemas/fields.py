@@ -1,4 +1,5 @@
 """Field types shared by the request, record and query schemas."""
+
 import re
 
 from marshmallow import ValidationError, fields, validate
@@ -21,8 +22,7 @@ class TrimmedString(fields.String):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._longest = min((v.max for v in self.validators if isinstance(v, validate.Length) and v.max),
-                            default=None)
+        self._longest = min((v.max for v in self.validators if isinstance(v, validate.Length) and v.max), default=None)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)

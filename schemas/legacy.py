@@ -1,4 +1,5 @@
 """The article's original routes (/airport, /trip), kept working and marked deprecated."""
+
 from marshmallow import Schema, fields, validate
 
 from schemas.airports import NAME_MAX_LENGTH

@@ -1,11 +1,15 @@
 """RFC 9457 problem details, the body of every error response, and the health report."""
+
 from marshmallow import Schema, fields
 
 
 class Problem(Schema):
     type = fields.String(
         required=True,
-        metadata={"description": "A URI naming the kind of problem.", "example": "https://travel.example/problems/validation"},
+        metadata={
+            "description": "A URI naming the kind of problem.",
+            "example": "https://travel.example/problems/validation",
+        },
     )
     title = fields.String(required=True, metadata={"example": "Unprocessable Content"})
     status = fields.Integer(required=True, metadata={"example": 422})

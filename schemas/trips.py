@@ -1,4 +1,5 @@
 """Trips: a journey from one airport to another."""
+
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from schemas.fields import Cursor, Id, Limit, NextCursor, Timestamp

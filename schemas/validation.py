@@ -1,4 +1,5 @@
 """Loading input through a schema, with failures turned into the wire's ValidationError."""
+
 import marshmallow
 
 from schemas.errors import ValidationError

@@ -1,12 +1,12 @@
 """Session-wide isolation: a fresh RabbitMQ vhost and a Redis key prefix of its own,
 both removed at the end, so tests never touch anything else on the same broker or Redis."""
-import os
-import uuid
 
 import itertools
-from pathlib import Path
+import os
 import random
 import string
+import uuid
+from pathlib import Path
 
 import eventlet.patcher
 import pytest
@@ -134,10 +134,12 @@ def api(request, workers, amqp):
 @pytest.fixture
 def airport(api):
     """Create an airport through the API: airport(name=..., iata=...) -> the record."""
+
     def create(name="Airport", **fields):
         result = api.post("/airports", json={"name": name, **fields})
         assert result.status_code == 201, result.text
         return result.json
+
     return create
 
 
@@ -148,13 +150,16 @@ def trip(api, airport):
         result = api.post("/trips", json=body)
         assert result.status_code == 201, result.text
         return result.json
+
     return create
 
 
-_IATA_CODES = iter(sorted(
-    ("".join(code) for code in itertools.product(string.ascii_uppercase, repeat=3)),
-    key=lambda _: random.random(),
-))
+_IATA_CODES = iter(
+    sorted(
+        ("".join(code) for code in itertools.product(string.ascii_uppercase, repeat=3)),
+        key=lambda _: random.random(),
+    )
+)
 
 
 def unique_iata():

@@ -2,6 +2,7 @@
 healthcheck or Kubernetes exec probe for workers. `python -m workers.healthcheck airports_service`.
 
 Reads AMQP_URI and AMQP_SSL (a YAML mapping of TLS options) like the workers do."""
+
 import argparse
 import os
 import sys

@@ -3,6 +3,7 @@
 Off unless API_TOKENS lists tokens. Tokens are compared in constant time, against every
 configured token whatever matches first, so timing tells nothing about any of them.
 """
+
 import hashlib
 import hmac
 
@@ -27,6 +28,7 @@ class BearerAuth:
             matched |= hmac.compare_digest(given, expected)
         if not matched:
             challenge = REALM + (', error="invalid_token"' if given else "")
-            raise Problem(401, "A valid bearer token is required to change data.",
-                          headers={"WWW-Authenticate": challenge})
+            raise Problem(
+                401, "A valid bearer token is required to change data.", headers={"WWW-Authenticate": challenge}
+            )
         return hashlib.sha256(given).hexdigest()[:16]

@@ -1,4 +1,5 @@
 """Stepping a sans-IO handler: the part of running one that does not depend on the I/O style."""
+
 import inspect
 
 

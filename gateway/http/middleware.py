@@ -2,6 +2,7 @@
 
 Each method has a sync form (WSGI) and an `_async` form (ASGI) that calls it: Falcon picks
 the one its app kind needs."""
+
 import logging
 import re
 import time
@@ -21,7 +22,7 @@ class RequestId:
 
     def process_request(self, req, resp):
         given = req.get_header("X-Request-ID")
-        request_id = given if given and _ACCEPTABLE_ID.fullmatch(given) else "%032x" % getrandbits(128)
+        request_id = given if given and _ACCEPTABLE_ID.fullmatch(given) else f"{getrandbits(128):032x}"
         req.context.request_id = request_id
         req.context.started = time.perf_counter()
         request_id_var.set(request_id)

@@ -5,9 +5,11 @@ get back its result (or have its error raised at the `yield`), and `return` an A
 The same handler thus serves the ASGI app (awaiting an asyncio client) and the WSGI app
 (blocking on a proxy pool), and its metadata feeds the OpenAPI document.
 """
+
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -47,8 +49,10 @@ class Operation:
 
 def operation(method, path, operation_id, **contract):
     """Decorator: the handler below, with its contract, as an Operation."""
+
     def make(handler):
         return Operation(method, path, operation_id, handler, **contract)
+
     return make
 
 

@@ -4,16 +4,23 @@ errors (from the services, the RPC clients and the request itself) to HTTP.
 Problem types are tag URIs (RFC 4151): stable names a client can switch on. Errors whose
 status says it all use "about:blank", as RFC 9457 suggests.
 """
+
 import http
 import logging
 
 import falcon
 import orjson
-from nameko.exceptions import BadRequest as NamekoBadRequest, RemoteError
+from nameko.exceptions import BadRequest as NamekoBadRequest
+from nameko.exceptions import RemoteError
 
 from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
 from schemas.errors import (
-    Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable, ValidationError,
+    Conflict,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    NotFound,
+    ServiceUnavailable,
+    ValidationError,
 )
 
 log = logging.getLogger("gateway.errors")
@@ -48,10 +55,16 @@ ERROR_TABLE = [
     (NotFound, lambda e: Problem(404, e.detail)),
     (Conflict, lambda e: Problem(409, e.detail, type_uri=CONFLICT)),
     (ServiceUnavailable, lambda e: Problem(503, e.detail, headers={"Retry-After": "5"})),
-    (Overloaded, lambda e: Problem(503, "The gateway is at capacity; retry shortly.", type_uri=OVERLOADED,
-                                   headers={"Retry-After": "1"})),
-    (Unavailable, lambda e: Problem(503, "A service needed for this request is unavailable.",
-                                    headers={"Retry-After": "5"})),
+    (
+        Overloaded,
+        lambda e: Problem(
+            503, "The gateway is at capacity; retry shortly.", type_uri=OVERLOADED, headers={"Retry-After": "1"}
+        ),
+    ),
+    (
+        Unavailable,
+        lambda e: Problem(503, "A service needed for this request is unavailable.", headers={"Retry-After": "5"}),
+    ),
     (RpcTimeout, lambda e: Problem(504, "A service did not answer in time.")),
 ]
 
@@ -96,4 +109,3 @@ DEFAULT_DETAILS = {
     404: "Nothing is here.",
     405: "This resource does not support that method; see the Allow header.",
 }
-

@@ -1,6 +1,7 @@
 """From a Falcon request to an ApiRequest: body, query and headers read and validated against
 the operation's contract. Everything here is shared by the ASGI and WSGI apps; only reading
 the body's bytes differs (see gateway.http.runners)."""
+
 import functools
 import re
 
@@ -72,6 +73,7 @@ def idempotency_key(req):
     if value is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(value):
-        raise Problem(400, 'Idempotency-Key must be a quoted string ("...") or a token of 1-255 '
-                           "visible ASCII characters.")
+        raise Problem(
+            400, 'Idempotency-Key must be a quoted string ("...") or a token of 1-255 visible ASCII characters.'
+        )
     return value[1:-1] if value.startswith('"') else value

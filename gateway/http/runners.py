@@ -1,6 +1,7 @@
 """Running operations under Falcon: one runner for the ASGI app (awaiting the asyncio client),
 one for the WSGI app (blocking on the proxy pool). Everything they share lives in `Runner`; what
 is left is how each reads a body and performs an RPC step."""
+
 import asyncio
 import time
 
@@ -70,6 +71,7 @@ class AsgiRunner(Runner):
             except Exception as exc:
                 raise self.failure(exc) from exc
             self.finish(resp, conversation.response)
+
         return respond
 
     async def read_body(self, req):
@@ -109,6 +111,7 @@ class WsgiRunner(Runner):
             except Exception as exc:
                 raise self.failure(exc) from exc
             self.finish(resp, conversation.response)
+
         return respond
 
     def read_body(self, req):

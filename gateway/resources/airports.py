@@ -1,4 +1,5 @@
 """/airports: airports_service's records over HTTP."""
+
 from gateway.resources.records import RecordKind, record_operations
 from schemas.airports import Airport, AirportCreate, AirportListQuery, AirportPage
 

@@ -1,5 +1,6 @@
 """The API description (/openapi.json, /openapi.yaml) and a page for people (/docs: Swagger UI,
 served from the swagger-ui-py package's files, so it works offline and without a CDN)."""
+
 import mimetypes
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Liveness and readiness, for load balancers and orchestrators."""
+
 from gateway.http.operations import Reply, json_response, operation
 from gateway.rpc.calls import NotConnected, RpcCall, RpcTimeout, UnknownService
 from schemas.errors import ServiceUnavailable
@@ -8,18 +9,30 @@ SERVICES = ("airports_service", "trips_service", "greeting_service")
 READY_TIMEOUT = 1.0  # seconds each service has to answer
 
 
-@operation("GET", "/health/live", "getLiveness", tag="health", summary="Is the gateway process up?", calls_services=False,
-           replies={200: Reply("It is.", Health)})
+@operation(
+    "GET",
+    "/health/live",
+    "getLiveness",
+    tag="health",
+    summary="Is the gateway process up?",
+    calls_services=False,
+    replies={200: Reply("It is.", Health)},
+)
 def live(request):
     return json_response(200, {"status": "ok", "checks": {}})
 
 
-@operation("GET", "/health/ready", "getReadiness", tag="health", summary="Can the gateway serve requests?",
-           calls_services=False,  # a failing service is a check in the body, not an error
-           description=f"Checks the broker connection, and that each service answers within {READY_TIMEOUT:g} s "
-                       "(airports and trips check their Redis). 503 with the same body when any check fails.",
-           replies={200: Reply("Every check passed.", Health),
-                    503: Reply("A check failed; `checks` says which.", Health)})
+@operation(
+    "GET",
+    "/health/ready",
+    "getReadiness",
+    tag="health",
+    summary="Can the gateway serve requests?",
+    calls_services=False,  # a failing service is a check in the body, not an error
+    description=f"Checks the broker connection, and that each service answers within {READY_TIMEOUT:g} s "
+    "(airports and trips check their Redis). 503 with the same body when any check fails.",
+    replies={200: Reply("Every check passed.", Health), 503: Reply("A check failed; `checks` says which.", Health)},
+)
 def ready(request):
     connected = request.broker_connected()
     checks = {"broker": {"ok": connected}}

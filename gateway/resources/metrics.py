@@ -1,10 +1,19 @@
 """/metrics: the gateway's Prometheus metrics (see gateway.metrics)."""
+
 from gateway.http.operations import ApiResponse, Reply, operation
 from gateway.metrics import exposition
 
 
-@operation("GET", "/metrics", "getMetrics", summary="Prometheus metrics", tag="operations", documented=False,
-           calls_services=False, replies={200: Reply("")})
+@operation(
+    "GET",
+    "/metrics",
+    "getMetrics",
+    summary="Prometheus metrics",
+    tag="operations",
+    documented=False,
+    calls_services=False,
+    replies={200: Reply("")},
+)
 def metrics(request):
     body, media_type = exposition()
     return ApiResponse(200, body, media_type)

@@ -3,6 +3,7 @@
 Each is a thin translation: validated input in, one RPC to the service that owns the records,
 its answer out. The rules (what is valid, what conflicts) are the service's.
 """
+
 from dataclasses import dataclass
 
 from gateway.http.operations import Reply, created, json_response, no_content, operation, with_etag
@@ -51,36 +52,76 @@ def record_operations(kind):
     collection, item = f"/{kind.plural}", f"/{kind.plural}/{{{kind.id_param}}}"
     id_doc = {kind.id_param: f"The {kind.name}'s id (32 lowercase hexadecimal characters)."}
 
-    @operation("POST", collection, f"create{kind.title}", tag=kind.plural, summary=f"Create {kind.a}",
-               description=kind.create_description, body=kind.create, idempotency_key=True,
-               replies={201: Reply(f"The new {kind.name}.", kind.record, headers=("Location",), links={
-                   f"Get{kind.title}": (f"get{kind.title}", {kind.id_param: "$response.body#/id"}),
-                   f"Delete{kind.title}": (f"delete{kind.title}", {kind.id_param: "$response.body#/id"}),
-               })},
-               errors=kind.create_errors)
+    @operation(
+        "POST",
+        collection,
+        f"create{kind.title}",
+        tag=kind.plural,
+        summary=f"Create {kind.a}",
+        description=kind.create_description,
+        body=kind.create,
+        idempotency_key=True,
+        replies={
+            201: Reply(
+                f"The new {kind.name}.",
+                kind.record,
+                headers=("Location",),
+                links={
+                    f"Get{kind.title}": (f"get{kind.title}", {kind.id_param: "$response.body#/id"}),
+                    f"Delete{kind.title}": (f"delete{kind.title}", {kind.id_param: "$response.body#/id"}),
+                },
+            )
+        },
+        errors=kind.create_errors,
+    )
     def create(request):
         record = yield RpcCall(kind.service, "create", {**request.body, "idempotency_key": request.idempotency_key})
         return created(record, f"{collection}/{record['id']}")
 
-    @operation("GET", item, f"get{kind.title}", tag=kind.plural, summary=f"Get one {kind.name}",
-               path_params=id_doc, conditional=True,
-               replies={200: Reply(f"The {kind.name}.", kind.record, headers=("ETag",)),
-                        304: Reply("It has not changed since the ETag given in If-None-Match.", headers=("ETag",))},
-               errors=(404,))
+    @operation(
+        "GET",
+        item,
+        f"get{kind.title}",
+        tag=kind.plural,
+        summary=f"Get one {kind.name}",
+        path_params=id_doc,
+        conditional=True,
+        replies={
+            200: Reply(f"The {kind.name}.", kind.record, headers=("ETag",)),
+            304: Reply("It has not changed since the ETag given in If-None-Match.", headers=("ETag",)),
+        },
+        errors=(404,),
+    )
     def get(request):
         record = yield RpcCall(kind.service, "get", {kind.id_param: existing_id(request, kind)})
         return with_etag(request, record)
 
-    @operation("GET", collection, f"list{kind.plural.capitalize()}", tag=kind.plural,
-               summary=f"List {kind.plural}, oldest first", description=kind.list_description,
-               query=kind.list_query, replies={200: Reply(f"A page of {kind.plural}.", kind.page)}, errors=(422,))
+    @operation(
+        "GET",
+        collection,
+        f"list{kind.plural.capitalize()}",
+        tag=kind.plural,
+        summary=f"List {kind.plural}, oldest first",
+        description=kind.list_description,
+        query=kind.list_query,
+        replies={200: Reply(f"A page of {kind.plural}.", kind.page)},
+        errors=(422,),
+    )
     def list_(request):
         page = yield RpcCall(kind.service, "list", request.query)
         return json_response(200, page)
 
-    @operation("DELETE", item, f"delete{kind.title}", tag=kind.plural, summary=f"Delete {kind.a}",
-               description=kind.delete_description, path_params=id_doc,
-               replies={204: Reply("Deleted.")}, errors=(404, *kind.delete_errors))
+    @operation(
+        "DELETE",
+        item,
+        f"delete{kind.title}",
+        tag=kind.plural,
+        summary=f"Delete {kind.a}",
+        description=kind.delete_description,
+        path_params=id_doc,
+        replies={204: Reply("Deleted.")},
+        errors=(404, *kind.delete_errors),
+    )
     def delete(request):
         yield RpcCall(kind.service, "delete", {kind.id_param: existing_id(request, kind)})
         return no_content()

@@ -1,4 +1,5 @@
 """/trips: trips_service's records over HTTP."""
+
 from gateway.resources.records import RecordKind, record_operations
 from schemas.trips import Trip, TripCreate, TripListQuery, TripPage
 

@@ -15,15 +15,19 @@ reply queue without acks. This module does exactly that on an `asyncio.Protocol`
   reply is sliced out of the receive buffer, only its correlation id is read from the
   properties, and its body is handed over as bytes to be parsed once, by the caller.
 """
+
 import asyncio
-from collections import deque
 import logging
 import ssl as ssl_module
 import struct
 import urllib.parse
+from collections import deque
 from dataclasses import dataclass
 
-from pamqp import commands, frame as pamqp_frame, header as pamqp_header, heartbeat as pamqp_heartbeat
+from pamqp import commands
+from pamqp import frame as pamqp_frame
+from pamqp import header as pamqp_header
+from pamqp import heartbeat as pamqp_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +150,9 @@ class AmqpConnection(asyncio.Protocol):
     async def open(cls, params, on_delivery, on_return, on_lost):
         loop = asyncio.get_running_loop()
         _, connection = await asyncio.wait_for(
-            loop.create_connection(lambda: cls(params, on_delivery, on_return, on_lost),
-                                   params.host, params.port, ssl=params.ssl),
+            loop.create_connection(
+                lambda: cls(params, on_delivery, on_return, on_lost), params.host, params.port, ssl=params.ssl
+            ),
             params.connect_timeout,
         )
         try:
@@ -168,16 +173,22 @@ class AmqpConnection(asyncio.Protocol):
         properties = {
             "product": "nameko-travel gateway",
             "connection_name": self.params.connection_name,
-            "capabilities": {"authentication_failure_close": True, "connection.blocked": True,
-                             "consumer_cancel_notify": True},
+            "capabilities": {
+                "authentication_failure_close": True,
+                "connection.blocked": True,
+                "consumer_cancel_notify": True,
+            },
         }
-        self._send(commands.Connection.StartOk(client_properties=properties, mechanism="PLAIN",
-                                               response=response, locale="en_US"), channel=0)
+        self._send(
+            commands.Connection.StartOk(
+                client_properties=properties, mechanism="PLAIN", response=response, locale="en_US"
+            ),
+            channel=0,
+        )
         tune = await self._expect(commands.Connection.Tune)
         self.frame_max = min(tune.frame_max or FRAME_MAX, FRAME_MAX)
         heartbeat = min(tune.heartbeat, self.params.heartbeat) if tune.heartbeat else self.params.heartbeat
-        self._send(commands.Connection.TuneOk(channel_max=1, frame_max=self.frame_max, heartbeat=heartbeat),
-                   channel=0)
+        self._send(commands.Connection.TuneOk(channel_max=1, frame_max=self.frame_max, heartbeat=heartbeat), channel=0)
         self._send(commands.Connection.Open(virtual_host=self.params.vhost), channel=0)
         await self._expect(commands.Connection.OpenOk)
         self._send(commands.Channel.Open())
@@ -209,15 +220,16 @@ class AmqpConnection(asyncio.Protocol):
     async def consume_replies(self, exchange, routing_key):
         """Declare the exchange as nameko does, and a reply queue of this connection's own
         (exclusive: the broker deletes it with the connection), bound by `routing_key`."""
-        await self.rpc(commands.Exchange.Declare(exchange=exchange, exchange_type="topic", durable=True),
-                       commands.Exchange.DeclareOk)
+        await self.rpc(
+            commands.Exchange.Declare(exchange=exchange, exchange_type="topic", durable=True),
+            commands.Exchange.DeclareOk,
+        )
         queue = f"rpc.reply-gateway-{routing_key}"
-        await self.rpc(commands.Queue.Declare(queue=queue, exclusive=True, auto_delete=True),
-                       commands.Queue.DeclareOk)
-        await self.rpc(commands.Queue.Bind(queue=queue, exchange=exchange, routing_key=routing_key),
-                       commands.Queue.BindOk)
-        await self.rpc(commands.Basic.Consume(queue=queue, no_ack=True, exclusive=True),
-                       commands.Basic.ConsumeOk)
+        await self.rpc(commands.Queue.Declare(queue=queue, exclusive=True, auto_delete=True), commands.Queue.DeclareOk)
+        await self.rpc(
+            commands.Queue.Bind(queue=queue, exchange=exchange, routing_key=routing_key), commands.Queue.BindOk
+        )
+        await self.rpc(commands.Basic.Consume(queue=queue, no_ack=True, exclusive=True), commands.Basic.ConsumeOk)
         self._ready = True
 
     # -- the hot path ---------------------------------------------------------
@@ -230,10 +242,15 @@ class AmqpConnection(asyncio.Protocol):
         if prefix is None:
             method = struct.pack(">HHH", 60, 40, 0) + _shortstr(exchange) + _shortstr(routing_key) + b"\x01"
             prefix = self._publish_prefixes[routing_key] = (
-                _frame_prefix(FRAME_METHOD, CHANNEL, len(method)) + method + bytes((FRAME_END,)))
+                _frame_prefix(FRAME_METHOD, CHANNEL, len(method)) + method + bytes((FRAME_END,))
+            )
         properties = (
-            _CONTENT_PROPERTIES + headers_table + b"\x01"  # delivery mode 1: transient (see README)
-            + _shortstr(correlation_id) + _shortstr(reply_to) + _shortstr(expiration)
+            _CONTENT_PROPERTIES
+            + headers_table
+            + b"\x01"  # delivery mode 1: transient (see README)
+            + _shortstr(correlation_id)
+            + _shortstr(reply_to)
+            + _shortstr(expiration)
         )
         header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS) + properties
         outgoing = self._outgoing
@@ -242,7 +259,7 @@ class AmqpConnection(asyncio.Protocol):
         outgoing += (prefix, _frame_prefix(FRAME_HEADER, CHANNEL, len(header)), header, b"\xce")
         chunk = self.frame_max - 8
         for start in range(0, len(body), chunk):
-            piece = body[start:start + chunk]
+            piece = body[start : start + chunk]
             outgoing += (_frame_prefix(FRAME_BODY, CHANNEL, len(piece)), piece, b"\xce")
 
     def _flush(self):
@@ -285,10 +302,10 @@ class AmqpConnection(asyncio.Protocol):
             if ids == BASIC_DELIVER:
                 self._content = _Incoming()
             elif ids == BASIC_RETURN:
-                returned = pamqp_frame.unmarshal(bytes(buffer[offset:end + 1]))[2]
+                returned = pamqp_frame.unmarshal(bytes(buffer[offset : end + 1]))[2]
                 self._content = _Incoming(returned=True, reply_text=returned.reply_text)
             else:
-                self._method(pamqp_frame.unmarshal(bytes(buffer[offset:end + 1]))[2])
+                self._method(pamqp_frame.unmarshal(bytes(buffer[offset : end + 1]))[2])
         # heartbeats need nothing: any data counts as a sign of life
 
     def _content_header(self, buffer, start):
@@ -307,7 +324,7 @@ class AmqpConnection(asyncio.Protocol):
             position += 1
         if flags & _CORRELATION_ID:
             length = buffer[position]
-            correlation_id = buffer[position + 1:position + 1 + length].decode()
+            correlation_id = buffer[position + 1 : position + 1 + length].decode()
         content = self._content
         content.correlation_id, content.remaining = correlation_id, body_size
         if body_size == 0:
@@ -360,7 +377,11 @@ class AmqpConnection(asyncio.Protocol):
     def close(self):
         """Close politely (Connection.Close), then the socket."""
         if not self._closed and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(pamqp_frame.marshal(commands.Connection.Close(reply_code=200, reply_text="bye", class_id=0, method_id=0), 0))
+            self.transport.write(
+                pamqp_frame.marshal(
+                    commands.Connection.Close(reply_code=200, reply_text="bye", class_id=0, method_id=0), 0
+                )
+            )
         self._fail(ConnectionLost("closed by the gateway"))
 
     def connection_lost(self, exc):
@@ -384,6 +405,7 @@ class AmqpConnection(asyncio.Protocol):
 
 
 _CONTENT_PROPERTIES = _shortstr("application/json") + _shortstr("utf-8")
-_PUBLISH_FLAGS = (_CONTENT_TYPE | _CONTENT_ENCODING | _HEADERS | _DELIVERY_MODE | _CORRELATION_ID | _REPLY_TO
-                  | _EXPIRATION)
+_PUBLISH_FLAGS = (
+    _CONTENT_TYPE | _CONTENT_ENCODING | _HEADERS | _DELIVERY_MODE | _CORRELATION_ID | _REPLY_TO | _EXPIRATION
+)
 _HEARTBEAT = pamqp_frame.marshal(pamqp_heartbeat.Heartbeat(), 0)

@@ -19,6 +19,7 @@ Request and reply follow nameko 2.x's wire protocol (nameko/rpc.py): requests on
 exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, context in
 `nameko.*` headers; replies `{"result", "error"}`, errors rebuilt with nameko's own registry.
 """
+
 import asyncio
 import logging
 import random
@@ -96,8 +97,9 @@ class _Link:
         self.connection, self.reply_to = connection, reply_to
         self.client.connections_made += 1
         BROKER_CONNECTIONS.inc()
-        log.info("connected to the broker at %s:%s (link %d)",
-                 self.client.params.host, self.client.params.port, self.number)
+        log.info(
+            "connected to the broker at %s:%s (link %d)", self.client.params.host, self.client.params.port, self.number
+        )
 
     def _delivered(self, correlation_id, body):
         future = self.pending.pop(correlation_id, None)
@@ -132,10 +134,19 @@ class _Link:
 
 
 class AsyncRpcClient:
-    def __init__(self, amqp_uri, *, pool_size=2, timeout=10.0, max_in_flight=1024,
-                 exchange="nameko-rpc", ssl_context=None, connection_name="nameko-travel gateway", heartbeat=10):
-        self.params = AmqpParams.from_uri(amqp_uri, ssl_context, connection_name=connection_name,
-                                          heartbeat=heartbeat)
+    def __init__(
+        self,
+        amqp_uri,
+        *,
+        pool_size=2,
+        timeout=10.0,
+        max_in_flight=1024,
+        exchange="nameko-rpc",
+        ssl_context=None,
+        connection_name="nameko-travel gateway",
+        heartbeat=10,
+    ):
+        self.params = AmqpParams.from_uri(amqp_uri, ssl_context, connection_name=connection_name, heartbeat=heartbeat)
         self.exchange = exchange
         self.timeout = timeout
         self.max_in_flight = max_in_flight
@@ -191,21 +202,30 @@ class AsyncRpcClient:
         if self.in_flight >= self.max_in_flight:
             raise Overloaded("Too many calls in flight.")
         link = self._pick_link()
-        correlation_id = "%032x" % getrandbits(128)  # unique, not secret: no syscall for it
+        correlation_id = f"{getrandbits(128):032x}"  # unique, not secret: no syscall for it
         loop = self._loop
         future = loop.create_future()
         link.pending[correlation_id] = future
-        headers = encode_headers({
-            "nameko.request_id": caller.request_id,
-            "nameko.call_id_stack": [f"gateway.{caller.operation}.{correlation_id}"],
-        })
+        headers = encode_headers(
+            {
+                "nameko.request_id": caller.request_id,
+                "nameko.call_id_stack": [f"gateway.{caller.operation}.{correlation_id}"],
+            }
+        )
         body = orjson.dumps({"args": [], "kwargs": call.kwargs})
         timeout = call.timeout or self.timeout
         self.in_flight += 1
         timer = loop.call_later(timeout, self._expire, link, correlation_id)
         try:
-            link.connection.publish(self.exchange, f"{call.service}.{call.method}", body,
-                                    correlation_id, link.reply_to, headers, str(int(timeout * 1000)))
+            link.connection.publish(
+                self.exchange,
+                f"{call.service}.{call.method}",
+                body,
+                correlation_id,
+                link.reply_to,
+                headers,
+                str(int(timeout * 1000)),
+            )
             reply = await future
         finally:
             self.in_flight -= 1

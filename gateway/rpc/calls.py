@@ -3,6 +3,7 @@
 Errors the *services* raise arrive as their own types (schemas.errors, or nameko's
 RemoteError for anything unexpected); these are the client's: no answer, no broker.
 """
+
 from dataclasses import dataclass, field
 
 

@@ -17,6 +17,7 @@ friends leave out:
   seconds, so a watchdog thread probes the broker's port twice a second; while it is closed,
   calls fail at once (503) and idle proxies, whose connections died with it, are dropped.
 """
+
 import logging
 import socket
 import threading
@@ -28,7 +29,8 @@ import kombu.serialization
 import orjson
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
-from nameko.exceptions import RpcTimeout as NamekoRpcTimeout, UnknownService as NamekoUnknownService
+from nameko.exceptions import RpcTimeout as NamekoRpcTimeout
+from nameko.exceptions import UnknownService as NamekoUnknownService
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -39,8 +41,9 @@ log = logging.getLogger(__name__)
 
 # kombu's JSON codec replaced by orjson in this process, as in the workers (workers/common/
 # entrypoint.py): the same JSON on the wire, less CPU per call.
-kombu.serialization.register("json", orjson.dumps, orjson.loads, content_type="application/json",
-                             content_encoding="utf-8")
+kombu.serialization.register(
+    "json", orjson.dumps, orjson.loads, content_type="application/json", content_encoding="utf-8"
+)
 
 BROKEN_CONNECTION = (OSError, OperationalError, AMQPError)
 WATCH_INTERVAL = 0.5  # seconds between probes of the broker's port
@@ -69,9 +72,13 @@ class _Member:
     def service(self, name):
         proxy = self.services.get(name)
         if proxy is None:
-            proxy = self.services[name] = ServiceProxy(self.standalone._worker_ctx, name,
-                                                       self.standalone._reply_listener, retry_policy=QUICK_RETRY,
-                                                       transport_options=dict(QUICK_RETRY))
+            proxy = self.services[name] = ServiceProxy(
+                self.standalone._worker_ctx,
+                name,
+                self.standalone._reply_listener,
+                retry_policy=QUICK_RETRY,
+                transport_options=dict(QUICK_RETRY),
+            )
         return proxy
 
     @property
@@ -107,8 +114,9 @@ class _Waiter:
 
 
 class ProxyPool:
-    def __init__(self, config, *, size=8, timeout=10.0, checkout_timeout=1.0, max_age=0.0,
-                 proxy_factory=ClusterRpcProxy):
+    def __init__(
+        self, config, *, size=8, timeout=10.0, checkout_timeout=1.0, max_age=0.0, proxy_factory=ClusterRpcProxy
+    ):
         self.config = config
         self.size, self.timeout, self.checkout_timeout, self.max_age = size, timeout, checkout_timeout, max_age
         self.proxy_factory = proxy_factory
@@ -130,8 +138,13 @@ class ProxyPool:
         config = {"AMQP_URI": settings.amqp_uri, "rpc_exchange": settings.rpc_exchange}
         if settings.amqp_tls:
             config["AMQP_SSL"] = settings.nameko_ssl()
-        return cls(config, size=settings.wsgi_proxies, timeout=settings.rpc_timeout,
-                   checkout_timeout=settings.rpc_checkout_timeout, max_age=settings.rpc_proxy_max_age)
+        return cls(
+            config,
+            size=settings.wsgi_proxies,
+            timeout=settings.rpc_timeout,
+            checkout_timeout=settings.rpc_checkout_timeout,
+            max_age=settings.rpc_proxy_max_age,
+        )
 
     @property
     def connected(self):
@@ -171,9 +184,15 @@ class ProxyPool:
 
     def stats(self):
         with self._lock:
-            return {"size": self.size, "members": self._members, "idle": len(self._idle),
-                    "waiting": len(self._waiters), "created": self.created, "stopped": self.stopped,
-                    "exhausted": self.exhausted}
+            return {
+                "size": self.size,
+                "members": self._members,
+                "idle": len(self._idle),
+                "waiting": len(self._waiters),
+                "created": self.created,
+                "stopped": self.stopped,
+                "exhausted": self.exhausted,
+            }
 
     def call(self, call, caller):
         member = self._checkout()

@@ -1,5 +1,6 @@
 """The reference target (bench/reference_gateway.py) without running the harness: it reads the
 key airports_service writes, stays free of nameko/eventlet, and finds airports to read."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +20,11 @@ def test_record_key_is_the_one_airports_service_writes():
 
 
 def test_the_reference_app_imports_no_nameko_or_eventlet():
-    code = ("import sys, bench.reference_gateway; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'nameko', 'eventlet', 'workers', 'gateway'}))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, bench.reference_gateway; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'nameko', 'eventlet', 'workers', 'gateway'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 

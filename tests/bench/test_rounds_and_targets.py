@@ -1,16 +1,27 @@
 """bench/summary.py (medians over rounds) and bench/targets.py (the benchmark issue's targets),
 on run entries shaped like bench/measure.py's."""
+
 from bench import report, summary, targets
 
 
 def run(target, rps, p99, gateway_us, stack_us, round_number=1, scenario="get_airport", errors=0):
     return {
-        "target": target, "scenario": scenario, "generator": "wrk", "connections": 32, "round": round_number,
-        "requests": int(rps * 10), "rps": rps,
+        "target": target,
+        "scenario": scenario,
+        "generator": "wrk",
+        "connections": 32,
+        "round": round_number,
+        "requests": int(rps * 10),
+        "rps": rps,
         "latency_ms": {"p50": p99 / 3, "p90": p99 / 2, "p99": p99},
         "errors": {"non_2xx": errors, "socket": {"connect": 0, "read": 0, "write": 0, "timeout": 0}, "total": errors},
-        "cpu_us_per_request": {"gateway": gateway_us, "workers": stack_us - gateway_us, "rabbitmq": None,
-                               "redis": None, "stack_total": stack_us},
+        "cpu_us_per_request": {
+            "gateway": gateway_us,
+            "workers": stack_us - gateway_us,
+            "rabbitmq": None,
+            "redis": None,
+            "stack_total": stack_us,
+        },
         "loadgen": {"cores": 0.1, "threads": 1, "saturated": False},
         "flags": [],
     }
@@ -24,13 +35,16 @@ def memory_run(target, growth_pct):
 
 ROUNDS = [
     # round 1: every target met
-    run("asgi", 2000, 30, 200, 1000, 1), run("baseline", 700, 90, 1100, 2600, 1),
+    run("asgi", 2000, 30, 200, 1000, 1),
+    run("baseline", 700, 90, 1100, 2600, 1),
     run("reference", 7000, 6, 150, 170, 1),
     # round 2: throughput 2.4x and p99 0.6x: missed
-    run("asgi", 1200, 54, 260, 1600, 2), run("baseline", 500, 90, 1200, 3000, 2),
+    run("asgi", 1200, 54, 260, 1600, 2),
+    run("baseline", 500, 90, 1200, 3000, 2),
     run("reference", 7000, 6, 140, 160, 2),
     # round 3: met again
-    run("asgi", 1800, 40, 240, 1400, 3, errors=2), run("baseline", 600, 100, 1150, 2800, 3),
+    run("asgi", 1800, 40, 240, 1400, 3, errors=2),
+    run("baseline", 600, 100, 1150, 2800, 3),
     run("reference", 7000, 6, 160, 180, 3),
 ]
 
@@ -88,9 +102,20 @@ def test_a_round_without_the_gateway_stays_in_place_as_unknown():
     assert "(rounds: 2.86x - 3.00x; met in 2 of 2)" in line
 
     medians = summary.medians(runs)
-    result = {"meta": {"generator": {"name": "wrk"}, "connections": 32, "duration_s": 10, "warmup_s": 3,
-                       "cpus": 2, "rounds": 3},
-              "runs": runs, "medians": medians, "relative_to_reference": {}, "targets": []}
+    result = {
+        "meta": {
+            "generator": {"name": "wrk"},
+            "connections": 32,
+            "duration_s": 10,
+            "warmup_s": 3,
+            "cpus": 2,
+            "rounds": 3,
+        },
+        "runs": runs,
+        "medians": medians,
+        "relative_to_reference": {},
+        "targets": [],
+    }
     assert "over fewer rounds (a run failed, or the run was interrupted): asgi/get_airport (2)" in report.text(result)
 
 
@@ -100,8 +125,13 @@ def test_medians_per_target_with_errors_summed():
     asgi = medians["asgi"]
     assert asgi["rounds"] == 3 and asgi["scenario"] == "get_airport"
     assert asgi["rps"] == 1800 and asgi["latency_ms"]["p99"] == 40
-    assert asgi["cpu_us_per_request"] == {"gateway": 240, "workers": 1160, "rabbitmq": None, "redis": None,
-                                          "stack_total": 1400}
+    assert asgi["cpu_us_per_request"] == {
+        "gateway": 240,
+        "workers": 1160,
+        "rabbitmq": None,
+        "redis": None,
+        "stack_total": 1400,
+    }
     assert asgi["errors"]["total"] == 2 and asgi["requests"] == 50000
 
 
@@ -113,10 +143,20 @@ def test_rounds_alternate_the_order_of_the_targets():
 
 def test_the_report_text_shows_rounds_medians_and_verdicts():
     medians = summary.medians(ROUNDS)
-    result = {"meta": {"generator": {"name": "wrk", "version": "4"}, "connections": 32, "duration_s": 10,
-                       "warmup_s": 3, "cpus": 2, "rounds": 3},
-              "runs": ROUNDS, "medians": medians, "relative_to_reference": report.relative_to_reference(ROUNDS),
-              "targets": targets.check(ROUNDS)}
+    result = {
+        "meta": {
+            "generator": {"name": "wrk", "version": "4"},
+            "connections": 32,
+            "duration_s": 10,
+            "warmup_s": 3,
+            "cpus": 2,
+            "rounds": 3,
+        },
+        "runs": ROUNDS,
+        "medians": medians,
+        "relative_to_reference": report.relative_to_reference(ROUNDS),
+        "targets": targets.check(ROUNDS),
+    }
     text = report.text(result)
     assert "median of 3 rounds" in text
     # the median of the rounds' own ratios (200/150, 260/140, 240/160), not 240 over the median reference

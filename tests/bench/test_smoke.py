@@ -5,6 +5,7 @@ completes, that the report has every field for every target and scenario, the me
 verdicts on the issue's targets, that the chart is a PNG, and that the harness removed what it
 started. Never timings: CI machines vary too much.
 """
+
 import json
 import os
 import signal
@@ -49,10 +50,25 @@ def smoke_run(tmp_path):
     """Run the smoke benchmark; (exit code, output, out dir, run id). Whatever happens, nothing
     it started is left behind: its processes, its vhost, its Redis keys."""
     run_id = "smoke-" + uuid.uuid4().hex[:8]
-    argv = [sys.executable, "-m", "bench", "--smoke", "--rounds", str(ROUNDS), "--out", str(tmp_path),
-            "--run-id", run_id, "--amqp-base", AMQP_BASE, "--redis-uri", REDIS_URI]
-    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--smoke",
+        "--rounds",
+        str(ROUNDS),
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        run_id,
+        "--amqp-base",
+        AMQP_BASE,
+        "--redis-uri",
+        REDIS_URI,
+    ]
+    process = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         try:
             output, _ = process.communicate(timeout=RUN_TIMEOUT)
@@ -88,8 +104,9 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
 
     assert meta["rounds"] == ROUNDS
     rounds = sorted((run["round"], run["target"], run["scenario"]) for run in report["runs"])
-    assert rounds == sorted([(1, t, s) for t, s in EXPECTED_RUNS]
-                            + [(2, t, s) for t, s in EXPECTED_RUNS if s != "memory"])
+    assert rounds == sorted(
+        [(1, t, s) for t, s in EXPECTED_RUNS] + [(2, t, s) for t, s in EXPECTED_RUNS if s != "memory"]
+    )
     # the second round runs the targets in reverse order
     order = [(run["round"], run["target"]) for run in report["runs"] if run["scenario"] == "get_airport"]
     assert order == [(1, t) for t in TARGETS] + [(2, t) for t in reversed(TARGETS)]
@@ -99,12 +116,19 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
     assert set(medians) == EXPECTED_RUNS - {(t, "memory") for t in GATEWAYS}
     assert all(m["rounds"] == ROUNDS for m in medians.values())
     checks = [v["check"] for v in report["targets"]]
-    assert checks == ["requests/s, multiple of the baseline's", "p99 latency, fraction of the baseline's",
-                      "gateway CPU per request", "the same as a multiple of the reference's",
-                      "stack CPU per request (gateway+workers+RabbitMQ+Redis)",
-                      "the same as a fraction of the baseline's", "gateway memory growth between the two checkpoints"]
-    assert all(isinstance(v["met"], bool) and len(v["rounds"]) == (1 if "memory" in v["check"] else ROUNDS)
-               for v in report["targets"])
+    assert checks == [
+        "requests/s, multiple of the baseline's",
+        "p99 latency, fraction of the baseline's",
+        "gateway CPU per request",
+        "the same as a multiple of the reference's",
+        "stack CPU per request (gateway+workers+RabbitMQ+Redis)",
+        "the same as a fraction of the baseline's",
+        "gateway memory growth between the two checkpoints",
+    ]
+    assert all(
+        isinstance(v["met"], bool) and len(v["rounds"]) == (1 if "memory" in v["check"] else ROUNDS)
+        for v in report["targets"]
+    )
     assert "targets (benchmark issue" in output and "median of 2 rounds" in output
     # the reference: its one scenario read the seeded airports (404s would be errors), the rest skipped
     assert runs["reference", "get_airport"]["errors"]["total"] == 0

@@ -1,5 +1,6 @@
 """bench/stack.py: --worker-env KEY=VALUE reaches every worker process, SERVICE:KEY=VALUE only
 those running SERVICE, whatever the order they were given in."""
+
 import shutil
 
 import pytest

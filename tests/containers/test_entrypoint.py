@@ -3,6 +3,7 @@
 
 Runs under `nameko test` (eventlet monkey-patched); see tests/conftest.py.
 """
+
 import logging
 
 import pytest

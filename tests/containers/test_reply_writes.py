@@ -3,6 +3,7 @@ one write on the request's own connection, and no other frame can get into the m
 
 Runs under `nameko test` (eventlet monkey-patched), against the test broker.
 """
+
 import itertools
 import struct
 

@@ -5,6 +5,7 @@ one multi-stage build with a non-root final stage.
 Needs `docker-compose` (Debian: apt-get install docker-compose). When the `docker compose`
 CLI plugin is installed too, the file is checked with it as well.
 """
+
 import os
 import re
 import shutil
@@ -25,11 +26,20 @@ WORKERS_CONFIG = "/app/config/workers.yml"
 
 COMMON_ENV = ["AMQP_URI", "LOG_LEVEL", "LOG_FORMAT"]
 WORKER_ENV = [*COMMON_ENV, "REDIS_URI", "REDIS_KEY_PREFIX", "MAX_WORKERS", "METRICS_PORT"]
-GATEWAY_ENV = [*COMMON_ENV, "RPC_TIMEOUT", "RPC_POOL_SIZE", "RPC_MAX_IN_FLIGHT", "MAX_BODY_BYTES",
-               "API_TOKENS", "CORS_ORIGINS"]
+GATEWAY_ENV = [
+    *COMMON_ENV,
+    "RPC_TIMEOUT",
+    "RPC_POOL_SIZE",
+    "RPC_MAX_IN_FLIGHT",
+    "MAX_BODY_BYTES",
+    "API_TOKENS",
+    "CORS_ORIGINS",
+]
 
-INSTALL_HINT = ("`docker-compose` is not installed: the Compose file is checked with it "
-                "(Debian: apt-get install docker-compose; or install the `docker compose` CLI plugin)")
+INSTALL_HINT = (
+    "`docker-compose` is not installed: the Compose file is checked with it "
+    "(Debian: apt-get install docker-compose; or install the `docker compose` CLI plugin)"
+)
 
 
 def compose_implementations():
@@ -38,8 +48,9 @@ def compose_implementations():
     if shutil.which("docker-compose"):
         found.append(["docker-compose"])
     if shutil.which("docker"):
-        probe = subprocess.run(["docker", "compose", "version"],
-                               check=False, capture_output=True, text=True, timeout=60)
+        probe = subprocess.run(
+            ["docker", "compose", "version"], check=False, capture_output=True, text=True, timeout=60
+        )
         if probe.returncode == 0:
             found.append(["docker", "compose"])
     return found
@@ -56,8 +67,15 @@ def run_config(command, env_file):
     # An empty env file and a scrubbed environment: the defaults in the file apply, not the
     # caller's AMQP_URI or a developer's compose/.env.
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL") if key in os.environ}
-    return subprocess.run([*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
-                          check=False, capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    return subprocess.run(
+        [*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +181,15 @@ def test_workers_scale(resolved):
 
 def test_gateway_serves_on_8000(resolved):
     gateway = resolved["services"]["gateway"]
-    assert gateway["command"] == ["uvicorn", "gateway.asgi:app", "--host", "0.0.0.0", "--port", "8000",
-                                  "--no-access-log"]
+    assert gateway["command"] == [
+        "uvicorn",
+        "gateway.asgi:app",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+        "--no-access-log",
+    ]
     assert ("8000", "8000") in [port_parts(port) for port in gateway["ports"]]
 
 
@@ -188,8 +213,9 @@ def test_app_environment_defaults(resolved, source):
     for name in APPS:
         # `<<:` merges are resolved by the YAML loader.
         for key, value in source["services"][name]["environment"].items():
-            assert str(value).startswith(("${" + key + ":-", "${" + name.upper() + "_" + key + ":-")), \
+            assert str(value).startswith(("${" + key + ":-", "${" + name.upper() + "_" + key + ":-")), (
                 f"{name}: {key}={value!r}"
+            )
 
 
 def test_env_example_names_every_variable():
@@ -201,6 +227,7 @@ def test_env_example_names_every_variable():
 
 
 # ---- the Dockerfile -------------------------------------------------------------------------
+
 
 def dockerfile_instructions(text):
     """(INSTRUCTION, arguments) pairs, with line continuations joined and comments dropped."""
@@ -242,8 +269,7 @@ def test_dockerfile_builds_wheels_then_installs_only_them():
     assert "builder" in names, "a stage named builder"
     assert any(keyword == "RUN" and "pip wheel" in arguments for keyword, arguments in names["builder"])
     final_spec, final = stages[-1]
-    final_image = re.sub(r"\$\{(\w+)\}", lambda match: args.get(match.group(1), match.group(0)),
-                         final_spec.split()[0])
+    final_image = re.sub(r"\$\{(\w+)\}", lambda match: args.get(match.group(1), match.group(0)), final_spec.split()[0])
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", final_image), final_image
     installs = [arguments for keyword, arguments in final if keyword == "RUN" and "pip install" in arguments]
     assert installs and all("--no-index" in arguments and "/wheels" in arguments for arguments in installs)
@@ -274,14 +300,18 @@ def test_dockerfile_puts_the_gunicorn_settings_where_gunicorn_looks():
 
 
 def test_build_context_leaves_out_the_work_tree():
-    lines = [line.strip() for line in (COMPOSE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
-             if line.strip() and not line.strip().startswith("#")]
+    lines = [
+        line.strip()
+        for line in (COMPOSE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
     assert lines[0] == "*", "exclude everything, then let the build's inputs back in"
     let_back = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     assert let_back == {"pyproject.toml", "setup.cfg", "README.md", "gateway", "workers", "schemas"}
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
 
 def volume_parts(volume):
     if isinstance(volume, dict):

@@ -4,6 +4,7 @@ Secret fit together.
 
 Needs the PyPI package kubernetes-validate (pip install 'kubernetes-validate>=1.37').
 """
+
 import re
 import socket
 from pathlib import Path
@@ -20,16 +21,28 @@ OLDEST_KUBERNETES = "1.29.0"  # autoscaling/v2 and policy/v1 are GA well before 
 IMAGE = re.compile(r"nameko-travel:\d+\.\d+\.\d+")
 
 SECRET_KEYS = {"AMQP_URI", "REDIS_URI", "API_TOKENS"}
-CONFIG_KEYS = {"REDIS_KEY_PREFIX", "MAX_WORKERS", "METRICS_PORT", "RPC_TIMEOUT", "RPC_POOL_SIZE",
-               "RPC_MAX_IN_FLIGHT", "MAX_BODY_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "LOG_FORMAT"}
+CONFIG_KEYS = {
+    "REDIS_KEY_PREFIX",
+    "MAX_WORKERS",
+    "METRICS_PORT",
+    "RPC_TIMEOUT",
+    "RPC_POOL_SIZE",
+    "RPC_MAX_IN_FLIGHT",
+    "MAX_BODY_BYTES",
+    "CORS_ORIGINS",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+}
 
 
 def kubernetes_validate():
     try:
         import kubernetes_validate
     except ImportError:
-        pytest.fail("kubernetes-validate is not installed: the manifests are validated with it "
-                    "(pip install 'kubernetes-validate>=1.37', in the test extra)")
+        pytest.fail(
+            "kubernetes-validate is not installed: the manifests are validated with it "
+            "(pip install 'kubernetes-validate>=1.37', in the test extra)"
+        )
     return kubernetes_validate
 
 
@@ -132,8 +145,9 @@ def test_an_autoscaler_per_component(manifests):
         spec = hpa["spec"]
         assert spec["scaleTargetRef"]["kind"] == "Deployment"
         assert 1 <= spec.get("minReplicas", 1) <= spec["maxReplicas"]
-        assert any(metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
-                   for metric in spec["metrics"]), hpa["metadata"]["name"]
+        assert any(
+            metric["type"] == "Resource" and metric["resource"]["name"] == "cpu" for metric in spec["metrics"]
+        ), hpa["metadata"]["name"]
         targets[spec["scaleTargetRef"]["name"]] = hpa
     assert set(targets) == {f"travel-{name}" for name in COMPONENTS}
 

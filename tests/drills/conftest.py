@@ -11,8 +11,20 @@ SERVICES = ["airports_service", "trips_service", "greeting_service"]
 class DrillStack:
     """Workers (as many `nameko run` instances as asked) and gateways, on the AMQP and Redis given."""
 
-    def __init__(self, amqp, redis_uri, prefix, *, instances=1, gateways=("asgi",), modules=None, services=SERVICES,
-                 worker_extra=None, gateway_extra=None, amqp_ssl=None):
+    def __init__(
+        self,
+        amqp,
+        redis_uri,
+        prefix,
+        *,
+        instances=1,
+        gateways=("asgi",),
+        modules=None,
+        services=SERVICES,
+        worker_extra=None,
+        gateway_extra=None,
+        amqp_ssl=None,
+    ):
         self.amqp, self.redis_uri, self.prefix = amqp, redis_uri, prefix
         self.worker_extra, self.gateway_extra = worker_extra or {}, gateway_extra or {}
         self.modules = modules

@@ -1,5 +1,6 @@
 """What the gateway acknowledged is kept (Redis with an append-only file, as the compose file runs
 it), and the links to the broker and Redis can be TLS."""
+
 import time
 
 from drills.http import Client
@@ -36,10 +37,14 @@ def test_tls_to_the_broker_and_to_redis(drill_stack, rabbit, certificates):
     redis = RedisServer(tls=certificates).start()
     try:
         assert redis.uri.startswith("rediss://") and rabbit.tls_uri.startswith("amqps://")
-        stack = drill_stack(amqp=rabbit.tls_uri, redis_uri=redis.uri, gateways=("asgi", "wsgi"),
-                            worker_extra={"AMQP_SSL": f"{{ca_certs: {certificates.ca}, cert_reqs: 2}}"},
-                            gateway_extra={"AMQP_SSL_CA": certificates.ca},
-                            amqp_ssl={"ca_certs": str(certificates.ca), "cert_reqs": 2})
+        stack = drill_stack(
+            amqp=rabbit.tls_uri,
+            redis_uri=redis.uri,
+            gateways=("asgi", "wsgi"),
+            worker_extra={"AMQP_SSL": f"{{ca_certs: {certificates.ca}, cert_reqs: 2}}"},
+            gateway_extra={"AMQP_SSL_CA": certificates.ca},
+            amqp_ssl={"ca_certs": str(certificates.ca), "cert_reqs": 2},
+        )
         for kind in ("asgi", "wsgi"):
             client = Client(stack.url(kind))
             a = client.post("/airports", {"name": f"over TLS ({kind})"})

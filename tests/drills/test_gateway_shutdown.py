@@ -1,4 +1,5 @@
 """SIGTERM to the gateway: requests in flight finish, new connections are refused, then it exits."""
+
 import signal
 import threading
 import time
@@ -10,13 +11,16 @@ from drills.http import Client
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 def test_sigterm_drains_the_gateway(drill_stack, kind):
-    stack = drill_stack(modules=["tests.services.hung"], services=["airports_service"],
-                        worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 20}, gateways=(kind,))
+    stack = drill_stack(
+        modules=["tests.services.hung"],
+        services=["airports_service"],
+        worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 20},
+        gateways=(kind,),
+    )
     process, url = stack.gateways[kind]
     client = Client(url)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(client.get("/airports/" + "a" * 32)))
-               for _ in range(5)]
+    threads = [threading.Thread(target=lambda: results.append(client.get("/airports/" + "a" * 32))) for _ in range(5)]
     [t.start() for t in threads]
     time.sleep(0.7)  # all five are now waiting on the slow service
     process.signal(signal.SIGTERM)

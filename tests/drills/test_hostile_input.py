@@ -3,6 +3,7 @@
 The WSGI app runs under waitress here: gunicorn's gthread workers read a request's headers in
 a worker thread, so a handful of slow clients can hold every thread (README, "Running the WSGI
 gateway", says to put gunicorn behind a buffering proxy, or to use waitress)."""
+
 import pytest
 
 from drills.scenarios import hostile_input

@@ -1,5 +1,6 @@
 """The broker and Redis go away and come back: quick 503s meanwhile, service again within 15 s
 after, with nothing restarted by hand. Both are private copies the test starts and stops."""
+
 import pytest
 
 from drills.scenarios import outage

@@ -1,5 +1,6 @@
 """More than the gateway should take, and a service that hangs: fast, bounded refusals, no
 bookkeeping or memory left behind."""
+
 import pytest
 
 from drills.scenarios import saturation, timeouts
@@ -16,12 +17,22 @@ def hung(redis_prefix):
     from tests.support import broker
 
     vhost = broker.create_vhost("travel-test-hung")
-    stack = DrillStack(amqp_uri(vhost), "redis://unused", redis_prefix,
-                       modules=["tests.services.hung"], services=["airports_service"],
-                       worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 100},
-                       gateways=("asgi", "wsgi"),
-                       gateway_extra={"RPC_MAX_IN_FLIGHT": 20, "RPC_POOL_SIZE": 8, "THREADS": 64,
-                                      "RPC_CHECKOUT_TIMEOUT": 0.2, "RPC_TIMEOUT": 0.5})
+    stack = DrillStack(
+        amqp_uri(vhost),
+        "redis://unused",
+        redis_prefix,
+        modules=["tests.services.hung"],
+        services=["airports_service"],
+        worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 100},
+        gateways=("asgi", "wsgi"),
+        gateway_extra={
+            "RPC_MAX_IN_FLIGHT": 20,
+            "RPC_POOL_SIZE": 8,
+            "THREADS": 64,
+            "RPC_CHECKOUT_TIMEOUT": 0.2,
+            "RPC_TIMEOUT": 0.5,
+        },
+    )
     yield stack
     stack.close()
     broker.delete_vhost(vhost)

@@ -1,5 +1,6 @@
 """A worker dies or is stopped under load: nothing the gateway acknowledged is lost or doubled,
 no request fails (nameko redelivers unacknowledged calls; creates are idempotent per delivery)."""
+
 import signal
 import threading
 
@@ -22,8 +23,12 @@ def test_losing_one_of_two_worker_instances_under_load(drill_stack, kind, sig):
 
 def test_sigterm_lets_in_flight_calls_finish(drill_stack):
     """The only instance is stopped while its calls sleep: they complete, then it exits."""
-    stack = drill_stack(modules=["tests.services.probe", "tests.services.hung"], services=["airports_service"],
-                        worker_extra={"HANG_SECONDS": 3.5}, gateways=("asgi",))
+    stack = drill_stack(
+        modules=["tests.services.probe", "tests.services.hung"],
+        services=["airports_service"],
+        worker_extra={"HANG_SECONDS": 3.5},
+        gateways=("asgi",),
+    )
     # 3.5 s: longer than nameko takes to close a stopping service's consumer connection (its
     # consumers are cancelled at once, the connection closed within a second or two), so the
     # replies must go out another way (workers/common/entrypoint.py)
@@ -31,8 +36,7 @@ def test_sigterm_lets_in_flight_calls_finish(drill_stack):
 
     client = Client(stack.url())
     results = []
-    threads = [threading.Thread(target=lambda: results.append(client.get("/airports/" + "a" * 32)))
-               for _ in range(5)]
+    threads = [threading.Thread(target=lambda: results.append(client.get("/airports/" + "a" * 32))) for _ in range(5)]
     [t.start() for t in threads]
     import time
 

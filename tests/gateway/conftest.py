@@ -13,7 +13,11 @@ def echo(value):
 @pytest.fixture(scope="module")
 def stack():
     """probe_service, and an airports_service whose `get` takes 2 s, on a vhost of their own."""
-    stack = Stack(["tests.services.probe", "tests.services.hung"], ["probe_service", "airports_service"],
-                  HANG_SECONDS=2, MAX_WORKERS=50)
+    stack = Stack(
+        ["tests.services.probe", "tests.services.hung"],
+        ["probe_service", "airports_service"],
+        HANG_SECONDS=2,
+        MAX_WORKERS=50,
+    )
     yield stack
     stack.close()

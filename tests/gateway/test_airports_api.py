@@ -1,4 +1,5 @@
 """/airports through both apps, against the real workers."""
+
 import re
 
 import pytest
@@ -71,17 +72,20 @@ def test_a_duplicate_iata_code_is_409(api, airport):
     assert_problem(api.post("/airports", json={"name": "Other", "iata": taken}), 409)
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({}, {"name"}),
-    ({"name": ""}, {"name"}),
-    ({"name": "x" * 121}, {"name"}),
-    ({"name": 42}, {"name"}),
-    ({"name": "ok", "iata": "lis"}, {"iata"}),
-    ({"name": "ok", "iata": 123}, {"iata"}),
-    ({"name": "ok", "colour": "red"}, {"colour"}),
-    ([], {"_schema"}),
-    ("just a string", {"_schema"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({}, {"name"}),
+        ({"name": ""}, {"name"}),
+        ({"name": "x" * 121}, {"name"}),
+        ({"name": 42}, {"name"}),
+        ({"name": "ok", "iata": "lis"}, {"iata"}),
+        ({"name": "ok", "iata": 123}, {"iata"}),
+        ({"name": "ok", "colour": "red"}, {"colour"}),
+        ([], {"_schema"}),
+        ("just a string", {"_schema"}),
+    ],
+)
 def test_invalid_bodies_are_422_naming_each_field(api, body, fields):
     problem = assert_problem(api.post("/airports", json=body), 422)
     assert problem["type"].endswith(":validation-error")
@@ -89,7 +93,9 @@ def test_invalid_bodies_are_422_naming_each_field(api, body, fields):
     assert all(isinstance(m, str) for messages in problem["errors"].values() for m in messages)
 
 
-@pytest.mark.parametrize("body", [b"{", b"{'name': 'x'}", b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b"{\"name\": 1e999999}"])
+@pytest.mark.parametrize(
+    "body", [b"{", b"{'name': 'x'}", b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b'{"name": 1e999999}']
+)
 def test_malformed_json_is_400(api, body):
     assert_problem(api.post("/airports", body=body, headers={"content-type": "application/json"}), 400)
 
@@ -136,11 +142,20 @@ def test_the_default_page_size_is_20(api, airport):
     assert len(page["items"]) == 20 and page["next_cursor"]
 
 
-@pytest.mark.parametrize("query, field", [
-    ("limit=0", "limit"), ("limit=101", "limit"), ("limit=-1", "limit"), ("limit=ten", "limit"),
-    ("limit=99999999999999999999999", "limit"), ("limit=1&limit=2", "limit"),
-    ("cursor=not-ours", "cursor"), ("cursor=" + "a" * 300, "cursor"), ("colour=red", "colour"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=99999999999999999999999", "limit"),
+        ("limit=1&limit=2", "limit"),
+        ("cursor=not-ours", "cursor"),
+        ("cursor=" + "a" * 300, "cursor"),
+        ("colour=red", "colour"),
+    ],
+)
 def test_bad_list_queries_are_422(api, query, field):
     problem = assert_problem(api.get("/airports", query_string=query), 422)
     assert field in problem["errors"]

@@ -1,6 +1,7 @@
 """The article's walkthrough, byte for byte where it prints bytes, through both apps.
 
 `curl -d` sends application/x-www-form-urlencoded, so that is what these requests send."""
+
 import re
 
 from tests.gateway.test_airports_api import assert_problem
@@ -47,5 +48,7 @@ def test_unknown_ids_are_404_not_null(api):
 def test_bad_bodies_on_the_old_routes_are_clean_errors(api):
     assert_problem(post_like_curl(api, "/airport", '{"name": "wrong key"}'), 422)
     assert_problem(post_like_curl(api, "/airport", "airport=first"), 400)
-    problem = assert_problem(post_like_curl(api, "/trip", '{"airport_from": "%s", "airport_to": "%s"}' % ("1" * 32, "2" * 32)), 422)
+    problem = assert_problem(
+        post_like_curl(api, "/trip", f'{{"airport_from": "{"1" * 32}", "airport_to": "{"2" * 32}"}}'), 422
+    )
     assert set(problem["errors"]) == {"airport_from", "airport_to"}

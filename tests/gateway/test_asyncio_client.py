@@ -1,4 +1,5 @@
 """The asyncio nameko client on the real broker, against real `nameko run` services."""
+
 import asyncio
 import time
 
@@ -8,13 +9,12 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.rpc.asyncio_client import AsyncRpcClient, backoff
 from gateway.rpc.calls import CallerContext, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
+from tests.conftest import amqp_uri
 from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
-from tests.conftest import amqp_uri
 from tests.support.processes import nameko_run, wait_for_services, worker_env
 
 CALLER = CallerContext("req-test", "testOperation")
-
 
 
 @pytest.fixture
@@ -31,9 +31,6 @@ async def client(stack):
     yield make
     for rpc in clients:
         await rpc.close()
-
-
-
 
 
 async def test_a_thousand_concurrent_calls_over_one_connection(client):
@@ -148,8 +145,9 @@ async def test_unmodified_nameko_services_and_proxies_work_beside_it(fresh_vhost
     process = None
     try:
         assert await rpc.wait_connected(5)
-        process = nameko_run(worker_env(amqp, "redis://unused", "unused:"), modules=["tests.services.probe"],
-                             name="probe")
+        process = nameko_run(
+            worker_env(amqp, "redis://unused", "unused:"), modules=["tests.services.probe"], name="probe"
+        )
         await asyncio.to_thread(wait_for_services, amqp, ["probe_service"], process)
         assert await rpc.call(echo("ours"), CALLER) == "ours"
         with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=5) as proxy:
@@ -164,8 +162,12 @@ async def test_a_request_nobody_took_in_time_expires_in_the_queue(client, stack)
     # A service whose queue exists but has no worker: the request waits there. Once its caller
     # has timed out the broker drops it, so a worker starting later does not run it for nobody.
     with Connection(stack.amqp) as connection:
-        Queue("rpc-sleeper_service", Exchange("nameko-rpc", type="topic", durable=True),
-              routing_key="sleeper_service.*", durable=True)(connection.default_channel).declare()
+        Queue(
+            "rpc-sleeper_service",
+            Exchange("nameko-rpc", type="topic", durable=True),
+            routing_key="sleeper_service.*",
+            durable=True,
+        )(connection.default_channel).declare()
     rpc = await client(timeout=0.3)
     with pytest.raises(RpcTimeout):
         await rpc.call(RpcCall("sleeper_service", "work"), CALLER)

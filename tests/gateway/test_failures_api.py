@@ -1,12 +1,12 @@
 """How the gateway answers when the system behind it fails, through both apps: each test gets a
 vhost of its own with only the services it needs (or none)."""
+
 import threading
 import time
 
 import pytest
 
-from tests.conftest import amqp_uri
-from tests.conftest import settings_for
+from tests.conftest import amqp_uri, settings_for
 from tests.gateway.test_airports_api import assert_problem
 from tests.support import broker
 from tests.support.clients import api_for
@@ -25,8 +25,9 @@ def hung_airports(redis_prefix):
     """An airports_service on a vhost of its own that takes 2 s to answer `get`."""
     vhost = broker.create_vhost("travel-test-hung")
     amqp = amqp_uri(vhost)
-    process = nameko_run(worker_env(amqp, "redis://unused", redis_prefix, HANG_SECONDS=2),
-                         modules=["tests.services.hung"], name="hung")
+    process = nameko_run(
+        worker_env(amqp, "redis://unused", redis_prefix, HANG_SECONDS=2), modules=["tests.services.hung"], name="hung"
+    )
     try:
         wait_for_services(amqp, ["airports_service"], process)
         yield amqp

@@ -1,4 +1,5 @@
 """What every response shares: problem documents, request ids, routing errors, health."""
+
 import uuid
 
 import pytest
@@ -12,12 +13,15 @@ def test_unknown_routes_are_404_problems(api):
     assert problem["type"] == "about:blank" and problem["title"] == "Not Found"
 
 
-@pytest.mark.parametrize("method, path, allowed", [
-    ("PUT", "/airports", {"GET", "POST"}),
-    ("PATCH", "/airports/" + "a" * 32, {"GET", "DELETE"}),
-    ("POST", "/trips/" + "a" * 32, {"GET", "DELETE"}),
-    ("DELETE", "/health/ready", {"GET"}),
-])
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("PUT", "/airports", {"GET", "POST"}),
+        ("PATCH", "/airports/" + "a" * 32, {"GET", "DELETE"}),
+        ("POST", "/trips/" + "a" * 32, {"GET", "DELETE"}),
+        ("DELETE", "/health/ready", {"GET"}),
+    ],
+)
 def test_wrong_methods_are_405_with_allow(api, method, path, allowed):
     result = api.request(method, path)
     assert_problem(result, 405)

@@ -1,4 +1,5 @@
 """Idempotency-Key on POST (draft-ietf-httpapi-idempotency-key-header), through both apps."""
+
 import hashlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -59,7 +60,8 @@ def test_a_request_still_in_progress_makes_its_duplicate_409(api, key, redis_cli
     # The first request's pending entry, as airports_service writes it while creating.
     entry_key = f"{redis_prefix}{{airports}}:idempotency:" + hashlib.sha256(f"key:{key}".encode()).hexdigest()
     fingerprint = hashlib.sha256(orjson.dumps({"iata": None, "name": "Slow"}, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    redis_client.set(entry_key, orjson.dumps({"state": "pending", "fp": fingerprint, "owner": "elsewhere",
-                                              "token": "t"}), ex=30)
+    redis_client.set(
+        entry_key, orjson.dumps({"state": "pending", "fp": fingerprint, "owner": "elsewhere", "token": "t"}), ex=30
+    )
     problem = assert_problem(api.post("/airports", json={"name": "Slow"}, headers={"Idempotency-Key": key}), 409)
     assert problem["type"].endswith(":idempotency-key-in-use")

@@ -1,4 +1,5 @@
 """Prometheus metrics: the gateway's (/metrics) and the workers' (their own port)."""
+
 import re
 import urllib.request
 
@@ -10,8 +11,11 @@ from tests.support.processes import start_gateway
 
 def samples(text):
     """{(name, frozenset(labels)): value} of a Prometheus exposition."""
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(metrics, name, **labels):
@@ -27,11 +31,27 @@ def test_the_gateway_counts_requests_and_rpc_calls(api, airport):
     after = samples(api.get("/metrics").text)
     route = "/airports/{airport_id}"
     http = "gateway_http_requests_total"
-    assert value(after, http, route=route, method="GET", status="200") - value(before, http, route=route, method="GET", status="200") == 3
-    assert value(after, http, route=route, method="GET", status="404") - value(before, http, route=route, method="GET", status="404") == 1
+    assert (
+        value(after, http, route=route, method="GET", status="200")
+        - value(before, http, route=route, method="GET", status="200")
+        == 3
+    )
+    assert (
+        value(after, http, route=route, method="GET", status="404")
+        - value(before, http, route=route, method="GET", status="404")
+        == 1
+    )
     rpc = "gateway_rpc_calls_total"
-    assert value(after, rpc, call="airports_service.get", outcome="ok") - value(before, rpc, call="airports_service.get", outcome="ok") == 3
-    assert value(after, rpc, call="airports_service.get", outcome="NotFound") - value(before, rpc, call="airports_service.get", outcome="NotFound") == 1
+    assert (
+        value(after, rpc, call="airports_service.get", outcome="ok")
+        - value(before, rpc, call="airports_service.get", outcome="ok")
+        == 3
+    )
+    assert (
+        value(after, rpc, call="airports_service.get", outcome="NotFound")
+        - value(before, rpc, call="airports_service.get", outcome="NotFound")
+        == 1
+    )
     assert value(after, "gateway_rpc_call_duration_seconds_count", call="airports_service.get") > 0
     assert value(after, "gateway_http_request_duration_seconds_count", route=route, method="GET") > 0
     assert value(after, "gateway_rpc_calls_in_flight") == 0
@@ -56,7 +76,10 @@ def test_the_workers_export_their_own_metrics_and_health(api, airport, workers_m
     airport()
     base = f"http://127.0.0.1:{workers_metrics_port}"
     text = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
-    assert value(samples(text), "nameko_worker_calls_total", service="airports_service", method="create", outcome="ok") >= 1
+    assert (
+        value(samples(text), "nameko_worker_calls_total", service="airports_service", method="create", outcome="ok")
+        >= 1
+    )
     assert "nameko_worker_call_duration_seconds_bucket" in text
     for probe in ("/health/live", "/health/ready"):
         with urllib.request.urlopen(base + probe, timeout=5) as response:

@@ -1,4 +1,5 @@
 """The WSGI gateway's pool of nameko ClusterRpcProxy, on the real broker and real services."""
+
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,8 +12,6 @@ from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
 
 CALLER = CallerContext("req-pool", "testOperation")
-
-
 
 
 @pytest.fixture

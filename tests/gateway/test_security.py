@@ -1,4 +1,5 @@
 """Bearer-token auth (optional), CORS (off by default) and secrets kept out of logs."""
+
 import json
 import re
 import time
@@ -38,8 +39,9 @@ def test_a_wrong_token_is_refused_as_invalid(secured):
     result = secured.post("/airports", json={"name": "Nope"}, headers=bearer("guess"))
     assert_problem(result, 401)
     assert 'error="invalid_token"' in result.headers["www-authenticate"]
-    assert_problem(secured.post("/airports", json={"name": "x"}, headers={"Authorization": "Basic Zmlyc3QtdG9rZW4="}),
-                   401)
+    assert_problem(
+        secured.post("/airports", json={"name": "x"}, headers={"Authorization": "Basic Zmlyc3QtdG9rZW4="}), 401
+    )
 
 
 def test_any_configured_token_may_change_data_and_reads_stay_open(secured):
@@ -59,7 +61,10 @@ def test_idempotency_keys_belong_to_their_client(secured):
 def test_the_served_document_says_which_operations_need_a_token(secured):
     doc = secured.get("/openapi.json").json
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
             needs = method in ("post", "delete")
@@ -84,8 +89,9 @@ def test_cors_allows_the_configured_origins(kind, workers, amqp):
         allowed = api.get("/health/live", headers={"Origin": "https://app.example"})
         assert allowed.headers["access-control-allow-origin"] == "https://app.example"
         assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
-        preflight = api.request("OPTIONS", "/airports", headers={
-            "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+        preflight = api.request(
+            "OPTIONS", "/airports", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+        )
         assert preflight.status_code == 200
         assert "POST" in preflight.headers["access-control-allow-methods"]
         other = api.get("/health/live", headers={"Origin": "https://evil.example"})

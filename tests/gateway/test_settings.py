@@ -1,4 +1,5 @@
 """gateway/settings.py: settings come from the environment given, with a clear error for a bad value."""
+
 import runpy
 import types
 from pathlib import Path
@@ -17,12 +18,15 @@ def test_the_wsgi_pool_holds_a_proxy_per_server_thread_unless_sized():
     assert Settings.from_env({"RPC_POOL_SIZE": "0"}).asgi_connections == 2
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("THREADS", "many", "THREADS='many' is not a valid int"),
-    ("THREADS", "0", "THREADS must be positive"),
-    ("RPC_POOL_SIZE", "-1", "RPC_POOL_SIZE must not be negative"),
-    ("LOG_FORMAT", "xml", "LOG_FORMAT must be plain or json"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("THREADS", "many", "THREADS='many' is not a valid int"),
+        ("THREADS", "0", "THREADS must be positive"),
+        ("RPC_POOL_SIZE", "-1", "RPC_POOL_SIZE must not be negative"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be plain or json"),
+    ],
+)
 def test_a_bad_value_names_its_variable(variable, value, message):
     with pytest.raises(ValueError, match=message):
         Settings.from_env({variable: value})

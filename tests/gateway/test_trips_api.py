@@ -1,4 +1,5 @@
 """/trips through both apps, against the real workers."""
+
 import pytest
 
 from tests.gateway.test_airports_api import assert_problem
@@ -29,11 +30,14 @@ def test_a_trip_to_itself_is_422_naming_airport_to(api, airport):
     assert problem["errors"] == {"airport_to": ["Must differ from airport_from."]}
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({}, {"airport_from", "airport_to"}),
-    ({"airport_from": "x", "airport_to": 5}, {"airport_from", "airport_to"}),
-    ({"airport_from": "a" * 32, "airport_to": "b" * 32, "when": "now"}, {"when"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({}, {"airport_from", "airport_to"}),
+        ({"airport_from": "x", "airport_to": 5}, {"airport_from", "airport_to"}),
+        ({"airport_from": "a" * 32, "airport_to": "b" * 32, "when": "now"}, {"when"}),
+    ],
+)
 def test_invalid_trip_bodies_are_422(api, body, fields):
     assert set(assert_problem(api.post("/trips", json=body), 422)["errors"]) == fields
 

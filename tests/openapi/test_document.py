@@ -1,4 +1,5 @@
 """The OpenAPI document: valid, complete, in sync with the committed copy and with the routes."""
+
 import json
 import subprocess
 import sys
@@ -12,8 +13,16 @@ from gateway.routes import API
 from tests.support.processes import ROOT
 
 COMMITTED = ROOT / "docs" / "openapi.json"
-OPERATION_IDS = {"createAirport", "getAirport", "listAirports", "deleteAirport",
-                 "createTrip", "getTrip", "listTrips", "deleteTrip"}
+OPERATION_IDS = {
+    "createAirport",
+    "getAirport",
+    "listAirports",
+    "deleteAirport",
+    "createTrip",
+    "getTrip",
+    "listTrips",
+    "deleteTrip",
+}
 LEGACY_IDS = {"createAirportLegacy", "getAirportLegacy", "createTripLegacy", "getTripLegacy"}
 
 
@@ -42,13 +51,18 @@ def test_it_is_a_valid_openapi_3_1_document(doc):
 
 def test_the_committed_copy_is_in_sync(doc):
     assert COMMITTED.read_bytes() == render(doc, "json"), (
-        "docs/openapi.json is stale: run `python -m gateway.openapi --output docs/openapi.json`")
+        "docs/openapi.json is stale: run `python -m gateway.openapi --output docs/openapi.json`"
+    )
 
 
 def test_the_command_writes_it_without_a_server(tmp_path, doc):
     out = tmp_path / "openapi.yaml"
-    subprocess.run([sys.executable, "-m", "gateway.openapi", "--format", "yaml", "--output", str(out)],
-                   check=True, cwd=ROOT, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "gateway.openapi", "--format", "yaml", "--output", str(out)],
+        check=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert yaml.safe_load(out.read_text()) == json.loads(render(doc, "json"))
 
 

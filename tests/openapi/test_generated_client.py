@@ -1,5 +1,6 @@
 """A Python client generated from the document with openapi-python-client, used as generated
 (no hand edits) against the live stack: uvicorn, the real workers, RabbitMQ and Redis."""
+
 import importlib
 import subprocess
 import sys
@@ -13,9 +14,19 @@ from tests.support.processes import BIN, ROOT
 def client_package(tmp_path_factory):
     out = tmp_path_factory.mktemp("generated")
     result = subprocess.run(
-        [str(BIN / "openapi-python-client"), "generate", "--path", str(ROOT / "docs" / "openapi.json"),
-         "--meta", "none", "--output-path", str(out / "travel_client")],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(ROOT / "docs" / "openapi.json"),
+            "--meta",
+            "none",
+            "--output-path",
+            str(out / "travel_client"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": f"{BIN}:/usr/bin:/bin"},  # the generator formats its output with ruff
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -35,18 +46,24 @@ def module(package, name):
 
 def test_the_generated_client_works_against_the_live_stack(client_package, live_gateway):
     client = client_package.Client(base_url=live_gateway, raise_on_unexpected_status=True)
-    airports = {name: module(client_package, f"api.airports.{name}") for name in
-                ("create_airport", "get_airport", "list_airports", "delete_airport")}
-    trips = {name: module(client_package, f"api.trips.{name}") for name in
-             ("create_trip", "get_trip", "list_trips", "delete_trip")}
+    airports = {
+        name: module(client_package, f"api.airports.{name}")
+        for name in ("create_airport", "get_airport", "list_airports", "delete_airport")
+    }
+    trips = {
+        name: module(client_package, f"api.trips.{name}")
+        for name in ("create_trip", "get_trip", "list_trips", "delete_trip")
+    }
     models = module(client_package, "models")
 
     lisbon = airports["create_airport"].sync(client=client, body=models.AirportCreate(name="Lisbon"))
-    porto = airports["create_airport"].sync(client=client, body=models.AirportCreate(name="Porto"),
-                                            idempotency_key='"porto-1"')
+    porto = airports["create_airport"].sync(
+        client=client, body=models.AirportCreate(name="Porto"), idempotency_key='"porto-1"'
+    )
     assert isinstance(lisbon, models.Airport) and lisbon.name == "Lisbon"
-    again = airports["create_airport"].sync(client=client, body=models.AirportCreate(name="Porto"),
-                                            idempotency_key='"porto-1"')
+    again = airports["create_airport"].sync(
+        client=client, body=models.AirportCreate(name="Porto"), idempotency_key='"porto-1"'
+    )
     assert again.id == porto.id
 
     fetched = airports["get_airport"].sync_detailed(client=client, airport_id=lisbon.id)
@@ -75,6 +92,7 @@ def test_the_generated_client_works_against_the_live_stack(client_package, live_
     missing = airports["get_airport"].sync_detailed(client=client, airport_id=lisbon.id)
     assert missing.status_code == 404 and missing.parsed.status == 404
     invalid = trips["create_trip"].sync_detailed(
-        client=client, body=models.TripCreate(airport_from=porto.id, airport_to=porto.id))
+        client=client, body=models.TripCreate(airport_from=porto.id, airport_to=porto.id)
+    )
     assert invalid.status_code == 422
     assert invalid.parsed.errors.additional_properties == {"airport_to": ["Must differ from airport_from."]}

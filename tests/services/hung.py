@@ -1,5 +1,6 @@
 """A stand-in airports_service that takes HANG_SECONDS to answer `get`: for timeouts, saturation and
 graceful stops (on the travel services' own rpc entrypoint, so a stop exercises their way of replying)."""
+
 import os
 import time
 

@@ -1,4 +1,5 @@
 """A service that tells its caller what context reached it (request id, call id stack)."""
+
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 

@@ -2,6 +2,7 @@
 
 GREETING_DELAY (seconds, default 0.5) and GREETING_VERSION ("2" adds the article's suffix).
 """
+
 import os
 from time import sleep
 
@@ -17,4 +18,4 @@ class GreetingService:
     @rpc
     def hello(self, name):
         sleep(DELAY)  # blocking, as in the article: `nameko run` makes it yield
-        return "Hello, {}!{}".format(name, SUFFIX)
+        return f"Hello, {name}!{SUFFIX}"

@@ -4,6 +4,7 @@ Uses `rabbitmqctl` (a local broker, run as root or the rabbitmq user); set
 RABBITMQ_MANAGEMENT_URL (e.g. http://guest:guest@localhost:15672) to use the
 management HTTP API instead, as with the compose file's broker.
 """
+
 import re
 import urllib.parse
 import uuid
@@ -37,8 +38,11 @@ def connections(vhost, client=None):
     """The client connections open on `vhost`, as the names (management API) or pids (rabbitmqctl)
     that close them; only those whose client calls itself `client` (its connection_name), if given."""
     if management_url():
-        found = [(c["name"], (c.get("client_properties") or {}).get("connection_name"))
-                 for c in api("GET", "connections") if c.get("vhost") == vhost]
+        found = [
+            (c["name"], (c.get("client_properties") or {}).get("connection_name"))
+            for c in api("GET", "connections")
+            if c.get("vhost") == vhost
+        ]
     else:  # rabbitmqctl closes a connection by its pid
         out = ctl("list_connections", "--no-table-headers", "vhost", "pid", "client_properties")
         rows = [line.split("\t") for line in out.splitlines() if line.count("\t") >= 2]

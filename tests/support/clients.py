@@ -4,6 +4,7 @@ WSGI: falcon.testing.TestClient. ASGI: falcon.testing.ASGIConductor kept open on
 in a thread of its own, so the app's lifespan (connecting the RPC client) happens once, and
 requests from several test threads can be in flight together.
 """
+
 import asyncio
 import threading
 

@@ -1,6 +1,7 @@
 """Private copies of the infrastructure, for drills that break it: a Redis server and a RabbitMQ
 node of the test's own, on free ports, in temporary directories, stopped and started at will
 (the machine's shared broker and Redis are never touched)."""
+
 import os
 import shutil
 import signal
@@ -45,16 +46,41 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
-        argv = ["redis-server", "--bind", "127.0.0.1", "--dir", str(self.dir), "--appendonly", "yes",
-                "--appendfsync", "everysec", "--save", "", "--logfile", str(self.dir / "redis.log")]
+        argv = [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--logfile",
+            str(self.dir / "redis.log"),
+        ]
         if self.tls:
-            argv += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls.cert),
-                     "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.ca),
-                     "--tls-auth-clients", "no"]
+            argv += [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(self.tls.cert),
+                "--tls-key-file",
+                str(self.tls.key),
+                "--tls-ca-cert-file",
+                str(self.tls.ca),
+                "--tls-auth-clients",
+                "no",
+            ]
         else:
             argv += ["--port", str(self.port)]
-        self.popen = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         _wait_port(self.port, 15)
         return self
 
@@ -81,13 +107,51 @@ class Certificates:
         self.ca, self.cert, self.key = self.dir / "ca.pem", self.dir / "server.pem", self.dir / "server.key"
         ca_key = self.dir / "ca.key"
         run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=self.dir)  # noqa: E731
-        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(self.ca),
-            "-days", "2", "-subj", "/CN=travel-test-ca")
-        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(self.key), "-out", "server.csr",
-            "-subj", "/CN=localhost")
+        run(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(self.ca),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=travel-test-ca",
+        )
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(self.key),
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        )
         (self.dir / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        run("x509", "-req", "-in", "server.csr", "-CA", str(self.ca), "-CAkey", str(ca_key), "-CAcreateserial",
-            "-out", str(self.cert), "-days", "2", "-extfile", "san.ext")
+        run(
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            str(self.ca),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-out",
+            str(self.cert),
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        )
         self.dir.chmod(0o755)  # RabbitMQ runs as its own user and must read them
         for path in self.dir.iterdir():
             path.chmod(0o644)
@@ -110,9 +174,14 @@ class RabbitNode:
         (self.dir / "enabled_plugins").write_text("[].\n")
         config = [f"listeners.tcp.default = {self.port}", "loopback_users = none"]
         if tls:
-            config += [f"listeners.ssl.default = {self.tls_port}", f"ssl_options.cacertfile = {tls.ca}",
-                       f"ssl_options.certfile = {tls.cert}", f"ssl_options.keyfile = {tls.key}",
-                       "ssl_options.verify = verify_none", "ssl_options.fail_if_no_peer_cert = false"]
+            config += [
+                f"listeners.ssl.default = {self.tls_port}",
+                f"ssl_options.cacertfile = {tls.ca}",
+                f"ssl_options.certfile = {tls.cert}",
+                f"ssl_options.keyfile = {tls.key}",
+                "ssl_options.verify = verify_none",
+                "ssl_options.fail_if_no_peer_cert = false",
+            ]
         (self.dir / "rabbitmq.conf").write_text("\n".join(config) + "\n")
         shutil.chown(self.dir, "rabbitmq", "rabbitmq")
         for path in self.dir.rglob("*"):
@@ -128,19 +197,27 @@ class RabbitNode:
         return f"amqps://guest:guest@localhost:{self.tls_port}/"
 
     def _env(self):
-        return {**os.environ, "RABBITMQ_NODENAME": self.name, "RABBITMQ_NODE_PORT": str(self.port),
-                "RABBITMQ_DIST_PORT": str(self.dist_port), "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
-                "RABBITMQ_LOG_BASE": str(self.dir / "log"), "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq"),
-                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
-                "RABBITMQ_PID_FILE": str(self.dir / "pid")}
+        return {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(self.dir / "pid"),
+        }
 
     def start(self):
         subprocess.run(["rabbitmq-server", "-detached"], env=self._env(), check=True, capture_output=True)
         try:
             _wait_port(self.port, 60)
         except TimeoutError:
-            raise RuntimeError(f"RabbitMQ node {self.name} did not start; run `rabbitmq-server` with the "
-                               f"environment of RabbitNode._env() to see why (data in {self.dir})") from None
+            raise RuntimeError(
+                f"RabbitMQ node {self.name} did not start; run `rabbitmq-server` with the "
+                f"environment of RabbitNode._env() to see why (data in {self.dir})"
+            ) from None
         if self.tls:
             _wait_port(self.tls_port, 30)
         return self

@@ -1,4 +1,5 @@
 """Real processes for integration tests: `nameko run` workers (and, later, HTTP gateways)."""
+
 import os
 import signal
 import time
@@ -35,8 +36,9 @@ class Process(ChildProcess):
 
 def worker_env(amqp_uri, redis_uri, redis_prefix, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMQP_", "REDIS_"))}
-    env.update(AMQP_URI=amqp_uri, REDIS_URI=redis_uri, REDIS_KEY_PREFIX=redis_prefix, PYTHONUNBUFFERED="1",
-               METRICS_PORT="0")  # many workers run side by side here; tests that read metrics pick a port
+    env.update(
+        AMQP_URI=amqp_uri, REDIS_URI=redis_uri, REDIS_KEY_PREFIX=redis_prefix, PYTHONUNBUFFERED="1", METRICS_PORT="0"
+    )  # many workers run side by side here; tests that read metrics pick a port
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -61,8 +63,9 @@ class Stack:
         self.broker = broker
         self.vhost = broker.create_vhost("travel-test-stack")
         self.amqp = amqp_uri(self.vhost)
-        self.process = nameko_run(worker_env(self.amqp, REDIS_URI, redis_prefix, **env), modules=modules,
-                                  name="-".join(services))
+        self.process = nameko_run(
+            worker_env(self.amqp, REDIS_URI, redis_prefix, **env), modules=modules, name="-".join(services)
+        )
         try:
             wait_for_services(self.amqp, services, self.process)
         except BaseException:
@@ -74,19 +77,36 @@ class Stack:
         self.broker.delete_vhost(self.vhost)
 
 
-
-
 def gateway_run(kind, env, port, name=None, processes=1):
     """The gateway as users run it: uvicorn (asgi), gunicorn with threads (wsgi) or waitress."""
     if kind == "waitress":
         argv = [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", "--threads", "8", "gateway.wsgi:app"]
     elif kind == "asgi":
-        argv = [str(BIN / "uvicorn"), "gateway.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--timeout-graceful-shutdown", "10", "--workers", str(processes)]
+        argv = [
+            str(BIN / "uvicorn"),
+            "gateway.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "10",
+            "--workers",
+            str(processes),
+        ]
     else:
         env = {"THREADS": "8", **env}  # gunicorn.conf.py reads THREADS (and so does the pool's size)
-        argv = [str(BIN / "gunicorn"), "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
-                "-b", f"127.0.0.1:{port}", "--workers", str(processes), "gateway.wsgi:app"]
+        argv = [
+            str(BIN / "gunicorn"),
+            "-c",
+            str(ROOT / "gateway" / "gunicorn.conf.py"),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(processes),
+            "gateway.wsgi:app",
+        ]
     return Process(argv, env, name or f"gateway-{kind}").start()
 
 

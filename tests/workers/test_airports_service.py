@@ -1,4 +1,5 @@
 """airports_service's rules, on a real Redis, through nameko.testing.worker_factory."""
+
 import re
 
 import pytest
@@ -29,17 +30,20 @@ def test_iata_is_optional(airports):
     assert airports.create("Porto")["iata"] is None
 
 
-@pytest.mark.parametrize("name, iata, fields", [
-    ("", None, {"name"}),
-    ("   ", None, {"name"}),
-    ("x" * 121, None, {"name"}),
-    (None, None, {"name"}),
-    (42, None, {"name"}),
-    ("ok", "lis", {"iata"}),
-    ("ok", "LISB", {"iata"}),
-    ("ok", "L1S", {"iata"}),
-    ("", "xx", {"name", "iata"}),
-])
+@pytest.mark.parametrize(
+    "name, iata, fields",
+    [
+        ("", None, {"name"}),
+        ("   ", None, {"name"}),
+        ("x" * 121, None, {"name"}),
+        (None, None, {"name"}),
+        (42, None, {"name"}),
+        ("ok", "lis", {"iata"}),
+        ("ok", "LISB", {"iata"}),
+        ("ok", "L1S", {"iata"}),
+        ("", "xx", {"name", "iata"}),
+    ],
+)
 def test_invalid_input_names_each_bad_field(airports, name, iata, fields):
     with pytest.raises(ValidationError) as error:
         airports.create(name=name, iata=iata)

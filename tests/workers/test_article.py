@@ -2,6 +2,7 @@
 
 Each test has a vhost of its own, so only the instances it starts answer.
 """
+
 import time
 
 import pytest
@@ -21,8 +22,14 @@ def greeting(fresh_vhost, redis_prefix):
     started = []
 
     def start(version="1", max_workers=10):
-        env = worker_env(amqp, "redis://unused", redis_prefix, GREETING_DELAY=DELAY, GREETING_VERSION=version,
-                         MAX_WORKERS=max_workers)
+        env = worker_env(
+            amqp,
+            "redis://unused",
+            redis_prefix,
+            GREETING_DELAY=DELAY,
+            GREETING_VERSION=version,
+            MAX_WORKERS=max_workers,
+        )
         process = nameko_run(env, modules=["tests.services.slow_greeting"], name=f"greeting-v{version}")
         started.append(process)
         return process

@@ -1,4 +1,5 @@
 """Idempotency against a real Redis: every outcome of workers.common.idempotency."""
+
 import time
 
 import pytest
@@ -74,8 +75,12 @@ def test_a_redelivered_call_takes_over_and_the_first_attempt_can_no_longer_commi
 def test_without_a_key_the_delivery_id_protects_against_redelivery(idempotency, redis_client):
     create = Recorder()
     first = idempotency.create_once(call("delivery-1"), None, {"a": 1}, lambda a: commit(redis_client, a, create(a)))
-    redelivered = idempotency.create_once(call("delivery-1"), None, {"a": 1}, lambda a: commit(redis_client, a, create(a)))
-    other_call = idempotency.create_once(call("delivery-2"), None, {"a": 1}, lambda a: commit(redis_client, a, create(a)))
+    redelivered = idempotency.create_once(
+        call("delivery-1"), None, {"a": 1}, lambda a: commit(redis_client, a, create(a))
+    )
+    other_call = idempotency.create_once(
+        call("delivery-2"), None, {"a": 1}, lambda a: commit(redis_client, a, create(a))
+    )
     assert first == redelivered == {"run": 1}
     assert other_call == {"run": 2}
 
@@ -84,7 +89,9 @@ def test_a_failed_attempt_gives_the_key_back(idempotency, redis_client):
     create = Recorder(fail=RuntimeError("boom"))
     with pytest.raises(RuntimeError):
         idempotency.create_once(call("d1"), "key", {"a": 1}, create)
-    assert idempotency.create_once(call("d2"), "key", {"a": 1}, lambda a: commit(redis_client, a, create(a))) == {"run": 2}
+    assert idempotency.create_once(call("d2"), "key", {"a": 1}, lambda a: commit(redis_client, a, create(a))) == {
+        "run": 2
+    }
 
 
 def test_a_pending_key_is_free_again_after_its_lease(idempotency):

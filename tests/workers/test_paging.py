@@ -1,13 +1,14 @@
 """Cursor pagination: creation order, each record exactly once, cursors bound to their listing."""
+
 import threading
 
 import pytest
+from nameko.testing.services import worker_factory
 
 from schemas.errors import ValidationError
 from tests.workers.conftest import call
 from workers.airports.service import AirportsService
 from workers.common.paging import encode_cursor
-from nameko.testing.services import worker_factory
 
 
 @pytest.fixture
@@ -87,9 +88,19 @@ def walk_from(service, cursor, limit):
     return seen
 
 
-@pytest.mark.parametrize("cursor", ["nope", "!!!", encode_cursor("trips", 3), encode_cursor("airports", "x"),
-                                    encode_cursor("airports", "-1"), encode_cursor("airports", "\u00b2"),
-                                    encode_cursor("airports", "1" * 19), "a" * 200])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "nope",
+        "!!!",
+        encode_cursor("trips", 3),
+        encode_cursor("airports", "x"),
+        encode_cursor("airports", "-1"),
+        encode_cursor("airports", "\u00b2"),
+        encode_cursor("airports", "1" * 19),
+        "a" * 200,
+    ],
+)
 def test_a_cursor_that_is_not_ours_is_a_validation_error(airports, cursor):
     with pytest.raises(ValidationError) as error:
         airports.list(cursor=cursor)

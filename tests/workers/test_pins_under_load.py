@@ -4,6 +4,7 @@ nameko issue 783 reports `'Queue' object has no attribute 'mutex'` with eventlet
 resource pools reached into `Queue.mutex`, which eventlet's green queue lacks. These tests drive
 the pools the same way, hard, and would fail on a combination that has the bug.
 """
+
 import subprocess
 import sys
 import threading
@@ -71,7 +72,8 @@ print("ok")
 
 
 def test_kombu_pools_resize_under_eventlet(amqp):
-    result = subprocess.run([sys.executable, "-c", KOMBU_POOLS_UNDER_EVENTLET, amqp],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", KOMBU_POOLS_UNDER_EVENTLET, amqp], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok"

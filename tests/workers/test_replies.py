@@ -1,4 +1,5 @@
 """The workers' reply encoding (workers/common/replies.py): nameko's reply format, encoded once."""
+
 import orjson
 from nameko.exceptions import deserialize
 
@@ -14,7 +15,9 @@ def test_an_error_comes_back_as_its_type():
     exc = NotFound("gone", ["f" * 32])
     error = orjson.loads(reply_body(None, (NotFound, exc, None)))["error"]
     rebuilt = deserialize(error)
-    assert isinstance(rebuilt, NotFound) and rebuilt.ids == ["f" * 32] and error["exc_path"] == "schemas.errors.NotFound"
+    assert (
+        isinstance(rebuilt, NotFound) and rebuilt.ids == ["f" * 32] and error["exc_path"] == "schemas.errors.NotFound"
+    )
 
 
 def test_an_unserialisable_result_is_reported_not_raised():

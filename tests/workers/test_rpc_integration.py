@@ -1,5 +1,6 @@
 """The workers as users run them: one `nameko run` process, called over the real broker with
 nameko's own ClusterRpcProxy (what `nameko shell` and the WSGI gateway use)."""
+
 import json
 import re
 import subprocess
@@ -10,7 +11,13 @@ from nameko.exceptions import BadRequest, MethodNotFound, RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from schemas.errors import (
-    Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable, TravelError, ValidationError,
+    Conflict,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    NotFound,
+    ServiceUnavailable,
+    TravelError,
+    ValidationError,
 )
 from tests.conftest import REDIS_URI, amqp_uri, unique_iata
 from tests.support.processes import BIN, ROOT, nameko_run, wait_for_services, worker_env
@@ -30,7 +37,11 @@ def test_nameko_shell_runs_the_articles_call(workers, stack_env):
     shell = subprocess.run(
         [str(BIN / "nameko"), "shell", "--config", str(ROOT / "workers" / "config.yml")],
         input="print(n.rpc.greeting_service.hello(name='world'))\n",
-        capture_output=True, text=True, env=stack_env, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        env=stack_env,
+        cwd=ROOT,
+        timeout=60,
     )
     assert "Hello, world!" in shell.stdout, shell.stderr
 
@@ -148,8 +159,9 @@ def test_a_redis_outage_is_service_unavailable_and_no_secret_is_logged(fresh_vho
 
 def test_json_logs_carry_the_request_id(fresh_vhost, redis_prefix):
     amqp = amqp_uri(fresh_vhost)
-    process = nameko_run(worker_env(amqp, REDIS_URI, redis_prefix, LOG_FORMAT="json"),
-                         modules=["workers.airports"], name="json-logs")
+    process = nameko_run(
+        worker_env(amqp, REDIS_URI, redis_prefix, LOG_FORMAT="json"), modules=["workers.airports"], name="json-logs"
+    )
     try:
         wait_for_services(amqp, ["airports_service"], process)
         miss_and_wait_for_the_log(amqp, process, "json-7", '"json-7"')

@@ -3,6 +3,7 @@
 airports_service is a real AirportsService worker called in-process instead of over AMQP;
 the integration tests do the same over a real broker.
 """
+
 import time
 from types import SimpleNamespace
 
@@ -26,6 +27,7 @@ class FlakyAirports:
             if method in self.failing:
                 raise self.failing[method]
             return getattr(self.service, method)(**kwargs)
+
         return invoke
 
 
@@ -41,8 +43,13 @@ def remote(airports):
 
 @pytest.fixture
 def trips(trip_store, remote):
-    return worker_factory(TripsService, store=trip_store, call=call(), airports=remote,
-                          config={"TRIP_HOLD_DEADLINE": 60, "TRIP_RELEASE_RETRY": 0})
+    return worker_factory(
+        TripsService,
+        store=trip_store,
+        call=call(),
+        airports=remote,
+        config={"TRIP_HOLD_DEADLINE": 60, "TRIP_RELEASE_RETRY": 0},
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """airports_service: airports, their IATA codes, and the holds trips keep on them."""
+
 from schemas.airports import AirportCreate, AirportListQuery
 from schemas.errors import Conflict, NotFound, ValidationError
 from schemas.fields import is_id
@@ -9,7 +10,6 @@ from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
 from workers.common.records import new_id, utc_now
 from workers.common.storage import RedisStore
-
 
 CREATE, LIST_QUERY = AirportCreate(), AirportListQuery()  # loading keeps no state in a schema
 

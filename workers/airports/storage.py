@@ -11,12 +11,15 @@
 
 Every write that touches more than one key is a Lua script: it happens whole or not at all.
 """
+
 from workers.common.idempotency import GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
 from workers.common.storage import Keyspace
 
-_CREATE = GUARD_LUA + """
+_CREATE = (
+    GUARD_LUA
+    + """
 -- KEYS: record, index, seq, iata, idempotency; ARGV: id, record, has iata, token, done entry, ttl
 if not owns_idempotency_key(KEYS[5], ARGV[4]) then return "superseded" end
 if ARGV[3] == "1" and redis.call("EXISTS", KEYS[4]) == 1 then return "iata_taken" end
@@ -27,6 +30,7 @@ if ARGV[3] == "1" then redis.call("SET", KEYS[4], ARGV[1]) end
 redis.call("SET", KEYS[5], ARGV[5], "EX", ARGV[6])
 return "created"
 """
+)
 
 _DELETE = """
 -- KEYS: record, index, holders, iata; ARGV: id
@@ -84,26 +88,44 @@ class AirportStore:
         """Store a new record; "created", "iata_taken" or "superseded"."""
         iata = record["iata"]
         return self._create(
-            keys=[self.record_key(record["id"]), self.keys("index"), self.keys("seq"),
-                  self.keys("iata", iata or NO_IATA), attempt.key],
-            args=[record["id"], dumps(record), "1" if iata else "", attempt.token,
-                  attempt.done_entry(record), attempt.ttl],
+            keys=[
+                self.record_key(record["id"]),
+                self.keys("index"),
+                self.keys("seq"),
+                self.keys("iata", iata or NO_IATA),
+                attempt.key,
+            ],
+            args=[
+                record["id"],
+                dumps(record),
+                "1" if iata else "",
+                attempt.token,
+                attempt.done_entry(record),
+                attempt.ttl,
+            ],
         )
 
     def delete(self, record):
-        """"deleted", "missing" (gone meanwhile) or "held" (a trip references it)."""
+        """ "deleted", "missing" (gone meanwhile) or "held" (a trip references it)."""
         airport_id = record["id"]
         return self._delete(
-            keys=[self.record_key(airport_id), self.keys("index"), self.keys("holders", airport_id),
-                  self.keys("iata", record["iata"] or NO_IATA)],
+            keys=[
+                self.record_key(airport_id),
+                self.keys("index"),
+                self.keys("holders", airport_id),
+                self.keys("iata", record["iata"] or NO_IATA),
+            ],
             args=[airport_id],
         )
 
     def hold(self, airport_ids, holder):
         """Mark the airports as referenced by `holder`, if all exist; returns the missing ids.
         HoldReleased if `holder` was released already."""
-        keys = ([self.record_key(i) for i in airport_ids] + [self.keys("holders", i) for i in airport_ids]
-                + [self.keys("released", holder)])
+        keys = (
+            [self.record_key(i) for i in airport_ids]
+            + [self.keys("holders", i) for i in airport_ids]
+            + [self.keys("released", holder)]
+        )
         missing = self._hold(keys=keys, args=[holder])
         if missing == -1:
             raise HoldReleased(holder)

@@ -1,4 +1,5 @@
 """Who is calling: the request id that came with the call, for the service and for its logs."""
+
 import threading
 from dataclasses import dataclass
 

@@ -11,6 +11,7 @@
   connection is closed or fails, through nameko's own responder.
 * The signature check uses a signature computed once, not `inspect.getcallargs` per call.
 """
+
 import inspect
 import logging
 
@@ -36,8 +37,13 @@ DELIVERY_ID = "delivery_id"
 
 # What Redis says when it is up but cannot serve right now: redis-py raises its own classes for
 # some replies (dropping their code from the message) and plain ResponseErrors for others.
-_REDIS_TRANSIENT = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError,
-                    redis_errors.TryAgainError, redis_errors.ClusterDownError)
+_REDIS_TRANSIENT = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,
+    redis_errors.TryAgainError,
+    redis_errors.ClusterDownError,
+)
 _REDIS_TRANSIENT_REPLIES = ("MISCONF", "LOADING", "READONLY", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
 
 
@@ -85,13 +91,20 @@ class Rpc(NamekoRpc):
             return result, exc_info
         log.info("answering %s through nameko's responder: %s", self.method_name, reason)
         config = self.container.config
-        responder = Responder(config[AMQP_URI_CONFIG_KEY], self._exchange, "json", message,
-                              ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        responder = Responder(
+            config[AMQP_URI_CONFIG_KEY],
+            self._exchange,
+            "json",
+            message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
         try:
             return responder.send_response(result, exc_info)
         except BROKEN as exc:
             log.warning("could not answer %s (%s); it will be redelivered", self.method_name, exc)
             return result, exc_info
+
 
 rpc = Rpc.decorator
 

@@ -23,6 +23,7 @@ safe against nameko's at-least-once redelivery.
 A pending entry expires after the lease, so a key is never stuck after a crash.
 A failed attempt gives the key back at once (`abandon`): errors are not replayed.
 """
+
 import hashlib
 import logging
 import uuid

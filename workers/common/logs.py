@@ -1,4 +1,5 @@
 """Log filters named in config.yml."""
+
 import logging
 
 from schemas.errors import ServiceUnavailable, TravelError

@@ -6,6 +6,7 @@ entrypoint each service must declare, on nameko's shared web server; here every 
 declares `metrics = Metrics()` and gets call counts and latencies, and the same small server
 answers the health probes too. One server per process, however many services it runs.
 """
+
 import logging
 import threading
 import time
@@ -16,10 +17,13 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
 log = logging.getLogger(__name__)
 
-CALLS = Counter("nameko_worker_calls_total", "Calls handled by the service's workers",
-                ["service", "method", "outcome"])
-DURATION = Histogram("nameko_worker_call_duration_seconds", "Time workers took per call", ["service", "method"],
-                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+CALLS = Counter("nameko_worker_calls_total", "Calls handled by the service's workers", ["service", "method", "outcome"])
+DURATION = Histogram(
+    "nameko_worker_call_duration_seconds",
+    "Time workers took per call",
+    ["service", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 IN_FLIGHT = Gauge("nameko_worker_calls_in_flight", "Calls being handled now", ["service"])
 
 
@@ -60,8 +64,11 @@ class _Server:
             return cls._answer(start_response, "200 OK", b'{"status": "ok"}')
         if path == "/health/ready":
             ready = bool(cls.running)
-            return cls._answer(start_response, "200 OK" if ready else "503 Service Unavailable",
-                               b'{"status": "ok"}' if ready else b'{"status": "unavailable"}')
+            return cls._answer(
+                start_response,
+                "200 OK" if ready else "503 Service Unavailable",
+                b'{"status": "ok"}' if ready else b'{"status": "unavailable"}',
+            )
         return cls.metrics_app(environ, start_response)
 
     @staticmethod

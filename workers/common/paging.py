@@ -9,6 +9,7 @@ The cursor is opaque to clients (base64url of `<scope>:<number>`) and bound to t
 listing it came from: a malformed cursor, or one of another listing, is refused. It is not
 signed: a client that crafts one only chooses where its page starts.
 """
+
 import base64
 import binascii
 import re

@@ -1,6 +1,7 @@
 """How records are born: ids, timestamps, JSON."""
+
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -12,7 +13,7 @@ def new_id():
 
 def utc_now():
     """The current time as an RFC 3339 UTC string with milliseconds, e.g. 2026-11-27T09:30:00.123Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def dumps(value):

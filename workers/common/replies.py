@@ -28,6 +28,7 @@ alarm clears; calls stall either way, since no reply could be published meanwhil
 than the consumer's one-second socket timeout fails as a broken connection (the broker then
 closes it, and the request is redelivered), and the call is answered through nameko's responder.
 """
+
 import errno
 from contextlib import contextmanager
 
@@ -67,8 +68,13 @@ def reply_and_ack(message, exchange, body):
     reply_to = properties.get("reply_to")
     with writes_of(connection.transport).together():
         if reply_to:
-            reply = Message(body, content_type=JSON, content_encoding="utf-8",
-                            correlation_id=properties.get("correlation_id"), delivery_mode=TRANSIENT)
+            reply = Message(
+                body,
+                content_type=JSON,
+                content_encoding="utf-8",
+                correlation_id=properties.get("correlation_id"),
+                delivery_mode=TRANSIENT,
+            )
             # send_method, not basic_publish: py-amqp's basic_publish first reads any pending
             # "connection blocked" notice from the socket, and this socket has a reader already
             # (nameko's consumer greenthread); eventlet forbids a second one.

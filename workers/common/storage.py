@@ -1,4 +1,5 @@
 """Redis for a service: nameko-redis's client, behind the service's own store class."""
+
 import nameko_redis
 
 REDIS_URI_KEY = "travel"  # the entry of REDIS_URIS in the config

@@ -1,4 +1,5 @@
 """greeting_service: the article's first service, unchanged in behaviour."""
+
 from workers.common.context import CallContext
 from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
@@ -12,7 +13,7 @@ class GreetingService:
 
     @rpc
     def hello(self, name):
-        return "Hello, {}!".format(name)
+        return f"Hello, {name}!"
 
     @rpc
     def health(self):

@@ -5,6 +5,7 @@ both airports for a new trip (which fails unless both exist) and to *release* th
 when the trip goes. airports_service refuses to delete an airport while it is held.
 README.md, "Referential integrity across services", walks through the failure cases.
 """
+
 import logging
 import time
 
@@ -56,7 +57,8 @@ class TripsService:
         """Create a trip between two existing, different airports; the record."""
         data = load(CREATE, {"airport_from": airport_from, "airport_to": airport_to})
         return self.store.idempotency.create_once(
-            self.call, idempotency_key, data, lambda attempt: self._create(data, attempt))
+            self.call, idempotency_key, data, lambda attempt: self._create(data, attempt)
+        )
 
     @rpc
     def get(self, trip_id):

@@ -14,6 +14,7 @@
 release is queued in the same script that deletes the trip, so a crash at any point leaves
 work that `due_releases` hands out again. Multi-key writes are Lua scripts: whole or nothing.
 """
+
 from workers.common.idempotency import GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
@@ -26,7 +27,9 @@ redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
 return 1
 """
 
-_CREATE = GUARD_LUA + """
+_CREATE = (
+    GUARD_LUA
+    + """
 -- KEYS: record, index, seq, by_airport from, by_airport to, unconfirmed, idempotency
 -- ARGV: id, record, token, done entry, ttl
 if not owns_idempotency_key(KEYS[7], ARGV[3]) then return "superseded" end
@@ -41,6 +44,7 @@ redis.call("ZADD", KEYS[5], seq, ARGV[1])
 redis.call("SET", KEYS[7], ARGV[4], "EX", ARGV[5])
 return "created"
 """
+)
 
 _ABANDON = """
 -- KEYS: unconfirmed, releasing; ARGV: trip id, now
@@ -95,9 +99,18 @@ class TripStore:
         self.redis = redis
         self.keys = Keyspace(prefix, "trips")
         self.idempotency = Idempotency(redis, self.keys, config)
-        scripts = {name: redis.register_script(lua) for name, lua in [
-            ("intend", _INTEND), ("create", _CREATE), ("abandon", _ABANDON), ("forget", _FORGET),
-            ("delete", _DELETE), ("due", _DUE), ("released", _RELEASED)]}
+        scripts = {
+            name: redis.register_script(lua)
+            for name, lua in [
+                ("intend", _INTEND),
+                ("create", _CREATE),
+                ("abandon", _ABANDON),
+                ("forget", _FORGET),
+                ("delete", _DELETE),
+                ("due", _DUE),
+                ("released", _RELEASED),
+            ]
+        }
         self._scripts = scripts
 
     def record_key(self, trip_id):
@@ -110,28 +123,38 @@ class TripStore:
     def page(self, limit, cursor, airport=None):
         if airport is None:
             return read_page(self.redis, self.keys("index"), self.record_key, "trips", limit, cursor)
-        return read_page(self.redis, self.keys("by_airport", airport), self.record_key,
-                         "trips@" + airport, limit, cursor)
+        return read_page(
+            self.redis, self.keys("by_airport", airport), self.record_key, "trips@" + airport, limit, cursor
+        )
 
     def intend(self, trip_id, airport_ids, deadline_ms):
         """Promise the holds about to be taken: released after the deadline unless `create` ran."""
-        self._scripts["intend"](keys=[self.keys("holds"), self.keys("unconfirmed")],
-                                args=[trip_id, dumps(airport_ids), deadline_ms])
+        self._scripts["intend"](
+            keys=[self.keys("holds"), self.keys("unconfirmed")], args=[trip_id, dumps(airport_ids), deadline_ms]
+        )
 
     def create(self, record, attempt):
         """Write the trip; "created", "expired" (holds already handed to release) or "superseded"."""
         trip_id = record["id"]
         return self._scripts["create"](
-            keys=[self.record_key(trip_id), self.keys("index"), self.keys("seq"),
-                  self.keys("by_airport", record["airport_from"]), self.keys("by_airport", record["airport_to"]),
-                  self.keys("unconfirmed"), attempt.key],
+            keys=[
+                self.record_key(trip_id),
+                self.keys("index"),
+                self.keys("seq"),
+                self.keys("by_airport", record["airport_from"]),
+                self.keys("by_airport", record["airport_to"]),
+                self.keys("unconfirmed"),
+                attempt.key,
+            ],
             args=[trip_id, dumps(record), attempt.token, attempt.done_entry(record), attempt.ttl],
         )
 
     def abandon(self, trip_id, now_ms):
         """A create failed after it may have taken holds: queue their release. False if the trip
         was no longer unconfirmed (written after all, or already queued by `due_releases`)."""
-        return 1 == self._scripts["abandon"](keys=[self.keys("unconfirmed"), self.keys("releasing")], args=[trip_id, now_ms])
+        return 1 == self._scripts["abandon"](
+            keys=[self.keys("unconfirmed"), self.keys("releasing")], args=[trip_id, now_ms]
+        )
 
     def forget(self, trip_id):
         """A create failed before any hold was taken: drop its promise."""
@@ -141,16 +164,23 @@ class TripStore:
         """Delete the trip and queue the release of its holds; "deleted" or "missing"."""
         trip_id = record["id"]
         return self._scripts["delete"](
-            keys=[self.record_key(trip_id), self.keys("index"), self.keys("by_airport", record["airport_from"]),
-                  self.keys("by_airport", record["airport_to"]), self.keys("releasing")],
+            keys=[
+                self.record_key(trip_id),
+                self.keys("index"),
+                self.keys("by_airport", record["airport_from"]),
+                self.keys("by_airport", record["airport_to"]),
+                self.keys("releasing"),
+            ],
             args=[trip_id, now_ms],
         )
 
     def due_releases(self, now_ms, retry_at_ms, batch=100):
         """[(trip id, airport ids)] whose holds are due for release; each is handed out again at
         `retry_at_ms` unless `released` is called first."""
-        flat = self._scripts["due"](keys=[self.keys("unconfirmed"), self.keys("releasing"), self.keys("holds")],
-                                    args=[now_ms, retry_at_ms, batch])
+        flat = self._scripts["due"](
+            keys=[self.keys("unconfirmed"), self.keys("releasing"), self.keys("holds")],
+            args=[now_ms, retry_at_ms, batch],
+        )
         return [(flat[i], loads(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def released(self, trip_id):
