@@ -222,16 +222,12 @@ def seed_targets(stack, targets, airports):
     return seeds
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    if args.cleanup:
-        return cleanup(args.cleanup, args.redis_uri)
-    urls = _pairs(args.url, "--url")
+def choose(args, urls):
+    """The targets and scenarios asked for, checked: (targets, scenario names, targets to start,
+    skipped pairs). SystemExit with the reason when the combination cannot run."""
     targets = args.targets or (list(urls) if urls else list(KINDS))
     scenario_names = args.scenarios or DEFAULT_SCENARIOS
-    if args.smoke and args.scenarios is None:
-        scenario_names = list(SCENARIOS)
-    if scenario_names == ["all"]:
+    if (args.smoke and args.scenarios is None) or scenario_names == ["all"]:
         scenario_names = list(SCENARIOS)
     unknown = [s for s in scenario_names if s not in SCENARIOS]
     if unknown:
@@ -254,8 +250,16 @@ def main(argv=None):
     serving = [t for t in targets if any(serves(t, s) for s in scenario_names)]
     if not serving:
         raise SystemExit(f"nothing to run: {', '.join(targets)} serve(s) none of {', '.join(scenario_names)}")
+    return targets, scenario_names, serving, skipped
+
+
+def check_options(args):
+    """The options that are not about targets: SystemExit with the reason when one is malformed.
+    Returns the memory scenario's request counts."""
     if args.run_id and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_id):
         raise SystemExit("--run-id: 1-40 letters, digits, '-' or '_'")
+    if args.rounds < 1:
+        raise SystemExit("--rounds: at least 1")
     try:
         scoped = [worker_variable(key) for key in _pairs(args.worker_env, "--worker-env") if ":" in key]
         groups = parse_layout(args.workers_layout)
@@ -272,16 +276,17 @@ def main(argv=None):
                 "process",
                 file=sys.stderr,
             )
-    if args.rounds < 1:
-        raise SystemExit("--rounds: at least 1")
+    return memory_requests
+
+
+def load_settings(args, memory_requests):
+    """How each run loads its target (the generator and its figures; --smoke shortens them)."""
     if args.smoke:
         args.duration, args.warmup = SMOKE["duration"], SMOKE["warmup"]
         args.seed_airports = SMOKE["seed_airports"]
         memory_requests = SMOKE["memory_requests"]
-
-    generator = load.choose(args.generator)
-    settings = argparse.Namespace(
-        generator=generator,
+    return argparse.Namespace(
+        generator=load.choose(args.generator),
         connections=args.connections,
         duration=args.duration,
         warmup=args.warmup,
@@ -290,7 +295,10 @@ def main(argv=None):
         memory_requests=memory_requests,
         memory_limit_pct=args.memory_limit_pct,
     )
-    options = Options(
+
+
+def stack_options(args, urls):
+    return Options(
         amqp_base=args.amqp_base,
         redis_uri=args.redis_uri,
         workers_layout=args.workers_layout,
@@ -304,27 +312,23 @@ def main(argv=None):
         baseline_max_workers=args.baseline_max_workers,
         urls=urls,
     )
-    plan = [
+
+
+def run_plan(serving, scenario_names, rounds):
+    """(round, scenario, target) in the order they run; the memory scenario in round 1 only."""
+    return [
         (number, SCENARIOS[scenario_name], name)
-        for number in range(1, args.rounds + 1)
+        for number in range(1, rounds + 1)
         for scenario_name in scenario_names
-        if number == 1 or not SCENARIOS[scenario_name].memory  # memory: first round only
+        if number == 1 or not SCENARIOS[scenario_name].memory
         for name in summary.order(serving, number)
         if serves(name, scenario_name)
     ]  # the others are in meta["skipped"]
-    rounds = plan[-1][0]  # fewer than asked when only the memory scenario runs
-    run_id = args.run_id or uuid.uuid4().hex[:10]
-    # Also SIGINT: a shell starting us in the background leaves it ignored, which would make an
-    # explicit `kill -INT` do nothing.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
 
-    started = datetime.datetime.now(datetime.UTC)
-    stamp = started.strftime("%Y%m%d-%H%M%S")
-    out_json = args.out / f"bench-{stamp}-{run_id}.json"
-    out_png = out_json.with_suffix(".png")
-    runs, failures = [], []
-    meta = {
+
+def describe_run(args, argv, started, targets, scenario_names, skipped, settings, rounds):
+    """The report's meta: what ran, where, with what."""
+    return {
         "started_at": started.isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, "-m", "bench", *(argv if argv is not None else sys.argv[1:])]),
         "smoke": args.smoke,
@@ -335,7 +339,7 @@ def main(argv=None):
             "machine": platform.machine(),
         },
         "cpus": os.cpu_count(),
-        "generator": load.describe(generator, args.threads),
+        "generator": load.describe(settings.generator, args.threads),
         "warmup_generator": "builtin",
         "connections": args.connections,
         "duration_s": args.duration,
@@ -351,11 +355,67 @@ def main(argv=None):
             "The load generator runs on the same machine and competes with the stack for CPU.",
         ],
     }
+
+
+def measure_all(stack, plan, seeds, settings, run_id, t0):
+    """Every (round, scenario, target) of the plan: (runs, failures); a failed run is recorded
+    and the next one goes on."""
+    runs, failures = [], []
+    rounds = plan[-1][0]
+    for number, scenario, name in plan:
+        target = stack.targets[name]
+        where = f" round {number}" if rounds > 1 else ""
+        print(f"bench: {name} / {scenario.name}{where} ({time.monotonic() - t0:.1f}s)", file=sys.stderr, flush=True)
+        requests = scenario.build(seeds[name])
+        try:
+            if scenario.memory:
+                entry = measure.measure_memory(target, stack, scenario, requests, settings, run_id)
+            else:
+                entry = measure.measure(target, stack, scenario, requests, settings, run_id)
+        except Exception as exc:
+            failures.append(
+                {"target": name, "scenario": scenario.name, "round": number, "error": f"{type(exc).__name__}: {exc}"}
+            )
+            traceback.print_exc()
+            continue
+        entry["round"] = number
+        runs.append(entry)
+    return runs, failures
+
+
+def publish(result, out_json):
+    """The JSON, the chart beside it, and the text report on stdout."""
+    out_png = out_json.with_suffix(".png")
+    report.write_json(result, out_json)
+    chart.draw(result, out_png)
+    print(report.text(result))
+    print(f"\nreport: {out_json}\nchart:  {out_png}")
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.cleanup:
+        return cleanup(args.cleanup, args.redis_uri)
+    urls = _pairs(args.url, "--url")
+    targets, scenario_names, serving, skipped = choose(args, urls)
+    settings = load_settings(args, check_options(args))
+    plan = run_plan(serving, scenario_names, args.rounds)
+    rounds = plan[-1][0]  # fewer than asked when only the memory scenario runs
+    run_id = args.run_id or uuid.uuid4().hex[:10]
+    # Also SIGINT: a shell starting us in the background leaves it ignored, which would make an
+    # explicit `kill -INT` do nothing.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+
+    started = datetime.datetime.now(datetime.UTC)
+    out_json = args.out / f"bench-{started.strftime('%Y%m%d-%H%M%S')}-{run_id}.json"
+    meta = describe_run(args, argv, started, targets, scenario_names, skipped, settings, rounds)
+    runs, failures = [], []
     t0 = time.monotonic()
-    stack = Stack(serving, options, run_id)
+    stack = Stack(serving, stack_options(args, urls), run_id)
     print(
         f"bench: run {run_id}: targets {', '.join(targets)}; scenarios {', '.join(scenario_names)}; "
-        f"generator {generator}",
+        f"generator {settings.generator}",
         file=sys.stderr,
     )
     status = 0
@@ -366,34 +426,7 @@ def main(argv=None):
             print(f"bench: stack up in {time.monotonic() - t0:.1f}s ({where})", file=sys.stderr)
             seeds = seed_targets(stack, serving, args.seed_airports)
             print(f"bench: seeded ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
-            for number, scenario, name in plan:
-                scenario_name = scenario.name
-                target = stack.targets[name]
-                requests = scenario.build(seeds[name])
-                where = f" round {number}" if rounds > 1 else ""
-                print(
-                    f"bench: {name} / {scenario_name}{where} ({time.monotonic() - t0:.1f}s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                try:
-                    if scenario.memory:
-                        entry = measure.measure_memory(target, stack, scenario, requests, settings, run_id)
-                    else:
-                        entry = measure.measure(target, stack, scenario, requests, settings, run_id)
-                except Exception as exc:
-                    failures.append(
-                        {
-                            "target": name,
-                            "scenario": scenario_name,
-                            "round": number,
-                            "error": f"{type(exc).__name__}: {exc}",
-                        }
-                    )
-                    traceback.print_exc()
-                    continue
-                entry["round"] = number
-                runs.append(entry)
+            runs, failures = measure_all(stack, plan, seeds, settings, run_id, t0)
             stack.keep_logs = args.keep_logs or bool(failures)
     except (KeyboardInterrupt, Terminated) as exc:
         print(f"bench: interrupted ({exc or type(exc).__name__}); stopped everything it started", file=sys.stderr)
@@ -418,10 +451,7 @@ def main(argv=None):
     if failures and status == 0:
         status = 1
     if runs or status == 0:
-        report.write_json(result, out_json)
-        chart.draw(result, out_png)
-        print(report.text(result))
-        print(f"\nreport: {out_json}\nchart:  {out_png}")
+        publish(result, out_json)
     if failures:
         lines = [f"  {f['target']}/{f['scenario']} round {f['round']}: {f['error']}" for f in failures]
         print(f"\n{len(failures)} run(s) failed:", *lines, sep="\n", file=sys.stderr)
