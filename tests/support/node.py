@@ -1,9 +1,9 @@
 """The npm project of tests/openapi/node: the OpenAPI linters and the TypeScript client, at the
 versions its package-lock.json pins.
 
-`npm ci` runs only when node_modules was not installed from this very lock file (a hash of it is
-kept in node_modules), so a run after the first costs nothing; npm's own cache (--prefer-offline)
-spares the network when it must run.
+`npm ci` runs only when node_modules was not installed from this very package.json and lock
+file (a hash of them is kept in node_modules), so a run after the first costs nothing; npm's own
+cache (--prefer-offline) spares the network when it must run.
 """
 
 import hashlib
@@ -34,7 +34,13 @@ def env(**extra):
 def ensure_installed():
     """The project's node_modules, as its lock file says; the project's directory."""
     assert shutil.which("npm") and shutil.which("node"), "tests/openapi/node needs Node.js 20+ and npm"
-    lock_hash = hashlib.sha256((NODE_PROJECT / "package-lock.json").read_bytes()).hexdigest()
+    node_version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
+    assert int(node_version.lstrip("v").split(".")[0]) >= 20, (
+        f"tests/openapi/node needs Node.js 20+, not {node_version}"
+    )
+    # package.json too: `npm ci` refuses a lock file that no longer matches it, and should say so.
+    manifests = b"".join((NODE_PROJECT / name).read_bytes() for name in ("package.json", "package-lock.json"))
+    lock_hash = hashlib.sha256(manifests).hexdigest()
     if not INSTALLED_FROM.exists() or INSTALLED_FROM.read_text() != lock_hash:
         result = run_npm("ci", "--prefer-offline", timeout=600)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
