@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench import procfs, rabbitmq
 from bench.cli import cleanup
-from bench.processes import marked_pids
+from devstack import procfs, rabbitmq
+from devstack.processes import marked_pids
 from tests.conftest import AMQP_BASE, REDIS_URI
 
 ROOT = Path(__file__).resolve().parents[2]
