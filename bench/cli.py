@@ -22,8 +22,7 @@ import traceback
 import uuid
 from pathlib import Path
 
-from bench import chart, load, measure, report, summary
-from bench import targets as issue_targets
+from bench import chart, goals, load, measure, report, summary
 from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS
 from bench.scenarios import ONLY, SCENARIOS, serves
 from bench.seed import seed, seed_reference
@@ -447,7 +446,7 @@ def main(argv=None):
         "medians": summary.medians(runs),
         "failures": failures,
         "relative_to_reference": report.relative_to_reference(runs),
-        "targets": issue_targets.check(runs),
+        "goals": goals.check(runs),
     }
     if failures and status == 0:
         status = 1
