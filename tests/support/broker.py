@@ -6,16 +6,26 @@ management HTTP API instead, as with the compose file's broker.
 """
 
 import re
+import time
 import urllib.parse
 import uuid
 
 from devstack import rabbitmq
 from devstack.rabbitmq import api, ctl, management_url
 
+ABANDONED_AFTER = 3600  # seconds: a test session's vhost older than this, with nobody connected
+
 
 def create_vhost(prefix="travel-test"):
-    """A new vhost named `<prefix>-<random>`, guest allowed everything on it."""
-    return rabbitmq.create_vhost(f"{prefix}-{uuid.uuid4().hex[:8]}")
+    """A new vhost named `<prefix>-<random>-<unix time>`, guest allowed everything on it. The time
+    lets another session tell an abandoned vhost from one in use between two tests."""
+    return rabbitmq.create_vhost(f"{prefix}-{uuid.uuid4().hex[:8]}-{int(time.time())}")
+
+
+def _created_at(name):
+    """The unix time in a vhost's name (0 for names made before it carried one: old enough)."""
+    tail = name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() and len(tail) >= 10 else 0
 
 
 delete_vhost = rabbitmq.delete_vhost
@@ -28,7 +38,11 @@ def remove_abandoned(prefix="travel-test"):
         names = [v["name"] for v in api("GET", "vhosts")]
     else:
         names = ctl("list_vhosts", "--no-table-headers", "name").split()
-    abandoned = [name for name in names if name.startswith(prefix) and not connections(name)]
+    # A session's vhost has no connection between two of its tests: only old ones are abandoned.
+    old = time.time() - ABANDONED_AFTER
+    abandoned = [
+        name for name in names if name.startswith(prefix) and _created_at(name) < old and not connections(name)
+    ]
     for name in abandoned:
         delete_vhost(name)
     return abandoned
