@@ -30,6 +30,7 @@ from devstack.gateways import gateway_command, uvicorn_command
 from devstack.isolation import clean_environment, delete_keys, free_port
 from devstack.layout import SERVICES, parse_layout, worker_command, worker_variable
 from devstack.processes import BIN, ChildProcess, child_env, sweep, wait_for_services
+from devstack.stack import Started
 
 REFERENCE = "reference"  # the yardstick (bench/reference_gateway.py): reads only, serves get_airport only
 KINDS = ("asgi", "wsgi", "baseline", REFERENCE)
@@ -77,7 +78,7 @@ def _is_local(url):
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-class Stack:
+class Stack(Started):
     """Use as a context manager: `start()` in `__enter__`, everything undone in `__exit__`."""
 
     def __init__(self, target_names, options, run_id=None):
@@ -98,17 +99,6 @@ class Stack:
     @property
     def local_targets(self):
         return [name for name in self.target_names if name not in self.options.urls]
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # -- start ------------------------------------------------------------------------------
 

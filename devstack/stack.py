@@ -8,7 +8,23 @@ from devstack.layout import SERVICES, parse_layout, worker_command
 from devstack.processes import ChildProcess, wait_for_services
 
 
-class Stack:
+class Started:
+    """A context manager of what `start()` starts and `close()` stops: closed when the start
+    fails half-way, too."""
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Stack(Started):
     """`nameko run` processes in `layout` (devstack.layout), then gateways of `gateways` kinds,
     each given its host and port; started in `__enter__`, stopped (all at once, then waited for)
     in `__exit__`, or when any one of them exits in `wait()`.
@@ -22,17 +38,6 @@ class Stack:
         self.gateway_kinds = list(gateways)  # [(kind, host, port)]
         self.echo, self.threads = echo, threads
         self.workers, self.gateways = [], []
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def start(self):
         for services, replicas in self.groups:
