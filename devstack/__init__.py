@@ -1,0 +1,1 @@
+"""Local copies of the infrastructure for development, tests and drills (clusters on one machine)."""
