@@ -69,7 +69,7 @@ class RedisProcess:
     `settings` are config lines as tuples, `("port", 6380)`; written anew at every start (a sentinel
     rewrites its file while it runs: what it learnt survives a restart with the same settings).
     The pid is kept (and in the set's state file), so that another process can stop it: before
-    signalling a pid it did not start, it checks the pid still runs this config file."""
+    signalling a pid it did not start, it checks the pid is still this node (see `_is_ours`)."""
 
     def __init__(self, name, port, directory, settings=(), *, sentinel=False, pid=None, tls_port=False):
         self.name, self.port, self.dir = name, port, Path(directory)
@@ -110,14 +110,18 @@ class RedisProcess:
     def running(self):
         if self.popen is not None:
             return self.popen.poll() is None
-        return self.pid is not None and self._runs_our_config()
+        return self.pid is not None and self._is_ours()
 
-    def _runs_our_config(self):
+    def _is_ours(self):
+        """Whether `pid` is still this node. Not by its command line: Redis overwrites it with
+        `redis-server host:port`. By its working directory, the node's own (started there, and
+        its `dir`), and by not being a zombie."""
         try:
-            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
+            if os.readlink(f"/proc/{self.pid}/cwd") != str(self.dir):
+                return False
+            return Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
         except OSError:
             return False
-        return str(self.config_path).encode() in cmdline
 
     def signal(self, sig):
         if self.running():
