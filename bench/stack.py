@@ -26,11 +26,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from bench import procfs, rabbitmq
 from bench.processes import BIN, ROOT, ChildProcess, child_env, wait_for_services
 from bench.seed import wait_ready
+from workers.common.redis_clients import connect
 
 SERVICES = {  # short name: (module, service name)
     "airports": ("workers.airports", "airports_service"),
@@ -422,7 +421,8 @@ def _attempt(errors, step):
 
 def delete_keys(redis_uri, prefix):
     """Delete every key under `prefix` (never anything else); how many there were."""
-    client = redis.Redis.from_url(redis_uri)
+    clients = connect(redis_uri)  # any REDIS_URI form the workers take, Sentinel's too
+    client = clients.primary
     deleted = 0
     try:
         batch = []
@@ -434,5 +434,5 @@ def delete_keys(redis_uri, prefix):
         if batch:
             deleted += client.delete(*batch)
     finally:
-        client.close()
+        clients.close()
     return deleted
