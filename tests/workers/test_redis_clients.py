@@ -92,6 +92,25 @@ def test_reads_go_to_the_replica_only_while_the_primary_is_unreachable(redis_cli
         Reads(unreachable())(lambda r: r.get(key))  # no replica to fall back to: the outage shows
 
 
+class ClosedOnce:
+    """A replica whose first read dies with the connection (as when a sentinel reconfigures it)."""
+
+    def __init__(self, times=1):
+        self.failures_left = times
+
+    def get(self, key):
+        if self.failures_left:
+            self.failures_left -= 1
+            raise redis.ConnectionError("Connection closed by server.")
+        return "read again"
+
+
+def test_a_replica_read_cut_by_a_reconfiguration_is_tried_once_more():
+    assert Reads(unreachable(), ClosedOnce())(lambda r: r.get("k")) == "read again"
+    with pytest.raises(redis.ConnectionError):  # but only once: the time a call takes stays bounded
+        Reads(unreachable(), ClosedOnce(times=2))(lambda r: r.get("k"))
+
+
 def test_waiting_for_a_replica_that_never_confirms_is_a_503_after_the_timeout(redis_client, prefix):
     # The test Redis has no replicas: WAIT 1 times out with 0 acknowledgements.
     store = AirportStore(redis_client, prefix, {"REDIS_WAIT_REPLICAS": 1, "REDIS_WAIT_TIMEOUT_MS": 50})
