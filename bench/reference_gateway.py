@@ -26,7 +26,7 @@ NOT_FOUND = b'{"detail":"not found"}'
 
 def record_key(prefix, airport_id):
     # AirportStore.record_key (workers/airports/storage.py): Keyspace(prefix, "airports")("record", id)
-    # from workers/common/storage.py, written out because that module imports nameko_redis, hence
+    # from workers/common/storage.py, written out because that module imports nameko (its DependencyProvider), hence
     # nameko and eventlet, which have no business in the floor. tests/bench checks the two agree.
     return f"{prefix}{{airports}}:record:{airport_id}"
 

@@ -7,9 +7,8 @@ import re
 import socket
 from dataclasses import fields
 
-import redis
-
 from devstack.processes import ROOT
+from workers.common.redis_clients import connect
 
 # read by gateway/gunicorn.conf.py, gunicorn itself, prometheus_client (THREADS is a gateway setting)
 SERVER_VARIABLES = {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "HOST", "PORT", "PROMETHEUS_MULTIPROC_DIR"}
@@ -45,7 +44,8 @@ def clean_environment():
 
 def delete_keys(redis_uri, prefix):
     """Delete every key under `prefix` (never anything else); how many there were."""
-    client = redis.Redis.from_url(redis_uri)
+    clients = connect(redis_uri)  # any REDIS_URI form the workers take, Sentinel's too
+    client = clients.primary
     deleted = 0
     try:
         batch = []
@@ -57,5 +57,5 @@ def delete_keys(redis_uri, prefix):
         if batch:
             deleted += client.delete(*batch)
     finally:
-        client.close()
+        clients.close()
     return deleted

@@ -6,6 +6,9 @@ Faults are shell commands run at the right moment, e.g. for the Compose file:
   python -m drills broker-outage --url http://localhost:8000 \\
       --stop "docker compose -f compose/docker-compose.yml stop rabbitmq" \\
       --start "docker compose -f compose/docker-compose.yml start rabbitmq"
+  python -m drills redis-failover --url http://localhost:8000 \\
+      --fault "python -m devstack.redis_sentinel kill-primary --dir DIR" \\
+      --start "python -m devstack.redis_sentinel restart --dir DIR"
 Exit status 0 when the drill passed, 1 when it did not.
 """
 
@@ -14,7 +17,7 @@ import shlex
 import subprocess
 import sys
 
-from drills import scenarios
+from drills import redis_failover, scenarios
 
 
 def command(text):
@@ -35,15 +38,29 @@ def main(argv=None):
         epilog=__doc__,
     )
     parser.add_argument(
-        "drill", choices=["worker-failure", "broker-outage", "redis-outage", "saturation", "timeouts", "hostile-input"]
+        "drill",
+        choices=[
+            "worker-failure",
+            "broker-outage",
+            "redis-outage",
+            "redis-failover",
+            "saturation",
+            "timeouts",
+            "hostile-input",
+        ],
     )
     parser.add_argument(
         "--url", action="append", required=True, help="the gateway's base URL (outage drills take several)"
     )
     parser.add_argument("--token", help="a bearer token, if the gateway asks for one")
-    parser.add_argument("--fault", help="worker-failure: the command that breaks a worker")
+    parser.add_argument(
+        "--fault", help="worker-failure: the command that breaks a worker; redis-failover: kills the primary"
+    )
     parser.add_argument("--stop", help="outages: the command that takes the dependency down")
-    parser.add_argument("--start", help="outages: the command that brings it back")
+    parser.add_argument(
+        "--start", help="outages: the command that brings it back; redis-failover: restarts the killed node"
+    )
+    parser.add_argument("--max-lost", type=int, help="redis-failover: acknowledged writes it may lose (default: any)")
     parser.add_argument("--path", help="saturation, timeouts: a GET path that is slow / hangs")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=None)
@@ -65,6 +82,15 @@ def main(argv=None):
             command(_need(parser, args.stop, "--stop")),
             command(_need(parser, args.start, "--start")),
             what=args.drill.split("-")[0],
+            token=args.token,
+        )
+    elif args.drill == "redis-failover":
+        report = redis_failover.redis_failover(
+            url,
+            command(_need(parser, args.fault, "--fault")),
+            restart=command(args.start) if args.start else None,
+            concurrency=args.concurrency or 8,
+            max_lost=args.max_lost,
             token=args.token,
         )
     elif args.drill == "saturation":

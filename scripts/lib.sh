@@ -90,6 +90,9 @@ ensure_rabbitmq() {  # a local rabbitmq-server listens where its own configurati
 
 ensure_redis() {  # with an append-only file in .run/, as the compose file runs it
     local port
+    case "${REDIS_URI:-}" in  # a Sentinel set is started by its owner (devstack/redis_sentinel.py)
+        redis+sentinel://* | rediss+sentinel://*) return 0 ;;
+    esac
     read -r _ port < <(uri_host_port "${REDIS_URI:-redis://localhost:6379/0}" 6379)
     mkdir -p "$RUN_DIR"
     ensure_service Redis "${REDIS_URI:-redis://localhost:6379/0}" 6379 redis-server \

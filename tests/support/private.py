@@ -1,43 +1,38 @@
 """Private copies of the infrastructure, for drills that break it: a Redis server and a RabbitMQ
 node of the test's own, on free ports, in temporary directories, stopped and started at will
-(the machine's shared broker and Redis are never touched)."""
+(the machine's shared broker and Redis are never touched). The Redis processes are devstack's
+(devstack/redis_sentinel.py), which also makes Sentinel sets."""
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from devstack.redis_sentinel import RedisProcess, data_settings, wait_port
 from tests.support.processes import free_port
-
-
-def _wait_port(port, timeout, up=True):
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            if up:
-                return
-        except OSError:
-            if not up:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"port {port} did not go {'up' if up else 'down'} within {timeout}s")
 
 
 class RedisServer:
     """redis-server with an append-only file (appendfsync everysec, as the compose file has it),
-    optionally TLS-only with the given certificates."""
+    optionally TLS-only with the given certificates: devstack's RedisProcess, as the Sentinel set's
+    nodes are, with the settings of one standalone server."""
 
     def __init__(self, tls=None):
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="redis-"))
         self.tls = tls
-        self.popen = None
+        settings = data_settings(self.port)
+        if tls:
+            settings = [line for line in settings if line[0] != "port"] + [
+                ("port", 0),
+                ("tls-port", self.port),
+                ("tls-cert-file", tls.cert),
+                ("tls-key-file", tls.key),
+                ("tls-ca-cert-file", tls.ca),
+                ("tls-auth-clients", "no"),
+            ]
+        self.process = RedisProcess("redis", self.port, self.dir, settings)
 
     @property
     def uri(self):
@@ -46,53 +41,15 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
-        argv = [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-            "--save",
-            "",
-            "--logfile",
-            str(self.dir / "redis.log"),
-        ]
-        if self.tls:
-            argv += [
-                "--port",
-                "0",
-                "--tls-port",
-                str(self.port),
-                "--tls-cert-file",
-                str(self.tls.cert),
-                "--tls-key-file",
-                str(self.tls.key),
-                "--tls-ca-cert-file",
-                str(self.tls.ca),
-                "--tls-auth-clients",
-                "no",
-            ]
-        else:
-            argv += ["--port", str(self.port)]
-        self.popen = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        _wait_port(self.port, 15)
+        self.process.start()
         return self
 
     def stop(self):
         """A clean shutdown (SIGTERM: Redis flushes its append-only file first)."""
-        if self.popen and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            self.popen.wait(15)
+        self.process.stop()
 
     def crash(self):
-        self.popen.kill()
-        self.popen.wait(15)
+        self.process.kill()
 
     def close(self):
         self.stop()
@@ -212,19 +169,19 @@ class RabbitNode:
     def start(self):
         subprocess.run(["rabbitmq-server", "-detached"], env=self._env(), check=True, capture_output=True)
         try:
-            _wait_port(self.port, 60)
+            wait_port(self.port, 60)
         except TimeoutError:
             raise RuntimeError(
                 f"RabbitMQ node {self.name} did not start; run `rabbitmq-server` with the "
                 f"environment of RabbitNode._env() to see why (data in {self.dir})"
             ) from None
         if self.tls:
-            _wait_port(self.tls_port, 30)
+            wait_port(self.tls_port, 30)
         return self
 
     def stop(self):
         subprocess.run(["rabbitmqctl", "-n", self.name, "stop"], env=self._env(), capture_output=True, timeout=60)
-        _wait_port(self.port, 30, up=False)
+        wait_port(self.port, 30, up=False)
 
     def close(self):
         self.stop()

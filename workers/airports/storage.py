@@ -15,7 +15,7 @@ Every write that touches more than one key is a Lua script: it happens whole or 
 from workers.common.idempotency import GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
-from workers.common.storage import Keyspace
+from workers.common.storage import Keyspace, Reads, Writes
 
 _CREATE = (
     GUARD_LUA
@@ -57,6 +57,13 @@ end
 return missing
 """
 
+_RELEASE = """
+-- KEYS: the holder's released marker, then the holders sets; ARGV: holder, marker ttl
+redis.call("SET", KEYS[1], 1, "EX", ARGV[2])
+for i = 2, #KEYS do redis.call("SREM", KEYS[i], ARGV[1]) end
+return 1
+"""
+
 NO_IATA = "-"  # names a key that can never exist: codes are three letters
 RELEASED_MARKER_TTL = 24 * 3600  # seconds: longer than any hold could plausibly wait to be handled
 
@@ -66,23 +73,26 @@ class HoldReleased(Exception):
 
 
 class AirportStore:
-    def __init__(self, redis, prefix, config):
+    def __init__(self, redis, prefix, config, replica=None):
         self.redis = redis
+        self.read = Reads(redis, replica)
         self.keys = Keyspace(prefix, "airports")
+        writes = Writes(redis, config)
         self.idempotency = Idempotency(redis, self.keys, config)
-        self._create = redis.register_script(_CREATE)
-        self._delete = redis.register_script(_DELETE)
-        self._hold = redis.register_script(_HOLD)
+        self._create = writes.script(_CREATE)
+        self._delete = writes.script(_DELETE)
+        self._hold = writes.script(_HOLD)
+        self._release = writes.script(_RELEASE)
 
     def record_key(self, airport_id):
         return self.keys("record", airport_id)
 
     def get(self, airport_id):
-        raw = self.redis.get(self.record_key(airport_id))
+        raw = self.read(lambda redis: redis.get(self.record_key(airport_id)))
         return None if raw is None else loads(raw)
 
     def page(self, limit, cursor):
-        return read_page(self.redis, self.keys("index"), self.record_key, "airports", limit, cursor)
+        return self.read(lambda redis: read_page(redis, self.keys("index"), self.record_key, "airports", limit, cursor))
 
     def create(self, record, attempt):
         """Store a new record; "created", "iata_taken" or "superseded"."""
@@ -133,14 +143,13 @@ class AirportStore:
 
     def release(self, airport_ids, holder):
         """Forget `holder`'s holds, and refuse any hold of it that comes later."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys("released", holder), 1, ex=RELEASED_MARKER_TTL)
-            for airport_id in airport_ids:
-                pipe.srem(self.keys("holders", airport_id), holder)
-            pipe.execute()
+        self._release(
+            keys=[self.keys("released", holder), *(self.keys("holders", i) for i in airport_ids)],
+            args=[holder, RELEASED_MARKER_TTL],
+        )
 
     def holders(self, airport_id):
-        return sorted(self.redis.smembers(self.keys("holders", airport_id)))
+        return sorted(self.read(lambda redis: redis.smembers(self.keys("holders", airport_id))))
 
     def ping(self):
         self.redis.ping()

@@ -95,6 +95,10 @@ class Idempotency:
         self.ttl = int(config.get("IDEMPOTENCY_TTL", DEFAULT_TTL))
         self.redelivery_ttl = int(config.get("IDEMPOTENCY_REDELIVERY_TTL", DEFAULT_REDELIVERY_TTL))
         self.lease = int(config.get("IDEMPOTENCY_LEASE", DEFAULT_LEASE))
+        # The claim and its release go without REDIS_WAIT_REPLICAS' WAIT even when it is on:
+        # a claim a failover loses costs nothing (the create script finds no entry, which lets it
+        # commit) and a lost release only leaves a pending entry that expires with its lease.
+        # The entry that matters, the result, is written by the service's create script, waited for.
         self._begin = client.register_script(_BEGIN)
         self._abandon_script = client.register_script(_ABANDON)
 

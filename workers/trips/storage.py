@@ -18,7 +18,7 @@ work that `due_releases` hands out again. Multi-key writes are Lua scripts: whol
 from workers.common.idempotency import GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
-from workers.common.storage import Keyspace
+from workers.common.storage import Keyspace, Reads, Writes
 
 _INTEND = """
 -- KEYS: holds, unconfirmed; ARGV: trip id, airports JSON, deadline
@@ -95,12 +95,14 @@ return 1
 
 
 class TripStore:
-    def __init__(self, redis, prefix, config):
+    def __init__(self, redis, prefix, config, replica=None):
         self.redis = redis
+        self.read = Reads(redis, replica)
         self.keys = Keyspace(prefix, "trips")
+        writes = Writes(redis, config)
         self.idempotency = Idempotency(redis, self.keys, config)
         scripts = {
-            name: redis.register_script(lua)
+            name: writes.script(lua)
             for name, lua in [
                 ("intend", _INTEND),
                 ("create", _CREATE),
@@ -117,15 +119,15 @@ class TripStore:
         return self.keys("record", trip_id)
 
     def get(self, trip_id):
-        raw = self.redis.get(self.record_key(trip_id))
+        raw = self.read(lambda redis: redis.get(self.record_key(trip_id)))
         return None if raw is None else loads(raw)
 
     def page(self, limit, cursor, airport=None):
         if airport is None:
-            return read_page(self.redis, self.keys("index"), self.record_key, "trips", limit, cursor)
-        return read_page(
-            self.redis, self.keys("by_airport", airport), self.record_key, "trips@" + airport, limit, cursor
-        )
+            index, scope = self.keys("index"), "trips"
+        else:
+            index, scope = self.keys("by_airport", airport), "trips@" + airport
+        return self.read(lambda redis: read_page(redis, index, self.record_key, scope, limit, cursor))
 
     def intend(self, trip_id, airport_ids, deadline_ms):
         """Promise the holds about to be taken: released after the deadline unless `create` ran."""
