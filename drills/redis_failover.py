@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from drills.http import Client, Outcome
+from devstack.http import Client, Outcome
 from drills.report import Report
 
 PROBLEM = "application/problem+json"

@@ -68,6 +68,8 @@ def code_variables():
     names |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "workers" / "config.yml").read_text()))
     for script in ("run", "lib.sh"):
         names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):?-", (ROOT / "scripts" / script).read_text()))
+    # scripts/run's python -m devstack run
+    names |= set(re.findall(r'environ\.get\("([A-Z][A-Z0-9_]*)"', (ROOT / "devstack" / "__main__.py").read_text()))
     return names
 
 
