@@ -13,6 +13,8 @@ from gateway.http.problems import problem_for
 from gateway.http.requests import build_request, check_length, too_large
 from gateway.metrics import RPC_IN_FLIGHT, observe_rpc
 from gateway.rpc.calls import CallerContext
+from gateway.tracing import ENABLED as TRACING
+from gateway.tracing import rpc_span
 
 
 class Runner:
@@ -88,6 +90,12 @@ class AsgiRunner(Runner):
             return None, exc
 
     async def call(self, call, caller):
+        if TRACING:
+            with rpc_span(call):
+                return await self._call(call, caller)
+        return await self._call(call, caller)
+
+    async def _call(self, call, caller):
         started = time.perf_counter()
         RPC_IN_FLIGHT.inc()
         try:
@@ -138,6 +146,12 @@ class WsgiRunner(Runner):
             return exc
 
     def call(self, call, caller):
+        if TRACING:
+            with rpc_span(call):
+                return self._call(call, caller)
+        return self._call(call, caller)
+
+    def _call(self, call, caller):
         started = time.perf_counter()
         RPC_IN_FLIGHT.inc()
         try:

@@ -307,7 +307,7 @@ def test_build_context_leaves_out_the_work_tree():
     ]
     assert lines[0] == "*", "exclude everything, then let the build's inputs back in"
     let_back = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert let_back == {"pyproject.toml", "setup.cfg", "README.md", "gateway", "workers", "schemas"}
+    assert let_back == {"pyproject.toml", "setup.cfg", "README.md", "gateway", "workers", "schemas", "telemetry"}
 
 
 # ---- helpers ----------------------------------------------------------------------------------

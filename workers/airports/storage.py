@@ -16,6 +16,7 @@ from workers.common.idempotency import GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
 from workers.common.storage import Keyspace
+from workers.common.tracing import script
 
 _CREATE = (
     GUARD_LUA
@@ -70,9 +71,9 @@ class AirportStore:
         self.redis = redis
         self.keys = Keyspace(prefix, "airports")
         self.idempotency = Idempotency(redis, self.keys, config)
-        self._create = redis.register_script(_CREATE)
-        self._delete = redis.register_script(_DELETE)
-        self._hold = redis.register_script(_HOLD)
+        self._create = script(redis, "create_airport", _CREATE)
+        self._delete = script(redis, "delete_airport", _DELETE)
+        self._hold = script(redis, "hold_airports", _HOLD)
 
     def record_key(self, airport_id):
         return self.keys("record", airport_id)

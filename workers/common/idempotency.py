@@ -33,6 +33,7 @@ import orjson
 
 from schemas.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from workers.common.records import dumps, loads
+from workers.common.tracing import script
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,8 @@ class Idempotency:
         self.ttl = int(config.get("IDEMPOTENCY_TTL", DEFAULT_TTL))
         self.redelivery_ttl = int(config.get("IDEMPOTENCY_REDELIVERY_TTL", DEFAULT_REDELIVERY_TTL))
         self.lease = int(config.get("IDEMPOTENCY_LEASE", DEFAULT_LEASE))
-        self._begin = client.register_script(_BEGIN)
-        self._abandon_script = client.register_script(_ABANDON)
+        self._begin = script(client, "claim_idempotency_key", _BEGIN)
+        self._abandon_script = script(client, "free_idempotency_key", _ABANDON)
 
     def commit_failed(self):
         """The error for a create script that found its attempt superseded (`GUARD_LUA` said no)."""

@@ -2,6 +2,8 @@
 
 import nameko_redis
 
+from workers.common.tracing import instrument_redis
+
 REDIS_URI_KEY = "travel"  # the entry of REDIS_URIS in the config
 DEFAULT_KEY_PREFIX = "travel:"
 
@@ -35,6 +37,7 @@ class RedisStore(nameko_redis.Redis):
 
     def start(self):
         super().start()
+        instrument_redis(self.client, self.container.service_name)
         prefix = self.container.config.get("REDIS_KEY_PREFIX", DEFAULT_KEY_PREFIX)
         self.store = self.store_cls(self.client, prefix, self.container.config)
 
