@@ -19,6 +19,7 @@ Off, every function here returns at once and `RpcProxy` is nameko's own.
 """
 
 import hashlib
+import weakref
 from datetime import UTC
 
 import nameko.rpc
@@ -39,7 +40,9 @@ if ENABLED:
 else:
     RpcProxy = nameko.rpc.RpcProxy
 
-_RPC = object()  # marks a worker context whose span is an RPC server span
+# worker context -> (its span, the context token) or (None, a timer sweep's suppression); kept
+# beside nameko's WorkerContext rather than on it
+_workers = weakref.WeakKeyDictionary()
 
 
 def received(message, data):
@@ -72,7 +75,7 @@ def worker_setup(worker_ctx):
     if not isinstance(entrypoint, Rpc):
         suppressing = suppress_instrumentation()
         suppressing.__enter__()
-        worker_ctx._travel_trace = (None, suppressing)
+        _workers[worker_ctx] = (None, suppressing)
         return
     service, method = worker_ctx.service_name, entrypoint.method_name
     attributes = rpc_attributes(service, method)
@@ -92,11 +95,11 @@ def worker_setup(worker_ctx):
         attributes=attributes,
     )
     token = context.attach(trace.set_span_in_context(span))
-    worker_ctx._travel_trace = (span, token)
+    _workers[worker_ctx] = (span, token)
 
 
 def worker_result(worker_ctx, exc_info):
-    trace_state = getattr(worker_ctx, "_travel_trace", None)
+    trace_state = _workers.get(worker_ctx)
     if trace_state is None or trace_state[0] is None or exc_info is None:
         return
     from telemetry.rpc import record_outcome
@@ -105,7 +108,7 @@ def worker_result(worker_ctx, exc_info):
 
 
 def worker_teardown(worker_ctx):
-    trace_state = worker_ctx.__dict__.pop("_travel_trace", None)
+    trace_state = _workers.pop(worker_ctx, None)
     if trace_state is None:
         return
     span, token = trace_state
