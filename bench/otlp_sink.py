@@ -9,6 +9,8 @@ line per span.
 
 import argparse
 import gzip
+import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -179,13 +181,14 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="count spans, print nothing per span")
     args = parser.parse_args(argv)
     sink = OtlpSink(args.port, keep=False, on_span=None if args.quiet else print)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # and say how many came, as on Ctrl+C
     print(f"receiving OTLP/HTTP traces at {sink.endpoint}/v1/traces", flush=True)
     try:
         sink.server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        print(f"{sink.span_count} spans in {sink.requests} requests")
+        print(f"{sink.span_count} spans in {sink.requests} requests", flush=True)
 
 
 if __name__ == "__main__":
