@@ -51,6 +51,10 @@ def provider(default_service_name):
         found = _providers.get(default_service_name)
         if found is not None:
             return found
+        # The instrumentations' attribute names: the stable HTTP and database semantic conventions
+        # (http.request.method, http.response.status_code, db.system.name, ...) rather than their
+        # pre-stable defaults, unless the standard variable says otherwise ("http/dup": both).
+        os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http,database")
         from opentelemetry import trace
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
