@@ -77,7 +77,7 @@ class TripsService:
     @rpc
     def delete(self, trip_id):
         record = self.get(trip_id)
-        if self.store.delete(record, now_ms(), traceparent()) == "missing":
+        if self.store.delete(record, now_ms(), cause=traceparent()) == "missing":
             raise not_found(trip_id)
         self._release(trip_id, [record[end] for end in ENDS])
 
@@ -99,7 +99,7 @@ class TripsService:
         trip_id = new_id()
         ends = [data[end] for end in ENDS]
         deadline = now_ms() + int(self.config.get("TRIP_HOLD_DEADLINE", 60)) * 1000
-        self.store.intend(trip_id, ends, deadline, traceparent())
+        self.store.intend(trip_id, ends, deadline, cause=traceparent())
         try:
             self._hold(trip_id, data)
         except ValidationError:  # an airport is missing, so nothing was held

@@ -140,7 +140,7 @@ class TripStore:
             self.redis, self.keys("by_airport", airport), self.record_key, "trips@" + airport, limit, cursor
         )
 
-    def intend(self, trip_id, airport_ids, deadline_ms, cause=""):
+    def intend(self, trip_id, airport_ids, deadline_ms, *, cause=""):
         """Promise the holds about to be taken: released after the deadline unless `create` ran.
         `cause`: the traceparent of the create, for a release of these holds to link to."""
         self._scripts["intend"](
@@ -177,7 +177,7 @@ class TripStore:
             keys=[self.keys("unconfirmed"), self.keys("holds"), self.keys("causes")], args=[trip_id]
         )
 
-    def delete(self, record, now_ms, cause=""):
+    def delete(self, record, now_ms, *, cause=""):
         """Delete the trip and queue the release of its holds; "deleted" or "missing". `cause`: the
         traceparent of the delete, for the release to link to."""
         trip_id = record["id"]
