@@ -14,13 +14,16 @@
 Off, `ENABLED` is False, the apps are not wrapped and nothing of OpenTelemetry is imported.
 """
 
-from telemetry import ENABLED, provider
+from telemetry import ENABLED, provider, tracer
 
 SERVICE_NAME = "gateway"  # service.name unless OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES) says otherwise
 
 if ENABLED:
-    from telemetry.rpc import trace_headers
+    from opentelemetry import trace
+
+    from telemetry.rpc import client_span, trace_headers
 else:
+    trace = client_span = None
 
     def trace_headers(headers):
         return headers
@@ -37,7 +40,7 @@ def service_proxy_class(default):
 
 
 def _tracer():
-    return provider(SERVICE_NAME).get_tracer(__name__)
+    return tracer(SERVICE_NAME, __name__)
 
 
 def asgi(app):
@@ -61,8 +64,6 @@ def wsgi(app):
 
 def server_span_route(method, template):
     """Name the current HTTP server span by its route template (a bounded name, never the path)."""
-    from opentelemetry import trace
-
     span = trace.get_current_span()
     if span.is_recording() and template:
         span.update_name(f"{method} {template}")
@@ -71,6 +72,4 @@ def server_span_route(method, template):
 
 def rpc_span(call):
     """The CLIENT span of one call from the gateway (a context manager)."""
-    from telemetry.rpc import client_span
-
     return client_span(_tracer(), call.service, call.method)

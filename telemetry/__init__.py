@@ -39,7 +39,18 @@ def _enabled(environ):
 ENABLED = _enabled(os.environ)
 
 _providers = {}
+_tracers = {}
 _lock = threading.Lock()
+_propagate = _trace = None  # OpenTelemetry's API modules, once imported (tracing on, or a test)
+
+
+def _api():
+    global _propagate, _trace
+    if _propagate is None:
+        from opentelemetry import propagate, trace
+
+        _propagate, _trace = propagate, trace
+    return _propagate, _trace
 
 
 def provider(default_service_name):
@@ -73,28 +84,26 @@ def provider(default_service_name):
 
 
 def tracer(service_name, scope):
-    return provider(service_name).get_tracer(scope)
+    """A tracer of `service_name`'s provider, made once."""
+    found = _tracers.get((service_name, scope))
+    if found is None:
+        found = _tracers[service_name, scope] = provider(service_name).get_tracer(scope)
+    return found
 
 
 def inject(headers):
     """Add the current context's `traceparent` (and `tracestate`) to an AMQP header dict."""
-    from opentelemetry import propagate
-
-    propagate.inject(headers)
+    (_propagate or _api()[0]).inject(headers)
 
 
 def extract(headers):
     """The context carried by `headers` (a dict with W3C names), for a span's parent."""
-    from opentelemetry import propagate
-
-    return propagate.extract(headers)
+    return (_propagate or _api()[0]).extract(headers)
 
 
 def current_ids():
     """(trace_id, span_id) of the current span, in hex, or ("-", "-")."""
-    from opentelemetry import trace
-
-    context = trace.get_current_span().get_span_context()
+    context = (_trace or _api()[1]).get_current_span().get_span_context()
     if not context.is_valid:
         return "-", "-"
     return f"{context.trace_id:032x}", f"{context.span_id:016x}"
@@ -111,3 +120,7 @@ def with_trace_ids(fmt):
 def force_flush(timeout_millis=5000):
     for made in list(_providers.values()):
         made.force_flush(timeout_millis)
+
+
+if ENABLED:
+    _api()

@@ -22,7 +22,7 @@ from gateway.rpc.proxy_pool import ProxyPool
 from gateway.settings import Settings
 from schemas.errors import NotFound, ServiceUnavailable
 from telemetry import SENT_AT
-from telemetry.rpc import TracedServiceProxy, record_outcome, trace_headers
+from telemetry.rpc import TracedServiceProxy, client_span, record_outcome, trace_headers
 from tests.support.processes import Stack
 
 CALLER = CallerContext("req-traced", "testOperation")
@@ -48,6 +48,7 @@ def exported(monkeypatch):
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     monkeypatch.setattr(gateway.tracing, "_tracer", lambda: provider.get_tracer("test"))
+    monkeypatch.setattr(gateway.tracing, "client_span", client_span)
     monkeypatch.setattr(runners, "TRACING", True)
     monkeypatch.setattr(asyncio_client, "TRACING", True)
     monkeypatch.setattr(asyncio_client, "trace_headers", trace_headers)

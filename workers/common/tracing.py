@@ -19,12 +19,13 @@ Off, every function here returns at once and `RpcProxy` is nameko's own.
 """
 
 import hashlib
+import time
 import weakref
 from datetime import UTC
 
 import nameko.rpc
 
-from telemetry import ENABLED, SENT_AT, TRACE_HEADERS
+from telemetry import ENABLED, SENT_AT, TRACE_HEADERS, extract, inject, tracer
 
 SCRIPT_NAMES = {}  # sha1 of a Lua script -> its name, for the Redis spans
 
@@ -36,7 +37,14 @@ def script(client, name, lua):
 
 
 if ENABLED:
+    from opentelemetry import context, trace
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from opentelemetry.trace import Link, SpanKind
+
+    from telemetry import provider
     from telemetry.rpc import TracedRpcProxy as RpcProxy
+    from telemetry.rpc import record_outcome, rpc_attributes
 else:
     RpcProxy = nameko.rpc.RpcProxy
 
@@ -58,21 +66,11 @@ def received(message, data):
 
 def worker_setup(worker_ctx):
     """Start the worker's span (an RPC) or suppress spans (a timer sweep, until it finds work)."""
-    import time
-
-    from opentelemetry import context, trace
-    from opentelemetry.instrumentation.utils import suppress_instrumentation
-    from opentelemetry.trace import SpanKind
-
-    from telemetry import extract, tracer
-    from telemetry.rpc import rpc_attributes
-    from workers.common.entrypoint import Rpc
-
     data = worker_ctx.data
     carrier = {name: data.pop(name) for name in TRACE_HEADERS if name in data}
     sent_at = data.pop(SENT_AT, None)
     entrypoint = worker_ctx.entrypoint
-    if not isinstance(entrypoint, Rpc):
+    if not isinstance(entrypoint, nameko.rpc.Rpc):
         suppressing = suppress_instrumentation()
         suppressing.__enter__()
         _workers[worker_ctx] = (None, suppressing)
@@ -102,8 +100,6 @@ def worker_result(worker_ctx, exc_info):
     trace_state = _workers.get(worker_ctx)
     if trace_state is None or trace_state[0] is None or exc_info is None:
         return
-    from telemetry.rpc import record_outcome
-
     record_outcome(trace_state[0], exc_info[1])
 
 
@@ -115,8 +111,6 @@ def worker_teardown(worker_ctx):
     if span is None:
         token.__exit__(None, None, None)  # the suppression of a timer's sweep
         return
-    from opentelemetry import context
-
     span.end()
     context.detach(token)
 
@@ -126,8 +120,6 @@ def traceparent():
     queued for later, so that the span doing it can link to the trace that asked for it."""
     if not ENABLED:
         return ""
-    from telemetry import inject
-
     carrier = {}
     inject(carrier)
     return carrier.get("traceparent", "")
@@ -146,11 +138,6 @@ def release_span(service, trip_id, cause):
     (`cause`: its traceparent, or "")."""
     if not ENABLED:
         return _NoSpan()
-    from opentelemetry import context, trace
-    from opentelemetry.trace import Link, SpanKind
-
-    from telemetry import extract, tracer
-
     links = []
     if cause:
         linked = trace.get_current_span(extract({"traceparent": cause})).get_span_context()
@@ -169,10 +156,6 @@ def instrument_redis(client, service):
     """Trace the commands of a service's Redis client (tracing on), scripts by name."""
     if not ENABLED:
         return client
-    from opentelemetry.instrumentation.redis import RedisInstrumentor
-
-    from telemetry import provider
-
     RedisInstrumentor.instrument_client(client, tracer_provider=provider(service), request_hook=_name_script)
     return client
 
