@@ -73,3 +73,17 @@ def server_span_route(method, template):
 def rpc_span(call):
     """The CLIENT span of one call from the gateway (a context manager)."""
     return client_span(_tracer(), call.service, call.method)
+
+
+def describe():
+    """For the start-up log: where spans go and how they are sampled."""
+    import os
+
+    from gateway.settings import masked
+
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    sampler = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    argument = os.environ.get("OTEL_TRACES_SAMPLER_ARG")
+    return f"tracing on: OTLP/HTTP to {masked(endpoint.strip())}, sampler {sampler}" + (
+        f" {argument}" if argument else ""
+    )
