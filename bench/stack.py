@@ -24,7 +24,7 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import redis
@@ -87,7 +87,7 @@ def configuration_variables():
     (workers/config.yml) read."""
     from gateway.settings import Settings
 
-    names = set(Settings.ENVIRONMENT.values()) | SERVER_VARIABLES
+    names = {spec.metadata["variable"] for spec in fields(Settings)} | SERVER_VARIABLES
     names.update(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "workers" / "config.yml").read_text()))
     return names
 

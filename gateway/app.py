@@ -1,6 +1,7 @@
 """The gateway's app factories, asgilook-style: settings and the RPC client are passed in, so
 tests can choose them; `gateway.asgi` and `gateway.wsgi` call these with the environment's."""
 
+import atexit
 import logging
 
 import falcon
@@ -40,24 +41,22 @@ class RpcLifecycle:
 def create_app(settings=None, rpc=None):
     """The ASGI app (uvicorn gateway.asgi:app)."""
     settings = settings or Settings.from_env()
-    rpc = rpc or AsyncRpcClient(
-        settings.amqp_uri,
-        pool_size=settings.asgi_connections,
-        timeout=settings.rpc_timeout,
-        max_in_flight=settings.rpc_max_in_flight,
-        exchange=settings.rpc_exchange,
-        ssl_context=settings.ssl_context(),
-    )
+    rpc = rpc or AsyncRpcClient.from_settings(settings)
     app = falcon.asgi.App(middleware=[*_middleware(settings), RpcLifecycle(rpc, settings.rpc_startup_wait)])
     return _assemble(app, AsgiRunner(rpc, settings), settings)
 
 
 def create_wsgi_app(settings=None, rpc=None):
-    """The WSGI app (gunicorn gateway.wsgi:app), calling the services through a proxy pool."""
+    """The WSGI app (gunicorn gateway.wsgi:app), calling the services through a proxy pool.
+
+    WSGI has no shutdown event: a pool made here is closed (every proxy stopped) when the
+    server's worker process exits; one passed in is its owner's to close."""
     from gateway.rpc.proxy_pool import ProxyPool
 
     settings = settings or Settings.from_env()
-    rpc = rpc or ProxyPool.from_settings(settings)
+    if rpc is None:
+        rpc = ProxyPool.from_settings(settings)
+        atexit.register(rpc.close)
     app = falcon.App(middleware=_middleware(settings))
     return _assemble(app, WsgiRunner(rpc, settings), settings)
 

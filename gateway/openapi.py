@@ -4,43 +4,73 @@ the requests (apispec's MarshmallowPlugin): nothing in it is written by hand a s
     python -m gateway.openapi                      # JSON on stdout
     python -m gateway.openapi --output docs/openapi.json
     python -m gateway.openapi --format yaml
+    python -m gateway.openapi --with-tokens        # as served when API_TOKENS is set
 """
 
 import argparse
 import http
 import sys
+from collections import defaultdict
 from importlib.metadata import PackageNotFoundError, version
+from types import SimpleNamespace
 
+import falcon
 import orjson
 import yaml
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from gateway.http.auth import MUTATING
-from gateway.http.problems import KEY_IN_USE, KEY_REUSED, OVERLOADED, PROBLEM_JSON, VALIDATION
-from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN
+from gateway.http.auth import MUTATING, BearerAuth
+from gateway.http.problems import (
+    PROBLEM_JSON,
+    PROBLEM_TYPES,
+    problem_document,
+    problem_for,
+    service_failed,
+    unexpected,
+)
+from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN, idempotency_key, parse_body, too_large
+from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
+from gateway.settings import Settings
+from schemas.airports import AirportCreate
+from schemas.errors import Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable
+from schemas.errors import ValidationError as InvalidInput
 from schemas.fields import ID_PATTERN
 from schemas.problem import Problem
 
 OPENAPI_VERSION = "3.1.0"
-DESCRIPTION = f"""\
+DESCRIPTION = """\
 The travel system of "Introduction to Python Microservices With Nameko": airports and trips,
 served by nameko services over RabbitMQ, with this gateway in front.
 
 Every error is an RFC 9457 problem document (`application/problem+json`). Problem types a
-client may want to tell apart are tag URIs: `{VALIDATION}` (with `errors` by field),
-`{KEY_REUSED}`, `{KEY_IN_USE}` and `{OVERLOADED}`; the rest are `about:blank`.
+client may want to tell apart are tag URIs; every other problem is `about:blank`, its status
+saying it all:
+
+{problem_types}
 
 Creates accept an `Idempotency-Key`: a retry with the same key and body returns the first
 response and creates nothing.
+
+Every path that serves GET also serves HEAD: the same status and headers, without the body.
+A method a path does not serve is answered 405, with `Allow` listing the ones it does.
 """
+CONTACT = {"name": "nameko-travel"}  # the project publishes no address to write to
+TAG_DESCRIPTIONS = {
+    "airports": "Airports: a name and an optional IATA code.",
+    "trips": "Trips from one airport to another.",
+    "article": "The article's original routes, kept as it printed them; deprecated.",
+    "health": "Liveness and readiness, for load balancers and orchestrators.",
+}
 
 BODY_ERRORS = (400, 413, 415, 422)
 RPC_ERRORS = (502, 503, 504)
+EVERY_OPERATION_ERRORS = (405, 500)
 ERROR_DESCRIPTIONS = {
     400: "Malformed JSON, or a malformed header.",
     401: "No valid bearer token (see WWW-Authenticate).",
     404: "No such record.",
+    405: "This path does not serve that method; `Allow` lists the ones it does.",
     409: "The request conflicts with the current state (see `detail`), or a request with the same "
     "Idempotency-Key is still being processed (then with Retry-After).",
     413: "The body is larger than the gateway accepts.",
@@ -52,7 +82,15 @@ ERROR_DESCRIPTIONS = {
     503: "A service, the broker or the gateway's capacity is unavailable; retry after Retry-After.",
     504: "A service did not answer in time.",
 }
-RETRY_AFTER_STATUSES = (409, 503)
+# The headers problem responses may carry besides X-Request-ID; which statuses carry them, and
+# whether always, is read off the problems themselves (problem_samples).
+PROBLEM_HEADERS = {
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}},
+    "WWW-Authenticate": {"description": "The Bearer challenge.", "schema": {"type": "string"}},
+    "Allow": {"description": "The methods this path serves.", "schema": {"type": "string"}},
+}
+EXAMPLE_PATH = "/airports"
+EXAMPLE_REQUEST_ID = "4a1f0c7e9b2d4e6f8a0b1c2d3e4f5a6b"
 
 
 def package_version():
@@ -69,9 +107,16 @@ def build_document(operations, auth=False):
         version=package_version(),
         openapi_version=OPENAPI_VERSION,
         plugins=[MarshmallowPlugin()],
-        info={"description": DESCRIPTION, "license": {"name": "MIT", "identifier": "MIT"}},
+        info={
+            "description": DESCRIPTION.format(problem_types=_problem_type_list()),
+            "contact": CONTACT,
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
         servers=[{"url": "/", "description": "This gateway"}],
     )
+    documented = [op for op in operations if op.documented]
+    for tag in dict.fromkeys(op.tag for op in documented):  # in order of first use
+        spec.tag({"name": tag, "description": TAG_DESCRIPTIONS[tag]})
     _components(spec, auth)
     if auth:
         spec.components.security_scheme(
@@ -82,10 +127,27 @@ def build_document(operations, auth=False):
                 "description": "One of the tokens in the gateway's API_TOKENS; needed to create and delete.",
             },
         )
-    for op in operations:
-        if op.documented:
-            spec.path(path=op.path, operations={op.method.lower(): _operation(op, auth and op.method in MUTATING)})
-    return _query_parameters_are_never_null(spec.to_dict())
+    for op in documented:
+        spec.path(path=op.path, operations={op.method.lower(): _operation(op, auth and op.method in MUTATING)})
+    doc = _query_parameters_are_never_null(_absent_is_not_a_default(spec.to_dict()))
+    problem_type = doc["components"]["schemas"]["Problem"]["properties"]["type"]
+    problem_type["examples"] = ["about:blank", *PROBLEM_TYPES]
+    return doc
+
+
+def _problem_type_list():
+    return "\n".join(f"- `{uri}`: {meaning}" for uri, meaning in PROBLEM_TYPES.items())
+
+
+def _absent_is_not_a_default(doc):
+    """A field whose marshmallow `load_default` is None is optional: the server fills in None when
+    it is absent. apispec writes that as `default: null`, which generators read as "always
+    present" (openapi-typescript makes such a property required): leave it out."""
+    for schema in doc["components"]["schemas"].values():
+        for prop in schema.get("properties", {}).values():
+            if "default" in prop and prop["default"] is None:
+                del prop["default"]
+    return doc
 
 
 def _query_parameters_are_never_null(doc):
@@ -105,19 +167,21 @@ def _query_parameters_are_never_null(doc):
 
 def _components(spec, auth):
     spec.components.schema("Problem", schema=Problem)
+    # The reply headers: each is sent on every response it is listed for.
     spec.components.header(
         "X-Request-ID",
         {
             "description": "The request's id: the one sent in X-Request-ID if usable, else a new one.",
+            "required": True,
             "schema": {"type": "string"},
         },
     )
     spec.components.header(
-        "Retry-After", {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+        "Location", {"description": "Path of the created record.", "required": True, "schema": {"type": "string"}}
     )
-    spec.components.header("Location", {"description": "Path of the created record.", "schema": {"type": "string"}})
     spec.components.header(
-        "ETag", {"description": "Entity tag of the record, for If-None-Match.", "schema": {"type": "string"}}
+        "ETag",
+        {"description": "Entity tag of the record, for If-None-Match.", "required": True, "schema": {"type": "string"}},
     )
     spec.components.parameter(
         "X-Request-ID",
@@ -151,22 +215,99 @@ def _components(spec, auth):
             "required": False,
         },
     )
+    samples = problem_samples()
     for status, description in ERROR_DESCRIPTIONS.items():
         if status == 401 and not auth:
             continue
-        response = {
-            "description": description,
-            "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
-            "content": {PROBLEM_JSON: {"schema": "Problem"}},
+        documents = {
+            name: problem_document(problem, EXAMPLE_PATH, EXAMPLE_REQUEST_ID)
+            for name, problem in samples[status].items()
         }
-        if status in RETRY_AFTER_STATUSES:
-            response["headers"]["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
-        if status == 401:
-            response["headers"]["WWW-Authenticate"] = {
-                "description": "The Bearer challenge.",
-                "schema": {"type": "string"},
-            }
-        spec.components.response(_problem_name(status), response)
+        examples = {name: {"summary": value["detail"], "value": value} for name, value in documents.items()}
+        spec.components.response(
+            _problem_name(status),
+            {
+                "description": description,
+                "headers": {
+                    "X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"},
+                    **_problem_headers(samples[status].values()),
+                },
+                "content": {PROBLEM_JSON: {"schema": "Problem", "examples": examples}},
+            },
+        )
+
+
+def _problem_headers(problems):
+    """The headers these problems carry, required only when every one of them carries it."""
+    problems = list(problems)
+    headers = {}
+    for name, doc in PROBLEM_HEADERS.items():
+        carriers = [p for p in problems if name in (p.headers or {})]
+        if not carriers:
+            continue
+        if len(carriers) == len(problems):
+            headers[name] = {**doc, "required": True}
+        else:
+            kinds = ", ".join(f"`{getattr(p, 'type_uri', 'about:blank')}`" for p in carriers)
+            headers[name] = {**doc, "description": f"{doc['description']} Sent only with {kinds}.", "required": False}
+    return headers
+
+
+class _ExampleRequest:
+    """Just enough of a Falcon request for the request checks that make the examples below."""
+
+    def __init__(self, content_type=None, headers=None):
+        self.content_type, self._headers = content_type, headers or {}
+
+    def get_header(self, name):
+        return self._headers.get(name)
+
+
+def _raised(check, *args):
+    try:
+        check(*args)
+    except falcon.HTTPError as problem:
+        return problem
+    raise RuntimeError(f"{check.__name__}{args} refused nothing: its example needs updating")
+
+
+def problem_samples():
+    """{status: {name: problem}}: one problem of each kind the gateway answers with, made by the
+    code that makes the real ones (the request checks, and the error table for what services
+    and the RPC clients raise). The document's problem examples and headers are built from these,
+    so they cannot drift from what the server sends; only the details of the services' errors
+    are made up here."""
+    body_op = SimpleNamespace(any_content_type=False, body=AirportCreate)
+    json_request = _ExampleRequest("application/json")
+    samples = {
+        "malformedJson": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon",}'),
+        "malformedIdempotencyKey": _raised(idempotency_key, _ExampleRequest(headers={"Idempotency-Key": "a key"})),
+        "noToken": _raised(BearerAuth(["a-token"]).client_id, _ExampleRequest()),
+        "noSuchRecord": problem_for(NotFound("No airport with id 'f2bddf0e506145f6ba0c28c247c54629'.")),
+        "noSuchRoute": falcon.HTTPNotFound(),
+        "methodNotAllowed": falcon.HTTPMethodNotAllowed(["GET", "HEAD", "OPTIONS", "POST"]),
+        "conflict": problem_for(Conflict("IATA code LIS belongs to another airport.")),
+        "idempotencyKeyInUse": problem_for(
+            IdempotencyKeyInUse("A request with this idempotency key is still being processed.")
+        ),
+        "tooLarge": too_large(Settings().max_body_bytes),
+        "notJson": _raised(parse_body, body_op, _ExampleRequest("text/plain"), b"Lisbon"),
+        "invalidRequest": _raised(parse_body, body_op, json_request, b'{"name": " ", "iata": "lis", "city": "Lisbon"}'),
+        "invalidInput": problem_for(InvalidInput({"airport_to": ["No airport with this id."]})),
+        "idempotencyKeyReused": problem_for(
+            IdempotencyKeyReused("This idempotency key was used with a different input.")
+        ),
+        "unexpected": unexpected(),
+        "serviceFailed": service_failed(),
+        "serviceUnavailable": problem_for(Unavailable()),
+        "dataStoreUnavailable": problem_for(ServiceUnavailable("The data store is unavailable; try again later.")),
+        "overloaded": problem_for(Overloaded()),
+        "timeout": problem_for(RpcTimeout()),
+    }
+    by_status = defaultdict(dict)
+    for name, problem in samples.items():
+        by_status[problem.status_code][name] = problem
+    return by_status
 
 
 def _problem_name(status):
@@ -198,8 +339,7 @@ def _operation(op, needs_token=False):
         "parameters": parameters,
         "responses": {**_replies(op), **_errors(op, needs_token)},
     }
-    if needs_token:
-        doc["security"] = [{"bearerAuth": []}]
+    doc["security"] = [{"bearerAuth": []}] if needs_token else []  # [] says "open to all"
     if op.description:
         doc["description"] = op.description
     if op.deprecated:
@@ -231,7 +371,7 @@ def _replies(op):
 
 
 def _errors(op, needs_token=False):
-    statuses = set(op.errors) | {500} | ({401} if needs_token else set())
+    statuses = set(op.errors) | set(EVERY_OPERATION_ERRORS) | ({401} if needs_token else set())
     if op.body:
         statuses |= set(BODY_ERRORS)
     if op.calls_services:
@@ -240,11 +380,11 @@ def _errors(op, needs_token=False):
     return {str(status): _problem_name(status) for status in sorted(statuses)}
 
 
-def document():
-    """The document of the gateway's own route table."""
+def document(auth=False):
+    """The document of the gateway's own route table (as served with API_TOKENS set, with `auth`)."""
     from gateway.routes import API  # the route table imports this module's builder
 
-    return build_document(API)
+    return build_document(API, auth=auth)
 
 
 def render(doc, fmt):
@@ -257,8 +397,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Write the gateway's OpenAPI document (no server needed).")
     parser.add_argument("--format", choices=["json", "yaml"], default="json")
     parser.add_argument("--output", help="file to write (default: standard output)")
+    parser.add_argument(
+        "--with-tokens", action="store_true", help="the document a gateway with API_TOKENS serves (bearer auth)"
+    )
     args = parser.parse_args(argv)
-    data = render(document(), args.format)
+    data = render(document(auth=args.with_tokens), args.format)
     if args.output:
         with open(args.output, "wb") as out:
             out.write(data)

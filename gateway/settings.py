@@ -6,45 +6,37 @@ import urllib.parse
 from dataclasses import dataclass, field, fields
 
 
+def setting(variable, default, secret=False):
+    """A setting read from the environment variable `variable`; its type is its default's.
+    Secrets stay out of repr (and so out of logs)."""
+    return field(default=default, repr=not secret, metadata={"variable": variable})
+
+
 @dataclass(frozen=True)
 class Settings:
-    amqp_uri: str = field(default="amqp://guest:guest@localhost:5672/", repr=False)
-    rpc_exchange: str = "nameko-rpc"
-    rpc_timeout: float = 10.0  # seconds to wait for a service's reply
-    rpc_pool_size: int = 0  # ASGI: AMQP connections (0: 2); WSGI: proxies (0: one per server thread)
-    rpc_max_in_flight: int = 1024  # ASGI: calls waiting for a reply before new ones get 503
-    rpc_startup_wait: float = 5.0  # ASGI: seconds start-up waits for the broker before serving anyway
-    rpc_checkout_timeout: float = 1.0  # WSGI: seconds to wait for a free proxy before 503
-    rpc_proxy_max_age: float = 0.0  # WSGI: recycle proxies older than this (seconds; 0: never)
-    max_body_bytes: int = 65536
-    log_level: str = "INFO"
-    log_format: str = "plain"  # or json
-    api_tokens: str = field(default="", repr=False)  # comma-separated bearer tokens; empty: no auth
-    cors_origins: str = ""  # comma-separated allowed origins, or *; empty: no CORS headers
-    amqp_ssl_ca: str = ""  # amqps://: CA bundle to verify the broker (default: the system's)
-    amqp_ssl_cert: str = ""  # amqps://: client certificate, for brokers that ask for one
-    amqp_ssl_key: str = ""
-    server_threads: int = 16  # WSGI: the server's threads per process (gunicorn.conf.py, scripts/run)
+    amqp_uri: str = setting("AMQP_URI", "amqp://guest:guest@localhost:5672/", secret=True)
+    rpc_exchange: str = setting("RPC_EXCHANGE", "nameko-rpc")
+    rpc_timeout: float = setting("RPC_TIMEOUT", 10.0)  # seconds to wait for a service's reply
+    # ASGI: AMQP connections (0: 2); WSGI: proxies (0: one per server thread)
+    rpc_pool_size: int = setting("RPC_POOL_SIZE", 0)
+    rpc_max_in_flight: int = setting("RPC_MAX_IN_FLIGHT", 1024)  # ASGI: calls waiting before new ones get 503
+    rpc_startup_wait: float = setting("RPC_STARTUP_WAIT", 5.0)  # ASGI: seconds start-up waits for the broker
+    rpc_checkout_timeout: float = setting("RPC_CHECKOUT_TIMEOUT", 1.0)  # WSGI: seconds to wait for a free proxy
+    rpc_proxy_max_age: float = setting("RPC_PROXY_MAX_AGE", 0.0)  # WSGI: recycle proxies older than this (0: never)
+    max_body_bytes: int = setting("MAX_BODY_BYTES", 65536)
+    log_level: str = setting("LOG_LEVEL", "INFO")
+    log_format: str = setting("LOG_FORMAT", "plain")  # or json
+    api_tokens: str = setting("API_TOKENS", "", secret=True)  # comma-separated bearer tokens; empty: no auth
+    cors_origins: str = setting("CORS_ORIGINS", "")  # comma-separated allowed origins, or *; empty: off
+    amqp_ssl_ca: str = setting("AMQP_SSL_CA", "")  # amqps://: CA bundle to verify the broker (default: system's)
+    amqp_ssl_cert: str = setting("AMQP_SSL_CERT", "")  # amqps://: client certificate, for brokers that ask
+    amqp_ssl_key: str = setting("AMQP_SSL_KEY", "")
+    server_threads: int = setting("THREADS", 16)  # WSGI: the server's threads per process (gunicorn.conf.py)
 
-    ENVIRONMENT = {
-        "amqp_uri": "AMQP_URI",
-        "rpc_exchange": "RPC_EXCHANGE",
-        "rpc_timeout": "RPC_TIMEOUT",
-        "rpc_pool_size": "RPC_POOL_SIZE",
-        "rpc_max_in_flight": "RPC_MAX_IN_FLIGHT",
-        "rpc_startup_wait": "RPC_STARTUP_WAIT",
-        "rpc_checkout_timeout": "RPC_CHECKOUT_TIMEOUT",
-        "rpc_proxy_max_age": "RPC_PROXY_MAX_AGE",
-        "max_body_bytes": "MAX_BODY_BYTES",
-        "log_level": "LOG_LEVEL",
-        "log_format": "LOG_FORMAT",
-        "api_tokens": "API_TOKENS",
-        "cors_origins": "CORS_ORIGINS",
-        "amqp_ssl_ca": "AMQP_SSL_CA",
-        "amqp_ssl_cert": "AMQP_SSL_CERT",
-        "amqp_ssl_key": "AMQP_SSL_KEY",
-        "server_threads": "THREADS",
-    }
+    @classmethod
+    def variable(cls, name):
+        """The environment variable of the setting `name`."""
+        return cls.__dataclass_fields__[name].metadata["variable"]
 
     @classmethod
     def from_env(cls, environ=None):
@@ -52,7 +44,7 @@ class Settings:
         environ = os.environ if environ is None else environ
         values = {}
         for spec in fields(cls):
-            name = cls.ENVIRONMENT[spec.name]
+            name = spec.metadata["variable"]
             if name in environ:
                 try:
                     values[spec.name] = type(spec.default)(environ[name])
@@ -67,7 +59,7 @@ class Settings:
             raise ValueError("LOG_FORMAT must be plain or json")
         for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes", "server_threads"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{self.ENVIRONMENT[name]} must be positive")
+                raise ValueError(f"{self.variable(name)} must be positive")
         if self.rpc_pool_size < 0:
             raise ValueError("RPC_POOL_SIZE must not be negative")
 

@@ -10,17 +10,20 @@ NAME_MAX_LENGTH = 120
 class AirportCreate(Schema):
     name = TrimmedString(
         required=True,
-        validate=validate.Length(min=1, max=NAME_MAX_LENGTH),
+        validate=validate.Length(max=NAME_MAX_LENGTH),
         metadata={
-            "description": "At most 120 characters, and at least 1 once surrounding spaces are trimmed.",
+            "description": "At most 120 characters, not only white space; surrounding white space is trimmed.",
             "example": "Lisbon",
         },
     )
     iata = fields.String(
-        load_default=None,
+        load_default=None,  # optional: the document leaves this out (gateway.openapi), not "default: null"
         allow_none=True,
         validate=validate.Regexp(IATA_PATTERN, error="Not a valid IATA code: three letters A-Z."),
-        metadata={"description": "Three-letter IATA code, unique among airports.", "example": "LIS"},
+        metadata={
+            "description": "Three-letter IATA code, unique among airports; omit it (or null) for none.",
+            "example": "LIS",
+        },
     )
 
 

@@ -9,7 +9,7 @@ from schemas.fields import Id, TrimmedString
 class LegacyAirportCreate(Schema):
     airport = TrimmedString(
         required=True,
-        validate=validate.Length(min=1, max=NAME_MAX_LENGTH),
+        validate=validate.Length(max=NAME_MAX_LENGTH),
         metadata={"description": "The airport's name.", "example": "first_airport"},
     )
 

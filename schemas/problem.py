@@ -4,25 +4,18 @@ from marshmallow import Schema, fields
 
 
 class Problem(Schema):
-    type = fields.String(
-        required=True,
-        metadata={
-            "description": "A URI naming the kind of problem.",
-            "example": "https://travel.example/problems/validation",
-        },
-    )
-    title = fields.String(required=True, metadata={"example": "Unprocessable Content"})
-    status = fields.Integer(required=True, metadata={"example": 422})
-    detail = fields.String(metadata={"example": "The input is not valid."})
+    # No examples here: the API description adds ones made by the code that answers errors
+    # (gateway.openapi), which this module, shared with the workers, cannot import.
+    type = fields.String(required=True, metadata={"description": "A URI naming the kind of problem."})
+    title = fields.String(required=True, metadata={"description": "The status code's reason phrase."})
+    status = fields.Integer(required=True)
+    detail = fields.String(metadata={"description": "What went wrong, for people."})
     instance = fields.String(metadata={"description": "The request path."})
     request_id = fields.String(metadata={"description": "The X-Request-ID of the request, for support."})
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
-        metadata={
-            "description": "Validation messages by field; errors not tied to one field are under `_schema`.",
-            "example": {"name": ["Missing data for required field."]},
-        },
+        metadata={"description": "Validation messages by field; errors not tied to one field are under `_schema`."},
     )
 
 

@@ -2,21 +2,26 @@
 # shellcheck shell=bash
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-VENV="$ROOT/.venv"
+# VENV and PYTHON choose the virtualenv and the interpreter that makes it (CI makes one per
+# supported Python: PYTHON=python3.13 VENV=.venv-3.13 scripts/test).
+VENV=${VENV:-$ROOT/.venv}
+case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 RUN_DIR="$ROOT/.run"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# The supported Pythons are 3.11 to 3.13 (setup.cfg's python_requires); the newest found wins.
 find_python() {
     for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
         [ -n "$candidate" ] || continue
         if command -v "$candidate" >/dev/null 2>&1 &&
-            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            "$candidate" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; then
             echo "$candidate"; return
         fi
     done
-    die "Python 3.11 or newer is needed (Debian: apt-get install python3 python3-venv)."
+    [ -n "${PYTHON:-}" ] && die "PYTHON=$PYTHON is not Python 3.11, 3.12 or 3.13."
+    die "Python 3.11, 3.12 or 3.13 is needed (Debian: apt-get install python3 python3-venv)."
 }
 
 # ensure_venv [extras]: create .venv and install the project (with extras) when setup.cfg changed.
@@ -27,8 +32,11 @@ ensure_venv() {
         say "creating $VENV"
         "$(find_python)" -m venv "$VENV" || die "could not create a virtualenv (Debian: apt-get install python3-venv)"
     fi
-    stamp="$VENV/.installed-$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-${extras:-base}"
-    if [ ! -f "$stamp" ]; then
+    local hash
+    hash=$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
+    stamp="$VENV/.installed-$hash-${extras:-base}"
+    # the base install is part of every install with extras
+    if [ ! -f "$stamp" ] && { [ -n "$extras" ] || ! compgen -G "$VENV/.installed-$hash-*" >/dev/null; }; then
         say "installing the project ($spec) into $VENV"
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT$([ -n "$extras" ] && echo "[$extras]")" \
             || die "pip install failed"

@@ -32,6 +32,15 @@ CONFLICT = TYPE_PREFIX + "conflict"
 KEY_REUSED = TYPE_PREFIX + "idempotency-key-reused"
 KEY_IN_USE = TYPE_PREFIX + "idempotency-key-in-use"
 OVERLOADED = TYPE_PREFIX + "overloaded"
+# Every problem type this gateway sends besides about:blank, with what it means: the API
+# description lists them from here (and a test checks that nothing else is ever sent).
+PROBLEM_TYPES = {
+    VALIDATION: "The input is not valid; `errors` names each field at fault (422).",
+    CONFLICT: "The request clashes with the current state: a duplicate IATA code, or an airport in use (409).",
+    KEY_REUSED: "The Idempotency-Key was first used with a different body (422).",
+    KEY_IN_USE: "A request with the same Idempotency-Key is still being processed; retry after Retry-After (409).",
+    OVERLOADED: "The gateway has too many calls in flight; retry after Retry-After (503).",
+}
 
 
 class Problem(falcon.HTTPError):
@@ -45,6 +54,14 @@ class Problem(falcon.HTTPError):
 
 def invalid(errors, detail="The request is not valid."):
     return Problem(422, detail, type_uri=VALIDATION, errors=errors)
+
+
+def service_failed():
+    return Problem(502, "A service failed to handle the request.")
+
+
+def unexpected():
+    return Problem(500, "An unexpected error occurred.")
 
 
 # What the services and the RPC clients raise, in the order it is matched (subclasses first).
@@ -77,32 +94,37 @@ def problem_for(exc):
             return build(exc)
     if isinstance(exc, RemoteError):
         log.error("a service failed: %s", exc)
-        return Problem(502, "A service failed to handle the request.")
+        return service_failed()
     if isinstance(exc, NamekoBadRequest):  # the gateway called a service wrongly: our bug
         log.error("a service refused the gateway's call: %r", exc)
     else:
         log.error("unexpected error", exc_info=exc)
-    return Problem(500, "An unexpected error occurred.")
+    return unexpected()
 
 
 def serialize_problem(req, resp, error):
     """Falcon's error serializer: every HTTPError, ours or Falcon's own (404, 405...), as problem+json."""
+    resp.data = orjson.dumps(problem_document(error, req.path, getattr(req.context, "request_id", None)))
+    resp.content_type = PROBLEM_JSON
+
+
+def problem_document(error, path, request_id=None):
+    """The body answering `error` (an HTTPError) to a request for `path`; the API description's
+    examples are made by this function too."""
     status = error.status_code
     problem = {
         "type": getattr(error, "type_uri", "about:blank"),
         "title": http.HTTPStatus(status).phrase,
         "status": status,
         "detail": error.description or DEFAULT_DETAILS.get(status, http.HTTPStatus(status).description),
-        "instance": req.path,
+        "instance": path,
     }
-    request_id = getattr(req.context, "request_id", None)
     if request_id:
         problem["request_id"] = request_id
     errors = getattr(error, "errors", None)
     if errors:
         problem["errors"] = errors
-    resp.data = orjson.dumps(problem)
-    resp.content_type = PROBLEM_JSON
+    return problem
 
 
 DEFAULT_DETAILS = {

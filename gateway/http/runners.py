@@ -27,7 +27,12 @@ class Runner:
         """A Falcon resource with an `on_<method>` responder for each operation on one path."""
         resource = type("Resource", (), {})()
         for op in operations:
-            setattr(resource, f"on_{op.method.lower()}", self.responder(op))
+            responder = self.responder(op)
+            setattr(resource, f"on_{op.method.lower()}", responder)
+            if op.method == "GET":
+                # RFC 9110 9.3.2: HEAD wherever GET, with the same headers. The GET handler runs
+                # as it is and Falcon drops the body (keeping its Content-Length) for HEAD.
+                resource.on_head = responder
         return resource
 
     def authorize(self, req, op):

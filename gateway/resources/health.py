@@ -15,6 +15,7 @@ READY_TIMEOUT = 1.0  # seconds each service has to answer
     "getLiveness",
     tag="health",
     summary="Is the gateway process up?",
+    description="200 whenever the process answers at all: it checks nothing else (see /health/ready).",
     calls_services=False,
     replies={200: Reply("It is.", Health)},
 )

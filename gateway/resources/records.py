@@ -84,6 +84,8 @@ def record_operations(kind):
         f"get{kind.title}",
         tag=kind.plural,
         summary=f"Get one {kind.name}",
+        description=f"The {kind.name}, with an ETag: send it back in If-None-Match to get a 304 while the "
+        f"{kind.name} has not changed.",
         path_params=id_doc,
         conditional=True,
         replies={
@@ -102,7 +104,15 @@ def record_operations(kind):
         f"list{kind.plural.capitalize()}",
         tag=kind.plural,
         summary=f"List {kind.plural}, oldest first",
-        description=kind.list_description,
+        description=" ".join(
+            filter(
+                None,
+                [
+                    f"`limit` {kind.plural} at a time; pass `next_cursor` as `cursor` to get the next page.",
+                    kind.list_description,
+                ],
+            )
+        ),
         query=kind.list_query,
         replies={200: Reply(f"A page of {kind.plural}.", kind.page)},
         errors=(422,),

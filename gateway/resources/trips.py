@@ -15,6 +15,7 @@ TRIPS = RecordKind(
     delete_errors=(),
     create_description="Both airports must exist and differ; a 422 names the field at fault.",
     list_description="With `airport`, only the trips from or to that airport.",
+    delete_description="Its airports can be deleted once no other trip uses them.",
 )
 
 OPERATIONS = record_operations(TRIPS)

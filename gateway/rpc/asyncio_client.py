@@ -158,6 +158,18 @@ class AsyncRpcClient:
         self.late_replies = 0
         self.connections_made = 0
 
+    @classmethod
+    def from_settings(cls, settings):
+        """The client the ASGI gateway runs with (gateway/settings.py)."""
+        return cls(
+            settings.amqp_uri,
+            pool_size=settings.asgi_connections,
+            timeout=settings.rpc_timeout,
+            max_in_flight=settings.rpc_max_in_flight,
+            exchange=settings.rpc_exchange,
+            ssl_context=settings.ssl_context(),
+        )
+
     async def start(self):
         """Start connecting in the background; calls fail fast until a link is up."""
         self._loop = asyncio.get_running_loop()

@@ -69,7 +69,14 @@ def test_an_airport_used_by_a_trip_cannot_be_deleted(api, trip):
 
 def test_a_duplicate_iata_code_is_409(api, airport):
     taken = airport(iata=unique_iata())["iata"]
-    assert_problem(api.post("/airports", json={"name": "Other", "iata": taken}), 409)
+    refused = api.post("/airports", json={"name": "Other", "iata": taken})
+    assert_problem(refused, 409, type="tag:nameko-travel,2026:conflict")
+    assert "retry-after" not in refused.headers  # only a key still in use says when to retry
+
+
+def test_an_airport_without_iata_has_null(api):
+    created = api.post("/airports", json={"name": "Nowhere in particular"})
+    assert created.status_code == 201 and created.json["iata"] is None
 
 
 @pytest.mark.parametrize(
@@ -159,3 +166,31 @@ def test_the_default_page_size_is_20(api, airport):
 def test_bad_list_queries_are_422(api, query, field):
     problem = assert_problem(api.get("/airports", query_string=query), 422)
     assert field in problem["errors"]
+
+
+BLANK_NAMES = [" ", "\n", "\t\r\n ", "\u3000\u00a0", "\ufeff", "\u2003\u2028"]
+# \x1c and \x85 are not white space to ECMAScript's regexes (JSON Schema's), though they are to
+# Python's str.isspace(): names, then.
+NAMES = [" Porto ", "\u2003Faro\u2028", "A", "\x1c", "\x85"]
+
+
+@pytest.mark.parametrize("name", BLANK_NAMES + NAMES)
+def test_a_name_is_accepted_exactly_when_the_documented_schema_accepts_it(api, name):
+    """The non-blank rule is a pattern in the document, and the server's rule is that pattern: a
+    client that validates against the schema never gets a 422 for a name, nor is refused one."""
+    from jsonschema import Draft202012Validator
+
+    from gateway.openapi import document
+
+    schemas = document()["components"]["schemas"]
+    for path, schema, body, success in [
+        ("/airports", schemas["AirportCreate"], {"name": name}, 201),
+        ("/airport", schemas["LegacyAirportCreate"], {"airport": name}, 200),
+    ]:
+        documented_valid = Draft202012Validator(schema).is_valid(body)
+        assert documented_valid == (name not in BLANK_NAMES), (path, repr(name))
+        result = api.post(path, json=body)
+        assert result.status_code == (success if documented_valid else 422), (path, result.text)
+        if path == "/airports" and documented_valid:
+            stored = result.json["name"]
+            assert stored == name.strip(" \u2003\u2028"), repr(stored)

@@ -60,3 +60,48 @@ def test_readiness_checks_the_broker_and_every_service(api):
 def test_a_malformed_idempotency_key_is_400(api, key):
     result = api.post("/airports", json={"name": "x"}, headers={"Idempotency-Key": key})
     assert_problem(result, 400)
+
+
+# Bodies that change between two requests, so their lengths may too.
+CHANGING_BODIES = {"/metrics"}
+
+
+def get_paths(airport_id, trip_id):
+    """Every path the route table serves GET on, with its parameters filled in."""
+    from gateway.routes import all_routes
+
+    values = {"airport_id": airport_id, "trip_id": trip_id, "asset": "init.js"}
+    return [op.path.format(**values) for op in all_routes() if op.method == "GET"]
+
+
+def test_head_is_served_wherever_get_is_with_the_same_headers_and_no_body(api, trip):
+    made = trip()
+    paths = get_paths(made["airport_from"], made["id"])
+    assert len(paths) > 10
+    for path in paths:
+        get, head = api.get(path), api.request("HEAD", path)
+        assert head.status_code == get.status_code, path
+        assert head.content == b"", path
+        ignored = {"x-request-id", "content-length"}
+        assert {k: v for k, v in head.headers.items() if k not in ignored} == {
+            k: v for k, v in get.headers.items() if k not in ignored
+        }, path
+        if path not in CHANGING_BODIES:
+            assert head.headers["content-length"] == str(len(get.content)), path
+
+
+def test_head_answers_errors_and_conditionals_as_get_does(api, airport):
+    missing = api.request("HEAD", "/airports/" + "0" * 32)
+    assert missing.status_code == 404 and missing.content == b""
+    assert missing.headers["content-type"] == "application/problem+json"
+    path = f"/airports/{airport()['id']}"
+    etag = api.get(path).headers["etag"]
+    unchanged = api.request("HEAD", path, headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.headers["etag"] == etag
+
+
+def test_405_lists_head_wherever_get_is_served(api):
+    allowed = {m.strip() for m in api.request("PUT", "/airports").headers["allow"].split(",")}
+    assert {"GET", "HEAD", "POST"} <= allowed
+    allowed = {m.strip() for m in api.request("PUT", "/trips/" + "a" * 32).headers["allow"].split(",")}
+    assert {"GET", "HEAD", "DELETE"} <= allowed

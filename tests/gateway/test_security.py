@@ -68,13 +68,15 @@ def test_the_served_document_says_which_operations_need_a_token(secured):
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
             needs = method in ("post", "delete")
-            assert ("security" in op) == needs, (path, method)
+            assert op["security"] == ([{"bearerAuth": []}] if needs else []), (path, method)
             assert ("401" in op["responses"]) == needs, (path, method)
 
 
 def test_without_tokens_nothing_asks_for_one(api):
     assert api.post("/airports", json={"name": "Open"}).status_code == 201
-    assert "securitySchemes" not in api.get("/openapi.json").json.get("components", {})
+    doc = api.get("/openapi.json").json
+    assert "securitySchemes" not in doc.get("components", {})
+    assert all(op["security"] == [] for methods in doc["paths"].values() for op in methods.values())
 
 
 def test_cors_is_off_by_default(api):

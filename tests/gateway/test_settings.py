@@ -1,5 +1,7 @@
 """gateway/settings.py: settings come from the environment given, with a clear error for a bad value."""
 
+import dataclasses
+import re
 import runpy
 import types
 from pathlib import Path
@@ -42,3 +44,53 @@ def test_gunicorn_threads_set_on_its_command_line_size_the_pool(monkeypatch):
     server = types.SimpleNamespace(cfg=types.SimpleNamespace(threads=3))
     config["on_starting"](server)
     assert Settings.from_env().wsgi_proxies == 3
+
+
+def configuration_table():
+    """{variable: default cell} of README.md's configuration table (a row may name several)."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or not cells[0].startswith("`"):
+            continue
+        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0])
+        defaults = re.findall(r"`([^`]*)`", cells[1]) or [cells[1]]
+        for position, name in enumerate(names):
+            rows[name] = defaults[position] if len(defaults) == len(names) else cells[1]
+    return rows
+
+
+def code_variables():
+    """Every variable the gateway's settings, the workers' config and the scripts read."""
+    names = {spec.metadata["variable"] for spec in dataclasses.fields(Settings)}
+    names |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "workers" / "config.yml").read_text()))
+    for script in ("run", "lib.sh"):
+        names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):?-", (ROOT / "scripts" / script).read_text()))
+    # tracing: the OTEL_* variables telemetry/ itself reads, and those the OpenTelemetry SDK reads
+    names |= set(re.findall(r'"(OTEL_[A-Z0-9_]+)"', (ROOT / "telemetry" / "__init__.py").read_text()))
+    names |= otel_sdk_variables()
+    return names
+
+
+def otel_sdk_variables():
+    from opentelemetry.sdk import environment_variables
+
+    return {name for name in dir(environment_variables) if name.startswith("OTEL_")}
+
+
+def test_the_readme_configuration_table_lists_every_variable_the_code_reads_and_no_other():
+    documented, read = set(configuration_table()), code_variables()
+    # the SDK's own variables are the SDK's to document; README lists those that matter here
+    assert read - otel_sdk_variables() - documented == set(), "read by the code, missing from README's table"
+    # a few are read by what the project runs, not by its code: gunicorn and prometheus-client
+    assert documented - read - {"WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"} == set(), "in the table, read by nothing"
+
+
+@pytest.mark.parametrize("spec", dataclasses.fields(Settings), ids=lambda spec: spec.metadata["variable"])
+def test_the_readme_gives_each_gateway_setting_the_default_the_code_has(spec):
+    cell = configuration_table()[spec.metadata["variable"]]
+    default = spec.default
+    shown = "empty" if default == "" else f"{default:g}" if isinstance(default, float) else str(default)
+    assert shown in cell, f"README says {cell!r}, the code {default!r}"

@@ -1,14 +1,17 @@
 """The OpenAPI document: valid, complete, in sync with the committed copy and with the routes."""
 
+import http
 import json
 import subprocess
 import sys
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from gateway.openapi import document, render
+from gateway.http import problems
+from gateway.openapi import ERROR_DESCRIPTIONS, _problem_name, document, problem_samples, render
 from gateway.routes import API
 from tests.support.processes import ROOT
 
@@ -120,3 +123,87 @@ def test_the_gateway_serves_the_same_document(api, doc):
     served = api.get("/openapi.yaml")
     assert served.headers["content-type"] == "application/yaml"
     assert yaml.safe_load(served.text) == json.loads(render(doc, "json"))
+
+
+def problem_responses(doc):
+    for name, response in doc["components"]["responses"].items():
+        content = response["content"]["application/problem+json"]
+        yield name, response, content["examples"]
+
+
+def test_every_problem_type_the_code_can_send_is_listed(doc):
+    listed = doc["components"]["schemas"]["Problem"]["properties"]["type"]["examples"]
+    assert listed == ["about:blank", *problems.PROBLEM_TYPES]
+    for uri in problems.PROBLEM_TYPES:
+        assert f"`{uri}`" in doc["info"]["description"]
+    # Every type the error table produces, and every type constant the module defines.
+    produced = {problems.problem_for(error_type("A detail.")).type_uri for error_type, _ in problems.ERROR_TABLE}
+    defined = {v for k, v in vars(problems).items() if k.isupper() and str(v).startswith(problems.TYPE_PREFIX)}
+    defined.discard(problems.TYPE_PREFIX)
+    assert produced - {"about:blank"} == defined == set(problems.PROBLEM_TYPES)
+
+
+def test_every_row_of_the_error_table_has_an_example(doc):
+    """What the examples show (status, type, headers) covers every kind of problem the error
+    table makes; a new row without an example in gateway.openapi.problem_samples fails here."""
+    shown = {
+        (example["value"]["status"], example["value"]["type"])
+        for _, _, examples in problem_responses(doc)
+        for example in examples.values()
+    }
+    for error_type, _ in problems.ERROR_TABLE:
+        problem = problems.problem_for(error_type("A detail."))
+        assert (problem.status_code, problem.type_uri) in shown, error_type
+    samples = problem_samples()
+    for error_type, _ in problems.ERROR_TABLE:
+        problem = problems.problem_for(error_type("A detail."))
+        same_kind = [
+            s
+            for s in samples[problem.status_code].values()
+            if getattr(s, "type_uri", "about:blank") == problem.type_uri
+        ]
+        assert any(set(s.headers or {}) == set(problem.headers or {}) for s in same_kind), error_type
+
+
+def test_problem_examples_are_valid_problems_of_their_status(doc):
+    problem_schema = {**doc["components"]["schemas"]["Problem"], "components": doc["components"]}
+    validator = Draft202012Validator(problem_schema)
+    statuses = {_problem_name(status): status for status in ERROR_DESCRIPTIONS}
+    for name, _, examples in problem_responses(doc):
+        assert examples, name
+        for example in examples.values():
+            validator.validate(example["value"])
+            assert example["value"]["status"] == statuses[name]
+            assert example["value"]["title"] == http.HTTPStatus(statuses[name]).phrase
+
+
+def test_response_headers_are_required_only_where_always_sent(doc):
+    responses = doc["components"]["responses"]
+    assert responses["ServiceUnavailable"]["headers"]["Retry-After"]["required"] is True
+    assert responses["Conflict"]["headers"]["Retry-After"]["required"] is False
+    assert "idempotency-key-in-use" in responses["Conflict"]["headers"]["Retry-After"]["description"]
+    assert responses["MethodNotAllowed"]["headers"]["Allow"]["required"] is True
+    for name in ("X-Request-ID", "Location", "ETag"):
+        assert doc["components"]["headers"][name]["required"] is True
+
+
+def test_optional_request_fields_have_no_default_that_makes_them_look_required(doc):
+    def defaults(node, where):
+        if isinstance(node, dict):
+            if "default" in node and node["default"] is None:
+                yield where
+            for key, value in node.items():
+                yield from defaults(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from defaults(value, f"{where}/{index}")
+
+    assert list(defaults(doc, "#")) == []
+    assert doc["components"]["schemas"]["AirportCreate"]["required"] == ["name"]
+
+
+def test_every_operation_states_security_and_405_in_both_forms(doc):
+    for form in (doc, document(auth=True)):
+        for path, method, op in operations(form):
+            assert "security" in op, (path, method)
+            assert "405" in op["responses"], (path, method)
