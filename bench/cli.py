@@ -22,12 +22,12 @@ import traceback
 import uuid
 from pathlib import Path
 
-from bench import chart, load, measure, report, summary
-from bench import targets as issue_targets
+from bench import chart, goals, load, measure, report, summary
 from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS
 from bench.scenarios import ONLY, SCENARIOS, serves
 from bench.seed import seed, seed_reference
-from bench.stack import KINDS, LAYOUTS, REFERENCE, Options, Stack, parse_layout, worker_variable
+from bench.stack import KINDS, REFERENCE, Options, Stack
+from devstack.layout import LAYOUTS, parse_layout, worker_variable
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE = {"duration": 1.0, "warmup": 0.5, "seed_airports": 20, "memory_requests": (200, 600)}
@@ -174,7 +174,7 @@ def parser():
         metavar="off|PERCENT",
         help="OpenTelemetry tracing in the gateways and workers: off (default: no OTEL_* variable "
         "set), or the percentage of new traces sampled (100, 1), exported to an OTLP/HTTP sink "
-        "the harness starts (bench/otlp_sink.py)",
+        "the harness starts (devstack/otlp_sink.py)",
     )
     g.add_argument(
         "--amqp-base",
@@ -189,7 +189,7 @@ def parser():
     g.add_argument(
         "--run-id",
         help="names the vhost (bench-ID), Redis prefix (bench-ID:) and marks the "
-        "processes (BENCH_RUN_ID=ID); default random",
+        "processes (DEVSTACK_RUN_ID=ID); default random",
     )
     g.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (their path is printed)")
     g.add_argument(
@@ -211,9 +211,9 @@ def _terminate(signum, frame):
 
 def cleanup(run_id, redis_uri):
     """What a run killed with SIGKILL could not remove (its processes die with it, by PDEATHSIG)."""
-    from bench import rabbitmq
-    from bench.processes import sweep
-    from bench.stack import delete_keys
+    from devstack import rabbitmq
+    from devstack.isolation import delete_keys
+    from devstack.processes import sweep
 
     killed = sweep(run_id)
     vhost = rabbitmq.delete_vhost(f"bench-{run_id}")
@@ -280,8 +280,6 @@ def check_options(args):
     Returns the memory scenario's request counts."""
     if args.run_id and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", args.run_id):
         raise SystemExit("--run-id: 1-40 letters, digits, '-' or '_'")
-    if args.rounds < 1:
-        raise SystemExit("--rounds: at least 1")
     try:
         scoped = [worker_variable(key) for key in _pairs(args.worker_env, "--worker-env") if ":" in key]
         groups = parse_layout(args.workers_layout)
@@ -298,6 +296,8 @@ def check_options(args):
                 "process",
                 file=sys.stderr,
             )
+    if args.rounds < 1:
+        raise SystemExit("--rounds: at least 1")
     return memory_requests
 
 
@@ -469,7 +469,7 @@ def main(argv=None):
         "medians": summary.medians(runs),
         "failures": failures,
         "relative_to_reference": report.relative_to_reference(runs),
-        "targets": issue_targets.check(runs),
+        "goals": goals.check(runs),
     }
     if failures and status == 0:
         status = 1

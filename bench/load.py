@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from bench import wrk
-from bench.processes import ROOT, child_env
+from devstack.processes import ROOT, child_env
 
 GENERATORS = ("wrk", "builtin")
 

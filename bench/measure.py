@@ -11,7 +11,8 @@ import time
 import urllib.parse
 from collections import Counter
 
-from bench import load, procfs
+from bench import load
+from devstack import procfs
 
 GROUPS = ("gateway", "workers", "rabbitmq", "redis")
 CPUS = os.cpu_count() or 1

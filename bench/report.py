@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from bench import summary, targets
+from bench import goals, summary
 from bench.stack import REFERENCE
 
 COLUMNS = [  # (heading, width, value of a run)
@@ -142,7 +142,7 @@ def text(report):
             + "; ".join(dict.fromkeys(s["reason"] for s in skipped))
             + ")",
         ]
-    verdicts = targets.lines(report.get("targets", []), meta["connections"])
+    verdicts = goals.lines(report.get("goals", []), meta["connections"])
     if verdicts:
         out += [""] + verdicts
     memory = memory_table(runs)

@@ -14,8 +14,6 @@ Targets:
 or any name given a URL (`--url asgi=http://host:8000`): then nothing is started for it.
 """
 
-import os
-import re
 import shutil
 import signal
 import socket
@@ -24,85 +22,19 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-import redis
-
-from bench import procfs, rabbitmq
-from bench.processes import BIN, ROOT, ChildProcess, child_env, wait_for_services
 from bench.seed import wait_ready
+from devstack import procfs, rabbitmq
+from devstack.gateways import gateway_command, uvicorn_command
+from devstack.isolation import clean_environment, delete_keys, free_port
+from devstack.layout import SERVICES, parse_layout, worker_command, worker_variable
+from devstack.processes import BIN, ChildProcess, child_env, sweep, wait_for_services
 
-SERVICES = {  # short name: (module, service name)
-    "airports": ("workers.airports", "airports_service"),
-    "trips": ("workers.trips", "trips_service"),
-    "greeting": ("workers.greeting", "greeting_service"),
-}
-LAYOUTS = {
-    "combined": "airports+trips+greeting",  # one `nameko run` with all three services (scripts/run)
-    "split": "airports,trips,greeting",  # one process per service
-}
 REFERENCE = "reference"  # the yardstick (bench/reference_gateway.py): reads only, serves get_airport only
 KINDS = ("asgi", "wsgi", "baseline", REFERENCE)
-
-
-def parse_layout(spec):
-    """'combined', 'split', or groups like 'airports:2,trips+greeting': each comma-separated group is
-    one `nameko run` of the '+'-joined services, started `:N` times. [(short names, replicas)]."""
-    spec = LAYOUTS.get(spec, spec)
-    groups = []
-    for group in spec.split(","):
-        names, _, replicas = group.strip().partition(":")
-        services = [name.strip() for name in names.split("+") if name.strip()]
-        unknown = [name for name in services if name not in SERVICES]
-        if not services or unknown:
-            raise ValueError(f"bad worker group {group!r}: services are {', '.join(SERVICES)}")
-        count = int(replicas) if replicas else 1
-        if count < 1:
-            raise ValueError(f"bad replica count in {group!r}")
-        groups.append((services, count))
-    missing = set(SERVICES) - {name for services, _ in groups for name in services}
-    if missing:
-        raise ValueError(f"worker layout {spec!r} runs no {', '.join(sorted(missing))}")
-    return groups
-
-
-# read by gateway/gunicorn.conf.py, gunicorn itself, prometheus_client (THREADS is a gateway setting)
-SERVER_VARIABLES = {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "HOST", "PORT", "PROMETHEUS_MULTIPROC_DIR"}
-
-
-def worker_variable(key):
-    """--worker-env's KEY or SERVICE:KEY: (SERVICE or None, KEY). ValueError unless SERVICE is one
-    of SERVICES and KEY is a plain name."""
-    service, scoped, name = key.partition(":")
-    if not scoped:
-        return None, key
-    if service not in SERVICES or not name or ":" in name:
-        raise ValueError(f"--worker-env SERVICE:KEY=VALUE: SERVICE is one of {', '.join(SERVICES)}, not {key!r}")
-    return service, name
-
-
-def configuration_variables():
-    """The environment variables the gateway (gateway/settings.py) and the workers
-    (workers/config.yml) read."""
-    from gateway.settings import Settings
-
-    names = {spec.metadata["variable"] for spec in fields(Settings)} | SERVER_VARIABLES
-    names.update(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "workers" / "config.yml").read_text()))
-    return names
-
-
-def clean_environment():
-    """Our environment without the stack's configuration variables: a benchmark's settings are the
-    ones it sets and reports (--worker-env, --gateway-env), not whatever the shell happens to export."""
-    names = configuration_variables()
-    return {k: v for k, v in os.environ.items() if k not in names}
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -217,15 +149,18 @@ class Stack:
         for name in self.local_targets:  # the reference's 404 comes from Redis, the others' over RPC
             target = self.targets[name]
             wait_ready(
-                target.url, self.options.start_timeout, alive=target.process.running, describe=target.process.output
+                target.url,
+                self.options.start_timeout,
+                alive=target.process.running,
+                describe=partial(target.process.output, 4000),
             )
 
     def _start_sink(self):
-        """An OTLP/HTTP receiver in a process of its own (bench/otlp_sink.py: it decodes and counts
+        """An OTLP/HTTP receiver in a process of its own (devstack/otlp_sink.py: it decodes and counts
         what it gets), so that export costs the gateways and workers what it would against a
         collector; and the standard variables pointing them at it."""
         port = free_port()
-        argv = [sys.executable, "-m", "bench.otlp_sink", "--port", port, "--quiet"]
+        argv = [sys.executable, "-m", "devstack.otlp_sink", "--port", port, "--quiet"]
         self.sink = ChildProcess("otlp-sink", argv, child_env(self.run_id, base=clean_environment()), self.log_dir)
         self.sink.start()
         deadline = time.monotonic() + 15
@@ -277,12 +212,11 @@ class Stack:
         return child_env(self.run_id, base=clean_environment(), **env)
 
     def _start_workers(self, groups):
-        config = ROOT / "workers" / "config.yml"
         for services, replicas in groups:
             modules = [SERVICES[name][0] for name in services]
             for replica in range(replicas):
                 name = "workers-" + "+".join(services) + (f"-{replica + 1}" if replicas > 1 else "")
-                argv = [BIN / "nameko", "run", "--config", config, *modules]
+                argv = worker_command(modules)
                 process = ChildProcess(name, argv, self.worker_env(services), self.log_dir).start()
                 self.workers.append((services, process))
 
@@ -301,30 +235,9 @@ class Stack:
         command = " ".join(str(a) for a in argv)
         return Target(name, f"http://127.0.0.1:{port}", command, settings, process, port)
 
-    def _uvicorn(self, app, port):
-        """The asgi target's command line, shared with the reference so the two differ by the app only."""
-        argv = [
-            BIN / "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        if self.options.asgi_workers > 1:
-            argv += ["--workers", self.options.asgi_workers]
-        return argv
-
     def _start_asgi(self):
         o, port = self.options, free_port()
-        argv = self._uvicorn("gateway.asgi:app", port)
+        argv = uvicorn_command("gateway.asgi:app", port, processes=o.asgi_workers, quiet=True)
         env = self.gateway_env(RPC_POOL_SIZE=o.asgi_pool_size)
         settings = {
             "port": port,
@@ -336,7 +249,8 @@ class Stack:
 
     def _start_reference(self):
         port = free_port()
-        argv = self._uvicorn("bench.reference_gateway:app", port)
+        # the asgi target's command line, so the two differ by the app only
+        argv = uvicorn_command("bench.reference_gateway:app", port, processes=self.options.asgi_workers, quiet=True)
         # Only what it reads, the workers' Redis and prefix (--worker-env included): --gateway-env
         # is for the real gateways.
         workers = self.worker_env(["airports"])  # it reads airports_service's keys
@@ -352,22 +266,7 @@ class Stack:
     def _start_wsgi(self):
         o, port = self.options, free_port()
         pool_size = o.wsgi_pool_size or o.wsgi_threads
-        config = ROOT / "gateway" / "gunicorn.conf.py"  # the project's settings; these options override it
-        argv = [
-            BIN / "gunicorn",
-            *(["-c", config] if config.exists() else []),
-            "-k",
-            "gthread",
-            "--threads",
-            o.wsgi_threads,
-            "-w",
-            o.wsgi_workers,
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "gateway.wsgi:app",
-        ]
+        argv = gateway_command("wsgi", port, processes=o.wsgi_workers, threads=o.wsgi_threads, quiet=True)
         env = self.gateway_env(RPC_POOL_SIZE=pool_size)
         settings = {
             "port": port,
@@ -444,8 +343,6 @@ class Stack:
             _attempt(errors, process.stop)
         if self.sink is not None:  # after the others: they flush their last spans to it as they stop
             _attempt(errors, self.sink.stop)
-        from bench.processes import sweep
-
         _attempt(errors, lambda: sweep(self.run_id))
         if self.vhost_created:
             _attempt(errors, lambda: rabbitmq.delete_vhost(self.vhost))
@@ -463,21 +360,3 @@ def _attempt(errors, step):
         step()
     except Exception as exc:
         errors.append(exc)
-
-
-def delete_keys(redis_uri, prefix):
-    """Delete every key under `prefix` (never anything else); how many there were."""
-    client = redis.Redis.from_url(redis_uri)
-    deleted = 0
-    try:
-        batch = []
-        for key in client.scan_iter(match=prefix.replace("*", r"\*") + "*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                deleted += client.delete(*batch)
-                batch = []
-        if batch:
-            deleted += client.delete(*batch)
-    finally:
-        client.close()
-    return deleted

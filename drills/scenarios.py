@@ -8,7 +8,7 @@ import time
 import urllib.parse
 import uuid
 
-from drills.http import Client
+from devstack.http import Client
 from drills.report import Report
 
 PROBLEM = "application/problem+json"

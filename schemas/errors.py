@@ -41,7 +41,11 @@ class Conflict(TravelError):
 
 @deserialize_to_instance
 class ValidationError(TravelError):
-    """The input broke a rule; `errors` maps each field to its messages."""
+    """The input broke a rule; `errors` maps each field to its messages.
+
+    Not marshmallow's ValidationError, which this project's code always names in full
+    (`marshmallow.ValidationError`): this one crosses the wire, and keeps its name because nameko
+    sends the class name as the error's type, which callers already running deserialize by."""
 
     def __init__(self, errors, detail="The input is not valid."):
         Exception.__init__(self, errors, detail)  # args in constructor order, for nameko

@@ -2,7 +2,8 @@
 
 import re
 
-from marshmallow import ValidationError, fields, validate
+import marshmallow
+from marshmallow import fields, validate
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 IATA_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -41,7 +42,7 @@ class TrimmedString(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         longest = self._longest
         if longest is not None and len(text) > longest:
-            raise ValidationError(f"Longer than {longest} characters.")
+            raise marshmallow.ValidationError(f"Longer than {longest} characters.")
         return _SURROUNDING_SPACE.sub("", text)
 
 

@@ -1,6 +1,7 @@
 """Trips: a journey from one airport to another."""
 
-from marshmallow import Schema, ValidationError, fields, validates_schema
+import marshmallow
+from marshmallow import Schema, fields, validates_schema
 
 from schemas.fields import Cursor, Id, Limit, NextCursor, Timestamp
 
@@ -12,7 +13,7 @@ class TripCreate(Schema):
     @validates_schema(skip_on_field_errors=True)
     def airports_differ(self, data, **kwargs):
         if data["airport_from"] == data["airport_to"]:
-            raise ValidationError("Must differ from airport_from.", field_name="airport_to")
+            raise marshmallow.ValidationError("Must differ from airport_from.", field_name="airport_to")
 
 
 class Trip(Schema):

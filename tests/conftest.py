@@ -12,7 +12,7 @@ import eventlet.patcher
 import pytest
 import redis
 
-from bench.stack import delete_keys
+from devstack.isolation import delete_keys
 from gateway.settings import Settings
 from tests.support import broker
 from tests.support.clients import api_for

@@ -7,7 +7,7 @@ configured token whatever matches first, so timing tells nothing about any of th
 import hashlib
 import hmac
 
-from gateway.http.problems import Problem
+from gateway.http.problems import HTTPProblem
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REALM = 'Bearer realm="nameko-travel"'
@@ -28,7 +28,7 @@ class BearerAuth:
             matched |= hmac.compare_digest(given, expected)
         if not matched:
             challenge = REALM + (', error="invalid_token"' if given else "")
-            raise Problem(
+            raise HTTPProblem(
                 401, "A valid bearer token is required to change data.", headers={"WWW-Authenticate": challenge}
             )
         return hashlib.sha256(given).hexdigest()[:16]

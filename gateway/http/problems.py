@@ -43,7 +43,7 @@ PROBLEM_TYPES = {
 }
 
 
-class Problem(falcon.HTTPError):
+class HTTPProblem(falcon.HTTPError):
     """An HTTPError that knows its problem type and, for validation, the messages by field."""
 
     def __init__(self, status, detail=None, *, type_uri="about:blank", errors=None, headers=None):
@@ -53,44 +53,45 @@ class Problem(falcon.HTTPError):
 
 
 def invalid(errors, detail="The request is not valid."):
-    return Problem(422, detail, type_uri=VALIDATION, errors=errors)
+    return HTTPProblem(422, detail, type_uri=VALIDATION, errors=errors)
 
 
 def service_failed():
-    return Problem(502, "A service failed to handle the request.")
+    return HTTPProblem(502, "A service failed to handle the request.")
 
 
 def unexpected():
-    return Problem(500, "An unexpected error occurred.")
+    return HTTPProblem(500, "An unexpected error occurred.")
 
 
-# What the services and the RPC clients raise, in the order it is matched (subclasses first).
-ERROR_TABLE = [
-    (ValidationError, lambda e: invalid(e.errors, e.detail)),
-    (IdempotencyKeyReused, lambda e: Problem(422, e.detail, type_uri=KEY_REUSED)),
-    (IdempotencyKeyInUse, lambda e: Problem(409, e.detail, type_uri=KEY_IN_USE, headers={"Retry-After": "1"})),
-    (NotFound, lambda e: Problem(404, e.detail)),
-    (Conflict, lambda e: Problem(409, e.detail, type_uri=CONFLICT)),
-    (ServiceUnavailable, lambda e: Problem(503, e.detail, headers={"Retry-After": "5"})),
-    (
-        Overloaded,
-        lambda e: Problem(
-            503, "The gateway is at capacity; retry shortly.", type_uri=OVERLOADED, headers={"Retry-After": "1"}
-        ),
+# What the services and the RPC clients raise, and the problem each becomes. An error is matched
+# by its class's MRO (as Falcon's add_error_handler matches), so a subclass finds its own row
+# before its base's whatever the order here (IdempotencyKeyInUse is a Conflict; Overloaded is
+# Unavailable). Falcon's own handlers are not used because the error is met inside the runners,
+# which answer ASGI and WSGI alike from one place; the lookup is the same.
+ERROR_TABLE = {
+    ValidationError: lambda e: invalid(e.errors, e.detail),
+    IdempotencyKeyReused: lambda e: HTTPProblem(422, e.detail, type_uri=KEY_REUSED),
+    IdempotencyKeyInUse: lambda e: HTTPProblem(409, e.detail, type_uri=KEY_IN_USE, headers={"Retry-After": "1"}),
+    NotFound: lambda e: HTTPProblem(404, e.detail),
+    Conflict: lambda e: HTTPProblem(409, e.detail, type_uri=CONFLICT),
+    ServiceUnavailable: lambda e: HTTPProblem(503, e.detail, headers={"Retry-After": "5"}),
+    Overloaded: lambda e: HTTPProblem(
+        503, "The gateway is at capacity; retry shortly.", type_uri=OVERLOADED, headers={"Retry-After": "1"}
     ),
-    (
-        Unavailable,
-        lambda e: Problem(503, "A service needed for this request is unavailable.", headers={"Retry-After": "5"}),
+    Unavailable: lambda e: HTTPProblem(
+        503, "A service needed for this request is unavailable.", headers={"Retry-After": "5"}
     ),
-    (RpcTimeout, lambda e: Problem(504, "A service did not answer in time.")),
-]
+    RpcTimeout: lambda e: HTTPProblem(504, "A service did not answer in time."),
+}
 
 
 def problem_for(exc):
-    """The Problem to answer `exc` with. Anything not in the table is a fault on our side: it is
-    logged with its details and answered without them."""
-    for error_type, build in ERROR_TABLE:
-        if isinstance(exc, error_type):
+    """The HTTPProblem to answer `exc` with: the row of its nearest class in ERROR_TABLE. Anything
+    not in the table is a fault on our side: it is logged with its details and answered without them."""
+    for error_type in type(exc).__mro__:
+        build = ERROR_TABLE.get(error_type)
+        if build is not None:
             return build(exc)
     if isinstance(exc, RemoteError):
         log.error("a service failed: %s", exc)

@@ -9,7 +9,7 @@ import marshmallow
 import orjson
 
 from gateway.http.operations import ApiRequest
-from gateway.http.problems import Problem, invalid
+from gateway.http.problems import HTTPProblem, invalid
 from schemas.validation import field_messages
 
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE)
@@ -25,7 +25,7 @@ def check_length(req, limit):
 
 
 def too_large(limit):
-    return Problem(413, f"The body is larger than {limit} bytes.")
+    return HTTPProblem(413, f"The body is larger than {limit} bytes.")
 
 
 def build_request(op, req, params, raw_body, broker_connected=lambda: True, client=None):
@@ -45,13 +45,13 @@ def build_request(op, req, params, raw_body, broker_connected=lambda: True, clie
 
 def parse_body(op, req, raw):
     if not op.any_content_type and req.content_type and not _JSON_TYPE.match(req.content_type.split(";")[0].strip()):
-        raise Problem(415, "Send the body as application/json.")
+        raise HTTPProblem(415, "Send the body as application/json.")
     if not raw:
-        raise Problem(400, "The request needs a JSON body.")
+        raise HTTPProblem(400, "The request needs a JSON body.")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise Problem(400, f"The body is not valid JSON: {exc}.") from None
+        raise HTTPProblem(400, f"The body is not valid JSON: {exc}.") from None
     return _load(op.body, data)
 
 
@@ -73,7 +73,7 @@ def idempotency_key(req):
     if value is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(value):
-        raise Problem(
+        raise HTTPProblem(
             400, 'Idempotency-Key must be a quoted string ("...") or a token of 1-255 visible ASCII characters.'
         )
     return value[1:-1] if value.startswith('"') else value

@@ -7,7 +7,7 @@ from pathlib import Path
 import swagger_ui
 
 from gateway.http.operations import ApiResponse, Reply, operation
-from gateway.http.problems import Problem
+from gateway.http.problems import HTTPProblem
 from gateway.openapi import render
 
 ASSETS_DIR = Path(swagger_ui.__file__).parent / "static"
@@ -64,7 +64,7 @@ def operations(document):
         name = request.params["asset"]
         if name not in assets:
             if name not in ASSETS:
-                raise Problem(404, "No such file.")
+                raise HTTPProblem(404, "No such file.")
             assets[name] = ((ASSETS_DIR / name).read_bytes(), mimetypes.guess_type(name)[0])
         data, media_type = assets[name]
         return ApiResponse(200, data, media_type, CACHE)

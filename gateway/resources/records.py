@@ -7,7 +7,7 @@ its answer out. The rules (what is valid, what conflicts) are the service's.
 from dataclasses import dataclass
 
 from gateway.http.operations import Reply, created, json_response, no_content, operation, with_etag
-from gateway.http.problems import Problem
+from gateway.http.problems import HTTPProblem
 from gateway.rpc.calls import RpcCall
 from schemas.fields import is_id
 
@@ -17,10 +17,10 @@ class RecordKind:
     name: str  # "airport": operation ids, the path parameter `<name>_id`
     plural: str  # "airports": the collection's path
     service: str
-    create: type
-    record: type
-    page: type
-    list_query: type
+    create_schema: type  # the request body of a create
+    record_schema: type
+    page_schema: type
+    list_query_schema: type
     create_errors: tuple
     delete_errors: tuple
     create_description: str = ""
@@ -44,7 +44,7 @@ def existing_id(request, kind):
     """The id in the path; 404 straight away when it cannot be an id (it never reaches a service)."""
     value = request.params[kind.id_param]
     if not is_id(value):
-        raise Problem(404, f"No {kind.name} with that id.")
+        raise HTTPProblem(404, f"No {kind.name} with that id.")
     return value
 
 
@@ -59,12 +59,12 @@ def record_operations(kind):
         tag=kind.plural,
         summary=f"Create {kind.a}",
         description=kind.create_description,
-        body=kind.create,
+        body=kind.create_schema,
         idempotency_key=True,
         replies={
             201: Reply(
                 f"The new {kind.name}.",
-                kind.record,
+                kind.record_schema,
                 headers=("Location",),
                 links={
                     f"Get{kind.title}": (f"get{kind.title}", {kind.id_param: "$response.body#/id"}),
@@ -89,7 +89,7 @@ def record_operations(kind):
         path_params=id_doc,
         conditional=True,
         replies={
-            200: Reply(f"The {kind.name}.", kind.record, headers=("ETag",)),
+            200: Reply(f"The {kind.name}.", kind.record_schema, headers=("ETag",)),
             304: Reply("It has not changed since the ETag given in If-None-Match.", headers=("ETag",)),
         },
         errors=(404,),
@@ -113,8 +113,8 @@ def record_operations(kind):
                 ],
             )
         ),
-        query=kind.list_query,
-        replies={200: Reply(f"A page of {kind.plural}.", kind.page)},
+        query=kind.list_query_schema,
+        replies={200: Reply(f"A page of {kind.plural}.", kind.page_schema)},
         errors=(422,),
     )
     def list_(request):

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench import procfs, rabbitmq
 from bench.cli import cleanup
-from bench.processes import marked_pids
+from devstack import procfs, rabbitmq
+from devstack.processes import marked_pids
 from tests.conftest import AMQP_BASE, REDIS_URI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
     medians = {(m["target"], m["scenario"]): m for m in report["medians"]}
     assert set(medians) == EXPECTED_RUNS - {(t, "memory") for t in GATEWAYS}
     assert all(m["rounds"] == ROUNDS for m in medians.values())
-    checks = [v["check"] for v in report["targets"]]
+    checks = [v["check"] for v in report["goals"]]
     assert checks == [
         "requests/s, multiple of the baseline's",
         "p99 latency, fraction of the baseline's",
@@ -127,7 +127,7 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
     ]
     assert all(
         isinstance(v["met"], bool) and len(v["rounds"]) == (1 if "memory" in v["check"] else ROUNDS)
-        for v in report["targets"]
+        for v in report["goals"]
     )
     assert "targets (benchmark issue" in output and "median of 2 rounds" in output
     # the reference: its one scenario read the seeded airports (404s would be errors), the rest skipped

@@ -3,7 +3,7 @@ it), and the links to the broker and Redis can be TLS."""
 
 import time
 
-from drills.http import Client
+from devstack.http import Client
 from tests.drills.conftest import SERVICES
 from tests.support.private import RedisServer
 from tests.support.processes import wait_for_services

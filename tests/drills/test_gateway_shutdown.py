@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from drills.http import Client
+from devstack.http import Client
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])

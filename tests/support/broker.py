@@ -1,4 +1,4 @@
-"""RabbitMQ administration for tests: throwaway vhosts (bench.rabbitmq's), their connections and queues.
+"""RabbitMQ administration for tests: throwaway vhosts (devstack.rabbitmq), their connections and queues.
 
 Uses `rabbitmqctl` (a local broker, run as root or the rabbitmq user); set
 RABBITMQ_MANAGEMENT_URL (e.g. http://guest:guest@localhost:15672) to use the
@@ -9,8 +9,8 @@ import re
 import urllib.parse
 import uuid
 
-from bench import rabbitmq
-from bench.rabbitmq import api, ctl, management_url
+from devstack import rabbitmq
+from devstack.rabbitmq import api, ctl, management_url
 
 
 def create_vhost(prefix="travel-test"):

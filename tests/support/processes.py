@@ -1,37 +1,15 @@
-"""Real processes for integration tests: `nameko run` workers (and, later, HTTP gateways)."""
+"""Real processes for integration tests, started as devstack starts them for everyone."""
 
 import os
-import signal
 import time
 
-from bench.processes import BIN, ROOT, ChildProcess
-from bench.processes import wait_for_services as bench_wait
-from bench.stack import free_port  # noqa: F401 (the tests import it from here)
+from devstack.gateways import gateway_command
+from devstack.isolation import free_port
+from devstack.layout import WORKER_MODULES, worker_command
+from devstack.processes import BIN, ROOT, ChildProcess
+from devstack.processes import wait_for_services as wait_for_processes
 
-WORKER_MODULES = ("workers.airports", "workers.trips", "workers.greeting")
-
-
-class Process(ChildProcess):
-    """A child process in its own session (bench's), with what the tests do to processes."""
-
-    def __init__(self, argv, env, name):
-        super().__init__(name, argv, env)
-
-    def signal(self, sig):
-        """`sig` to the process itself (a worker to kill, a server to stop)."""
-        if self.running():
-            os.kill(self.popen.pid, sig)
-
-    def kill(self):
-        self.signal(signal.SIGKILL)
-        return self.popen.wait(15)
-
-    def output(self, tail=None):
-        return self.log_path.read_text(errors="replace") if tail is None else super().output(tail)
-
-    def close(self):
-        self.stop()
-        self.log_path.unlink(missing_ok=True)
+__all__ = ["BIN", "ROOT", "free_port"]  # for the tests, beside what is defined here
 
 
 def worker_env(amqp_uri, redis_uri, redis_prefix, **extra):
@@ -44,13 +22,12 @@ def worker_env(amqp_uri, redis_uri, redis_prefix, **extra):
 
 
 def nameko_run(env, modules=WORKER_MODULES, name="workers"):
-    argv = [str(BIN / "nameko"), "run", "--config", str(ROOT / "workers" / "config.yml"), *modules]
-    return Process(argv, env, name).start()
+    return ChildProcess(name, worker_command(modules), env).start()
 
 
 def wait_for_services(amqp_uri, services, process=None, timeout=30, ssl=None):
-    """Block until each service answers (see bench.processes.wait_for_services)."""
-    bench_wait(amqp_uri, services, [process] if process else [], timeout, ssl)
+    """Block until each service answers (see devstack.processes.wait_for_services)."""
+    wait_for_processes(amqp_uri, services, [process] if process else [], timeout, ssl)
 
 
 class Stack:
@@ -77,44 +54,14 @@ class Stack:
         self.broker.delete_vhost(self.vhost)
 
 
-def gateway_run(kind, env, port, name=None, processes=1):
-    """The gateway as users run it: uvicorn (asgi), gunicorn with threads (wsgi) or waitress."""
-    if kind == "waitress":
-        argv = [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", "--threads", "8", "gateway.wsgi:app"]
-    elif kind == "asgi":
-        argv = [
-            str(BIN / "uvicorn"),
-            "gateway.asgi:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "10",
-            "--workers",
-            str(processes),
-        ]
-    else:
-        env = {"THREADS": "8", **env}  # gunicorn.conf.py reads THREADS (and so does the pool's size)
-        argv = [
-            str(BIN / "gunicorn"),
-            "-c",
-            str(ROOT / "gateway" / "gunicorn.conf.py"),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(processes),
-            "gateway.wsgi:app",
-        ]
-    return Process(argv, env, name or f"gateway-{kind}").start()
-
-
 def start_gateway(kind, env, processes=1):
-    """`gateway_run` on a free port, once it answers /health/live: (process, base URL). The
-    process is closed if it never answers."""
+    """The gateway `kind` (devstack.gateways) on a free port, once it answers /health/live:
+    (process, base URL). The WSGI servers get 8 threads (and so 8 proxies) unless THREADS says.
+    The process is closed if it never answers."""
     port = free_port()
-    process = gateway_run(kind, env, port, processes=processes)
+    env = {"THREADS": "8", **env}  # gunicorn.conf.py and the pool's size read THREADS
+    argv = gateway_command(kind, port, processes=processes, threads=int(env["THREADS"]) if kind == "waitress" else None)
+    process = ChildProcess(f"gateway-{kind}", argv, env).start()
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/health/live", process)
@@ -132,7 +79,7 @@ def wait_for_http(url, process=None, timeout=30):
     deadline = time.monotonic() + timeout
     while True:
         if process is not None and not process.running():
-            raise RuntimeError(f"{process.name} exited:\n{process.output()[-3000:]}")
+            raise RuntimeError(f"{process.name} exited:\n{process.output(3000)}")
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return

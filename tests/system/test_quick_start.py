@@ -9,13 +9,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
-from bench import procfs
+from devstack import procfs
+from devstack.processes import ROOT, RUN_ID_VARIABLE, ChildProcess, marked_pids
 from tests.conftest import REDIS_URI
-from tests.support.processes import ROOT, Process, free_port, wait_for_http
+from tests.support.processes import free_port, wait_for_http
 
 
 def request(url, body=None, timeout=10):
@@ -41,7 +43,7 @@ def wait_ready(url, process, timeout=60):
 
 @pytest.mark.parametrize("gateway", ["asgi", "wsgi"])
 def test_scripts_run_serves_the_article_walkthrough_and_stops_on_a_signal(gateway, amqp, redis_prefix):
-    port = free_port()
+    port, run_id = free_port(), uuid.uuid4().hex
     env = {
         # the test's own interpreter's virtualenv, so CI proves each Python's
         "VENV": str(Path(sys.prefix)),
@@ -55,8 +57,9 @@ def test_scripts_run_serves_the_article_walkthrough_and_stops_on_a_signal(gatewa
         "THREADS": "4",
         "GATEWAY": gateway,
         "METRICS_PORT": "0",
+        RUN_ID_VARIABLE: run_id,  # inherited by everything scripts/run starts: how they are found
     }
-    process = Process([str(ROOT / "scripts" / "run")], env, f"scripts-run-{gateway}").start()
+    process = ChildProcess(f"scripts-run-{gateway}", [ROOT / "scripts" / "run"], env).start()
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/health/live", process, timeout=90)
@@ -71,8 +74,8 @@ def test_scripts_run_serves_the_article_walkthrough_and_stops_on_a_signal(gatewa
         status, body = request(f"{url}/trip/{trip}")
         assert (status, json.loads(body)) == (200, {"trip": {"from": first, "to": second}})
 
-        members = procfs.session_pids(process.pid)
-        assert len(members) >= 3, members  # the script, nameko run, the gateway
+        members = marked_pids(run_id)
+        assert len(members) >= 3, members  # scripts/run (become python -m devstack), nameko run, the gateway
         process.signal(signal.SIGTERM)  # what Ctrl+C's SIGINT does, sent to the script alone
         try:
             process.popen.wait(60)

@@ -1,5 +1,5 @@
 """Tracing end to end: the real stack (`nameko run`, both gateways as users run them, the broker,
-Redis) exporting to an OTLP/HTTP receiver of the test's own (bench/otlp_sink.py, decoding the
+Redis) exporting to an OTLP/HTTP receiver of the test's own (devstack/otlp_sink.py, decoding the
 protobuf with opentelemetry-proto)."""
 
 import json
@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from bench.otlp_sink import OtlpSink
+from devstack.otlp_sink import OtlpSink
 from tests.conftest import REDIS_URI, amqp_uri
 from tests.support import broker
 from tests.support.processes import nameko_run, start_gateway, wait_for_services, worker_env

@@ -126,13 +126,13 @@ class Idempotency:
             raise IdempotencyKeyReused("This idempotency key was used with a different input.")
         raise IdempotencyKeyInUse("A request with this idempotency key is still being processed.")
 
-    def create_once(self, call, idempotency_key, payload, create):
-        """`create(attempt)` once per key and input; the first result for any repeat."""
+    def create_once(self, call, idempotency_key, payload, write):
+        """`write(attempt)` (the create itself) once per key and input; the first result for any repeat."""
         attempt = self.begin(call, idempotency_key, payload)
         if attempt.replay is not None:
             return attempt.replay
         try:
-            return create(attempt)
+            return write(attempt)
         except BaseException:
             self._abandon(attempt)
             raise

@@ -1,7 +1,7 @@
-"""bench/summary.py (medians over rounds) and bench/targets.py (the benchmark issue's targets),
+"""bench/summary.py (medians over rounds) and bench/goals.py (the benchmark issue's goals),
 on run entries shaped like bench/measure.py's."""
 
-from bench import report, summary, targets
+from bench import goals, report, summary
 
 
 def run(target, rps, p99, gateway_us, stack_us, round_number=1, scenario="get_airport", errors=0):
@@ -50,7 +50,7 @@ ROUNDS = [
 
 
 def verdicts_by_check(runs):
-    return {v["check"]: v for v in targets.check(runs)}
+    return {v["check"]: v for v in goals.check(runs)}
 
 
 def test_every_target_is_checked_round_by_round_and_decided_on_the_median():
@@ -89,7 +89,7 @@ def test_a_missed_median_is_missed_and_checks_without_figures_are_left_out():
     assert "the same as a multiple of the reference's" not in verdicts
     assert "gateway memory growth between the two checkpoints" not in verdicts
     # no asgi run: no verdict at all
-    assert targets.check([run("baseline", 600, 90, 1100, 2600)]) == []
+    assert goals.check([run("baseline", 600, 90, 1100, 2600)]) == []
 
 
 def test_a_round_without_the_gateway_stays_in_place_as_unknown():
@@ -98,7 +98,7 @@ def test_a_round_without_the_gateway_stays_in_place_as_unknown():
     verdict = verdicts_by_check(runs)["requests/s, multiple of the baseline's"]
     assert verdict["rounds"] == [round(2000 / 700, 3), None, 3.0]
     assert verdict["median"] == round((2000 / 700 + 3.0) / 2, 3) and verdict["rounds_met"] == 2
-    line = next(line for line in targets.lines([verdict], 32) if "requests/s" in line)
+    line = next(line for line in goals.lines([verdict], 32) if "requests/s" in line)
     assert "(rounds: 2.86x - 3.00x; met in 2 of 2)" in line
 
     medians = summary.medians(runs)
@@ -114,7 +114,7 @@ def test_a_round_without_the_gateway_stays_in_place_as_unknown():
         "runs": runs,
         "medians": medians,
         "relative_to_reference": {},
-        "targets": [],
+        "goals": [],
     }
     assert "over fewer rounds (a run failed, or the run was interrupted): asgi/get_airport (2)" in report.text(result)
 
@@ -155,7 +155,7 @@ def test_the_report_text_shows_rounds_medians_and_verdicts():
         "runs": ROUNDS,
         "medians": medians,
         "relative_to_reference": report.relative_to_reference(ROUNDS),
-        "targets": targets.check(ROUNDS),
+        "goals": goals.check(ROUNDS),
     }
     text = report.text(result)
     assert "median of 3 rounds" in text

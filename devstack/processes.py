@@ -1,9 +1,11 @@
-"""The processes the harness starts, and how they all get stopped.
+"""The processes the project starts for itself (bench, tests, drills, scripts/run), and how they
+all get stopped.
 
-Each child runs in a session of its own (so a Ctrl+C in the terminal reaches only the harness,
-which then stops them in order), is killed by the kernel if the harness dies without cleaning up
-(PR_SET_PDEATHSIG), and carries BENCH_RUN_ID=<run id> in its environment, so that a sweep can
-find anything left over (a gunicorn worker orphaned by its master, say) and kill it.
+Each child runs in a session of its own (so a Ctrl+C in the terminal reaches only its starter,
+which then stops them in order), is killed by the kernel if the starter dies without cleaning up
+(PR_SET_PDEATHSIG), and carries DEVSTACK_RUN_ID=<run id> in its environment when started for a
+run, so that a sweep can find anything left over (a gunicorn worker orphaned by its master, say)
+and kill it.
 """
 
 import ctypes
@@ -15,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import procfs
+from devstack import procfs
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-RUN_ID_VARIABLE = "BENCH_RUN_ID"
+RUN_ID_VARIABLE = "DEVSTACK_RUN_ID"
 
 _PR_SET_PDEATHSIG = 1
 try:
@@ -34,15 +36,18 @@ def _die_with_parent():
 
 
 class ChildProcess:
-    """A child in its own session, its output in a log file (kept in `log_dir` if given)."""
+    """A child in its own session, its output in a log file (kept in `log_dir` if given), or on
+    our own stdout with `echo` (scripts/run: the user reads it)."""
 
-    def __init__(self, name, argv, env, log_dir=None, cwd=ROOT):
+    def __init__(self, name, argv, env, log_dir=None, cwd=ROOT, echo=False):
         self.name, self.argv, self.env, self.cwd = name, [str(a) for a in argv], env, cwd
-        if log_dir is not None:
+        if echo:
+            self.log = self.log_path = None  # output() is then empty
+        elif log_dir is not None:
             self.log_path = Path(log_dir) / f"{name}.log"
             self.log = open(self.log_path, "wb")
         else:
-            self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+            self.log = tempfile.NamedTemporaryFile(prefix=f"devstack-{name}-", suffix=".log", delete=False)
             self.log_path = Path(self.log.name)
         self.popen = None
         self.terminated = False
@@ -72,11 +77,29 @@ class ChildProcess:
         """This process and everything it forked (its session)."""
         return procfs.session_pids(self.pid) if self.running() else []
 
-    def output(self, tail=4000):
+    def output(self, tail=None):
+        """Its output so far, or the last `tail` characters of it."""
         try:
-            return self.log_path.read_text(errors="replace")[-tail:]
+            text = self.log_path.read_text(errors="replace") if self.log_path else ""
         except OSError:
             return ""
+        return text if tail is None else text[-tail:]
+
+    def signal(self, sig):
+        """`sig` to the process itself (a worker to kill, a server to stop), not its session."""
+        if self.running():
+            os.kill(self.popen.pid, sig)
+
+    def kill(self):
+        """SIGKILL, as a crash would; the exit status."""
+        self.signal(signal.SIGKILL)
+        return self.popen.wait(15)
+
+    def close(self):
+        """Stop it and remove its log (for logs nobody keeps: a test's)."""
+        self.stop()
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
 
     def terminate(self):
         """SIGTERM to the whole session's process group (once), without waiting: `stop()` waits."""
@@ -100,7 +123,8 @@ class ChildProcess:
                 self.popen.wait(5)
         for pid in members:  # forked children that outlived the leader (e.g. gunicorn workers)
             _kill(pid, signal.SIGKILL)
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
         return self.popen.returncode
 
 
@@ -156,7 +180,7 @@ def wait_for_services(amqp_uri, services, processes=(), timeout=30.0, ssl=None):
     while pending:
         for process in processes:
             if not process.running():
-                raise RuntimeError(f"{process.name} exited:\n{process.output()}")
+                raise RuntimeError(f"{process.name} exited:\n{process.output(4000)}")
         try:
             with cluster_rpc(amqp_uri, timeout=1, ssl=ssl) as rpc:
                 while pending:
@@ -167,7 +191,7 @@ def wait_for_services(amqp_uri, services, processes=(), timeout=30.0, ssl=None):
                     pending.pop(0)
         except Exception as exc:
             if time.monotonic() > deadline:
-                logs = "\n".join(process.output() for process in processes)
+                logs = "\n".join(process.output(4000) for process in processes)
                 raise TimeoutError(
                     f"{pending} did not answer within {timeout:g}s ({type(exc).__name__}: {exc})\n{logs}"
                 ) from None

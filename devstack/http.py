@@ -1,7 +1,9 @@
-"""A small blocking HTTP client for drills: one keep-alive connection per thread, outcomes timed.
+"""The one blocking HTTP client of the development stack (drills, bench's seeding and readiness
+probe, tests): one keep-alive connection per thread, outcomes timed.
 
 Plain http.client: drills must run anywhere the project installs, and measure the gateway, not
-a client library's retries."""
+a client library's retries. (bench/loadgen.py is the other kind of client: an asyncio load
+generator, written for throughput, which a blocking client cannot give.)"""
 
 import http.client
 import json

@@ -1,4 +1,4 @@
-"""The benchmark issue's targets, checked against a run's own figures.
+"""The benchmark issue's goals, checked against a run's own figures.
 
 The issue sets them for the ASGI gateway on `get_airport` with 32 connections, side by side with
 the baseline (the article's design) on one 2-core machine. Two of them are in microseconds of
@@ -146,9 +146,9 @@ def lines(verdicts, connections):
         return []
     rounds = max(len(v["rounds"]) for v in verdicts)
     where = f"median of {rounds} rounds" if rounds > 1 else "one round"
-    out = [f"targets (benchmark issue: {GATEWAY} against {BASELINE}, {SCENARIO}, {CONNECTIONS} connections; {where}):"]
+    out = [f"goals (benchmark issue: {GATEWAY} against {BASELINE}, {SCENARIO}, {CONNECTIONS} connections; {where}):"]
     if connections != CONNECTIONS:
-        out.append(f"  (this run used {connections} connections: the issue's targets are for {CONNECTIONS})")
+        out.append(f"  (this run used {connections} connections: the issue's goals are for {CONNECTIONS})")
     for v in verdicts:
         limit = ("<= " if v["at_most"] else ">= ") + _figure(v["limit"], v["unit"]).lstrip("+")
         verdict = "met" if v["met"] else "MISSED"

@@ -2,8 +2,8 @@
 (protobuf, optionally gzip), decoded with opentelemetry-proto.
 
 The tests start one to see the spans the stack exports; the benchmark starts one as the sink of
-a run with tracing on (`python -m bench --tracing ...`), so that export costs what it costs
-against a real receiver. `python -m bench.otlp_sink --port 4318` runs one by itself and prints a
+a run with tracing on (`python -m bench --tracing 100`), so that export costs what it costs
+against a real receiver. `python -m devstack.otlp_sink --port 4318` runs one by itself and prints a
 line per span.
 """
 

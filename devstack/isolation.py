@@ -1,0 +1,61 @@
+"""What keeps one run of the stack apart from every other on the same machine: a RabbitMQ vhost
+and a Redis key prefix of its own, free ports, and an environment holding only the settings the
+run chooses."""
+
+import os
+import re
+import socket
+from dataclasses import fields
+
+import redis
+
+from devstack.processes import ROOT
+
+# read by gateway/gunicorn.conf.py, gunicorn itself, prometheus_client (THREADS is a gateway setting)
+SERVER_VARIABLES = {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "HOST", "PORT", "PROMETHEUS_MULTIPROC_DIR"}
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def vhost_uri(amqp_base, vhost):
+    """The AMQP URI of `vhost` on the broker at `amqp_base` (a URI without a vhost)."""
+    return f"{amqp_base.rstrip('/')}/{vhost}"
+
+
+def configuration_variables():
+    """The environment variables the gateway (gateway/settings.py) and the workers
+    (workers/config.yml) read."""
+    from gateway.settings import Settings
+
+    names = {spec.metadata["variable"] for spec in fields(Settings)} | SERVER_VARIABLES
+    names.update(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "workers" / "config.yml").read_text()))
+    return names
+
+
+def clean_environment():
+    """Our environment without the stack's configuration variables: a run's settings are the ones
+    it sets (and reports), not whatever the shell happens to export."""
+    names = configuration_variables()
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def delete_keys(redis_uri, prefix):
+    """Delete every key under `prefix` (never anything else); how many there were."""
+    client = redis.Redis.from_url(redis_uri)
+    deleted = 0
+    try:
+        batch = []
+        for key in client.scan_iter(match=prefix.replace("*", r"\*") + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += client.delete(*batch)
+                batch = []
+        if batch:
+            deleted += client.delete(*batch)
+    finally:
+        client.close()
+    return deleted
