@@ -155,3 +155,21 @@ def test_typed_errors_are_answers_and_the_rest_are_faults(exc, status, error_typ
     assert span.attributes.get("error.type") == error_type
     if error_type is None:
         assert span.attributes["travel.error"] == "NotFound"
+
+
+@pytest.mark.parametrize(
+    ("properties", "headers_sent_at", "expected"),
+    [
+        ({"timestamp": 1_700_000_000}, None, 1_700_000_000_000),  # AMQP's: seconds (py-amqp gives an int)
+        ({"timestamp": 1_700_000_000}, "1700000000123", "1700000000123"),  # the caller's finer one wins
+        ({}, None, None),  # neither: no queue wait
+    ],
+)
+def test_the_worker_takes_the_time_sent_from_the_header_or_the_amqp_timestamp(properties, headers_sent_at, expected):
+    from types import SimpleNamespace
+
+    from workers.common.tracing import received
+
+    data = {} if headers_sent_at is None else {SENT_AT: headers_sent_at}
+    received(SimpleNamespace(properties=properties), data)
+    assert data.get(SENT_AT) == expected
