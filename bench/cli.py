@@ -43,6 +43,19 @@ def _pairs(values, option):
     return result
 
 
+def tracing_share(value):
+    """--tracing: "off", or the percentage of new traces sampled ("100", "1", "0.5%")."""
+    if value.strip().lower() == "off":
+        return None
+    try:
+        percent = float(value.strip().rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"off or a percentage, not {value!r}") from None
+    if not 0 <= percent <= 100:
+        raise argparse.ArgumentTypeError("a percentage from 0 to 100")
+    return percent / 100
+
+
 def _list(value):
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -153,6 +166,15 @@ def parser():
         action="append",
         metavar="KEY=VALUE",
         help="environment for the asgi/wsgi/baseline gateways, e.g. RPC_TIMEOUT=5 (repeatable)",
+    )
+    g.add_argument(
+        "--tracing",
+        type=tracing_share,
+        default=None,
+        metavar="off|PERCENT",
+        help="OpenTelemetry tracing in the gateways and workers: off (default: no OTEL_* variable "
+        "set), or the percentage of new traces sampled (100, 1), exported to an OTLP/HTTP sink "
+        "the harness starts (devstack/otlp_sink.py)",
     )
     g.add_argument(
         "--amqp-base",
@@ -311,6 +333,7 @@ def stack_options(args, urls):
         wsgi_pool_size=args.wsgi_pool_size,
         baseline_max_workers=args.baseline_max_workers,
         urls=urls,
+        tracing=args.tracing,
     )
 
 

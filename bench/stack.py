@@ -16,8 +16,10 @@ or any name given a URL (`--url asgi=http://host:8000`): then nothing is started
 
 import shutil
 import signal
+import socket
 import sys
 import tempfile
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
@@ -54,6 +56,9 @@ class Options:
     urls: dict = field(default_factory=dict)  # target name -> URL of a gateway not started here
     start_timeout: float = 60.0
     log_dir: str | None = None
+    # Tracing: None = off (no OTEL_* variable set); else the share of new traces sampled (1.0 =
+    # 100 %), exported by the gateways and workers to an OTLP/HTTP sink the stack starts
+    tracing: float | None = None
 
 
 @dataclass
@@ -95,6 +100,8 @@ class Stack(Started):
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{self.run_id}-"))
         self.log_dir = Path(options.log_dir) if options.log_dir else self.tmp
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.sink = None  # the OTLP/HTTP receiver, when tracing is on
+        self.tracing_env = {}
 
     @property
     def local_targets(self):
@@ -115,6 +122,8 @@ class Stack(Started):
         if unknown:
             raise ValueError(f"no URL given for target(s) {', '.join(unknown)} (known kinds: {', '.join(KINDS)})")
         groups = parse_layout(self.options.workers_layout)
+        if self.options.tracing is not None:
+            self._start_sink()
         self.vhost_created = True  # before: a half-made vhost is deleted too
         rabbitmq.create_vhost(self.vhost)
         self._start_workers(groups)
@@ -136,6 +145,29 @@ class Stack(Started):
                 describe=partial(target.process.output, 4000),
             )
 
+    def _start_sink(self):
+        """An OTLP/HTTP receiver in a process of its own (devstack/otlp_sink.py: it decodes and counts
+        what it gets), so that export costs the gateways and workers what it would against a
+        collector; and the standard variables pointing them at it."""
+        port = free_port()
+        argv = [sys.executable, "-m", "devstack.otlp_sink", "--port", port, "--quiet"]
+        self.sink = ChildProcess("otlp-sink", argv, child_env(self.run_id, base=clean_environment()), self.log_dir)
+        self.sink.start()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or not self.sink.running():
+                    raise RuntimeError(f"the OTLP sink did not start:\n{self.sink.output()}") from None
+                time.sleep(0.05)
+        self.tracing_env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": f"{self.options.tracing:g}",
+        }
+
     def worker_env(self, services=()):
         """The environment of a worker process running `services`: --worker-env KEY=VALUE for
         every one, then SERVICE:KEY=VALUE for those running SERVICE (as compose sets a variable
@@ -147,6 +179,7 @@ class Stack(Started):
             "REDIS_URI": self.options.redis_uri,
             "REDIS_KEY_PREFIX": self.redis_prefix,
             "METRICS_PORT": 0,
+            **self.tracing_env,
         }
         scoped = {}
         for key, value in self.options.worker_env.items():
@@ -159,7 +192,13 @@ class Stack(Started):
         return child_env(self.run_id, base=clean_environment(), **env)
 
     def gateway_env(self, **values):
-        env = {"AMQP_URI": self.amqp_uri, "LOG_LEVEL": "WARNING", **values, **self.options.gateway_env}
+        env = {
+            "AMQP_URI": self.amqp_uri,
+            "LOG_LEVEL": "WARNING",
+            **self.tracing_env,
+            **values,
+            **self.options.gateway_env,
+        }
         return child_env(self.run_id, base=clean_environment(), **env)
 
     def _start_workers(self, groups):
@@ -263,6 +302,11 @@ class Stack(Started):
             ],
             "worker_env": self.options.worker_env,
             "gateway_env": self.options.gateway_env,
+            "tracing": (
+                {"sampled": self.options.tracing, "env": self.tracing_env, "sink": " ".join(self.sink.argv)}
+                if self.sink
+                else "off"
+            ),
             "targets": {
                 name: {"url": t.url, "command": t.command, "settings": t.settings} for name, t in self.targets.items()
             },
@@ -287,6 +331,8 @@ class Stack(Started):
             _attempt(errors, process.terminate)
         for process in processes:
             _attempt(errors, process.stop)
+        if self.sink is not None:  # after the others: they flush their last spans to it as they stop
+            _attempt(errors, self.sink.stop)
         _attempt(errors, lambda: sweep(self.run_id))
         if self.vhost_created:
             _attempt(errors, lambda: rabbitmq.delete_vhost(self.vhost))

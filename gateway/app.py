@@ -7,6 +7,7 @@ import logging
 import falcon
 import falcon.asgi
 
+from gateway import tracing
 from gateway.http.middleware import RequestId
 from gateway.http.problems import serialize_problem
 from gateway.http.runners import AsgiRunner, WsgiRunner
@@ -75,6 +76,8 @@ def _middleware(settings):
 def _assemble(app, runner, settings):
     configure_logging(settings.log_level, settings.log_format)
     log.info("gateway: %s", settings.describe())
+    if tracing.ENABLED:
+        log.info("gateway: %s", tracing.describe())
     app.set_error_serializer(serialize_problem)
     for path, operations in by_path(all_routes(auth=bool(settings.tokens))):
         app.add_route(path, runner.resource(operations))

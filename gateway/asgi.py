@@ -2,9 +2,10 @@
 
 import gc
 
+from gateway import tracing
 from gateway.app import create_app
 
-app = create_app()
+app = tracing.asgi(create_app())  # HTTP server spans when tracing is on, else the app itself
 
 # What exists now (modules, the app, its routes and schemas) lives as long as the process: freeze
 # it out of every collection, and let the young generation grow before it is collected (a request

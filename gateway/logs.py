@@ -4,14 +4,20 @@ import contextvars
 import logging
 import sys
 
+from telemetry import ENABLED as TRACING
+from telemetry import current_ids, with_trace_ids
+
 request_id_var = contextvars.ContextVar("request_id", default="-")
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+# With tracing on: "[<request id> <trace id> <span id>]", and the same fields in JSON.
+FORMAT = with_trace_ids("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record):
         record.request_id = request_id_var.get()
+        if TRACING:
+            record.trace_id, record.span_id = current_ids()
         return True
 
 
@@ -29,7 +35,7 @@ def configure_logging(level="INFO", fmt="plain"):
 
         handler.setFormatter(
             JsonFormatter(
-                FORMAT.replace(" [%(request_id)s]", " %(request_id)s"),
+                FORMAT.replace("[", "").replace("]", ""),
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
         )

@@ -10,6 +10,8 @@ from random import getrandbits
 
 from gateway.logs import request_id_var
 from gateway.metrics import HTTP_IN_FLIGHT, http_duration, http_requests
+from gateway.tracing import ENABLED as TRACING
+from gateway.tracing import server_span_route
 
 access_log = logging.getLogger("gateway.access")
 
@@ -38,6 +40,8 @@ class RequestId:
         route = req.uri_template or "unmatched"  # a template, never the raw path: bounded labels
         http_requests(route, req.method, resp.status_code).inc()
         http_duration(route, req.method).observe(elapsed)
+        if TRACING:
+            server_span_route(req.method, req.uri_template)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info("%s %s %s %.1fms", req.method, req.relative_uri, resp.status_code, elapsed * 1000)
 

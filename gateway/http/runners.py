@@ -13,6 +13,8 @@ from gateway.http.problems import problem_for
 from gateway.http.requests import build_request, check_length, too_large
 from gateway.metrics import RPC_IN_FLIGHT, observe_rpc
 from gateway.rpc.calls import CallerContext
+from gateway.tracing import ENABLED as TRACING
+from gateway.tracing import rpc_span
 
 
 class Runner:
@@ -92,7 +94,11 @@ class AsgiRunner(Runner):
         except Exception as exc:
             return None, exc
 
-    async def call(self, call, caller):
+    async def _traced_call(self, call, caller):
+        with rpc_span(call):  # gateway/tracing.py
+            return await self._call(call, caller)
+
+    async def _call(self, call, caller):
         started = time.perf_counter()
         RPC_IN_FLIGHT.inc()
         try:
@@ -142,7 +148,11 @@ class WsgiRunner(Runner):
         except Exception as exc:
             return exc
 
-    def call(self, call, caller):
+    def _traced_call(self, call, caller):
+        with rpc_span(call):  # gateway/tracing.py
+            return self._call(call, caller)
+
+    def _call(self, call, caller):
         started = time.perf_counter()
         RPC_IN_FLIGHT.inc()
         try:
@@ -152,3 +162,8 @@ class WsgiRunner(Runner):
             raise
         observe_rpc(call, started, None)
         return result
+
+
+# Each call in an RPC client span when tracing is on; else the call itself, nothing in between.
+AsgiRunner.call = AsgiRunner._traced_call if TRACING else AsgiRunner._call
+WsgiRunner.call = WsgiRunner._traced_call if TRACING else WsgiRunner._call

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import ssl as ssl_module
 import struct
+import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ _unpack_long = struct.Struct(">I").unpack_from
 # Basic properties, in the order the flags are numbered (AMQP 0-9-1, 4.2.6.1)
 _CONTENT_TYPE, _CONTENT_ENCODING, _HEADERS = 0x8000, 0x4000, 0x2000
 _DELIVERY_MODE, _PRIORITY, _CORRELATION_ID, _REPLY_TO, _EXPIRATION = 0x1000, 0x0800, 0x0400, 0x0200, 0x0100
+_TIMESTAMP = 0x0040
+_timestamp = struct.Struct(">Q").pack
 
 
 class ConnectionLost(Exception):
@@ -251,6 +254,7 @@ class AmqpConnection(asyncio.Protocol):
             + _shortstr(correlation_id)
             + _shortstr(reply_to)
             + _shortstr(expiration)
+            + _timestamp(int(time.time()))  # seconds, as AMQP has it (the workers' queue wait)
         )
         header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS) + properties
         outgoing = self._outgoing
@@ -406,6 +410,13 @@ class AmqpConnection(asyncio.Protocol):
 
 _CONTENT_PROPERTIES = _shortstr("application/json") + _shortstr("utf-8")
 _PUBLISH_FLAGS = (
-    _CONTENT_TYPE | _CONTENT_ENCODING | _HEADERS | _DELIVERY_MODE | _CORRELATION_ID | _REPLY_TO | _EXPIRATION
+    _CONTENT_TYPE
+    | _CONTENT_ENCODING
+    | _HEADERS
+    | _DELIVERY_MODE
+    | _CORRELATION_ID
+    | _REPLY_TO
+    | _EXPIRATION
+    | _TIMESTAMP
 )
 _HEARTBEAT = pamqp_frame.marshal(pamqp_heartbeat.Heartbeat(), 0)

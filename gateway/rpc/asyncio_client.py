@@ -32,6 +32,8 @@ from nameko.exceptions import deserialize
 from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES, watch_pending
 from gateway.rpc.amqp import AmqpConnection, AmqpParams, ConnectionLost, encode_headers
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
+from gateway.tracing import ENABLED as TRACING
+from gateway.tracing import trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -218,12 +220,13 @@ class AsyncRpcClient:
         loop = self._loop
         future = loop.create_future()
         link.pending[correlation_id] = future
-        headers = encode_headers(
-            {
-                "nameko.request_id": caller.request_id,
-                "nameko.call_id_stack": [f"gateway.{caller.operation}.{correlation_id}"],
-            }
-        )
+        headers = {
+            "nameko.request_id": caller.request_id,
+            "nameko.call_id_stack": [f"gateway.{caller.operation}.{correlation_id}"],
+        }
+        if TRACING:  # the RPC span's context, beside nameko's (gateway/tracing.py)
+            trace_headers(headers)
+        headers = encode_headers(headers)
         body = orjson.dumps({"args": [], "kwargs": call.kwargs})
         timeout = call.timeout or self.timeout
         self.in_flight += 1

@@ -36,6 +36,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.metrics import POOL_WAITING, pool_events, pool_proxies
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
+from gateway.tracing import service_proxy_class
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ kombu.serialization.register(
 )
 
 BROKEN_CONNECTION = (OSError, OperationalError, AMQPError)
+SERVICE_PROXY = service_proxy_class(ServiceProxy)  # with tracing on, its requests carry the context
 WATCH_INTERVAL = 0.5  # seconds between probes of the broker's port
 
 
@@ -72,7 +74,7 @@ class _Member:
     def service(self, name):
         proxy = self.services.get(name)
         if proxy is None:
-            proxy = self.services[name] = ServiceProxy(
+            proxy = self.services[name] = SERVICE_PROXY(
                 self.standalone._worker_ctx,
                 name,
                 self.standalone._reply_listener,

@@ -22,6 +22,7 @@ DOCKERFILE = COMPOSE_DIR / "Dockerfile"
 WORKERS = {"airports": "airports_service", "trips": "trips_service", "greeting": "greeting_service"}
 APPS = [*WORKERS, "gateway"]
 SERVICES = {"rabbitmq", "redis", *APPS}
+PROFILED = {"jaeger"}  # only with `--profile tracing` (Compose v1's `config` lists them anyway)
 WORKERS_CONFIG = "/app/config/workers.yml"
 
 COMMON_ENV = ["AMQP_URI", "LOG_LEVEL", "LOG_FORMAT"]
@@ -104,16 +105,18 @@ def source():
 def test_every_installed_compose_accepts_the_file(configs):
     for command, result in configs.items():
         assert result.returncode == 0, f"{command} config failed:\n{result.stderr}"
-        assert set(yaml.safe_load(result.stdout)["services"]) == SERVICES, command
+        assert set(yaml.safe_load(result.stdout)["services"]) - PROFILED == SERVICES, command
 
 
 def test_compose_specification_without_version(source):
     assert "version" not in source, "the Compose Specification has no top-level `version:`"
-    assert set(source["services"]) == SERVICES
+    assert set(source["services"]) == SERVICES | PROFILED
 
 
 def test_every_service_has_a_healthcheck(resolved):
     for name, service in resolved["services"].items():
+        if name in PROFILED:
+            continue  # jaeger: its image has nothing to probe with (see the file), and nothing waits for it
         check = service.get("healthcheck")
         assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
         assert check["test"][0] in ("CMD", "CMD-SHELL"), name
@@ -307,7 +310,7 @@ def test_build_context_leaves_out_the_work_tree():
     ]
     assert lines[0] == "*", "exclude everything, then let the build's inputs back in"
     let_back = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert let_back == {"pyproject.toml", "setup.cfg", "README.md", "gateway", "workers", "schemas"}
+    assert let_back == {"pyproject.toml", "setup.cfg", "README.md", "gateway", "workers", "schemas", "telemetry"}
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -327,3 +330,31 @@ def port_parts(port):
     text = str(port).split("/")[0]
     pieces = text.split(":")
     return pieces[-2], pieces[-1]
+
+
+def test_the_tracing_profile_adds_jaeger_and_tracing_stays_off_without_it(empty_env_file, resolved):
+    """Validated offline only (`config`): the image cannot be pulled here."""
+    for command in compose_implementations():
+        result = subprocess.run(
+            [*command, "--env-file", str(empty_env_file), "-f", str(COMPOSE_FILE), "--profile", "tracing", "config"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            env={key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ},
+        )
+        assert result.returncode == 0, result.stderr
+        services = yaml.safe_load(result.stdout)["services"]
+        assert set(services) == SERVICES | PROFILED, command
+        jaeger = services["jaeger"]
+        assert re.fullmatch(r"jaegertracing/all-in-one:\d+\.\d+\.\d+", jaeger["image"])
+        assert jaeger["profiles"] == ["tracing"]
+        assert "4318" in [str(port) for port in jaeger["expose"]]  # OTLP over HTTP, inside the network
+        assert [port_parts(port) for port in jaeger["ports"]] == [("16686", "16686")]
+        assert all(str(port).startswith("127.0.0.1:") or isinstance(port, dict) for port in jaeger["ports"])
+    for name in APPS:  # the endpoint empty by default: tracing off
+        env = resolved["services"][name]["environment"]
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] in ("", None), name
+        assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+        assert "jaeger" not in resolved["services"][name].get("depends_on", {}), name

@@ -6,7 +6,7 @@ from pathlib import Path
 from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = {"gateway", "workers", "schemas"}
+PRODUCT = {"gateway", "workers", "schemas", "telemetry"}
 CHECKOUT_ONLY = {"bench", "drills", "devstack", "tests"}  # run from a checkout, never installed
 
 

@@ -79,10 +79,10 @@ class AirportStore:
         self.keys = Keyspace(prefix, "airports")
         writes = Writes(redis, config)
         self.idempotency = Idempotency(redis, self.keys, config)
-        self._create = writes.script(_CREATE)
-        self._delete = writes.script(_DELETE)
-        self._hold = writes.script(_HOLD)
-        self._release = writes.script(_RELEASE)
+        self._create = writes.script("create_airport", _CREATE)
+        self._delete = writes.script("delete_airport", _DELETE)
+        self._hold = writes.script("hold_airports", _HOLD)
+        self._release = writes.script("release_airports", _RELEASE)
 
     def record_key(self, airport_id):
         return self.keys("record", airport_id)

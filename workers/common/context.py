@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from nameko.extensions import DependencyProvider
 
+from workers.common import tracing
 from workers.common.entrypoint import DELIVERY_ID
 
 REQUEST_ID = "request_id"
@@ -20,16 +21,25 @@ class Call:
 
 
 class CallContext(DependencyProvider):
-    """Gives each worker its `Call` and labels the worker's log records with the request id."""
+    """Gives each worker its `Call` and labels the worker's log records with the request id; with
+    tracing on, also makes the worker's span (workers/common/tracing.py)."""
 
     def get_dependency(self, worker_ctx):
         return Call(worker_ctx.data.get(REQUEST_ID), worker_ctx.data.get(DELIVERY_ID))
 
     def worker_setup(self, worker_ctx):
         _current.request_id = worker_ctx.data.get(REQUEST_ID)
+        if tracing.ENABLED:
+            tracing.worker_setup(worker_ctx)
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        if tracing.ENABLED:
+            tracing.worker_result(worker_ctx, exc_info)
 
     def worker_teardown(self, worker_ctx):
         _current.request_id = None
+        if tracing.ENABLED:
+            tracing.worker_teardown(worker_ctx)
 
 
 def current_request_id():

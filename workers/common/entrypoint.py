@@ -24,6 +24,7 @@ from nameko.rpc import Rpc as NamekoRpc
 from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable, TravelError
+from workers.common import tracing
 from workers.common.replies import BROKEN, JSON, reply_and_ack, reply_body
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class Rpc(NamekoRpc):
         data = super().unpack_message_headers(message)
         # Set from the message itself, so a caller cannot choose it with a header.
         data[DELIVERY_ID] = message.properties.get("correlation_id")
+        if tracing.ENABLED:
+            tracing.received(message, data)
         return data
 
     def handle_result(self, message, worker_ctx, result, exc_info):

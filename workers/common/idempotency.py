@@ -33,6 +33,7 @@ import orjson
 
 from schemas.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from workers.common.records import dumps, loads
+from workers.common.tracing import script
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,8 @@ class Idempotency:
         # a claim a failover loses costs nothing (the create script finds no entry, which lets it
         # commit) and a lost release only leaves a pending entry that expires with its lease.
         # The entry that matters, the result, is written by the service's create script, waited for.
-        self._begin = client.register_script(_BEGIN)
-        self._abandon_script = client.register_script(_ABANDON)
+        self._begin = script(client, "claim_idempotency_key", _BEGIN)
+        self._abandon_script = script(client, "free_idempotency_key", _ABANDON)
 
     def commit_failed(self):
         """The error for a create script that found its attempt superseded (`GUARD_LUA` said no)."""

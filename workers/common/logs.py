@@ -3,15 +3,26 @@
 import logging
 
 from schemas.errors import ServiceUnavailable, TravelError
+from telemetry import ENABLED as TRACING
+from telemetry import current_ids, with_trace_ids
 from workers.common.context import current_request_id
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds `request_id` to every record ("-" outside a worker), for the log format to print."""
+    """Adds `request_id` to every record ("-" outside a worker), for the log format to print; with
+    tracing on, `trace_id` and `span_id` too (of the current span, "-" outside one)."""
 
     def filter(self, record):
         record.request_id = current_request_id() or "-"
+        if TRACING:
+            record.trace_id, record.span_id = current_ids()
         return True
+
+
+def plain_formatter(format, datefmt=None):
+    """The plain format of config.yml; with tracing on, the trace and span ids beside the request id
+    (the JSON formatter prints them as they are record attributes)."""
+    return logging.Formatter(with_trace_ids(format), datefmt)
 
 
 class ExpectedErrorFilter(logging.Filter):

@@ -6,6 +6,8 @@ from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable
 from workers.common.redis_clients import connect
+from workers.common.tracing import instrument_redis
+from workers.common.tracing import script as named_script
 
 REDIS_URIS_KEY = "REDIS_URIS"  # the config's mapping, as nameko-redis named it
 REDIS_URI_KEY = "travel"  # the entry of REDIS_URIS in the config
@@ -45,10 +47,11 @@ class Writes:
         if self.replicas and self.timeout_ms <= 0:  # WAIT's 0 is "for ever": never a hang
             raise ValueError("REDIS_WAIT_TIMEOUT_MS must be a positive number of milliseconds")
 
-    def script(self, lua):
+    def script(self, name, lua):
         """A callable `(keys=..., args=...)` running the script (redis-py's Script: EVALSHA, and
-        SCRIPT LOAD on NOSCRIPT, as on a new primary after a failover, whose cache is empty)."""
-        script = self.client.register_script(lua)
+        SCRIPT LOAD on NOSCRIPT, as on a new primary after a failover, whose cache is empty);
+        `name` names its spans when tracing is on."""
+        script = named_script(self.client, name, lua)
         if not self.replicas:
             return script
 
@@ -111,6 +114,9 @@ class RedisStore(DependencyProvider):
     def start(self):
         config = self.container.config
         self.clients = connect(self.redis_uri, **self.options)  # its errors never quote the URI
+        for client in (self.clients.primary, self.clients.replica):
+            if client is not None:
+                instrument_redis(client, self.container.service_name)
         prefix = config.get("REDIS_KEY_PREFIX", DEFAULT_KEY_PREFIX)
         self.store = self.store_cls(self.clients.primary, prefix, config, replica=self.clients.replica)
 

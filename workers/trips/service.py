@@ -12,7 +12,6 @@ import time
 import eventlet
 from nameko.dependency_providers import Config
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from schemas.errors import NotFound, ServiceUnavailable, ValidationError
@@ -24,6 +23,7 @@ from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
 from workers.common.records import new_id, utc_now
 from workers.common.storage import RedisStore
+from workers.common.tracing import RpcProxy, release_span, traceparent
 from workers.trips.storage import TripStore
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class TripsService:
     metrics = Metrics()
     config = Config()
     store = RedisStore(TripStore)
-    airports = RpcProxy("airports_service")
+    airports = RpcProxy("airports_service")  # nameko's, making client spans when tracing is on
 
     @rpc
     def create(self, airport_from, airport_to, idempotency_key=None):
@@ -77,7 +77,7 @@ class TripsService:
     @rpc
     def delete(self, trip_id):
         record = self.get(trip_id)
-        if self.store.delete(record, now_ms()) == "missing":
+        if self.store.delete(record, now_ms(), cause=traceparent()) == "missing":
             raise not_found(trip_id)
         self._release(trip_id, [record[end] for end in ENDS])
 
@@ -91,14 +91,15 @@ class TripsService:
         """Retry the releases that could not be done inline (airports_service down, a crash)."""
         now = now_ms()
         retry_at = now + int(self.config.get("TRIP_RELEASE_RETRY", 10)) * 1000
-        for trip_id, airport_ids in self.store.due_releases(now, retry_at):
-            self._release(trip_id, airport_ids)
+        for trip_id, airport_ids, cause in self.store.due_releases(now, retry_at):
+            with release_span(self.name, trip_id, cause):  # linked to the trace that queued it
+                self._release(trip_id, airport_ids)
 
     def _create(self, data, attempt):
         trip_id = new_id()
         ends = [data[end] for end in ENDS]
         deadline = now_ms() + int(self.config.get("TRIP_HOLD_DEADLINE", 60)) * 1000
-        self.store.intend(trip_id, ends, deadline)
+        self.store.intend(trip_id, ends, deadline, cause=traceparent())
         try:
             self._hold(trip_id, data)
         except ValidationError:  # an airport is missing, so nothing was held

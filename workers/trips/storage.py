@@ -8,6 +8,8 @@
     unconfirmed          sorted set: trips being created (holds taken, record not yet written),
                          scored by the deadline after which their holds are released
     releasing            sorted set: trips whose holds must be released, scored by the next attempt
+    causes               hash: trip id -> W3C traceparent of the request that promised or queued
+                         the release (tracing on), for the release's span to link to
     idempotency:*        see workers.common.idempotency
 
 `unconfirmed` and `releasing` form an outbox: a hold is promised before it is taken and a
@@ -20,10 +22,16 @@ from workers.common.paging import read_page
 from workers.common.records import dumps, loads
 from workers.common.storage import Keyspace, Reads, Writes
 
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
 _INTEND = """
--- KEYS: holds, unconfirmed; ARGV: trip id, airports JSON, deadline
+-- KEYS: holds, unconfirmed, causes; ARGV: trip id, airports JSON, deadline, traceparent or ""
 redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
 redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
+if ARGV[4] ~= "" then redis.call("HSET", KEYS[3], ARGV[1], ARGV[4]) end
 return 1
 """
 
@@ -54,23 +62,25 @@ return 1
 """
 
 _FORGET = """
--- KEYS: unconfirmed, holds; ARGV: trip id
+-- KEYS: unconfirmed, holds, causes; ARGV: trip id
 redis.call("ZREM", KEYS[1], ARGV[1])
 redis.call("HDEL", KEYS[2], ARGV[1])
+redis.call("HDEL", KEYS[3], ARGV[1])
 return 1
 """
 
 _DELETE = """
--- KEYS: record, index, by_airport from, by_airport to, releasing; ARGV: id, now
+-- KEYS: record, index, by_airport from, by_airport to, releasing, causes; ARGV: id, now, traceparent or ""
 if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
 redis.call("DEL", KEYS[1])
 for i = 2, 4 do redis.call("ZREM", KEYS[i], ARGV[1]) end
 redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
+if ARGV[3] ~= "" then redis.call("HSET", KEYS[6], ARGV[1], ARGV[3]) end
 return "deleted"
 """
 
 _DUE = """
--- KEYS: unconfirmed, releasing, holds; ARGV: now, next attempt, batch size
+-- KEYS: unconfirmed, releasing, holds, causes; ARGV: now, next attempt, batch size
 local expired = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[3])
 for _, id in ipairs(expired) do
   redis.call("ZREM", KEYS[1], id)
@@ -82,14 +92,16 @@ for _, id in ipairs(due) do
   redis.call("ZADD", KEYS[2], ARGV[2], id)
   table.insert(out, id)
   table.insert(out, redis.call("HGET", KEYS[3], id) or "[]")
+  table.insert(out, redis.call("HGET", KEYS[4], id) or "")
 end
 return out
 """
 
 _RELEASED = """
--- KEYS: releasing, holds; ARGV: trip id
+-- KEYS: releasing, holds, causes; ARGV: trip id
 redis.call("ZREM", KEYS[1], ARGV[1])
 redis.call("HDEL", KEYS[2], ARGV[1])
+redis.call("HDEL", KEYS[3], ARGV[1])
 return 1
 """
 
@@ -102,15 +114,15 @@ class TripStore:
         writes = Writes(redis, config)
         self.idempotency = Idempotency(redis, self.keys, config)
         scripts = {
-            name: writes.script(lua)
-            for name, lua in [
-                ("intend", _INTEND),
-                ("create", _CREATE),
-                ("abandon", _ABANDON),
-                ("forget", _FORGET),
-                ("delete", _DELETE),
-                ("due", _DUE),
-                ("released", _RELEASED),
+            name: writes.script(span_name, lua)
+            for name, span_name, lua in [
+                ("intend", "promise_holds", _INTEND),
+                ("create", "create_trip", _CREATE),
+                ("abandon", "abandon_trip", _ABANDON),
+                ("forget", "forget_holds", _FORGET),
+                ("delete", "delete_trip", _DELETE),
+                ("due", "due_releases", _DUE),
+                ("released", "holds_released", _RELEASED),
             ]
         }
         self._scripts = scripts
@@ -129,10 +141,12 @@ class TripStore:
             index, scope = self.keys("by_airport", airport), "trips@" + airport
         return self.read(lambda redis: read_page(redis, index, self.record_key, scope, limit, cursor))
 
-    def intend(self, trip_id, airport_ids, deadline_ms):
-        """Promise the holds about to be taken: released after the deadline unless `create` ran."""
+    def intend(self, trip_id, airport_ids, deadline_ms, *, cause=""):
+        """Promise the holds about to be taken: released after the deadline unless `create` ran.
+        `cause`: the traceparent of the create, for a release of these holds to link to."""
         self._scripts["intend"](
-            keys=[self.keys("holds"), self.keys("unconfirmed")], args=[trip_id, dumps(airport_ids), deadline_ms]
+            keys=[self.keys("holds"), self.keys("unconfirmed"), self.keys("causes")],
+            args=[trip_id, dumps(airport_ids), deadline_ms, cause],
         )
 
     def create(self, record, attempt):
@@ -160,10 +174,13 @@ class TripStore:
 
     def forget(self, trip_id):
         """A create failed before any hold was taken: drop its promise."""
-        self._scripts["forget"](keys=[self.keys("unconfirmed"), self.keys("holds")], args=[trip_id])
+        self._scripts["forget"](
+            keys=[self.keys("unconfirmed"), self.keys("holds"), self.keys("causes")], args=[trip_id]
+        )
 
-    def delete(self, record, now_ms):
-        """Delete the trip and queue the release of its holds; "deleted" or "missing"."""
+    def delete(self, record, now_ms, *, cause=""):
+        """Delete the trip and queue the release of its holds; "deleted" or "missing". `cause`: the
+        traceparent of the delete, for the release to link to."""
         trip_id = record["id"]
         return self._scripts["delete"](
             keys=[
@@ -172,21 +189,25 @@ class TripStore:
                 self.keys("by_airport", record["airport_from"]),
                 self.keys("by_airport", record["airport_to"]),
                 self.keys("releasing"),
+                self.keys("causes"),
             ],
-            args=[trip_id, now_ms],
+            args=[trip_id, now_ms, cause],
         )
 
     def due_releases(self, now_ms, retry_at_ms, batch=100):
-        """[(trip id, airport ids)] whose holds are due for release; each is handed out again at
-        `retry_at_ms` unless `released` is called first."""
+        """[(trip id, airport ids, cause)] whose holds are due for release (cause: the traceparent
+        of the request that queued it, or ""); each is handed out again at `retry_at_ms` unless
+        `released` is called first."""
         flat = self._scripts["due"](
-            keys=[self.keys("unconfirmed"), self.keys("releasing"), self.keys("holds")],
+            keys=[self.keys("unconfirmed"), self.keys("releasing"), self.keys("holds"), self.keys("causes")],
             args=[now_ms, retry_at_ms, batch],
         )
-        return [(flat[i], loads(flat[i + 1])) for i in range(0, len(flat), 2)]
+        return [(flat[i], loads(flat[i + 1]), _text(flat[i + 2])) for i in range(0, len(flat), 3)]
 
     def released(self, trip_id):
-        self._scripts["released"](keys=[self.keys("releasing"), self.keys("holds")], args=[trip_id])
+        self._scripts["released"](
+            keys=[self.keys("releasing"), self.keys("holds"), self.keys("causes")], args=[trip_id]
+        )
 
     def ping(self):
         self.redis.ping()
