@@ -1,5 +1,12 @@
 """Session-wide isolation: a fresh RabbitMQ vhost and a Redis key prefix of its own,
-both removed at the end, so tests never touch anything else on the same broker or Redis."""
+both removed at the end, so tests never touch anything else on the same broker or Redis.
+
+Two tiers. Tests marked `fast` (`scripts/test --fast`, or `pytest -m fast`) need Redis only: the
+API tests among them run both apps over the real services inside this process
+(`api`, tests/support/inprocess.py). Everything else is the integration tier, on the real broker
+and `nameko run` workers (`live_api`, `workers`, `vhost`). The vhost is made only when a test
+needs it, so the fast tier runs with no broker at all.
+"""
 
 import itertools
 import os
@@ -15,7 +22,8 @@ import redis
 from bench.stack import delete_keys
 from gateway.settings import Settings
 from tests.support import broker
-from tests.support.clients import api_for
+from tests.support.clients import api_for, in_process_api
+from tests.support.inprocess import InProcessServices
 from tests.support.processes import free_port, nameko_run, start_gateway, wait_for_services, worker_env
 
 # tests/containers run nameko containers inside the test process, which needs eventlet's
@@ -123,12 +131,61 @@ def settings_for(amqp, **overrides):
     return Settings(amqp_uri=amqp, **overrides)
 
 
+@pytest.fixture(scope="session")
+def services(redis_prefix):
+    """airports_service, trips_service and greeting_service in this process, on the session's
+    Redis prefix (tests/support/inprocess.py): what the fast tier's apps call."""
+    hosted = InProcessServices(REDIS_URI, redis_prefix)
+    yield hosted
+    hosted.close()
+
+
 @pytest.fixture(scope="session", params=["asgi", "wsgi"])
-def api(request, workers, amqp):
-    """The API served by the ASGI app, then by the WSGI app, over the session's real workers."""
+def api(request, services):
+    """The API served by the ASGI app, then by the WSGI app, over the real services in this
+    process (no broker): the fast tier's client."""
+    client = in_process_api(request.param, services)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_api(services):
+    """make_api(kind, **settings): an Api on a new app of that kind with these Settings, over the
+    in-process services; closed after the test."""
+    made = []
+
+    def make(kind, **settings):
+        made.append(in_process_api(kind, services, **settings))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture(scope="session", params=["asgi", "wsgi"])
+def live_api(request, workers, amqp):
+    """The API served by the ASGI app, then by the WSGI app, over the session's real workers
+    and the real broker: the integration tier's client."""
     client = api_for(request.param, settings_for(amqp, rpc_pool_size=4))
     yield client
     client.close()
+
+
+@pytest.fixture
+def make_live_api():
+    """make_live_api(kind, amqp_uri, **settings): an Api on a new app of that kind with the real
+    RPC client for that broker URI; closed after the test."""
+    made = []
+
+    def make(kind, amqp, **settings):
+        made.append(api_for(kind, settings_for(amqp, **settings)))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
 @pytest.fixture
@@ -162,6 +219,24 @@ _IATA_CODES = iter(
 )
 
 
+@pytest.fixture
 def unique_iata():
-    """A three-letter code no other test in this session uses (codes are unique among airports)."""
-    return next(_IATA_CODES)
+    """unique_iata() -> a three-letter code no other test in this session uses (codes are unique
+    among airports, and the session's tests share one Redis prefix)."""
+    return lambda: next(_IATA_CODES)
+
+
+# Every fixture that needs RabbitMQ depends on one of these (`amqp`, `workers`, `live_api` and
+# the rest on `vhost`); a test marked fast must reach none of them.
+BROKER_FIXTURES = {"vhost", "fresh_vhost", "stack"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("fast") is None:
+            continue
+        needs = BROKER_FIXTURES.intersection(item.fixturenames)
+        if needs:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked fast but uses {', '.join(sorted(needs))}, which need the broker"
+            )
