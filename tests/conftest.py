@@ -80,6 +80,12 @@ def redis_prefix():
 
 
 @pytest.fixture(scope="session")
+def redis_uri():
+    """The tests' Redis (TEST_REDIS_URI; DB 15 by default): keys go under `redis_prefix`."""
+    return REDIS_URI
+
+
+@pytest.fixture(scope="session")
 def redis_client():
     client = redis.Redis.from_url(REDIS_URI, decode_responses=True)
     yield client
@@ -132,10 +138,10 @@ def settings_for(amqp, **overrides):
 
 
 @pytest.fixture(scope="session")
-def services(redis_prefix):
+def services(redis_uri, redis_prefix):
     """airports_service, trips_service and greeting_service in this process, on the session's
     Redis prefix (tests/support/inprocess.py): what the fast tier's apps call."""
-    hosted = InProcessServices(REDIS_URI, redis_prefix)
+    hosted = InProcessServices(redis_uri, redis_prefix)
     yield hosted
     hosted.close()
 
