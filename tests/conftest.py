@@ -244,5 +244,5 @@ def pytest_collection_modifyitems(config, items):
         needs = BROKER_FIXTURES.intersection(item.fixturenames)
         if needs:
             raise pytest.UsageError(
-                f"{item.nodeid} is marked fast but uses {', '.join(sorted(needs))}, which need the broker"
+                f"{item.nodeid} is marked fast but needs the broker (through {', '.join(sorted(needs))})"
             )

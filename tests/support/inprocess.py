@@ -116,7 +116,7 @@ class InProcessServices:
             "call": call,
             "metrics": None,
             "config": self.config,
-            "airports": ServiceProxy(self, "airports_service", call.request_id),
+            "airports": InProcessProxy(self, "airports_service", call.request_id),
         }
 
     @staticmethod
@@ -133,7 +133,7 @@ def decode_reply(body):
     return reply.get("result")
 
 
-class ServiceProxy:
+class InProcessProxy:
     """What nameko's RpcProxy gives a worker (`self.airports.hold(...)`): each call a new
     correlation id, the worker's request id passed on, nameko's UnknownService when the service
     is not there."""
