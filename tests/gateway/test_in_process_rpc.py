@@ -2,12 +2,15 @@
 the API tests on it mean what they say: a fresh correlation id per call, the wire's refusals
 (no such service, method or signature) and a missing airports_service behind trips_service."""
 
+import logging
+
 import pytest
 from nameko.exceptions import IncorrectSignature, MethodNotFound
 
 from gateway.rpc.calls import CallerContext, RpcCall, UnknownService
 from tests.support.clients import in_process_api
 from tests.support.inprocess import AsyncInProcessRpc, InProcessRpc, InProcessServices
+from workers.common.logs import RequestIdFilter
 
 pytestmark = pytest.mark.fast
 
@@ -77,3 +80,32 @@ async def test_the_async_client_answers_as_the_sync_one(services):
     with pytest.raises(UnknownService):
         await rpc.call(RpcCall("nobody_service", "health"), CALLER)
     await rpc.close()
+
+
+@pytest.fixture
+def trips_log():
+    """The records trips_service logs, labelled as config.yml's RequestIdFilter labels them."""
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.addFilter(RequestIdFilter())
+    handler.emit = records.append
+    logger = logging.getLogger("workers.trips.service")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_the_request_id_reaches_the_worker(kind, api_hosting, trips_log):
+    full = api_hosting(kind, "airports", "trips")
+    ends = [full.post("/airports", json={"name": name}).json["id"] for name in ("From", "To")]
+    trip = full.post("/trips", json={"airport_from": ends[0], "airport_to": ends[1]}).json
+    # without airports_service, trips_service deletes the trip and logs that its holds wait for
+    # the release timer: a log line of the trips worker, during its call
+    without_airports = api_hosting(kind, "trips")
+    request_id = f"req-{kind}-release"
+    deleted = without_airports.delete(f"/trips/{trip['id']}", headers={"X-Request-ID": request_id})
+    assert deleted.status_code == 204
+    [record] = [r for r in trips_log if trip["id"] in r.getMessage()]
+    assert "not released yet" in record.getMessage()
+    assert record.request_id == request_id

@@ -22,13 +22,15 @@ put that behind the interface each app's runner uses, for the factories' `rpc=` 
 here opens an AMQP connection, so the fast tier runs with no broker at all.
 
 What it cannot tell you: anything about the wire itself (timeouts, a lost broker, redelivery,
-overload, reply writes), the `release_holds` timer, and nameko's container (concurrency limits,
-log labels). The integration tier covers those on the real broker.
+overload, reply writes), the `release_holds` timer, and nameko's container (`max_workers`, its
+extensions' lifecycle). The integration tier covers those on the real broker.
 """
 
 import asyncio
 import inspect
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import orjson
 import redis
@@ -40,8 +42,8 @@ from nameko.testing.services import worker_factory
 from gateway.rpc.calls import UnknownService
 from workers.airports.service import AirportsService
 from workers.airports.storage import AirportStore
-from workers.common.context import Call
-from workers.common.entrypoint import Rpc, as_wire_error
+from workers.common.context import REQUEST_ID, CallContext
+from workers.common.entrypoint import DELIVERY_ID, Rpc, as_wire_error
 from workers.common.replies import reply_body
 from workers.greeting.service import GreetingService
 from workers.trips.service import TripsService
@@ -76,8 +78,16 @@ class InProcessServices:
         # Each store registers its Lua scripts once, as RedisStore.start does once per container.
         self.airport_store = AirportStore(self.redis, key_prefix, self.config)
         self.trip_store = TripStore(self.redis, key_prefix, self.config)
+        # The services' own CallContext provider: it makes each worker's `call` from the worker
+        # context nameko builds (request id from the header, delivery id from the correlation id),
+        # and labels the worker's log lines with the request id while it runs.
+        self.call_context = CallContext()
+        # A worker's calls to another service run in threads of their own, as the callee runs in a
+        # worker (a green thread) of its own under nameko: the caller's log label stays its own.
+        self.nested_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="in-process-rpc")
 
     def close(self):
+        self.nested_calls.shutdown()
         self.redis.close()
 
     def request(self, service, method, kwargs, request_id, correlation_id):
@@ -93,8 +103,13 @@ class InProcessServices:
                 inspect.signature(function).bind(None, **kwargs)
             except TypeError as exc:
                 raise IncorrectSignature(str(exc)) from None
-            worker = worker_factory(service_cls, **dependencies(Call(request_id, correlation_id)))
-            result = getattr(worker, method)(**kwargs)
+            worker_ctx = SimpleNamespace(data={REQUEST_ID: request_id, DELIVERY_ID: correlation_id})
+            worker = worker_factory(service_cls, **dependencies(self.call_context.get_dependency(worker_ctx)))
+            self.call_context.worker_setup(worker_ctx)
+            try:
+                result = getattr(worker, method)(**kwargs)
+            finally:
+                self.call_context.worker_teardown(worker_ctx)
         except Exception as exc:
             return reply_body(None, as_wire_error((type(exc), exc, exc.__traceback__)))
         return reply_body(result, None)
@@ -143,8 +158,9 @@ class InProcessProxy:
 
     def __getattr__(self, method):
         def call(**kwargs):
+            request = (self.service, method, kwargs, self.request_id, new_correlation_id())
             try:
-                body = self.services.request(self.service, method, kwargs, self.request_id, new_correlation_id())
+                body = self.services.nested_calls.submit(self.services.request, *request).result()
             except ServiceNotRunning:
                 raise NamekoUnknownService(self.service) from None
             return decode_reply(body)
