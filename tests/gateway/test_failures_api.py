@@ -48,8 +48,8 @@ def test_a_service_that_does_not_answer_in_time_is_504(kind, hung_airports, make
     assert 0.4 < elapsed < 2.5
 
 
-def test_a_service_that_is_not_running_is_503_at_once(kind, fresh_vhost, make_live_api, assert_problem):
-    api = make_live_api(kind, amqp_uri(fresh_vhost))
+def test_a_service_that_is_not_running_is_503_at_once(kind, empty_vhost, make_live_api, assert_problem):
+    api = make_live_api(kind, empty_vhost)
     result, elapsed = timed(lambda: api.get(f"/airports/{ANY_ID}"))
     assert_problem(result, 503)
     assert elapsed < 1.0
