@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import eventlet.patcher
+import kombu
 import pytest
 import redis
 
@@ -54,7 +55,13 @@ def amqp_uri(vhost):
 def vhost():
     broker.remove_abandoned()
     name = broker.create_vhost()
+    # Every session on this broker removes the travel-test vhosts nobody is connected to (what
+    # killed runs leave behind). The workers connect to this one only once a test needs them, and
+    # not every test on it keeps a connection open: this one marks it in use meanwhile.
+    in_use = kombu.Connection(amqp_uri(name), heartbeat=0)
+    in_use.connect()
     yield name
+    in_use.release()
     broker.delete_vhost(name)
 
 
