@@ -1,5 +1,12 @@
 """Session-wide isolation: a fresh RabbitMQ vhost and a Redis key prefix of its own,
-both removed at the end, so tests never touch anything else on the same broker or Redis."""
+both removed at the end, so tests never touch anything else on the same broker or Redis.
+
+Two tiers. Tests marked `fast` (`scripts/test --fast`, or `pytest -m fast`) need Redis only: the
+API tests among them run both apps over the real services inside this process
+(`api`, tests/support/inprocess.py). Everything else is the integration tier, on the real broker
+and `nameko run` workers (`live_api`, `workers`, `vhost`). The vhost is made only when a test
+needs it, so the fast tier runs with no broker at all.
+"""
 
 import itertools
 import os
@@ -9,13 +16,15 @@ import uuid
 from pathlib import Path
 
 import eventlet.patcher
+import kombu
 import pytest
 import redis
 
 from devstack.isolation import delete_keys
 from gateway.settings import Settings
 from tests.support import broker
-from tests.support.clients import api_for
+from tests.support.clients import api_for, in_process_api
+from tests.support.inprocess import InProcessServices
 from tests.support.processes import free_port, nameko_run, start_gateway, wait_for_services, worker_env
 
 # tests/containers run nameko containers inside the test process, which needs eventlet's
@@ -46,7 +55,13 @@ def amqp_uri(vhost):
 def vhost():
     broker.remove_abandoned()
     name = broker.create_vhost()
+    # Every session on this broker removes the travel-test vhosts nobody is connected to (what
+    # killed runs leave behind). The workers connect to this one only once a test needs them, and
+    # not every test on it keeps a connection open: this one marks it in use meanwhile.
+    in_use = kombu.Connection(amqp_uri(name), heartbeat=0)
+    in_use.connect()
     yield name
+    in_use.release()
     broker.delete_vhost(name)
 
 
@@ -64,11 +79,26 @@ def fresh_vhost():
     broker.delete_vhost(name)
 
 
+@pytest.fixture(scope="module")
+def empty_vhost():
+    """A vhost where no service runs, shared by a module's tests (a vhost costs seconds to make
+    and remove with rabbitmqctl): its AMQP URI."""
+    name = broker.create_vhost("travel-test-own")
+    yield amqp_uri(name)
+    broker.delete_vhost(name)
+
+
 @pytest.fixture(scope="session")
 def redis_prefix():
     prefix = f"travel-test-{uuid.uuid4().hex[:8]}:"
     yield prefix
     delete_keys(REDIS_URI, prefix)
+
+
+@pytest.fixture(scope="session")
+def redis_uri():
+    """The tests' Redis (TEST_REDIS_URI; DB 15 by default): keys go under `redis_prefix`."""
+    return REDIS_URI
 
 
 @pytest.fixture(scope="session")
@@ -123,12 +153,61 @@ def settings_for(amqp, **overrides):
     return Settings(amqp_uri=amqp, **overrides)
 
 
+@pytest.fixture(scope="session")
+def services(redis_uri, redis_prefix):
+    """airports_service, trips_service and greeting_service in this process, on the session's
+    Redis prefix (tests/support/inprocess.py): what the fast tier's apps call."""
+    hosted = InProcessServices(redis_uri, redis_prefix)
+    yield hosted
+    hosted.close()
+
+
 @pytest.fixture(scope="session", params=["asgi", "wsgi"])
-def api(request, workers, amqp):
-    """The API served by the ASGI app, then by the WSGI app, over the session's real workers."""
+def api(request, services):
+    """The API served by the ASGI app, then by the WSGI app, over the real services in this
+    process (no broker): the fast tier's client."""
+    client = in_process_api(request.param, services)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_api(services):
+    """make_api(kind, **settings): an Api on a new app of that kind with these Settings, over the
+    in-process services; closed after the test."""
+    made = []
+
+    def make(kind, **settings):
+        made.append(in_process_api(kind, services, **settings))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture(scope="session", params=["asgi", "wsgi"])
+def live_api(request, workers, amqp):
+    """The API served by the ASGI app, then by the WSGI app, over the session's real workers
+    and the real broker: the integration tier's client."""
     client = api_for(request.param, settings_for(amqp, rpc_pool_size=4))
     yield client
     client.close()
+
+
+@pytest.fixture
+def make_live_api():
+    """make_live_api(kind, amqp_uri, **settings): an Api on a new app of that kind with the real
+    RPC client for that broker URI; closed after the test."""
+    made = []
+
+    def make(kind, amqp, **settings):
+        made.append(api_for(kind, settings_for(amqp, **settings)))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
 @pytest.fixture
@@ -162,6 +241,25 @@ _IATA_CODES = iter(
 )
 
 
+@pytest.fixture
 def unique_iata():
-    """A three-letter code no other test in this session uses (codes are unique among airports)."""
-    return next(_IATA_CODES)
+    """unique_iata() -> a three-letter code no other test in this session uses (codes are unique
+    among airports, and the session's tests share one Redis prefix)."""
+    return lambda: next(_IATA_CODES)
+
+
+# The shared fixtures that reach RabbitMQ (`amqp`, `workers`, `live_api` and the rest depend on
+# `vhost`): a test marked fast must use none of them. A module's own broker fixture escapes this
+# check, not a run with no broker (scripts/test --fast with TEST_AMQP_URI at a closed port).
+BROKER_FIXTURES = {"vhost", "fresh_vhost", "empty_vhost", "stack"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("fast") is None:
+            continue
+        needs = BROKER_FIXTURES.intersection(item.fixturenames)
+        if needs:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked fast but needs the broker (through {', '.join(sorted(needs))})"
+            )

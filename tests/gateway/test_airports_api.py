@@ -1,27 +1,13 @@
-"""/airports through both apps, against the real workers."""
+"""/airports through both apps, over the real services in this process (the fast tier)."""
 
 import re
 
 import pytest
 
-from tests.conftest import unique_iata
-
-PROBLEM = "application/problem+json"
+pytestmark = pytest.mark.fast
 
 
-def assert_problem(result, status, **fields):
-    assert result.status_code == status, result.text
-    assert result.headers["content-type"] == PROBLEM
-    problem = result.json
-    assert problem["status"] == status
-    assert {"type", "title", "status", "detail", "instance"} <= set(problem)
-    for key, value in fields.items():
-        assert problem[key] == value, problem
-    assert "Traceback" not in result.text
-    return problem
-
-
-def test_create_answers_201_with_location_and_the_record(api):
+def test_create_answers_201_with_location_and_the_record(api, unique_iata):
     iata = unique_iata()
     result = api.post("/airports", json={"name": " Lisbon ", "iata": iata})
     assert result.status_code == 201
@@ -46,12 +32,12 @@ def test_get_has_an_etag_and_honours_if_none_match(api, airport):
 
 
 @pytest.mark.parametrize("airport_id", ["f" * 32, "nope", "F" * 32, "x" * 5000, "%2A"])
-def test_unknown_or_malformed_ids_are_404(api, airport_id):
+def test_unknown_or_malformed_ids_are_404(api, assert_problem, airport_id):
     assert_problem(api.get(f"/airports/{airport_id}"), 404)
     assert_problem(api.delete(f"/airports/{airport_id}"), 404)
 
 
-def test_delete_answers_204_then_404(api, airport):
+def test_delete_answers_204_then_404(api, airport, assert_problem):
     record = airport()
     result = api.delete(f"/airports/{record['id']}")
     assert result.status_code == 204 and result.text == ""
@@ -59,7 +45,7 @@ def test_delete_answers_204_then_404(api, airport):
     assert_problem(api.delete(f"/airports/{record['id']}"), 404)
 
 
-def test_an_airport_used_by_a_trip_cannot_be_deleted(api, trip):
+def test_an_airport_used_by_a_trip_cannot_be_deleted(api, trip, assert_problem):
     used = trip()
     problem = assert_problem(api.delete(f"/airports/{used['airport_from']}"), 409)
     assert problem["type"].endswith(":conflict")
@@ -67,7 +53,7 @@ def test_an_airport_used_by_a_trip_cannot_be_deleted(api, trip):
     assert api.delete(f"/airports/{used['airport_from']}").status_code == 204
 
 
-def test_a_duplicate_iata_code_is_409(api, airport):
+def test_a_duplicate_iata_code_is_409(api, airport, assert_problem, unique_iata):
     taken = airport(iata=unique_iata())["iata"]
     refused = api.post("/airports", json={"name": "Other", "iata": taken})
     assert_problem(refused, 409, type="tag:nameko-travel,2026:conflict")
@@ -93,7 +79,7 @@ def test_an_airport_without_iata_has_null(api):
         ("just a string", {"_schema"}),
     ],
 )
-def test_invalid_bodies_are_422_naming_each_field(api, body, fields):
+def test_invalid_bodies_are_422_naming_each_field(api, assert_problem, body, fields):
     problem = assert_problem(api.post("/airports", json=body), 422)
     assert problem["type"].endswith(":validation-error")
     assert set(problem["errors"]) == fields
@@ -103,16 +89,16 @@ def test_invalid_bodies_are_422_naming_each_field(api, body, fields):
 @pytest.mark.parametrize(
     "body", [b"{", b"{'name': 'x'}", b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b'{"name": 1e999999}']
 )
-def test_malformed_json_is_400(api, body):
+def test_malformed_json_is_400(api, assert_problem, body):
     assert_problem(api.post("/airports", body=body, headers={"content-type": "application/json"}), 400)
 
 
-def test_an_empty_body_is_400(api):
+def test_an_empty_body_is_400(api, assert_problem):
     assert_problem(api.post("/airports", headers={"content-type": "application/json"}), 400)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
-def test_a_body_that_is_not_json_is_415(api, content_type):
+def test_a_body_that_is_not_json_is_415(api, assert_problem, content_type):
     assert_problem(api.post("/airports", body=b'{"name": "x"}', headers={"content-type": content_type}), 415)
 
 
@@ -122,7 +108,7 @@ def test_json_media_types_with_a_charset_or_suffix_are_accepted(api):
         assert result.status_code == 201, result.text
 
 
-def test_a_body_over_the_limit_is_413(api):
+def test_a_body_over_the_limit_is_413(api, assert_problem):
     big = b'{"name": "' + b"x" * 70000 + b'"}'
     assert_problem(api.post("/airports", body=big, headers={"content-type": "application/json"}), 413)
 
@@ -163,7 +149,7 @@ def test_the_default_page_size_is_20(api, airport):
         ("colour=red", "colour"),
     ],
 )
-def test_bad_list_queries_are_422(api, query, field):
+def test_bad_list_queries_are_422(api, assert_problem, query, field):
     problem = assert_problem(api.get("/airports", query_string=query), 422)
     assert field in problem["errors"]
 

@@ -4,7 +4,9 @@
 
 import re
 
-from tests.gateway.test_airports_api import assert_problem
+import pytest
+
+pytestmark = pytest.mark.fast
 
 CURL_FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -39,13 +41,13 @@ def test_records_made_the_old_way_are_there_the_new_way(api):
     assert api.get(f"/airports/{airport_id}").json["name"] == "old style"
 
 
-def test_unknown_ids_are_404_not_null(api):
+def test_unknown_ids_are_404_not_null(api, assert_problem):
     assert_problem(api.get("/airport/" + "a" * 32), 404)
     assert_problem(api.get("/trip/" + "a" * 32), 404)
     assert_problem(api.get("/airport/whatever"), 404)
 
 
-def test_bad_bodies_on_the_old_routes_are_clean_errors(api):
+def test_bad_bodies_on_the_old_routes_are_clean_errors(api, assert_problem):
     assert_problem(post_like_curl(api, "/airport", '{"name": "wrong key"}'), 422)
     assert_problem(post_like_curl(api, "/airport", "airport=first"), 400)
     problem = assert_problem(

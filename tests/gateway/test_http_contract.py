@@ -1,13 +1,14 @@
-"""What every response shares: problem documents, request ids, routing errors, health."""
+"""What every response shares: problem documents, request ids, routing errors, liveness (the fast
+tier; readiness, which checks the broker, is in test_rest_over_broker.py)."""
 
 import uuid
 
 import pytest
 
-from tests.gateway.test_airports_api import assert_problem
+pytestmark = pytest.mark.fast
 
 
-def test_unknown_routes_are_404_problems(api):
+def test_unknown_routes_are_404_problems(api, assert_problem):
     problem = assert_problem(api.get("/nowhere"), 404)
     assert problem["instance"] == "/nowhere"
     assert problem["type"] == "about:blank" and problem["title"] == "Not Found"
@@ -22,7 +23,7 @@ def test_unknown_routes_are_404_problems(api):
         ("DELETE", "/health/ready", {"GET"}),
     ],
 )
-def test_wrong_methods_are_405_with_allow(api, method, path, allowed):
+def test_wrong_methods_are_405_with_allow(api, assert_problem, method, path, allowed):
     result = api.request(method, path)
     assert_problem(result, 405)
     assert allowed <= {m.strip() for m in result.headers["allow"].split(",")}
@@ -48,16 +49,8 @@ def test_liveness(api):
     assert result.status_code == 200 and result.json["status"] == "ok"
 
 
-def test_readiness_checks_the_broker_and_every_service(api):
-    result = api.get("/health/ready")
-    assert result.status_code == 200, result.text
-    assert result.json["status"] == "ok"
-    assert set(result.json["checks"]) == {"broker", "airports_service", "trips_service", "greeting_service"}
-    assert all(check["ok"] for check in result.json["checks"].values())
-
-
 @pytest.mark.parametrize("key", ["", "k" * 256, "tab\there", "\u00e9t\u00e9"])
-def test_a_malformed_idempotency_key_is_400(api, key):
+def test_a_malformed_idempotency_key_is_400(api, assert_problem, key):
     result = api.post("/airports", json={"name": "x"}, headers={"Idempotency-Key": key})
     assert_problem(result, 400)
 

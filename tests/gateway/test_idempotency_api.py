@@ -1,4 +1,5 @@
-"""Idempotency-Key on POST (draft-ietf-httpapi-idempotency-key-header), through both apps."""
+"""Idempotency-Key on POST (draft-ietf-httpapi-idempotency-key-header), through both apps, over the
+real services in this process (the fast tier): the keys are claimed on each call's correlation id."""
 
 import hashlib
 import uuid
@@ -7,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 import pytest
 
-from tests.gateway.test_airports_api import assert_problem
+pytestmark = pytest.mark.fast
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def test_a_replay_returns_the_first_response(api, key, quoted):
     assert first.headers["location"] == again.headers["location"]
 
 
-def test_the_same_key_with_another_body_is_422(api, key):
+def test_the_same_key_with_another_body_is_422(api, assert_problem, key):
     api.post("/airports", json={"name": "First"}, headers={"Idempotency-Key": key})
     problem = assert_problem(api.post("/airports", json={"name": "Second"}, headers={"Idempotency-Key": key}), 422)
     assert problem["type"].endswith(":idempotency-key-reused")
@@ -56,7 +57,7 @@ def test_concurrent_duplicates_create_one_airport(api, key):
         assert conflict.headers["retry-after"]
 
 
-def test_a_request_still_in_progress_makes_its_duplicate_409(api, key, redis_client, redis_prefix):
+def test_a_request_still_in_progress_makes_its_duplicate_409(api, assert_problem, key, redis_client, redis_prefix):
     # The first request's pending entry, as airports_service writes it while creating.
     entry_key = f"{redis_prefix}{{airports}}:idempotency:" + hashlib.sha256(f"key:{key}".encode()).hexdigest()
     fingerprint = hashlib.sha256(orjson.dumps({"iata": None, "name": "Slow"}, option=orjson.OPT_SORT_KEYS)).hexdigest()

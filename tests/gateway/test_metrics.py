@@ -9,6 +9,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.processes import start_gateway
 
 
+@pytest.fixture
+def api(live_api):
+    """Over the real broker and workers: the pool and connection gauges, and the workers' own
+    counters, are about them (`airport` creates through this one too)."""
+    return live_api
+
+
 def samples(text):
     """{(name, frozenset(labels)): value} of a Prometheus exposition."""
     return {

@@ -1,24 +1,18 @@
-"""Bearer-token auth (optional), CORS (off by default) and secrets kept out of logs."""
-
-import json
-import re
-import time
-import urllib.error
-import urllib.request
+"""Bearer-token auth (optional) and CORS (off by default), through both apps, over the real services
+in this process (the fast tier). Secrets kept out of the logs: test_gateway_logs.py."""
 
 import pytest
 
-from tests.conftest import settings_for
-from tests.gateway.test_airports_api import assert_problem
-from tests.support.clients import api_for
-from tests.support.processes import start_gateway
+from tests.support.clients import in_process_api
+
+pytestmark = pytest.mark.fast
 
 TOKENS = "first-token,second-token"
 
 
 @pytest.fixture(scope="module", params=["asgi", "wsgi"])
-def secured(request, workers, amqp):
-    api = api_for(request.param, settings_for(amqp, api_tokens=TOKENS))
+def secured(request, services):
+    api = in_process_api(request.param, services, api_tokens=TOKENS)
     yield api
     api.close()
 
@@ -27,7 +21,7 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_changes_need_a_token(secured):
+def test_changes_need_a_token(secured, assert_problem):
     result = secured.post("/airports", json={"name": "Nope"})
     assert_problem(result, 401)
     assert result.headers["www-authenticate"] == 'Bearer realm="nameko-travel"'
@@ -35,7 +29,7 @@ def test_changes_need_a_token(secured):
     assert_problem(secured.delete("/airports/" + "a" * 32), 401)
 
 
-def test_a_wrong_token_is_refused_as_invalid(secured):
+def test_a_wrong_token_is_refused_as_invalid(secured, assert_problem):
     result = secured.post("/airports", json={"name": "Nope"}, headers=bearer("guess"))
     assert_problem(result, 401)
     assert 'error="invalid_token"' in result.headers["www-authenticate"]
@@ -85,48 +79,15 @@ def test_cors_is_off_by_default(api):
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
-def test_cors_allows_the_configured_origins(kind, workers, amqp):
-    api = api_for(kind, settings_for(amqp, cors_origins="https://app.example"))
-    try:
-        allowed = api.get("/health/live", headers={"Origin": "https://app.example"})
-        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
-        assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
-        preflight = api.request(
-            "OPTIONS", "/airports", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
-        )
-        assert preflight.status_code == 200
-        assert "POST" in preflight.headers["access-control-allow-methods"]
-        other = api.get("/health/live", headers={"Origin": "https://evil.example"})
-        assert "access-control-allow-origin" not in other.headers
-    finally:
-        api.close()
-
-
-@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
-def test_passwords_never_reach_the_logs(kind, stack_env, vhost):
-    secret = "S3cret-Pa55"
-    env = {**stack_env, "AMQP_URI": f"amqp://guest:{secret}@127.0.0.1:5672/{vhost}", "RPC_STARTUP_WAIT": "1"}
-    process, url = start_gateway(kind, env)
-    try:
-        with pytest.raises(urllib.error.HTTPError) as refused:  # the broker refuses that password
-            urllib.request.urlopen(f"{url}/airports/" + "a" * 32, timeout=10)
-        assert refused.value.code == 503
-        time.sleep(0.5)
-    finally:
-        process.stop()
-    output = process.output()
-    assert secret not in output
-    assert re.search(r"amqp://guest:\*\*\*@127\.0\.0\.1", output), output[-2000:]
-
-
-def test_json_logs_carry_the_request_id(stack_env, workers):
-    process, url = start_gateway("asgi", {**stack_env, "LOG_FORMAT": "json"})
-    try:
-        request = urllib.request.Request(f"{url}/health/live", headers={"X-Request-ID": "json-req-1"})
-        urllib.request.urlopen(request, timeout=10).close()
-        time.sleep(0.3)
-    finally:
-        process.stop()
-    lines = [json.loads(line) for line in process.output().splitlines() if line.startswith("{")]
-    access = [line for line in lines if line.get("request_id") == "json-req-1"]
-    assert access and access[0]["logger"] == "gateway.access" and "GET /health/live 200" in access[0]["message"]
+def test_cors_allows_the_configured_origins(kind, make_api):
+    api = make_api(kind, cors_origins="https://app.example")
+    allowed = api.get("/health/live", headers={"Origin": "https://app.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
+    preflight = api.request(
+        "OPTIONS", "/airports", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    other = api.get("/health/live", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers

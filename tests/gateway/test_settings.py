@@ -10,6 +10,8 @@ import pytest
 
 from gateway.settings import Settings
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -1,8 +1,8 @@
-"""/trips through both apps, against the real workers."""
+"""/trips through both apps, over the real services in this process (the fast tier)."""
 
 import pytest
 
-from tests.gateway.test_airports_api import assert_problem
+pytestmark = pytest.mark.fast
 
 
 def test_create_answers_201_with_location(api, airport):
@@ -16,7 +16,7 @@ def test_create_answers_201_with_location(api, airport):
     assert fetched.json == trip and fetched.headers["etag"]
 
 
-def test_a_trip_to_a_missing_airport_is_422_naming_the_field(api, airport):
+def test_a_trip_to_a_missing_airport_is_422_naming_the_field(api, assert_problem, airport):
     a = airport()["id"]
     problem = assert_problem(api.post("/trips", json={"airport_from": a, "airport_to": "0" * 32}), 422)
     assert set(problem["errors"]) == {"airport_to"}
@@ -24,7 +24,7 @@ def test_a_trip_to_a_missing_airport_is_422_naming_the_field(api, airport):
     assert set(problem["errors"]) == {"airport_from"}
 
 
-def test_a_trip_to_itself_is_422_naming_airport_to(api, airport):
+def test_a_trip_to_itself_is_422_naming_airport_to(api, assert_problem, airport):
     a = airport()["id"]
     problem = assert_problem(api.post("/trips", json={"airport_from": a, "airport_to": a}), 422)
     assert problem["errors"] == {"airport_to": ["Must differ from airport_from."]}
@@ -38,11 +38,11 @@ def test_a_trip_to_itself_is_422_naming_airport_to(api, airport):
         ({"airport_from": "a" * 32, "airport_to": "b" * 32, "when": "now"}, {"when"}),
     ],
 )
-def test_invalid_trip_bodies_are_422(api, body, fields):
+def test_invalid_trip_bodies_are_422(api, assert_problem, body, fields):
     assert set(assert_problem(api.post("/trips", json=body), 422)["errors"]) == fields
 
 
-def test_list_filters_by_airport(api, airport, trip):
+def test_list_filters_by_airport(api, assert_problem, airport, trip):
     hub = airport()["id"]
     outbound, inbound, elsewhere = trip(airport_from=hub), trip(airport_to=hub), trip()
     ids = [t["id"] for t in api.get("/trips", params={"airport": hub}).json["items"]]
@@ -52,7 +52,7 @@ def test_list_filters_by_airport(api, airport, trip):
     assert "airport" in assert_problem(api.get("/trips", params={"airport": "nope"}), 422)["errors"]
 
 
-def test_a_cursor_from_another_listing_is_422(api, airport, trip):
+def test_a_cursor_from_another_listing_is_422(api, assert_problem, airport, trip):
     hub = airport()["id"]
     trip(airport_from=hub)
     trip(airport_from=hub)
@@ -62,13 +62,13 @@ def test_a_cursor_from_another_listing_is_422(api, airport, trip):
     assert_problem(api.get("/airports", params={"cursor": cursor}), 422)
 
 
-def test_delete_answers_204_then_404(api, trip):
+def test_delete_answers_204_then_404(api, assert_problem, trip):
     record = trip()
     assert api.delete(f"/trips/{record['id']}").status_code == 204
     assert_problem(api.get(f"/trips/{record['id']}"), 404)
     assert_problem(api.delete(f"/trips/{record['id']}"), 404)
 
 
-def test_unknown_trips_are_404(api):
+def test_unknown_trips_are_404(api, assert_problem):
     assert_problem(api.get("/trips/" + "e" * 32), 404)
     assert_problem(api.get("/trips/../../etc/passwd"), 404)

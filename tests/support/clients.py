@@ -66,6 +66,21 @@ class Api:
         self.client.close()
 
 
+# What the in-process apps' Settings say the broker is: nothing may connect to it, and nothing does
+# (their RPC is given to the factories), so a name that cannot resolve makes that plain.
+NO_BROKER = "amqp://guest:guest@no-broker.invalid:5672/"
+
+
+def in_process_api(kind, services, **settings):
+    """An Api on a new ASGI or WSGI app with these Settings, calling `services`
+    (tests/support/inprocess.py) in this process instead of over a broker."""
+    from gateway.settings import Settings
+    from tests.support.inprocess import AsyncInProcessRpc, InProcessRpc
+
+    rpc = AsyncInProcessRpc(services) if kind == "asgi" else InProcessRpc(services)
+    return api_for(kind, Settings(amqp_uri=NO_BROKER, **settings), rpc)
+
+
 def api_for(kind, settings, rpc=None):
     """An Api on a new ASGI or WSGI app with these settings (and RPC client, when given)."""
     from gateway.app import create_app, create_wsgi_app

@@ -9,6 +9,8 @@ from schemas.errors import Conflict, NotFound, ValidationError
 from tests.workers.conftest import call
 from workers.airports.service import AirportsService
 
+pytestmark = pytest.mark.fast
+
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 

@@ -9,6 +9,8 @@ from tests.workers.conftest import call
 from workers.common.idempotency import Idempotency
 from workers.common.storage import Keyspace
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture
 def idempotency(redis_client, prefix):

@@ -10,6 +10,8 @@ from tests.workers.conftest import call
 from workers.airports.service import AirportsService
 from workers.common.paging import encode_cursor
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture
 def airports(airport_store):

@@ -1,10 +1,13 @@
 """The workers' reply encoding (workers/common/replies.py): nameko's reply format, encoded once."""
 
 import orjson
+import pytest
 from nameko.exceptions import deserialize
 
 from schemas.errors import NotFound
 from workers.common.replies import reply_body
+
+pytestmark = pytest.mark.fast
 
 
 def test_a_result_is_nameko_shaped():

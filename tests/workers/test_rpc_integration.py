@@ -19,7 +19,7 @@ from schemas.errors import (
     TravelError,
     ValidationError,
 )
-from tests.conftest import REDIS_URI, amqp_uri, unique_iata
+from tests.conftest import REDIS_URI, amqp_uri
 from tests.support.processes import BIN, ROOT, nameko_run, wait_for_services, worker_env
 
 
@@ -46,7 +46,7 @@ def test_nameko_shell_runs_the_articles_call(workers, stack_env):
     assert "Hello, world!" in shell.stdout, shell.stderr
 
 
-def test_airports_and_trips_round_trip(rpc):
+def test_airports_and_trips_round_trip(rpc, unique_iata):
     lisbon = rpc.airports_service.create(name="Lisbon", iata=unique_iata())
     porto = rpc.airports_service.create("Porto")
     assert rpc.airports_service.get(lisbon["id"]) == lisbon

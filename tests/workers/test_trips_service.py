@@ -15,6 +15,8 @@ from tests.workers.conftest import call
 from workers.airports.service import AirportsService
 from workers.trips.service import TripsService
 
+pytestmark = pytest.mark.fast
+
 
 class FlakyAirports:
     """airports_service in-process, with one method made to fail on demand."""
