@@ -131,7 +131,7 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
         isinstance(v["met"], bool) and len(v["rounds"]) == (1 if "memory" in v["check"] else ROUNDS)
         for v in report["goals"]
     )
-    assert "targets (benchmark issue" in output and "median of 2 rounds" in output
+    assert "goals (benchmark issue" in output and "median of 2 rounds" in output
     # the reference: its one scenario read the seeded airports (404s would be errors), the rest skipped
     assert runs["reference", "get_airport"]["errors"]["total"] == 0
     assert {(s["target"], s["scenario"]) for s in meta["skipped"]} == {("reference", s) for s in SCENARIOS[1:]}

@@ -16,7 +16,7 @@ import pytest
 
 from devstack import procfs
 from devstack.processes import ROOT, RUN_ID_VARIABLE, ChildProcess, marked_pids
-from tests.conftest import REDIS_URI
+from tests.conftest import REDIS_URI, amqp_uri
 from tests.support.processes import free_port, wait_for_http
 
 
@@ -42,14 +42,15 @@ def wait_ready(url, process, timeout=60):
 
 
 @pytest.mark.parametrize("gateway", ["asgi", "wsgi"])
-def test_scripts_run_serves_the_article_walkthrough_and_stops_on_a_signal(gateway, amqp, redis_prefix):
+def test_scripts_run_serves_the_article_walkthrough_and_stops_on_a_signal(gateway, fresh_vhost, redis_prefix):
+    # a vhost of its own: the session's workers must not take these calls
     port, run_id = free_port(), uuid.uuid4().hex
     env = {
         # the test's own interpreter's virtualenv, so CI proves each Python's
         "VENV": str(Path(sys.prefix)),
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
         "HOME": str(Path.home()),
-        "AMQP_URI": amqp,
+        "AMQP_URI": amqp_uri(fresh_vhost),
         "REDIS_URI": REDIS_URI,
         "REDIS_KEY_PREFIX": f"{redis_prefix}quickstart-{gateway}:",
         "HOST": "127.0.0.1",
