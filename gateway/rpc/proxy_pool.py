@@ -36,6 +36,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.metrics import POOL_WAITING, pool_events, pool_proxies
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
+from gateway.settings import split_uris
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ kombu.serialization.register(
 
 BROKEN_CONNECTION = (OSError, OperationalError, AMQPError)
 WATCH_INTERVAL = 0.5  # seconds between probes of the broker's port
+
+
+def _address(uri):
+    parts = urllib.parse.urlsplit(uri)
+    return (parts.hostname or "localhost", parts.port or (5671 if parts.scheme == "amqps" else 5672))
 
 
 class PoolExhausted(Overloaded):
@@ -126,9 +132,7 @@ class ProxyPool:
         self._lock = threading.Lock()
         self._closed = False
         self.created = self.stopped = self.exhausted = 0
-        address = urllib.parse.urlsplit(config["AMQP_URI"])
-        secure = address.scheme == "amqps"
-        self._broker_address = (address.hostname or "localhost", address.port or (5671 if secure else 5672))
+        self._broker_addresses = [_address(uri) for uri in split_uris(config["AMQP_URI"])]
         self._broker_up = self._probe()
         self._watchdog = threading.Thread(target=self._watch, name="broker-watchdog", daemon=True)
         self._watchdog.start()
@@ -152,11 +156,14 @@ class ProxyPool:
         return not self._closed and self._broker_up
 
     def _probe(self):
-        try:
-            socket.create_connection(self._broker_address, timeout=1.0).close()
-            return True
-        except OSError:
-            return False
+        """Whether any of the brokers (the nodes of a cluster: kombu fails over among them) answers."""
+        for address in self._broker_addresses:
+            try:
+                socket.create_connection(address, timeout=1.0).close()
+                return True
+            except OSError:
+                continue
+        return False
 
     def _watch(self):
         while not self._closed:
@@ -168,10 +175,13 @@ class ProxyPool:
         broker goes away, the idle proxies' connections are dead, so they are dropped."""
         was_up, self._broker_up = self._broker_up, up
         if was_up and not up:
-            log.warning("broker at %s:%s unreachable; failing calls fast", *self._broker_address)
+            log.warning("broker at %s unreachable; failing calls fast", self._where())
             self._drop_idle()
         elif up and not was_up:
-            log.info("broker at %s:%s reachable again", *self._broker_address)
+            log.info("broker at %s reachable again", self._where())
+
+    def _where(self):
+        return ", ".join(f"{host}:{port}" for host, port in self._broker_addresses)
 
     def _drop_idle(self):
         with self._lock:

@@ -20,6 +20,12 @@ What `begin` finds decides the outcome:
 
 Without an explicit key the delivery id itself is the key, which makes every create
 safe against nameko's at-least-once redelivery.
+
+Deletes have the same problem the other way round: a delete run again under the same delivery
+id (redelivered by nameko, or republished by the gateway after it lost its broker connection)
+would find nothing and answer 404 although the first run deleted. So a delete leaves a marker
+under its delivery id, in the same script that deletes (`DELETED_LUA`), kept as long as implicit
+create keys; a run that finds the record gone and the marker naming it answers as the first did.
 A pending entry expires after the lease, so a key is never stuck after a crash.
 A failed attempt gives the key back at once (`abandon`): errors are not replayed.
 """
@@ -64,6 +70,18 @@ local function owns_idempotency_key(key, token)
 end
 """
 
+# Service delete scripts: KEYS[marker] is `deletion_marker`'s key, ARGV[ttl] its lifetime.
+DELETED_LUA = """
+local function deleted_by_this_call(marker, id)
+  return marker ~= "" and redis.call("GET", marker) == id
+end
+local function remember_deletion(marker, id, ttl)
+  if marker ~= "" then redis.call("SET", marker, id, "EX", ttl) end
+end
+"""
+NO_MARKER = ""  # a direct call (unit tests): nothing can run it again
+
+
 # Only a *pending* entry of this attempt goes: an attempt whose create script did commit (its
 # reply lost to a timeout, say) left a done entry, which must stay so that retries replay it.
 _ABANDON = """
@@ -95,8 +113,20 @@ class Idempotency:
         self.ttl = int(config.get("IDEMPOTENCY_TTL", DEFAULT_TTL))
         self.redelivery_ttl = int(config.get("IDEMPOTENCY_REDELIVERY_TTL", DEFAULT_REDELIVERY_TTL))
         self.lease = int(config.get("IDEMPOTENCY_LEASE", DEFAULT_LEASE))
+        self._client = client
         self._begin = client.register_script(_BEGIN)
         self._abandon_script = client.register_script(_ABANDON)
+
+    def deletion_marker(self, call):
+        """The key under which a delete run with `call`'s delivery id records what it deleted."""
+        if not call.delivery_id:
+            return NO_MARKER
+        return self.keys("deleted", hashlib.sha256(("delivery:" + call.delivery_id).encode()).hexdigest())
+
+    def deleted_by(self, call, record_id):
+        """Whether a run of this very call (same delivery id) deleted `record_id` already."""
+        marker = self.deletion_marker(call)
+        return bool(marker) and self._client.get(marker) in (record_id, record_id.encode())
 
     def commit_failed(self):
         """The error for a create script that found its attempt superseded (`GUARD_LUA` said no)."""

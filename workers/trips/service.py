@@ -76,10 +76,18 @@ class TripsService:
 
     @rpc
     def delete(self, trip_id):
-        record = self.get(trip_id)
-        if self.store.delete(record, now_ms()) == "missing":
+        """Delete a trip and release its holds. Run again under the same delivery id (a
+        redelivery, a republished request), it answers as its first run did."""
+        record = self.store.get(trip_id) if is_id(trip_id) else None
+        if record is None:
+            if is_id(trip_id) and self.store.idempotency.deleted_by(self.call, trip_id):
+                return None
             raise not_found(trip_id)
-        self._release(trip_id, [record[end] for end in ENDS])
+        outcome = self.store.delete(record, now_ms(), self.store.idempotency.deletion_marker(self.call))
+        if outcome == "missing":
+            raise not_found(trip_id)
+        if outcome == "deleted":  # "deleted before": that run released, or queued the release
+            self._release(trip_id, [record[end] for end in ENDS])
 
     @rpc
     def health(self):

@@ -9,13 +9,14 @@
                          scored by the deadline after which their holds are released
     releasing            sorted set: trips whose holds must be released, scored by the next attempt
     idempotency:*        see workers.common.idempotency
+    deleted:*            what a delete call deleted, by delivery id (workers.common.idempotency)
 
 `unconfirmed` and `releasing` form an outbox: a hold is promised before it is taken and a
 release is queued in the same script that deletes the trip, so a crash at any point leaves
 work that `due_releases` hands out again. Multi-key writes are Lua scripts: whole or nothing.
 """
 
-from workers.common.idempotency import GUARD_LUA, Idempotency
+from workers.common.idempotency import DELETED_LUA, GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
 from workers.common.storage import Keyspace
@@ -60,14 +61,21 @@ redis.call("HDEL", KEYS[2], ARGV[1])
 return 1
 """
 
-_DELETE = """
--- KEYS: record, index, by_airport from, by_airport to, releasing; ARGV: id, now
-if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+_DELETE = (
+    DELETED_LUA
+    + """
+-- KEYS: record, index, by_airport from, by_airport to, releasing; ARGV: id, now, marker key, its ttl
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  if deleted_by_this_call(ARGV[3], ARGV[1]) then return "deleted before" end
+  return "missing"
+end
 redis.call("DEL", KEYS[1])
 for i = 2, 4 do redis.call("ZREM", KEYS[i], ARGV[1]) end
 redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
+remember_deletion(ARGV[3], ARGV[1], ARGV[4])
 return "deleted"
 """
+)
 
 _DUE = """
 -- KEYS: unconfirmed, releasing, holds; ARGV: now, next attempt, batch size
@@ -160,8 +168,9 @@ class TripStore:
         """A create failed before any hold was taken: drop its promise."""
         self._scripts["forget"](keys=[self.keys("unconfirmed"), self.keys("holds")], args=[trip_id])
 
-    def delete(self, record, now_ms):
-        """Delete the trip and queue the release of its holds; "deleted" or "missing"."""
+    def delete(self, record, now_ms, marker=""):
+        """Delete the trip and queue the release of its holds; "deleted", "missing", or "deleted
+        before" (by an earlier run of this call, `marker`: its release is queued already)."""
         trip_id = record["id"]
         return self._scripts["delete"](
             keys=[
@@ -171,7 +180,7 @@ class TripStore:
                 self.keys("by_airport", record["airport_to"]),
                 self.keys("releasing"),
             ],
-            args=[trip_id, now_ms],
+            args=[trip_id, now_ms, marker, self.idempotency.redelivery_ttl],
         )
 
     def due_releases(self, now_ms, retry_at_ms, batch=100):
