@@ -186,20 +186,49 @@ class RabbitCluster:
     guest may do everything. `ports`: their AMQP ports (free ones by default). `base_dir`: where
     their data lives (a new temporary directory by default, removed by stop())."""
 
-    def __init__(self, size=3, ports=None, base_dir=None, vhost="travel", prefix=None):
+    def __init__(self, size=3, ports=None, base_dir=None, vhost="travel", prefix=None, dist_ports=None):
         ports = list(ports or [None] * size)
-        if len(ports) != size:
+        dist_ports = list(dist_ports or [None] * size)
+        if len(ports) != size or len(dist_ports) != size:
             raise ValueError(f"{size} nodes need {size} ports")
         self._own_dir = base_dir is None
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="rabbit-cluster-"))
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.base_dir.chmod(0o755)
-        prefix = prefix or f"rabbit-cl-{secrets.token_hex(3)}"
+        self.prefix = prefix or f"rabbit-cl-{secrets.token_hex(3)}"
         self.vhost = vhost
         self.nodes = [
-            RabbitNode(name=f"{prefix}-{n + 1}@localhost", port=port, base_dir=self.base_dir / f"node{n + 1}")
-            for n, port in enumerate(ports)
+            RabbitNode(
+                name=f"{self.prefix}-{n + 1}@localhost",
+                port=port,
+                dist_port=dist_port,
+                base_dir=self.base_dir / f"node{n + 1}",
+            )
+            for n, (port, dist_port) in enumerate(zip(ports, dist_ports, strict=True))
         ]
+
+    def state(self):
+        """What `attach` needs to find these nodes again from another process."""
+        return {
+            "prefix": self.prefix,
+            "base_dir": str(self.base_dir),
+            "vhost": self.vhost,
+            "ports": [n.port for n in self.nodes],
+            "dist_ports": [n.dist_port for n in self.nodes],
+        }
+
+    @classmethod
+    def attach(cls, state):
+        """The cluster `state()` describes (its nodes running or not); stop() keeps its data only
+        if it was given a base_dir, so `attach(...).stop()` removes nothing: remove it yourself."""
+        return cls(
+            len(state["ports"]),
+            ports=state["ports"],
+            dist_ports=state["dist_ports"],
+            base_dir=state["base_dir"],
+            vhost=state["vhost"],
+            prefix=state["prefix"],
+        )
 
     @property
     def uris(self):

@@ -6,6 +6,10 @@ Faults are shell commands run at the right moment, e.g. for the Compose file:
   python -m drills broker-outage --url http://localhost:8000 \\
       --stop "docker compose -f compose/docker-compose.yml stop rabbitmq" \\
       --start "docker compose -f compose/docker-compose.yml start rabbitmq"
+  python -m drills broker-node-loss --url http://localhost:8000 \\
+      --kill "docker compose -f compose/docker-compose.yml --profile cluster kill -s KILL rabbitmq-1" \\
+      --restore "docker compose -f compose/docker-compose.yml --profile cluster start rabbitmq-1" \\
+      --kill ... --restore ...    (one pair per node, run in turn)
 Exit status 0 when the drill passed, 1 when it did not.
 """
 
@@ -14,7 +18,7 @@ import shlex
 import subprocess
 import sys
 
-from drills import scenarios
+from drills import broker_node_loss, scenarios
 
 
 def command(text):
@@ -35,7 +39,16 @@ def main(argv=None):
         epilog=__doc__,
     )
     parser.add_argument(
-        "drill", choices=["worker-failure", "broker-outage", "redis-outage", "saturation", "timeouts", "hostile-input"]
+        "drill",
+        choices=[
+            "worker-failure",
+            "broker-outage",
+            "broker-node-loss",
+            "redis-outage",
+            "saturation",
+            "timeouts",
+            "hostile-input",
+        ],
     )
     parser.add_argument(
         "--url", action="append", required=True, help="the gateway's base URL (outage drills take several)"
@@ -45,6 +58,8 @@ def main(argv=None):
     parser.add_argument("--stop", help="outages: the command that takes the dependency down")
     parser.add_argument("--start", help="outages: the command that brings it back")
     parser.add_argument("--path", help="saturation, timeouts: a GET path that is slow / hangs")
+    parser.add_argument("--kill", action="append", help="broker-node-loss: the command that kills a node (repeat)")
+    parser.add_argument("--restore", action="append", help="broker-node-loss: the command that brings it back")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--limit", type=float, default=11.0, help="timeouts: longest acceptable 504 (s)")
@@ -66,6 +81,14 @@ def main(argv=None):
             command(_need(parser, args.start, "--start")),
             what=args.drill.split("-")[0],
             token=args.token,
+        )
+    elif args.drill == "broker-node-loss":
+        kills, restores = args.kill or [], args.restore or []
+        if not kills or len(kills) != len(restores):
+            parser.error("broker-node-loss needs as many --restore as --kill, one pair per node")
+        faults = [(command(k), command(r)) for k, r in zip(kills, restores, strict=True)]
+        report = broker_node_loss.broker_node_loss(
+            args.url, faults, concurrency=args.concurrency or 32, token=args.token
         )
     elif args.drill == "saturation":
         report = scenarios.saturation(url, _need(parser, args.path, "--path"), concurrency=args.concurrency or 200)

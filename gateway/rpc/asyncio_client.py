@@ -17,7 +17,10 @@ until then its calls time out. Failure modes, each ending the call at once:
 * the connection goes -> every call pending on it is republished, with the same correlation id
   and the time it has left, on a link that is up (or on the first to come up, within that
   time); the workers answer a repeated correlation id as its first run did (creates replay
-  their record, deletes their success), so a lost broker node costs no request. The link
+  their record, deletes their success), so a lost broker node costs no request. A republished
+  call not answered within RESEND_FIRST goes out again (same correlation id), then at doubling
+  intervals until its timeout:
+  the broker may drop a request sent while its queue's leader is being elected. The link
   reconnects by itself with capped, jittered exponential backoff, to the next node when its
   own does not answer; while no link is up, new calls fail fast (NotConnected);
 * more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue.
@@ -44,6 +47,11 @@ from gateway.settings import masked, split_uris
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
+# A call republished after its link was lost is sent again after RESEND_FIRST seconds, then at
+# doubling intervals, until it is answered or its time is up: a request published while its quorum
+# queue elects a new leader (the old one died with the node) can be dropped by the broker, and no
+# confirm says so. Each copy carries the same correlation id, so the workers run it as one call.
+RESEND_FIRST = 1.0
 
 
 def backoff(attempt):
@@ -203,6 +211,9 @@ class AsyncRpcClient:
         self.connections_made = 0
         self.republished = 0
         self._waiting = {}  # correlation id -> _Call whose link was lost, until one is up
+        self._rescued = {}  # correlation id -> _Call republished, sent again until answered
+        self._resend_timer = None
+        self._resend_interval = RESEND_FIRST
 
     async def start(self):
         """Start connecting in the background; calls fail fast until a link is up."""
@@ -222,6 +233,8 @@ class AsyncRpcClient:
 
     async def close(self):
         self.closing = True
+        if self._resend_timer is not None:
+            self._resend_timer.cancel()
         for link in self.links:
             link.close()
         await asyncio.gather(*(link.task for link in self.links if link.task), return_exceptions=True)
@@ -273,9 +286,38 @@ class AsyncRpcClient:
             if call.future.done() or remaining <= 0:
                 continue  # its timer is about to fire, or did
             link.send(call, self.exchange, remaining)
+            self._rescued[call.correlation_id] = call
             self.republished += 1
             REPUBLISHED.inc()
         log.info("republished %d calls on broker connection %d", len(waiting), link.number)
+        self._resend_interval = RESEND_FIRST
+        if self._resend_timer is not None:
+            self._resend_timer.cancel()
+            self._resend_timer = None
+        self._schedule_resend()
+
+    def _schedule_resend(self):
+        if self._rescued and self._resend_timer is None and not self.closing:
+            self._resend_timer = self._loop.call_later(self._resend_interval, self._resend)
+            self._resend_interval *= 2
+
+    def _resend(self):
+        """Send the republished calls still unanswered again, on the first link up."""
+        self._resend_timer = None
+        link = next((link for link in self.links if link.usable), None)
+        now = self._loop.time()
+        rescued, self._rescued = self._rescued, {}
+        for call in rescued.values():
+            remaining = call.deadline - now
+            if call.future.done() or remaining <= 0 or call.link is None:
+                continue  # answered, expired, or waiting for a link (adopt_waiting sends it)
+            if link is not None:
+                call.link.pending.pop(call.correlation_id, None)
+                link.send(call, self.exchange, remaining)
+                self.republished += 1
+                REPUBLISHED.inc()
+            self._rescued[call.correlation_id] = call
+        self._schedule_resend()
 
     async def call(self, call, caller):
         """`call.service.method(**call.kwargs)`; its result, or the error it raised."""
@@ -313,6 +355,8 @@ class AsyncRpcClient:
         return decode_reply(reply)
 
     def _forget(self, call):
+        if self._rescued:
+            self._rescued.pop(call.correlation_id, None)
         if call.link is not None:
             call.link.pending.pop(call.correlation_id, None)
         else:

@@ -24,6 +24,7 @@ from nameko.rpc import Rpc as NamekoRpc
 from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable, TravelError
+from workers.common.idempotency import Superseded
 from workers.common.replies import BROKEN, JSON, reply_and_ack, reply_body
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ class Rpc(NamekoRpc):
         return data
 
     def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is not None and isinstance(exc_info[1], Superseded):
+            # another run of this very call took over its idempotency key and answers for it
+            self.rpc_consumer.queue_consumer.ack_message(message)
+            return result, exc_info
         if exc_info is not None:
             exc_info = as_wire_error(exc_info)
         properties = message.properties

@@ -94,6 +94,14 @@ return 1
 """
 
 
+class Superseded(IdempotencyKeyInUse):
+    """This attempt lost its key to a later run of the same call (same delivery id: nameko's
+    redelivery, or the gateway republishing after a lost broker connection), which answers the
+    caller; the rpc entrypoint sends no reply for it (workers/common/entrypoint.py). Raised only
+    once the attempt holds the key no more, so its caller has either that other run's answer or,
+    for a lease that expired (60 s), stopped waiting long ago."""
+
+
 @dataclass(frozen=True)
 class Attempt:
     key: str  # the Redis key of the entry
@@ -130,7 +138,7 @@ class Idempotency:
 
     def commit_failed(self):
         """The error for a create script that found its attempt superseded (`GUARD_LUA` said no)."""
-        return IdempotencyKeyInUse("Another attempt with this idempotency key took over.")
+        return Superseded("Another attempt with this idempotency key took over.")
 
     def begin(self, call, idempotency_key, payload):
         """Claim the key for a create of `payload`; see the module docstring for the outcomes."""

@@ -155,15 +155,24 @@ class TripsService:
             log.warning("holds of trip %s not released yet (%s); will retry", trip_id, exc)
 
     def _call_airports(self, method, **kwargs):
-        # nameko's RpcProxy waits for ever; a stuck airports_service must not pin this worker.
+        """hold and release are idempotent, so an attempt with no answer in AIRPORTS_RPC_ATTEMPT
+        seconds is made again, until AIRPORTS_RPC_TIMEOUT: a request or reply the broker dropped
+        while a lost node's queues elected new leaders costs a retry, not the call. (nameko's
+        RpcProxy itself would wait for ever; a stuck airports_service must not pin this worker.)"""
         timeout = float(self.config.get("AIRPORTS_RPC_TIMEOUT", 5))
-        try:
-            with eventlet.Timeout(timeout):
-                return getattr(self.airports, method)(**kwargs)
-        except eventlet.Timeout:
-            raise ServiceUnavailable("airports_service did not answer in time.") from None
-        except UnknownService:
-            raise ServiceUnavailable("airports_service is not running.") from None
+        attempt = float(self.config.get("AIRPORTS_RPC_ATTEMPT", 1.5))
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                with eventlet.Timeout(min(attempt, remaining)):
+                    return getattr(self.airports, method)(**kwargs)
+            except eventlet.Timeout:
+                if deadline - time.monotonic() <= 0.05:
+                    raise ServiceUnavailable("airports_service did not answer in time.") from None
+                log.info("airports_service.%s: no answer in %ss; asking again", method, attempt)
+            except UnknownService:
+                raise ServiceUnavailable("airports_service is not running.") from None
 
     def _forget(self, trip_id):
         try:
