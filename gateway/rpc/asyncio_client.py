@@ -209,7 +209,8 @@ class AsyncRpcClient:
         self.in_flight = 0
         self.late_replies = 0
         self.connections_made = 0
-        self.republished = 0
+        self.republished = 0  # calls of lost links published again
+        self.resent = 0  # further copies of those, sent while they got no answer
         self._waiting = {}  # correlation id -> _Call whose link was lost, until one is up
         self._rescued = {}  # correlation id -> _Call republished, sent again until answered
         self._resend_timer = None
@@ -248,6 +249,7 @@ class AsyncRpcClient:
             "in_flight": self.in_flight,
             "pending": sum(len(link.pending) for link in self.links) + len(self._waiting),
             "republished": self.republished,
+            "resent": self.resent,
             "links_up": sum(link.usable for link in self.links),
             "late_replies": self.late_replies,
             "connections_made": self.connections_made,
@@ -314,7 +316,7 @@ class AsyncRpcClient:
             if link is not None:
                 call.link.pending.pop(call.correlation_id, None)
                 link.send(call, self.exchange, remaining)
-                self.republished += 1
+                self.resent += 1
                 REPUBLISHED.inc()
             self._rescued[call.correlation_id] = call
         self._schedule_resend()
