@@ -22,7 +22,12 @@ _PASSWORD_IN_URI = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s;'\"]*:)([^@\s;'\"
 
 
 def mask_passwords(text):
-    return _PASSWORD_IN_URI.sub(r"\1***@", text)
+    """`text` with the password of every URI in it replaced by *** (left as it is if masked already)."""
+    return _PASSWORD_IN_URI.sub(_mask, text)
+
+
+def _mask(match):
+    return match.group(0) if match.group(2).strip("*") == "" else f"{match.group(1)}***@"
 
 
 class PasswordFilter(logging.Filter):

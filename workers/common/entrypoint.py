@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 kombu.serialization.register("json", orjson.dumps, orjson.loads, content_type=JSON, content_encoding="utf-8")
 
 DELIVERY_ID = "delivery_id"
+DELIVERY_REPLY_TO, DELIVERY_REDELIVERED = "delivery_reply_to", "delivery_redelivered"
 
 # What Redis says when it is up but cannot serve right now: redis-py raises its own classes for
 # some replies (dropping their code from the message) and plain ResponseErrors for others.
@@ -68,6 +69,8 @@ class Rpc(NamekoRpc):
         data = super().unpack_message_headers(message)
         # Set from the message itself, so a caller cannot choose it with a header.
         data[DELIVERY_ID] = message.properties.get("correlation_id")
+        data[DELIVERY_REPLY_TO] = message.properties.get("reply_to")
+        data[DELIVERY_REDELIVERED] = bool(message.delivery_info.get("redelivered"))
         return data
 
     def handle_result(self, message, worker_ctx, result, exc_info):

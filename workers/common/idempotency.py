@@ -14,8 +14,12 @@ What `begin` finds decides the outcome:
 * done, same input: the first result is returned (a retry, or a redelivery);
 * any entry with another input: `IdempotencyKeyReused`;
 * pending, same delivery id: nameko redelivered this very call because the worker
-  that had it died; the new attempt takes the key over (a new token, so the old
-  attempt, should it still be alive, can no longer commit);
+  that had it died, or the gateway republished it after losing its broker connection;
+  the new attempt takes the key over (a new token, so the old attempt, should it still
+  be alive, can no longer commit, and sends no reply: `Superseded`). Except a copy for
+  the same reply queue that is not a redelivery (the ASGI gateway sends a republished
+  call again while it has no answer): the first run is alive and answers that queue,
+  so the copy stays silent (`Duplicate`) rather than start over;
 * pending, another delivery id: a concurrent duplicate, `IdempotencyKeyInUse`.
 
 Without an explicit key the delivery id itself is the key, which makes every create
@@ -56,6 +60,9 @@ local entry = cjson.decode(raw)
 if entry.fp ~= ARGV[1] then return {"mismatch"} end
 if entry.state == "done" then return {"replay", entry.result} end
 if ARGV[2] ~= "" and entry.owner == ARGV[2] then
+  -- the same call again: a copy sent to the same reply queue, not redelivered, finds its first
+  -- run alive (a dead one's message would come back redelivered) and leaves the answer to it
+  if ARGV[6] ~= "" and entry.reply == ARGV[6] and ARGV[7] ~= "1" then return {"duplicate"} end
   redis.call("SET", KEYS[1], ARGV[4], "EX", ARGV[5])
   return {"new"}
 end
@@ -100,6 +107,11 @@ class Superseded(IdempotencyKeyInUse):
     caller; the rpc entrypoint sends no reply for it (workers/common/entrypoint.py). Raised only
     once the attempt holds the key no more, so its caller has either that other run's answer or,
     for a lease that expired (60 s), stopped waiting long ago."""
+
+
+class Duplicate(Superseded):
+    """A copy of a call whose first run (same delivery id, same reply queue) is in progress:
+    that run answers; this one sends no reply."""
 
 
 @dataclass(frozen=True)
@@ -152,13 +164,21 @@ class Idempotency:
         key = self.keys("idempotency", hashlib.sha256(scope.encode()).hexdigest())
         fingerprint = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
         token = uuid.uuid4().hex
-        pending = dumps({"state": "pending", "fp": fingerprint, "owner": delivery_id, "token": token})
-        outcome = self._begin(keys=[key], args=[fingerprint, delivery_id, token, pending, self.lease])
+        reply_to = getattr(call, "reply_to", None) or ""
+        redelivered = "1" if getattr(call, "redelivered", False) else ""
+        pending = dumps(
+            {"state": "pending", "fp": fingerprint, "owner": delivery_id, "token": token, "reply": reply_to}
+        )
+        outcome = self._begin(
+            keys=[key], args=[fingerprint, delivery_id, token, pending, self.lease, reply_to, redelivered]
+        )
         attempt = Attempt(key, token, fingerprint, ttl)
         if outcome[0] == "new":
             return attempt
         if outcome[0] == "replay":
             return Attempt(key, token, fingerprint, ttl, replay=loads(outcome[1]))
+        if outcome[0] == "duplicate":
+            raise Duplicate("The first run of this call is still being processed and will answer.")
         if outcome[0] == "mismatch":
             raise IdempotencyKeyReused("This idempotency key was used with a different input.")
         raise IdempotencyKeyInUse("A request with this idempotency key is still being processed.")

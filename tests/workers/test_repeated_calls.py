@@ -1,4 +1,4 @@
-"""A delete run again under the same delivery id (nameko redelivering it, or the ASGI gateway
+"""Calls run again: a delete run again under the same delivery id (nameko redelivering it, or the ASGI gateway
 republishing it after losing its broker connection) answers as its first run did: no 404."""
 
 import pytest
@@ -7,6 +7,8 @@ from nameko.testing.services import worker_factory
 from schemas.errors import NotFound
 from tests.workers.conftest import call
 from workers.airports.service import AirportsService
+from workers.common.context import Call
+from workers.common.idempotency import Duplicate
 from workers.trips.service import TripsService
 
 
@@ -73,3 +75,30 @@ def test_a_trip_delete_run_twice_under_one_delivery_id_succeeds_and_releases_onc
         trips_for(trip_store, airports, "delete-2").delete(trip["id"])
     assert airports.holders(a) == [] and airports.holders(b) == []
     airports.delete(a)  # nothing holds it any more
+
+
+# Creates: copies of one call (the ASGI gateway sends a republished call again while it has no
+# answer) leave the answer to the run in progress; a redelivery or another reply queue takes over.
+
+
+@pytest.fixture
+def idempotency(airport_store):
+    return airport_store.idempotency
+
+
+def copy_of(delivery_id, reply_to, redelivered=False):
+    return Call(request_id=None, delivery_id=delivery_id, reply_to=reply_to, redelivered=redelivered)
+
+
+def test_a_copy_for_the_same_reply_queue_leaves_the_answer_to_the_first_run(idempotency):
+    first = idempotency.begin(copy_of("c1", "queue-a"), None, {"n": 1})
+    with pytest.raises(Duplicate):
+        idempotency.begin(copy_of("c1", "queue-a"), None, {"n": 1})
+    # the first run still owns the key: its commit goes through
+    assert idempotency.begin(copy_of("c1", "queue-a", redelivered=True), None, {"n": 1}).token != first.token
+
+
+def test_a_copy_for_another_reply_queue_takes_over(idempotency):
+    first = idempotency.begin(copy_of("c2", "queue-a"), "key-2", {"n": 1})
+    second = idempotency.begin(copy_of("c2", "queue-b"), "key-2", {"n": 1})
+    assert second.token != first.token and second.key == first.key
