@@ -239,6 +239,23 @@ class RabbitCluster:
         """The AMQP_URI: every node, separated by `;` (kombu's failover syntax)."""
         return ";".join(self.uris)
 
+    def uri_for(self, vhost):
+        """The AMQP_URI of another vhost of the cluster."""
+        return ";".join(node.uri_for(vhost) for node in self.nodes)
+
+    def _any_running(self):
+        return next(n for n in self.nodes if n.running)
+
+    def add_vhost(self, name, queue_type="quorum"):
+        """A vhost whose default queue type is `queue_type`, on which guest may do everything."""
+        node = self._any_running()
+        node.ctl("add_vhost", name, "--default-queue-type", queue_type)
+        node.ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        return name
+
+    def delete_vhost(self, name):
+        self._any_running().ctl("delete_vhost", name, check=False)
+
     def start(self):
         """Boot every node (in parallel), join them to the first, create the vhost."""
         try:
@@ -293,11 +310,10 @@ class RabbitCluster:
         node.start(timeout)
         self.wait_running(timeout, nodes=[node])
 
-    def queues(self, *columns, index=None):
+    def queues(self, *columns, vhost=None):
         """[{column: value}] of the vhost's queues, as a running node lists them."""
         columns = columns or ("name", "type", "durable", "auto_delete", "exclusive")
-        node = self.nodes[index] if index is not None else next(n for n in self.nodes if n.running)
-        out = node.ctl("list_queues", "-p", self.vhost, "--formatter", "json", *columns)
+        out = self._any_running().ctl("list_queues", "-p", vhost or self.vhost, "--formatter", "json", *columns)
         return json.loads(out)
 
     def status(self):

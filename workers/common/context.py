@@ -27,7 +27,10 @@ class CallContext(DependencyProvider):
     def get_dependency(self, worker_ctx):
         data = worker_ctx.data
         return Call(
-            data.get(REQUEST_ID), data.get(DELIVERY_ID), data.get(DELIVERY_REPLY_TO), bool(data.get(DELIVERY_REDELIVERED))
+            data.get(REQUEST_ID),
+            data.get(DELIVERY_ID),
+            data.get(DELIVERY_REPLY_TO),
+            bool(data.get(DELIVERY_REDELIVERED)),
         )
 
     def worker_setup(self, worker_ctx):
