@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +65,9 @@ class ClusterStack:
     def close(self):
         for process in self.gateways:
             process.close()
+        kept = os.environ.get("CLUSTER_KEEP_LOGS")  # a directory: the workers' log is copied there
+        if kept:
+            Path(kept, f"{self.vhost}-workers.log").write_text(self.workers.output())
         self.workers.close()
         self.cluster.delete_vhost(self.vhost)
 

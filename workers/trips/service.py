@@ -87,7 +87,9 @@ class TripsService:
         if outcome == "missing":
             raise not_found(trip_id)
         if outcome == "deleted":  # "deleted before": that run released, or queued the release
-            self._release(trip_id, [record[end] for end in ENDS])
+            # one attempt only: the release is queued already (the delete script did it), so the
+            # timer retries it; the caller need not wait for airports_service to be reachable
+            self._release(trip_id, [record[end] for end in ENDS], once=True)
 
     @rpc
     def health(self):
@@ -146,22 +148,22 @@ class TripsService:
         if queued:
             self._release(trip_id, ends)
 
-    def _release(self, trip_id, airport_ids):
+    def _release(self, trip_id, airport_ids, once=False):
         """Release a trip's holds now if airports_service answers; else the timer retries."""
         try:
-            self._call_airports("release", airport_ids=airport_ids, holder=trip_id)
+            self._call_airports("release", once=once, airport_ids=airport_ids, holder=trip_id)
             self.store.released(trip_id)
         except Exception as exc:
             log.warning("holds of trip %s not released yet (%s); will retry", trip_id, exc)
 
-    def _call_airports(self, method, **kwargs):
+    def _call_airports(self, method, once=False, **kwargs):
         """hold and release are idempotent, so an attempt with no answer in AIRPORTS_RPC_ATTEMPT
         seconds is made again, until AIRPORTS_RPC_TIMEOUT: a request or reply the broker dropped
         while a lost node's queues elected new leaders costs a retry, not the call. (nameko's
         RpcProxy itself would wait for ever; a stuck airports_service must not pin this worker.)"""
         timeout = float(self.config.get("AIRPORTS_RPC_TIMEOUT", 5))
         attempt = float(self.config.get("AIRPORTS_RPC_ATTEMPT", 1.5))
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (min(attempt, timeout) if once else timeout)
         while True:
             remaining = deadline - time.monotonic()
             try:
