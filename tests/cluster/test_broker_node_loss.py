@@ -20,10 +20,11 @@ def test_the_workers_queues_are_quorum_queues(rabbit_cluster, cluster_stack, clu
     queues = {q["name"]: q for q in rabbit_cluster.queues(*columns, vhost=cluster_stack.vhost)}
     for service in ("airports_service", "trips_service", "greeting_service"):
         assert queues[f"rpc-{service}"]["type"] == "quorum", queues
-    # nameko 2.14's own reply queues (trips_service's proxy to airports_service) are durable with
-    # x-expires, so the vhost makes them quorum queues too; the ASGI gateway's are exclusive: classic
+    # nameko 2.14's own reply queues are durable with x-expires, so the vhost would make them quorum
+    # queues; trips_service's proxy declares its own exclusive (workers/common/proxy.py), classic, as
+    # the ASGI gateway's are
     replies = [q for name, q in queues.items() if name.startswith("rpc.reply-trips_service-")]
-    assert replies and all(q["type"] == "quorum" for q in replies)
+    assert replies and all(q["type"] == "classic" and q["exclusive"] for q in replies)
     gateway = [q for name, q in queues.items() if name.startswith("rpc.reply-gateway-")]
     assert gateway and all(q["type"] == "classic" and q["exclusive"] for q in gateway)
 

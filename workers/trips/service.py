@@ -12,7 +12,6 @@ import time
 import eventlet
 from nameko.dependency_providers import Config
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from schemas.errors import NotFound, ServiceUnavailable, ValidationError
@@ -22,6 +21,7 @@ from schemas.validation import load
 from workers.common.context import CallContext
 from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
+from workers.common.proxy import RpcProxy
 from workers.common.records import new_id, utc_now
 from workers.common.storage import RedisStore
 from workers.trips.storage import TripStore
