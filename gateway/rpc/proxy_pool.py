@@ -16,6 +16,14 @@ friends leave out:
 * fast failure while the broker is down: nameko's publisher retries a dead connection for
   seconds, so a watchdog thread probes the broker's port twice a second; while it is closed,
   calls fail at once (503) and idle proxies, whose connections died with it, are dropped.
+  With several brokers (AMQP_URI `uri1;uri2`, a cluster's nodes; kombu fails over among them)
+  it probes each: the broker is down when none answers.
+
+What it cannot do that the ASGI client does: republish a call whose connection broke, as the
+same call. nameko's MethodProxy makes a new correlation id for every call, so a call that fails
+mid-way is a 503 (README: "A RabbitMQ cluster, and what a lost node costs"). A break while it
+waits for the reply is survived: the reply queue is a quorum queue on a quorum vhost, and nameko's
+consumer reconnects to another node and goes on waiting.
 """
 
 import logging
