@@ -313,9 +313,12 @@ class AsyncRpcClient:
             remaining = call.deadline - now
             if call.future.done() or remaining <= 0 or call.link is None:
                 continue  # answered, expired, or waiting for a link (adopt_waiting sends it)
-            if link is not None:
+            # on the link it waits on, if that is up: the same reply queue, so a run of the call in
+            # progress keeps it (the copy stays silent) and its answer arrives where it is awaited
+            target = call.link if call.link.usable else link
+            if target is not None:
                 call.link.pending.pop(call.correlation_id, None)
-                link.send(call, self.exchange, remaining)
+                target.send(call, self.exchange, remaining)
                 self.resent += 1
                 REPUBLISHED.inc()
             self._rescued[call.correlation_id] = call
