@@ -91,6 +91,7 @@ class _Link:
         self.pending = {}  # correlation id -> _Call
         self.lost = asyncio.Event()
         self.task = None
+        self.connected_at = 0.0
 
     @property
     def params(self):
@@ -128,6 +129,7 @@ class _Link:
         if not connection.usable:  # lost in the very read that completed the set-up
             raise ConnectionLost("closed during set-up")
         self.connection, self.reply_to = connection, reply_to
+        self.connected_at = asyncio.get_running_loop().time()
         self.client.connections_made += 1
         BROKER_CONNECTIONS.inc()
         log.info("connected to the broker at %s (link %d)", self._where(), self.number)
@@ -306,19 +308,20 @@ class AsyncRpcClient:
     def _resend(self):
         """Send the republished calls still unanswered again, on the first link up."""
         self._resend_timer = None
-        link = next((link for link in self.links if link.usable), None)
+        # on the link connected last: a channel opened after the node was lost. (Measured: copies
+        # sent again on the channel they went out on could all be dropped for the whole timeout,
+        # as if it still sent to the quorum queues' old leaders; on a fresh one they arrive.)
+        usable = [link for link in self.links if link.usable]
+        link = max(usable, key=lambda link: link.connected_at) if usable else None
         now = self._loop.time()
         rescued, self._rescued = self._rescued, {}
         for call in rescued.values():
             remaining = call.deadline - now
             if call.future.done() or remaining <= 0 or call.link is None:
                 continue  # answered, expired, or waiting for a link (adopt_waiting sends it)
-            # on the link it waits on, if that is up: the same reply queue, so a run of the call in
-            # progress keeps it (the copy stays silent) and its answer arrives where it is awaited
-            target = call.link if call.link.usable else link
-            if target is not None:
+            if link is not None:
                 call.link.pending.pop(call.correlation_id, None)
-                target.send(call, self.exchange, remaining)
+                link.send(call, self.exchange, remaining)
                 self.resent += 1
                 REPUBLISHED.inc()
             self._rescued[call.correlation_id] = call
