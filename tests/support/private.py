@@ -184,6 +184,8 @@ LIBRARY_PRIVATES = [
     # proxy's own worker context and reply listener
     ("nameko.standalone.rpc", "StandaloneProxyBase", "_worker_ctx"),
     ("nameko.standalone.rpc", "ClusterRpcProxy", "_reply_listener"),
+    # workers/common/proxy.py: nameko's ReplyListener's table of calls awaiting replies
+    ("nameko.rpc", "ReplyListener", "_reply_events"),
     # workers/common/replies.py: py-amqp's transport write, to send a reply and its ack as one
     ("amqp.transport", "_AbstractTransport", "_write"),
 ]

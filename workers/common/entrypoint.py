@@ -76,7 +76,10 @@ class Rpc(NamekoRpc):
     def handle_result(self, message, worker_ctx, result, exc_info):
         if exc_info is not None and isinstance(exc_info[1], Superseded):
             # another run of this very call took over its idempotency key and answers for it
-            self.rpc_consumer.queue_consumer.ack_message(message)
+            try:
+                self.rpc_consumer.queue_consumer.ack_message(message)
+            except BROKEN:  # the connection broke: the broker gives the request back, a copy
+                pass
             return result, exc_info
         if exc_info is not None:
             exc_info = as_wire_error(exc_info)

@@ -12,12 +12,28 @@ when the node died are lost either way; the caller asks again (trips_service's h
 are idempotent: workers/trips/service.py).
 """
 
+import logging
+
 from kombu import Queue
 from nameko.rpc import ReplyListener as NamekoReplyListener
 from nameko.rpc import RpcProxy as NamekoRpcProxy
 
+log = logging.getLogger(__name__)
+
 
 class ReplyListener(NamekoReplyListener):
+    def handle_message(self, body, message):
+        """nameko's, but an ack that fails on a connection being reset (the node died under it) no
+        longer kills the whole service container: nameko catches only amqp's ConnectionError, and
+        the socket raises ConnectionResetError (an OSError). The reply arrived; it is delivered."""
+        try:
+            self.queue_consumer.ack_message(message)
+        except OSError as exc:
+            log.info("could not acknowledge a reply (%s); its queue goes with the connection", exc)
+        client_event = self._reply_events.pop(message.properties.get("correlation_id"), None)
+        if client_event is not None:
+            client_event.send(body)
+
     def setup(self):
         super().setup()  # registers with the container's queue consumer, which declares at start
         queue = self.queue
