@@ -84,7 +84,7 @@ def _port(uri, default):
     if not uri:
         return default
     try:
-        return urllib.parse.urlsplit(uri).port or default
+        return urllib.parse.urlsplit(uri.split(";")[0].strip()).port or default  # a list: its first node
     except ValueError:
         return default
 

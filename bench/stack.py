@@ -92,7 +92,9 @@ class Stack(Started):
         self.target_names = list(target_names)
         self.vhost = f"bench-{self.run_id}"
         self.redis_prefix = f"bench-{self.run_id}:"
-        self.amqp_uri = f"{options.amqp_base.rstrip('/')}/{self.vhost}"
+        # a cluster's nodes (`uri1;uri2;...`): the same vhost on each (rabbitmqctl makes it on the node
+        # RABBITMQ_NODENAME names, or RABBITMQ_MANAGEMENT_URL's)
+        self.amqp_uri = ";".join(f"{base.strip().rstrip('/')}/{self.vhost}" for base in options.amqp_base.split(";"))
         self.workers = []  # [(services, ChildProcess)]
         self.targets = {}
         self.vhost_created = False

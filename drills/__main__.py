@@ -9,6 +9,10 @@ Faults are shell commands run at the right moment, e.g. for the Compose file:
   python -m drills redis-failover --url http://localhost:8000 \\
       --fault "python -m devstack.redis_sentinel kill-primary --dir DIR" \\
       --start "python -m devstack.redis_sentinel restart --dir DIR"
+  python -m drills broker-node-loss --url http://localhost:8000 \\
+      --kill "docker compose -f compose/docker-compose.yml --profile cluster kill -s KILL rabbitmq-1" \\
+      --restore "docker compose -f compose/docker-compose.yml --profile cluster start rabbitmq-1" \\
+      --kill ... --restore ...    (one pair per node, run in turn)
 Exit status 0 when the drill passed, 1 when it did not.
 """
 
@@ -17,7 +21,7 @@ import shlex
 import subprocess
 import sys
 
-from drills import redis_failover, scenarios
+from drills import broker_node_loss, redis_failover, scenarios
 
 
 def command(text):
@@ -42,6 +46,7 @@ def main(argv=None):
         choices=[
             "worker-failure",
             "broker-outage",
+            "broker-node-loss",
             "redis-outage",
             "redis-failover",
             "saturation",
@@ -62,6 +67,8 @@ def main(argv=None):
     )
     parser.add_argument("--max-lost", type=int, help="redis-failover: acknowledged writes it may lose (default: any)")
     parser.add_argument("--path", help="saturation, timeouts: a GET path that is slow / hangs")
+    parser.add_argument("--kill", action="append", help="broker-node-loss: the command that kills a node (repeat)")
+    parser.add_argument("--restore", action="append", help="broker-node-loss: the command that brings it back")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--limit", type=float, default=11.0, help="timeouts: longest acceptable 504 (s)")
@@ -92,6 +99,14 @@ def main(argv=None):
             concurrency=args.concurrency or 8,
             max_lost=args.max_lost,
             token=args.token,
+        )
+    elif args.drill == "broker-node-loss":
+        kills, restores = args.kill or [], args.restore or []
+        if not kills or len(kills) != len(restores):
+            parser.error("broker-node-loss needs as many --restore as --kill, one pair per node")
+        faults = [(command(k), command(r)) for k, r in zip(kills, restores, strict=True)]
+        report = broker_node_loss.broker_node_loss(
+            args.url, faults, concurrency=args.concurrency or 32, token=args.token
         )
     elif args.drill == "saturation":
         report = scenarios.saturation(url, _need(parser, args.path, "--path"), concurrency=args.concurrency or 200)

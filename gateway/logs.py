@@ -2,6 +2,7 @@
 
 import contextvars
 import logging
+import re
 import sys
 
 from telemetry import ENABLED as TRACING
@@ -21,6 +22,38 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# scheme://user:password@ -> scheme://user:***@ for every URI in a line (workers/common/logs.py
+# does the same for the workers): nameko and kombu mask only the first URI of a `;`-separated list
+_PASSWORD_IN_URI = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s;'\"]*:)([^@\s;'\"]+)@", re.IGNORECASE)
+
+
+def mask_passwords(text):
+    """`text` with the password of every URI in it replaced by *** (left as it is if masked already)."""
+    return _PASSWORD_IN_URI.sub(_mask, text)
+
+
+def _mask(match):
+    return match.group(0) if match.group(2).strip("*") == "" else f"{match.group(1)}***@"
+
+
+class PasswordFilter(logging.Filter):
+    def filter(self, record):
+        message = record.getMessage()
+        masked = mask_passwords(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_passwords(record.exc_text)
+        return True
+
+
+# The libraries the WSGI pool runs (nameko's ClusterRpcProxy on kombu and amqp): their warnings go
+# through the gateway's handler, so that they are formatted and masked like the gateway's own.
+LIBRARY_LOGGERS = ("nameko", "kombu", "amqp")
+
+
 def configure_logging(level="INFO", fmt="plain"):
     """Send the `gateway` loggers to stderr, as text or (fmt="json") one JSON object per line.
     The server's own loggers are left as it set them."""
@@ -30,6 +63,7 @@ def configure_logging(level="INFO", fmt="plain"):
     handler = logging.StreamHandler(sys.stderr)
     handler._gateway = True
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(PasswordFilter())
     if fmt == "json":
         from pythonjsonlogger.json import JsonFormatter
 
@@ -44,3 +78,11 @@ def configure_logging(level="INFO", fmt="plain"):
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        if not library.handlers:
+            library.addHandler(handler)
+            library.setLevel(
+                max(logging.WARNING, logging.getLevelName(level.upper()) if isinstance(level, str) else level)
+            )
+            library.propagate = False

@@ -14,6 +14,7 @@ def setting(variable, default, secret=False):
 
 @dataclass(frozen=True)
 class Settings:
+    # one broker, or several separated by ";" (kombu's failover syntax): the nodes of a cluster
     amqp_uri: str = setting("AMQP_URI", "amqp://guest:guest@localhost:5672/", secret=True)
     rpc_exchange: str = setting("RPC_EXCHANGE", "nameko-rpc")
     rpc_timeout: float = setting("RPC_TIMEOUT", 10.0)  # seconds to wait for a service's reply
@@ -62,10 +63,22 @@ class Settings:
                 raise ValueError(f"{self.variable(name)} must be positive")
         if self.rpc_pool_size < 0:
             raise ValueError("RPC_POOL_SIZE must not be negative")
+        uris = self.amqp_uris
+        if not uris:
+            raise ValueError("AMQP_URI names no broker")
+        for uri in uris:
+            if not uri.startswith(("amqp://", "amqps://")):
+                raise ValueError(f"AMQP_URI: {masked(uri)!r} does not start with amqp:// or amqps://")
+
+    @property
+    def amqp_uris(self):
+        """The brokers AMQP_URI names, in order (one, or the nodes of a cluster)."""
+        return split_uris(self.amqp_uri)
 
     @property
     def asgi_connections(self):
-        return self.rpc_pool_size or 2
+        """Auto: two links, or one per node when there are more, so that they spread over the nodes."""
+        return self.rpc_pool_size or max(2, len(self.amqp_uris))
 
     @property
     def wsgi_proxies(self):
@@ -82,7 +95,8 @@ class Settings:
 
     @property
     def amqp_tls(self):
-        return self.amqp_uri.startswith("amqps://")
+        """Whether any broker is reached over TLS (the TLS options then apply to each amqps:// URI)."""
+        return any(uri.startswith("amqps://") for uri in self.amqp_uris)
 
     def ssl_context(self):
         """The TLS context for amqps:// (None for amqp://)."""
@@ -108,16 +122,24 @@ class Settings:
         return options
 
     def describe(self):
-        """A one-line summary for the start-up log: the broker address without its password."""
+        """A one-line summary for the start-up log: the broker addresses without their passwords."""
+        brokers = "brokers" if len(self.amqp_uris) > 1 else "broker"
         return (
-            f"broker {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, "
+            f"{brokers} {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, "
             f"pool {self.rpc_pool_size or 'auto'}, auth {'on' if self.tokens else 'off'}, "
             f"CORS {self.cors_origins or 'off'}"
         )
 
 
+def split_uris(value):
+    """`uri1;uri2;...` as a list (kombu's failover syntax; blanks around the `;` ignored)."""
+    return [uri.strip() for uri in value.split(";") if uri.strip()]
+
+
 def masked(uri):
-    """`uri` with its password replaced by ***."""
+    """`uri` with its password replaced by ***; each of them, for a `;`-separated list."""
+    if ";" in uri:
+        return ";".join(masked(one) for one in split_uris(uri))
     parts = urllib.parse.urlsplit(uri)
     if parts.password is None:
         return uri

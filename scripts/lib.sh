@@ -44,11 +44,14 @@ ensure_venv() {
     fi
 }
 
-# host and port of a URI, with a default port
+# host and port of a URI, with a default port; of the first one, for a list (uri1;uri2) or
+# a URI naming several hosts (redis+sentinel://h1:p1,h2:p2/...)
 uri_host_port() {
     "$VENV/bin/python" - "$1" "$2" <<'PY'
 import sys, urllib.parse
-u = urllib.parse.urlsplit(sys.argv[1])
+u = urllib.parse.urlsplit(sys.argv[1].split(";")[0].strip())
+first = u.netloc.rsplit("@", 1)[-1].split(",")[0]
+u = urllib.parse.urlsplit(f"{u.scheme}://{first}")
 print(u.hostname or "localhost", u.port or int(sys.argv[2]))
 PY
 }

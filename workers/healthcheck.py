@@ -1,7 +1,8 @@
 """Exit 0 when every named service answers `health()` within the timeout, else 1: a container
 healthcheck or Kubernetes exec probe for workers. `python -m workers.healthcheck airports_service`.
 
-Reads AMQP_URI and AMQP_SSL (a YAML mapping of TLS options) like the workers do."""
+Reads AMQP_URI (one broker, or a cluster's nodes separated by `;`: kombu fails over among them)
+and AMQP_SSL (a YAML mapping of TLS options, applied to each amqps:// URI) like the workers do."""
 
 import argparse
 import os

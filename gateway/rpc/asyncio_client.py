@@ -3,7 +3,10 @@
 Each connection ("link") has one reply queue, declared once when it connects, and any number
 of calls in flight on it, told apart by correlation id. A call is one publish; its reply is
 matched in a dict and parsed once, by the caller. Calls go on the first link that is up; the
-others stand by, connected, so that a lost connection fails over at once. Spreading calls over
+others stand by, connected, so that a lost connection fails over at once. With several brokers
+(AMQP_URI `uri1;uri2;uri3`, the nodes of a cluster), link n starts on node n (modulo their
+number) and moves to the next node whenever it cannot connect, so the links spread over the
+nodes and a lost node leaves links up on the others. Spreading calls over
 the links would buy nothing (one event loop does all the work) and cost a write per link per
 loop turn, and the broker more work per message (BENCHMARKS.md). A connection that dies without
 a word (a network partition) is noticed by heartbeats: every 5 s, given up after 20 s of silence;
@@ -11,8 +14,15 @@ until then its calls time out. Failure modes, each ending the call at once:
 
 * no reply within the timeout -> RpcTimeout; a reply arriving later finds no entry and is dropped;
 * the service has no queue -> the broker returns the mandatory publish -> UnknownService;
-* the connection goes -> every call pending on it gets NotConnected, and the link reconnects
-  by itself with capped, jittered exponential backoff; meanwhile calls fail fast;
+* the connection goes -> every call pending on it is republished, with the same correlation id
+  and the time it has left, on a link that is up (or on the first to come up, within that
+  time); the workers answer a repeated correlation id as its first run did (creates replay
+  their record, deletes their success), so a lost broker node costs no request. A republished
+  call not answered within RESEND_FIRST goes out again (same correlation id), then at doubling
+  intervals until its timeout:
+  the broker may drop a request sent while its queue's leader is being elected. The link
+  reconnects by itself with capped, jittered exponential backoff, to the next node when its
+  own does not answer; while no link is up, new calls fail fast (NotConnected);
 * more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue.
 
 Request and reply follow nameko 2.x's wire protocol (nameko/rpc.py): requests on the `nameko-rpc` topic
@@ -29,15 +39,21 @@ from random import getrandbits
 import orjson
 from nameko.exceptions import deserialize
 
-from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES, watch_pending
+from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES, REPUBLISHED, watch_pending
 from gateway.rpc.amqp import AmqpConnection, AmqpParams, ConnectionLost, encode_headers
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
+from gateway.settings import masked, split_uris
 from gateway.tracing import ENABLED as TRACING
 from gateway.tracing import trace_headers
 
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
+# A call republished after its link was lost is sent again after RESEND_FIRST seconds, then at
+# doubling intervals, until it is answered or its time is up: a request published while its quorum
+# queue elects a new leader (the old one died with the node) can be dropped by the broker, and no
+# confirm says so. Each copy carries the same correlation id, so the workers run it as one call.
+RESEND_FIRST = 1.0
 
 
 def backoff(attempt):
@@ -55,16 +71,33 @@ def decode_reply(body):
     return reply.get("result")
 
 
+class _Call:
+    """A call waiting for its reply: what it takes to publish it again elsewhere."""
+
+    __slots__ = ("correlation_id", "future", "routing_key", "body", "headers", "deadline", "link")
+
+    def __init__(self, correlation_id, future, routing_key, body, headers, deadline, link):
+        self.correlation_id, self.future = correlation_id, future
+        self.routing_key, self.body, self.headers, self.deadline = routing_key, body, headers, deadline
+        self.link = link  # the link it waits on; None while it waits for one to come up
+
+
 class _Link:
     """One AMQP connection, its reply queue, and the calls waiting on it."""
 
     def __init__(self, client, number):
         self.client, self.number = client, number
+        self.node = number % len(client.nodes)  # the broker it connects to (next one on failure)
         self.connection = None
         self.reply_to = None
-        self.pending = {}  # correlation id -> future of the reply body
+        self.pending = {}  # correlation id -> _Call
         self.lost = asyncio.Event()
         self.task = None
+        self.connected_at = 0.0
+
+    @property
+    def params(self):
+        return self.client.nodes[self.node]
 
     @property
     def usable(self):
@@ -81,14 +114,15 @@ class _Link:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("broker connection %d failed: %r", self.number, exc)
+                log.warning("broker connection %d to %s failed: %r", self.number, self._where(), exc)
+                self.node = (self.node + 1) % len(self.client.nodes)  # try the next broker
             attempt += 1
             await asyncio.sleep(backoff(attempt))
 
     async def _connect(self):
         self.lost.clear()
         reply_to = uuid.uuid4().hex
-        connection = await AmqpConnection.open(self.client.params, self._delivered, self._returned, self._lost)
+        connection = await AmqpConnection.open(self.params, self._delivered, self._returned, self._lost)
         try:
             await connection.consume_replies(self.client.exchange, reply_to)
         except BaseException:
@@ -97,36 +131,51 @@ class _Link:
         if not connection.usable:  # lost in the very read that completed the set-up
             raise ConnectionLost("closed during set-up")
         self.connection, self.reply_to = connection, reply_to
+        self.connected_at = asyncio.get_running_loop().time()
         self.client.connections_made += 1
         BROKER_CONNECTIONS.inc()
-        log.info(
-            "connected to the broker at %s:%s (link %d)", self.client.params.host, self.client.params.port, self.number
-        )
+        log.info("connected to the broker at %s (link %d)", self._where(), self.number)
+        self.client.adopt_waiting()
+
+    def _where(self):
+        return f"{self.params.host}:{self.params.port}"
 
     def _delivered(self, correlation_id, body):
-        future = self.pending.pop(correlation_id, None)
-        if future is None or future.done():
+        call = self.pending.pop(correlation_id, None)
+        if call is None or call.future.done():
             self.client.late_replies += 1  # its call timed out or was cancelled: drop it
             LATE_REPLIES.inc()
         else:
-            future.set_result(body)
+            call.future.set_result(body)
 
     def _returned(self, correlation_id, reply_text):
-        future = self.pending.pop(correlation_id, None)
-        if future is not None and not future.done():
-            future.set_exception(UnknownService(reply_text))
+        call = self.pending.pop(correlation_id, None)
+        if call is not None and not call.future.done():
+            call.future.set_exception(UnknownService(reply_text))
 
     def _lost(self, exc):
         if self.connection is not None:
             BROKER_CONNECTIONS.dec()
             if not self.client.closing:
-                log.warning("broker connection %d lost: %s", self.number, exc)
+                log.warning("broker connection %d to %s lost: %s", self.number, self._where(), exc)
         self.connection = None
         pending, self.pending = self.pending, {}
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(NotConnected("The connection to the broker was lost."))
+        self.client.rescue(pending.values())
         self.lost.set()
+
+    def send(self, call, exchange, remaining):
+        """Publish `call` on this link (it must be usable), to wait here for its reply."""
+        call.link = self
+        self.pending[call.correlation_id] = call
+        self.connection.publish(
+            exchange,
+            call.routing_key,
+            call.body,
+            call.correlation_id,
+            self.reply_to,
+            call.headers,
+            str(max(1, int(remaining * 1000))),
+        )
 
     def close(self):
         if self.task is not None:
@@ -148,7 +197,14 @@ class AsyncRpcClient:
         connection_name="nameko-travel gateway",
         heartbeat=10,
     ):
-        self.params = AmqpParams.from_uri(amqp_uri, ssl_context, connection_name=connection_name, heartbeat=heartbeat)
+        options = {"connection_name": connection_name, "heartbeat": heartbeat}
+        self.nodes = [
+            AmqpParams.from_uri(uri, ssl_context if uri.startswith("amqps://") else None, **options)
+            for uri in split_uris(amqp_uri)
+        ]
+        if not self.nodes:
+            raise ValueError(f"no broker in AMQP_URI {masked(amqp_uri)!r}")
+        self.params = self.nodes[0]
         self.exchange = exchange
         self.timeout = timeout
         self.max_in_flight = max_in_flight
@@ -157,6 +213,12 @@ class AsyncRpcClient:
         self.in_flight = 0
         self.late_replies = 0
         self.connections_made = 0
+        self.republished = 0  # calls of lost links published again
+        self.resent = 0  # further copies of those, sent while they got no answer
+        self._waiting = {}  # correlation id -> _Call whose link was lost, until one is up
+        self._rescued = {}  # correlation id -> _Call republished, sent again until answered
+        self._resend_timer = None
+        self._resend_interval = RESEND_FIRST
 
     @classmethod
     def from_settings(cls, settings):
@@ -173,7 +235,7 @@ class AsyncRpcClient:
     async def start(self):
         """Start connecting in the background; calls fail fast until a link is up."""
         self._loop = asyncio.get_running_loop()
-        watch_pending(lambda: sum(len(link.pending) for link in self.links))
+        watch_pending(lambda: sum(len(link.pending) for link in self.links) + len(self._waiting))
         for link in self.links:
             link.task = asyncio.create_task(link.run(), name=f"amqp-link-{link.number}")
 
@@ -188,6 +250,8 @@ class AsyncRpcClient:
 
     async def close(self):
         self.closing = True
+        if self._resend_timer is not None:
+            self._resend_timer.cancel()
         for link in self.links:
             link.close()
         await asyncio.gather(*(link.task for link in self.links if link.task), return_exceptions=True)
@@ -199,7 +263,9 @@ class AsyncRpcClient:
     def stats(self):
         return {
             "in_flight": self.in_flight,
-            "pending": sum(len(link.pending) for link in self.links),
+            "pending": sum(len(link.pending) for link in self.links) + len(self._waiting),
+            "republished": self.republished,
+            "resent": self.resent,
             "links_up": sum(link.usable for link in self.links),
             "late_replies": self.late_replies,
             "connections_made": self.connections_made,
@@ -211,6 +277,70 @@ class AsyncRpcClient:
                 return link
         raise NotConnected("No connection to the broker.")
 
+    def rescue(self, calls):
+        """The calls of a lost link: each is republished on a link that is up, with the time it
+        has left, or waits for one to come up (adopt_waiting) until its timer ends it."""
+        for call in calls:
+            if call.future.done():
+                continue
+            if self.closing:
+                call.future.set_exception(NotConnected("The connection to the broker was lost."))
+                continue
+            call.link = None
+            self._waiting[call.correlation_id] = call
+        self.adopt_waiting()
+
+    def adopt_waiting(self):
+        """Republish the calls waiting for a link on the first one up (same correlation ids)."""
+        if not self._waiting:
+            return
+        link = next((link for link in self.links if link.usable), None)
+        if link is None:
+            return
+        now = self._loop.time()
+        waiting, self._waiting = self._waiting, {}
+        for call in waiting.values():
+            remaining = call.deadline - now
+            if call.future.done() or remaining <= 0:
+                continue  # its timer is about to fire, or did
+            link.send(call, self.exchange, remaining)
+            self._rescued[call.correlation_id] = call
+            self.republished += 1
+            REPUBLISHED.inc()
+        log.info("republished %d calls on broker connection %d", len(waiting), link.number)
+        self._resend_interval = RESEND_FIRST
+        if self._resend_timer is not None:
+            self._resend_timer.cancel()
+            self._resend_timer = None
+        self._schedule_resend()
+
+    def _schedule_resend(self):
+        if self._rescued and self._resend_timer is None and not self.closing:
+            self._resend_timer = self._loop.call_later(self._resend_interval, self._resend)
+            self._resend_interval *= 2
+
+    def _resend(self):
+        """Send the republished calls still unanswered again, on the first link up."""
+        self._resend_timer = None
+        # on the link connected last: a channel opened after the node was lost. (Measured: copies
+        # sent again on the channel they went out on could all be dropped for the whole timeout,
+        # as if it still sent to the quorum queues' old leaders; on a fresh one they arrive.)
+        usable = [link for link in self.links if link.usable]
+        link = max(usable, key=lambda link: link.connected_at) if usable else None
+        now = self._loop.time()
+        rescued, self._rescued = self._rescued, {}
+        for call in rescued.values():
+            remaining = call.deadline - now
+            if call.future.done() or remaining <= 0 or call.link is None:
+                continue  # answered, expired, or waiting for a link (adopt_waiting sends it)
+            if link is not None:
+                call.link.pending.pop(call.correlation_id, None)
+                link.send(call, self.exchange, remaining)
+                self.resent += 1
+                REPUBLISHED.inc()
+            self._rescued[call.correlation_id] = call
+        self._schedule_resend()
+
     async def call(self, call, caller):
         """`call.service.method(**call.kwargs)`; its result, or the error it raised."""
         if self.in_flight >= self.max_in_flight:
@@ -218,8 +348,6 @@ class AsyncRpcClient:
         link = self._pick_link()
         correlation_id = f"{getrandbits(128):032x}"  # unique, not secret: no syscall for it
         loop = self._loop
-        future = loop.create_future()
-        link.pending[correlation_id] = future
         headers = {
             "nameko.request_id": caller.request_id,
             "nameko.call_id_stack": [f"gateway.{caller.operation}.{correlation_id}"],
@@ -229,27 +357,35 @@ class AsyncRpcClient:
         headers = encode_headers(headers)
         body = orjson.dumps({"args": [], "kwargs": call.kwargs})
         timeout = call.timeout or self.timeout
+        waiting = _Call(
+            correlation_id,
+            loop.create_future(),
+            f"{call.service}.{call.method}",
+            body,
+            headers,
+            loop.time() + timeout,
+            link,
+        )
         self.in_flight += 1
-        timer = loop.call_later(timeout, self._expire, link, correlation_id)
+        timer = loop.call_later(timeout, self._expire, waiting)
         try:
-            link.connection.publish(
-                self.exchange,
-                f"{call.service}.{call.method}",
-                body,
-                correlation_id,
-                link.reply_to,
-                headers,
-                str(int(timeout * 1000)),
-            )
-            reply = await future
+            link.send(waiting, self.exchange, timeout)
+            reply = await waiting.future
         finally:
             self.in_flight -= 1
             timer.cancel()
-            link.pending.pop(correlation_id, None)
+            self._forget(waiting)
         return decode_reply(reply)
 
-    @staticmethod
-    def _expire(link, correlation_id):
-        future = link.pending.pop(correlation_id, None)
-        if future is not None and not future.done():
-            future.set_exception(RpcTimeout("The service did not answer in time."))
+    def _forget(self, call):
+        if self._rescued:
+            self._rescued.pop(call.correlation_id, None)
+        if call.link is not None:
+            call.link.pending.pop(call.correlation_id, None)
+        else:
+            self._waiting.pop(call.correlation_id, None)
+
+    def _expire(self, call):
+        self._forget(call)
+        if not call.future.done():
+            call.future.set_exception(RpcTimeout("The service did not answer in time."))

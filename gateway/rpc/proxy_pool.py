@@ -16,6 +16,14 @@ friends leave out:
 * fast failure while the broker is down: nameko's publisher retries a dead connection for
   seconds, so a watchdog thread probes the broker's port twice a second; while it is closed,
   calls fail at once (503) and idle proxies, whose connections died with it, are dropped.
+  With several brokers (AMQP_URI `uri1;uri2`, a cluster's nodes; kombu fails over among them)
+  it probes each: the broker is down when none answers.
+
+What it cannot do that the ASGI client does: republish a call whose connection broke, as the
+same call. nameko's MethodProxy makes a new correlation id for every call, so a call that fails
+mid-way is a 503 (README: "A RabbitMQ cluster, and what a lost node costs"). A break while it
+waits for the reply is survived: the reply queue is a quorum queue on a quorum vhost, and nameko's
+consumer reconnects to another node and goes on waiting.
 """
 
 import logging
@@ -36,6 +44,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.metrics import POOL_WAITING, pool_events, pool_proxies
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
+from gateway.settings import split_uris
 from gateway.tracing import service_proxy_class
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,11 @@ kombu.serialization.register(
 BROKEN_CONNECTION = (OSError, OperationalError, AMQPError)
 SERVICE_PROXY = service_proxy_class(ServiceProxy)  # with tracing on, its requests carry the context
 WATCH_INTERVAL = 0.5  # seconds between probes of the broker's port
+
+
+def _address(uri):
+    parts = urllib.parse.urlsplit(uri)
+    return (parts.hostname or "localhost", parts.port or (5671 if parts.scheme == "amqps" else 5672))
 
 
 class PoolExhausted(Overloaded):
@@ -128,9 +142,7 @@ class ProxyPool:
         self._lock = threading.Lock()
         self._closed = False
         self.created = self.stopped = self.exhausted = 0
-        address = urllib.parse.urlsplit(config["AMQP_URI"])
-        secure = address.scheme == "amqps"
-        self._broker_address = (address.hostname or "localhost", address.port or (5671 if secure else 5672))
+        self._broker_addresses = [_address(uri) for uri in split_uris(config["AMQP_URI"])]
         self._broker_up = self._probe()
         self._watchdog = threading.Thread(target=self._watch, name="broker-watchdog", daemon=True)
         self._watchdog.start()
@@ -154,11 +166,14 @@ class ProxyPool:
         return not self._closed and self._broker_up
 
     def _probe(self):
-        try:
-            socket.create_connection(self._broker_address, timeout=1.0).close()
-            return True
-        except OSError:
-            return False
+        """Whether any of the brokers (the nodes of a cluster: kombu fails over among them) answers."""
+        for address in self._broker_addresses:
+            try:
+                socket.create_connection(address, timeout=1.0).close()
+                return True
+            except OSError:
+                continue
+        return False
 
     def _watch(self):
         while not self._closed:
@@ -170,10 +185,13 @@ class ProxyPool:
         broker goes away, the idle proxies' connections are dead, so they are dropped."""
         was_up, self._broker_up = self._broker_up, up
         if was_up and not up:
-            log.warning("broker at %s:%s unreachable; failing calls fast", *self._broker_address)
+            log.warning("broker at %s unreachable; failing calls fast", self._where())
             self._drop_idle()
         elif up and not was_up:
-            log.info("broker at %s:%s reachable again", *self._broker_address)
+            log.info("broker at %s reachable again", self._where())
+
+    def _where(self):
+        return ", ".join(f"{host}:{port}" for host, port in self._broker_addresses)
 
     def _drop_idle(self):
         with self._lock:

@@ -105,12 +105,17 @@ def source():
 def test_every_installed_compose_accepts_the_file(configs):
     for command, result in configs.items():
         assert result.returncode == 0, f"{command} config failed:\n{result.stderr}"
-        assert set(yaml.safe_load(result.stdout)["services"]) - PROFILED == SERVICES, command
+        assert set(default_services(yaml.safe_load(result.stdout))) == SERVICES, command
 
 
 def test_compose_specification_without_version(source):
     assert "version" not in source, "the Compose Specification has no top-level `version:`"
-    assert set(source["services"]) == SERVICES | PROFILED
+    assert set(default_services(source)) == SERVICES
+
+
+def default_services(config):
+    """The services started without a profile (the `cluster` profile's are tests/deploy/test_compose_cluster.py's)."""
+    return [name for name, service in config["services"].items() if not service.get("profiles")]
 
 
 def test_every_service_has_a_healthcheck(resolved):

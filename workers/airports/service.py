@@ -56,9 +56,14 @@ class AirportsService:
 
     @rpc
     def delete(self, airport_id):
-        """Delete an airport; Conflict while a trip holds it."""
-        record = self.get(airport_id)
-        outcome = self.store.delete(record)
+        """Delete an airport; Conflict while a trip holds it. Run again under the same delivery id
+        (a redelivery, a republished request), it answers as its first run did."""
+        record = self.store.get(airport_id) if is_id(airport_id) else None
+        if record is None:
+            if is_id(airport_id) and self.store.idempotency.deleted_by(self.call, airport_id):
+                return None
+            raise not_found(airport_id)
+        outcome = self.store.delete(record, self.store.idempotency.deletion_marker(self.call))
         if outcome == "missing":
             raise not_found(airport_id)
         if outcome == "held":

@@ -8,11 +8,12 @@
     released:<trip> a day-long marker that the trip's holds were released: a hold that arrives
                     later (it waited in a queue, or was redelivered) is refused, not left behind
     idempotency:*   see workers.common.idempotency
+    deleted:*       what a delete call deleted, by delivery id (workers.common.idempotency)
 
 Every write that touches more than one key is a Lua script: it happens whole or not at all.
 """
 
-from workers.common.idempotency import GUARD_LUA, Idempotency
+from workers.common.idempotency import DELETED_LUA, GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
 from workers.common.storage import Keyspace, Reads, Writes
@@ -32,15 +33,22 @@ return "created"
 """
 )
 
-_DELETE = """
--- KEYS: record, index, holders, iata; ARGV: id
-if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+_DELETE = (
+    DELETED_LUA
+    + """
+-- KEYS: record, index, holders, iata; ARGV: id, deletion marker key, its ttl
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  if deleted_by_this_call(ARGV[2], ARGV[1]) then return "deleted" end
+  return "missing"
+end
 if redis.call("SCARD", KEYS[3]) > 0 then return "held" end
 redis.call("DEL", KEYS[1])
 redis.call("ZREM", KEYS[2], ARGV[1])
 if redis.call("GET", KEYS[4]) == ARGV[1] then redis.call("DEL", KEYS[4]) end
+remember_deletion(ARGV[2], ARGV[1], ARGV[3])
 return "deleted"
 """
+)
 
 _HOLD = """
 -- KEYS: n record keys, then their n holders sets, then the holder's released marker;
@@ -115,8 +123,9 @@ class AirportStore:
             ],
         )
 
-    def delete(self, record):
-        """ "deleted", "missing" (gone meanwhile) or "held" (a trip references it)."""
+    def delete(self, record, marker=""):
+        """ "deleted" (now, or by an earlier run of this call: `marker`), "missing" (gone meanwhile)
+        or "held" (a trip references it)."""
         airport_id = record["id"]
         return self._delete(
             keys=[
@@ -125,7 +134,7 @@ class AirportStore:
                 self.keys("holders", airport_id),
                 self.keys("iata", record["iata"] or NO_IATA),
             ],
-            args=[airport_id],
+            args=[airport_id, marker, self.idempotency.redelivery_ttl],
         )
 
     def hold(self, airport_ids, holder):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from nameko.extensions import DependencyProvider
 
 from workers.common import tracing
-from workers.common.entrypoint import DELIVERY_ID
+from workers.common.entrypoint import DELIVERY_ID, DELIVERY_REDELIVERED, DELIVERY_REPLY_TO
 
 REQUEST_ID = "request_id"
 
@@ -18,6 +18,8 @@ _current = threading.local()
 class Call:
     request_id: str | None
     delivery_id: str | None
+    reply_to: str | None = None  # the request's reply queue (routing key)
+    redelivered: bool = False  # the broker delivered this request before
 
 
 class CallContext(DependencyProvider):
@@ -25,7 +27,13 @@ class CallContext(DependencyProvider):
     tracing on, also makes the worker's span (workers/common/tracing.py)."""
 
     def get_dependency(self, worker_ctx):
-        return Call(worker_ctx.data.get(REQUEST_ID), worker_ctx.data.get(DELIVERY_ID))
+        data = worker_ctx.data
+        return Call(
+            data.get(REQUEST_ID),
+            data.get(DELIVERY_ID),
+            data.get(DELIVERY_REPLY_TO),
+            bool(data.get(DELIVERY_REDELIVERED)),
+        )
 
     def worker_setup(self, worker_ctx):
         _current.request_id = worker_ctx.data.get(REQUEST_ID)

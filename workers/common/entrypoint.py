@@ -25,6 +25,7 @@ from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable, TravelError
 from workers.common import tracing
+from workers.common.idempotency import Superseded
 from workers.common.replies import BROKEN, JSON, reply_and_ack, reply_body
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 kombu.serialization.register("json", orjson.dumps, orjson.loads, content_type=JSON, content_encoding="utf-8")
 
 DELIVERY_ID = "delivery_id"
+DELIVERY_REPLY_TO, DELIVERY_REDELIVERED = "delivery_reply_to", "delivery_redelivered"
 
 # What Redis says when it is up but cannot serve right now: redis-py raises its own classes for
 # some replies (dropping their code from the message) and plain ResponseErrors for others.
@@ -68,11 +70,20 @@ class Rpc(NamekoRpc):
         data = super().unpack_message_headers(message)
         # Set from the message itself, so a caller cannot choose it with a header.
         data[DELIVERY_ID] = message.properties.get("correlation_id")
+        data[DELIVERY_REPLY_TO] = message.properties.get("reply_to")
+        data[DELIVERY_REDELIVERED] = bool(message.delivery_info.get("redelivered"))
         if tracing.ENABLED:
             tracing.received(message, data)
         return data
 
     def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is not None and isinstance(exc_info[1], Superseded):
+            # another run of this very call took over its idempotency key and answers for it
+            try:
+                self.rpc_consumer.queue_consumer.ack_message(message)
+            except BROKEN:  # the connection broke: the broker gives the request back, a copy
+                pass
+            return result, exc_info
         if exc_info is not None:
             exc_info = as_wire_error(exc_info)
         properties = message.properties

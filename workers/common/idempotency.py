@@ -14,12 +14,22 @@ What `begin` finds decides the outcome:
 * done, same input: the first result is returned (a retry, or a redelivery);
 * any entry with another input: `IdempotencyKeyReused`;
 * pending, same delivery id: nameko redelivered this very call because the worker
-  that had it died; the new attempt takes the key over (a new token, so the old
-  attempt, should it still be alive, can no longer commit);
+  that had it died, or the gateway republished it after losing its broker connection;
+  the new attempt takes the key over (a new token, so the old attempt, should it still
+  be alive, can no longer commit, and sends no reply: `Superseded`). Except a copy for
+  the same reply queue that is not a redelivery (the ASGI gateway sends a republished
+  call again while it has no answer): the first run is alive and answers that queue,
+  so the copy stays silent (`Duplicate`) rather than start over;
 * pending, another delivery id: a concurrent duplicate, `IdempotencyKeyInUse`.
 
 Without an explicit key the delivery id itself is the key, which makes every create
 safe against nameko's at-least-once redelivery.
+
+Deletes have the same problem the other way round: a delete run again under the same delivery
+id (redelivered by nameko, or republished by the gateway after it lost its broker connection)
+would find nothing and answer 404 although the first run deleted. So a delete leaves a marker
+under its delivery id, in the same script that deletes (`DELETED_LUA`), kept as long as implicit
+create keys; a run that finds the record gone and the marker naming it answers as the first did.
 A pending entry expires after the lease, so a key is never stuck after a crash.
 A failed attempt gives the key back at once (`abandon`): errors are not replayed.
 """
@@ -51,6 +61,9 @@ local entry = cjson.decode(raw)
 if entry.fp ~= ARGV[1] then return {"mismatch"} end
 if entry.state == "done" then return {"replay", entry.result} end
 if ARGV[2] ~= "" and entry.owner == ARGV[2] then
+  -- the same call again: a copy sent to the same reply queue, not redelivered, finds its first
+  -- run alive (a dead one's message would come back redelivered) and leaves the answer to it
+  if ARGV[6] ~= "" and entry.reply == ARGV[6] and ARGV[7] ~= "1" then return {"duplicate"} end
   redis.call("SET", KEYS[1], ARGV[4], "EX", ARGV[5])
   return {"new"}
 end
@@ -65,6 +78,18 @@ local function owns_idempotency_key(key, token)
 end
 """
 
+# Service delete scripts: KEYS[marker] is `deletion_marker`'s key, ARGV[ttl] its lifetime.
+DELETED_LUA = """
+local function deleted_by_this_call(marker, id)
+  return marker ~= "" and redis.call("GET", marker) == id
+end
+local function remember_deletion(marker, id, ttl)
+  if marker ~= "" then redis.call("SET", marker, id, "EX", ttl) end
+end
+"""
+NO_MARKER = ""  # a direct call (unit tests): nothing can run it again
+
+
 # Only a *pending* entry of this attempt goes: an attempt whose create script did commit (its
 # reply lost to a timeout, say) left a done entry, which must stay so that retries replay it.
 _ABANDON = """
@@ -75,6 +100,19 @@ if raw then
 end
 return 1
 """
+
+
+class Superseded(IdempotencyKeyInUse):
+    """This attempt lost its key to a later run of the same call (same delivery id: nameko's
+    redelivery, or the gateway republishing after a lost broker connection), which answers the
+    caller; the rpc entrypoint sends no reply for it (workers/common/entrypoint.py). Raised only
+    once the attempt holds the key no more, so its caller has either that other run's answer or,
+    for a lease that expired (60 s), stopped waiting long ago."""
+
+
+class Duplicate(Superseded):
+    """A copy of a call whose first run (same delivery id, same reply queue) is in progress:
+    that run answers; this one sends no reply."""
 
 
 @dataclass(frozen=True)
@@ -100,12 +138,24 @@ class Idempotency:
         # a claim a failover loses costs nothing (the create script finds no entry, which lets it
         # commit) and a lost release only leaves a pending entry that expires with its lease.
         # The entry that matters, the result, is written by the service's create script, waited for.
+        self._client = client
         self._begin = script(client, "claim_idempotency_key", _BEGIN)
         self._abandon_script = script(client, "free_idempotency_key", _ABANDON)
 
+    def deletion_marker(self, call):
+        """The key under which a delete run with `call`'s delivery id records what it deleted."""
+        if not call.delivery_id:
+            return NO_MARKER
+        return self.keys("deleted", hashlib.sha256(("delivery:" + call.delivery_id).encode()).hexdigest())
+
+    def deleted_by(self, call, record_id):
+        """Whether a run of this very call (same delivery id) deleted `record_id` already."""
+        marker = self.deletion_marker(call)
+        return bool(marker) and self._client.get(marker) in (record_id, record_id.encode())
+
     def commit_failed(self):
         """The error for a create script that found its attempt superseded (`GUARD_LUA` said no)."""
-        return IdempotencyKeyInUse("Another attempt with this idempotency key took over.")
+        return Superseded("Another attempt with this idempotency key took over.")
 
     def begin(self, call, idempotency_key, payload):
         """Claim the key for a create of `payload`; see the module docstring for the outcomes."""
@@ -119,13 +169,21 @@ class Idempotency:
         key = self.keys("idempotency", hashlib.sha256(scope.encode()).hexdigest())
         fingerprint = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
         token = uuid.uuid4().hex
-        pending = dumps({"state": "pending", "fp": fingerprint, "owner": delivery_id, "token": token})
-        outcome = self._begin(keys=[key], args=[fingerprint, delivery_id, token, pending, self.lease])
+        reply_to = getattr(call, "reply_to", None) or ""
+        redelivered = "1" if getattr(call, "redelivered", False) else ""
+        pending = dumps(
+            {"state": "pending", "fp": fingerprint, "owner": delivery_id, "token": token, "reply": reply_to}
+        )
+        outcome = self._begin(
+            keys=[key], args=[fingerprint, delivery_id, token, pending, self.lease, reply_to, redelivered]
+        )
         attempt = Attempt(key, token, fingerprint, ttl)
         if outcome[0] == "new":
             return attempt
         if outcome[0] == "replay":
             return Attempt(key, token, fingerprint, ttl, replay=loads(outcome[1]))
+        if outcome[0] == "duplicate":
+            raise Duplicate("The first run of this call is still being processed and will answer.")
         if outcome[0] == "mismatch":
             raise IdempotencyKeyReused("This idempotency key was used with a different input.")
         raise IdempotencyKeyInUse("A request with this idempotency key is still being processed.")

@@ -1,5 +1,9 @@
-"""Worker metrics and health over HTTP, on a port of the process's own (METRICS_PORT, default 9100;
-0 turns it off): /metrics for Prometheus, /health/live and /health/ready for orchestrators.
+"""Worker metrics and health over HTTP, on a port of the process's own (METRICS_PORT, default
+9100-9109; 0 turns it off): /metrics for Prometheus, /health/live and /health/ready for orchestrators.
+
+METRICS_PORT is a port or a range `FIRST-LAST`: the process serves on the first free port of it,
+so that instances side by side on one host (the article's second `nameko run`) each get one, and
+says which in its log. When none is free it warns, naming the setting, and runs without them.
 
 A DependencyProvider rather than nameko-prometheus: that package serves metrics through an @http
 entrypoint each service must declare, on nameko's shared web server; here every service only
@@ -24,6 +28,7 @@ DURATION = Histogram(
     ["service", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+DEFAULT_PORTS = "9100-9109"
 IN_FLIGHT = Gauge("nameko_worker_calls_in_flight", "Calls being handled now", ["service"])
 
 
@@ -36,19 +41,29 @@ class _Server:
     running = set()  # names of the services started in this process
 
     @classmethod
-    def ensure(cls, port, service):
+    def ensure(cls, ports, service):
         with cls.lock:
             cls.running.add(service)
-            if cls.started_port is not None or not port:
+            if cls.started_port is not None or not ports:
                 return
-            try:
-                server = make_server("0.0.0.0", port, cls.app, handler_class=_QuietHandler)
-            except OSError as exc:  # the services still work; only their metrics are missing
-                log.error("cannot serve metrics and health on :%s: %s", port, exc)
+            for port in ports:
+                try:
+                    server = make_server("0.0.0.0", port, cls.app, handler_class=_QuietHandler)
+                    break
+                except OSError as exc:
+                    failure = exc
+            else:  # the services still work; only their metrics and health endpoints are missing
+                log.warning(
+                    "metrics and health not served: %s (%s; another worker instance on this host? "
+                    "set METRICS_PORT to a free port or a range such as 9100-9109, or 0 for none)",
+                    _describe(ports),
+                    failure,
+                )
                 return
             threading.Thread(target=server.serve_forever, name="metrics-server", daemon=True).start()
             cls.started_port = port
-            log.info("metrics and health on :%s", port)
+            taken = "" if port == ports[0] else f" ({_describe(ports[: ports.index(port)])} taken)"
+            log.info("metrics and health on :%s%s", port, taken)
 
     @classmethod
     def forget(cls, service):
@@ -77,6 +92,25 @@ class _Server:
         return [body]
 
 
+def parse_ports(value):
+    """METRICS_PORT: `9100`, a range `9100-9109`, or 0 / empty (off): the ports to try, in order."""
+    text = str(value if value is not None else "").strip()
+    if text in ("", "0"):
+        return []
+    first, _, last = text.partition("-")
+    try:
+        first, last = int(first), int(last or first)
+    except ValueError:
+        raise ValueError(f"METRICS_PORT={value!r}: a port, a range FIRST-LAST, or 0") from None
+    if not 0 < first <= last < 65536:
+        raise ValueError(f"METRICS_PORT={value!r}: a port, a range FIRST-LAST, or 0")
+    return list(range(first, last + 1))
+
+
+def _describe(ports):
+    return f":{ports[0]}" if len(ports) == 1 else f":{ports[0]}-{ports[-1]}"
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, *args):  # scrapes and probes every few seconds would drown the log
         pass
@@ -89,7 +123,9 @@ class Metrics(DependencyProvider):
         self._started = {}
 
     def start(self):
-        _Server.ensure(int(self.container.config.get("METRICS_PORT", 9100) or 0), self.container.service_name)
+        _Server.ensure(
+            parse_ports(self.container.config.get("METRICS_PORT", DEFAULT_PORTS)), self.container.service_name
+        )
 
     def stop(self):
         _Server.forget(self.container.service_name)

@@ -21,9 +21,10 @@ from schemas.validation import load
 from workers.common.context import CallContext
 from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
+from workers.common.proxy import RpcProxy
 from workers.common.records import new_id, utc_now
 from workers.common.storage import RedisStore
-from workers.common.tracing import RpcProxy, release_span, traceparent
+from workers.common.tracing import release_span, traceparent
 from workers.trips.storage import TripStore
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,22 @@ class TripsService:
 
     @rpc
     def delete(self, trip_id):
-        record = self.get(trip_id)
-        if self.store.delete(record, now_ms(), cause=traceparent()) == "missing":
+        """Delete a trip and release its holds. Run again under the same delivery id (a
+        redelivery, a republished request), it answers as its first run did."""
+        record = self.store.get(trip_id) if is_id(trip_id) else None
+        if record is None:
+            if is_id(trip_id) and self.store.idempotency.deleted_by(self.call, trip_id):
+                return None
             raise not_found(trip_id)
-        self._release(trip_id, [record[end] for end in ENDS])
+        outcome = self.store.delete(
+            record, now_ms(), self.store.idempotency.deletion_marker(self.call), cause=traceparent()
+        )
+        if outcome == "missing":
+            raise not_found(trip_id)
+        if outcome == "deleted":  # "deleted before": that run released, or queued the release
+            # one attempt only: the release is queued already (the delete script did it), so the
+            # timer retries it; the caller need not wait for airports_service to be reachable
+            self._release(trip_id, [record[end] for end in ENDS], once=True)
 
     @rpc
     def health(self):
@@ -139,24 +152,33 @@ class TripsService:
         if queued:
             self._release(trip_id, ends)
 
-    def _release(self, trip_id, airport_ids):
+    def _release(self, trip_id, airport_ids, once=False):
         """Release a trip's holds now if airports_service answers; else the timer retries."""
         try:
-            self._call_airports("release", airport_ids=airport_ids, holder=trip_id)
+            self._call_airports("release", once=once, airport_ids=airport_ids, holder=trip_id)
             self.store.released(trip_id)
         except Exception as exc:
             log.warning("holds of trip %s not released yet (%s); will retry", trip_id, exc)
 
-    def _call_airports(self, method, **kwargs):
-        # nameko's RpcProxy waits for ever; a stuck airports_service must not pin this worker.
+    def _call_airports(self, method, once=False, **kwargs):
+        """hold and release are idempotent, so an attempt with no answer in AIRPORTS_RPC_ATTEMPT
+        seconds is made again, until AIRPORTS_RPC_TIMEOUT: a request or reply the broker dropped
+        while a lost node's queues elected new leaders costs a retry, not the call. (nameko's
+        RpcProxy itself would wait for ever; a stuck airports_service must not pin this worker.)"""
         timeout = float(self.config.get("AIRPORTS_RPC_TIMEOUT", 5))
-        try:
-            with eventlet.Timeout(timeout):
-                return getattr(self.airports, method)(**kwargs)
-        except eventlet.Timeout:
-            raise ServiceUnavailable("airports_service did not answer in time.") from None
-        except UnknownService:
-            raise ServiceUnavailable("airports_service is not running.") from None
+        attempt = float(self.config.get("AIRPORTS_RPC_ATTEMPT", 1.5))
+        deadline = time.monotonic() + (min(attempt, timeout) if once else timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                with eventlet.Timeout(min(attempt, remaining)):
+                    return getattr(self.airports, method)(**kwargs)
+            except eventlet.Timeout:
+                if deadline - time.monotonic() <= 0.05:
+                    raise ServiceUnavailable("airports_service did not answer in time.") from None
+                log.info("airports_service.%s: no answer in %ss; asking again", method, attempt)
+            except UnknownService:
+                raise ServiceUnavailable("airports_service is not running.") from None
 
     def _forget(self, trip_id):
         try:

@@ -11,13 +11,14 @@
     causes               hash: trip id -> W3C traceparent of the request that promised or queued
                          the release (tracing on), for the release's span to link to
     idempotency:*        see workers.common.idempotency
+    deleted:*            what a delete call deleted, by delivery id (workers.common.idempotency)
 
 `unconfirmed` and `releasing` form an outbox: a hold is promised before it is taken and a
 release is queued in the same script that deletes the trip, so a crash at any point leaves
 work that `due_releases` hands out again. Multi-key writes are Lua scripts: whole or nothing.
 """
 
-from workers.common.idempotency import GUARD_LUA, Idempotency
+from workers.common.idempotency import DELETED_LUA, GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
 from workers.common.storage import Keyspace, Reads, Writes
@@ -69,15 +70,23 @@ redis.call("HDEL", KEYS[3], ARGV[1])
 return 1
 """
 
-_DELETE = """
--- KEYS: record, index, by_airport from, by_airport to, releasing, causes; ARGV: id, now, traceparent or ""
-if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+_DELETE = (
+    DELETED_LUA
+    + """
+-- KEYS: record, index, by_airport from, by_airport to, releasing, causes;
+-- ARGV: id, now, marker key, its ttl, traceparent or ""
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  if deleted_by_this_call(ARGV[3], ARGV[1]) then return "deleted before" end
+  return "missing"
+end
 redis.call("DEL", KEYS[1])
 for i = 2, 4 do redis.call("ZREM", KEYS[i], ARGV[1]) end
 redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
-if ARGV[3] ~= "" then redis.call("HSET", KEYS[6], ARGV[1], ARGV[3]) end
+remember_deletion(ARGV[3], ARGV[1], ARGV[4])
+if ARGV[5] ~= "" then redis.call("HSET", KEYS[6], ARGV[1], ARGV[5]) end
 return "deleted"
 """
+)
 
 _DUE = """
 -- KEYS: unconfirmed, releasing, holds, causes; ARGV: now, next attempt, batch size
@@ -178,9 +187,10 @@ class TripStore:
             keys=[self.keys("unconfirmed"), self.keys("holds"), self.keys("causes")], args=[trip_id]
         )
 
-    def delete(self, record, now_ms, *, cause=""):
-        """Delete the trip and queue the release of its holds; "deleted" or "missing". `cause`: the
-        traceparent of the delete, for the release to link to."""
+    def delete(self, record, now_ms, marker="", *, cause=""):
+        """Delete the trip and queue the release of its holds; "deleted", "missing", or "deleted
+        before" (by an earlier run of this call, `marker`: its release is queued already). `cause`:
+        the traceparent of the delete, for the release to link to."""
         trip_id = record["id"]
         return self._scripts["delete"](
             keys=[
@@ -191,7 +201,7 @@ class TripStore:
                 self.keys("releasing"),
                 self.keys("causes"),
             ],
-            args=[trip_id, now_ms, cause],
+            args=[trip_id, now_ms, marker, self.idempotency.redelivery_ttl, cause],
         )
 
     def due_releases(self, now_ms, retry_at_ms, batch=100):
