@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 
-from drills.http import Client
+from devstack.http import Client
 from drills.report import Report
 from drills.scenarios import _run_threads, _walk
 

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from devstack.http import Client
 from drills.broker_node_loss import broker_node_loss
-from drills.http import Client
 from drills.scenarios import _walk
 
 pytestmark = pytest.mark.cluster
