@@ -107,8 +107,11 @@ def broker_node_loss(
     p99_limit=2.0,
     ready_limit=30.0,
     token=None,
+    max_failed_share=0.0,
 ):
-    """`faults`: [(kill, restore)] callables, one pair per node, run in turn."""
+    """`faults`: [(kill, restore)] callables, one pair per node, run in turn. `max_failed_share`:
+    the share of requests that may fail, each with a clean 503 or 504 problem (the issue's target,
+    and the default, is none; a 500 or a request with no answer always fails the drill)."""
     report = Report("broker-node-loss")
     clients = [Client(url, token, timeout=60) for url in urls]
     traffic = _Traffic(clients, concurrency, uuid.uuid4().hex[:8])
@@ -135,8 +138,10 @@ def broker_node_loss(
 
     outcomes = traffic.outcomes
     failed = [o for _, o in outcomes if not o.ok]
+    allowed = int(max_failed_share * len(outcomes))
     for outcome in failed:
-        report.fail(outcome.describe())
+        if outcome.status not in (503, 504) or len(failed) > allowed:
+            report.fail(outcome.describe())
     for number, killed_at in kills:
         after = [o.elapsed for started, o in outcomes if killed_at <= started < killed_at + window]
         p99 = _p99(after)

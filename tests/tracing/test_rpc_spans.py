@@ -104,10 +104,22 @@ async def test_the_asgi_client_spans_and_propagates(stack, exported):
             await runner.call(RpcCall("nobody_service", "anything"), CALLER)
         check_span(only(exported), "nobody_service", "anything", "unknown_service")
 
-        long_hung = RpcCall(HUNG.service, HUNG.method, HUNG.kwargs, timeout=10)
-        pending = asyncio.ensure_future(runner.call(long_hung, CALLER))
+        # the connection drops mid-call: the call is republished on the new connection (same
+        # correlation id) and so stays one span, which ends as the call does
+        hung = RpcCall(HUNG.service, HUNG.method, HUNG.kwargs, timeout=1.5)
+        pending = asyncio.ensure_future(runner.call(hung, CALLER))
         await asyncio.sleep(0.2)
-        rpc.links[0].connection.transport.abort()  # the connection drops mid-call
+        rpc.links[0].connection.transport.abort()
+        with pytest.raises(RpcTimeout):
+            await pending
+        check_span(only(exported), "airports_service", "get", "timeout")
+
+        # a call pending while the client closes has lost its connection for good
+        pending = asyncio.ensure_future(
+            runner.call(RpcCall(HUNG.service, HUNG.method, HUNG.kwargs, timeout=10), CALLER)
+        )
+        await asyncio.sleep(0.2)
+        await rpc.close()
         with pytest.raises(NotConnected):
             await pending
         check_span(only(exported), "airports_service", "get", "connection_lost")
