@@ -5,6 +5,7 @@ run chooses."""
 import os
 import re
 import socket
+import time
 from dataclasses import fields
 
 from devstack.processes import ROOT
@@ -18,6 +19,21 @@ def free_port(host="127.0.0.1"):
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def wait_port(port, timeout, up=True, host="127.0.0.1"):
+    """Until something listens on `port` (or, with up=False, nothing does); TimeoutError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            if up:
+                return
+        except OSError:
+            if not up:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"port {port} did not go {'up' if up else 'down'} within {timeout}s")
 
 
 def vhost_uri(amqp_base, vhost):

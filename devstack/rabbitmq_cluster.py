@@ -17,33 +17,14 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from devstack.isolation import free_port, wait_port
+
 START_TIMEOUT = 90  # seconds for a node to boot on a busy 2-core machine
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port, timeout, up=True, host="127.0.0.1"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, port), timeout=0.5).close()
-            if up:
-                return
-        except OSError:
-            if not up:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"port {port} did not go {'up' if up else 'down'} within {timeout}s")
 
 
 def _chown_tree(path, user="rabbitmq"):

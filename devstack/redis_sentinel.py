@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,30 +23,11 @@ from pathlib import Path
 
 import redis
 
+from devstack.isolation import free_port, wait_port
+
 SERVICE_NAME = "travel"
 HOST = "127.0.0.1"
 STATE_FILE = "sentinel-set.json"
-
-
-def free_port(host=HOST):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout, up=True, host=HOST):
-    """Until something listens on `port` (or, with up=False, nothing does); TimeoutError after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, port), timeout=0.5).close()
-            if up:
-                return
-        except OSError:
-            if not up:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"port {port} did not go {'up' if up else 'down'} within {timeout}s")
 
 
 def _wait_until(condition, timeout, what, interval=0.1):

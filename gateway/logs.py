@@ -2,11 +2,11 @@
 
 import contextvars
 import logging
-import re
 import sys
 
 from telemetry import ENABLED as TRACING
 from telemetry import current_ids, with_trace_ids
+from telemetry.passwords import PasswordFilter
 
 request_id_var = contextvars.ContextVar("request_id", default="-")
 
@@ -19,33 +19,6 @@ class RequestIdFilter(logging.Filter):
         record.request_id = request_id_var.get()
         if TRACING:
             record.trace_id, record.span_id = current_ids()
-        return True
-
-
-# scheme://user:password@ -> scheme://user:***@ for every URI in a line (workers/common/logs.py
-# does the same for the workers): nameko and kombu mask only the first URI of a `;`-separated list
-_PASSWORD_IN_URI = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s;'\"]*:)([^@\s;'\"]+)@", re.IGNORECASE)
-
-
-def mask_passwords(text):
-    """`text` with the password of every URI in it replaced by *** (left as it is if masked already)."""
-    return _PASSWORD_IN_URI.sub(_mask, text)
-
-
-def _mask(match):
-    return match.group(0) if match.group(2).strip("*") == "" else f"{match.group(1)}***@"
-
-
-class PasswordFilter(logging.Filter):
-    def filter(self, record):
-        message = record.getMessage()
-        masked = mask_passwords(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = mask_passwords(record.exc_text)
         return True
 
 

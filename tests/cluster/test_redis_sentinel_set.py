@@ -9,7 +9,8 @@ import tempfile
 
 import pytest
 
-from devstack.redis_sentinel import STATE_FILE, RedisSentinelSet, free_port, wait_port
+from devstack.isolation import free_port, wait_port
+from devstack.redis_sentinel import STATE_FILE, RedisSentinelSet
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.cluster

@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 
 from devstack import rabbitmq_cluster as devstack_rabbitmq
-from devstack.redis_sentinel import RedisProcess, data_settings, wait_port
+from devstack.isolation import wait_port
+from devstack.redis_sentinel import RedisProcess, data_settings
 from tests.support.processes import free_port
 
 

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from gateway.logs import PasswordFilter as GatewayPasswordFilter
+from gateway.logs import PasswordFilter as GatewayPasswordFilter  # the same class, as the gateway configures it
 from gateway.rpc.asyncio_client import AsyncRpcClient
 from gateway.rpc.calls import CallerContext, RpcCall
 from gateway.rpc.proxy_pool import ProxyPool
