@@ -37,9 +37,12 @@ def sink():
 
 @pytest.fixture(scope="module")
 def traced(sink, redis_prefix):
-    """The services and both gateways with tracing on, on a vhost of their own."""
+    """The services and both gateways with tracing on, on a vhost and a Redis prefix of their own
+    (the session's workers, on the session's prefix, would otherwise sweep this module's queued
+    releases with their own timers, untraced)."""
     vhost = broker.create_vhost("travel-test-tracing")
     amqp = amqp_uri(vhost)
+    redis_prefix = f"{redis_prefix}tracing:"
     env = worker_env(amqp, REDIS_URI, redis_prefix, TRIP_RELEASE_RETRY=1, **otel_env(sink))
     workers = nameko_run(env, name="traced-workers")
     gateways = {}
