@@ -6,27 +6,29 @@ from devstack.processes import BIN, ROOT
 KINDS = ("asgi", "wsgi", "waitress")  # uvicorn; gunicorn with gthread; waitress (reads requests first)
 
 
-def uvicorn_command(app, port, host="127.0.0.1", processes=1, quiet=False):
+def uvicorn_command(app, port, host="127.0.0.1", processes=None, quiet=False):
     """uvicorn serving `app`, as the README runs the ASGI gateway: the gateway writes its own access
     log; on SIGTERM requests in flight get 10 s to finish. uvloop and httptools are what uvicorn
     picks when installed (they are dependencies); named here so a run says what it measured."""
     argv = [BIN / "uvicorn", app, "--host", host, "--port", port, "--loop", "uvloop", "--http", "httptools"]
     argv += ["--no-access-log", "--timeout-graceful-shutdown", 10]
-    if processes > 1:
+    if processes:  # else uvicorn's own default (WEB_CONCURRENCY, or 1)
         argv += ["--workers", processes]
     if quiet:
         argv += ["--log-level", "warning"]
     return [str(a) for a in argv]
 
 
-def gateway_command(kind, port, host="127.0.0.1", processes=1, threads=None, quiet=False):
-    """The command line of the gateway `kind` on host:port. `threads`: the WSGI servers' threads
-    (default: THREADS, as gunicorn.conf.py reads it); `quiet`: the server's own log at WARNING."""
+def gateway_command(kind, port, host="127.0.0.1", processes=None, threads=None, quiet=False):
+    """The command line of the gateway `kind` on host:port. `processes` and `threads`: the
+    server's (default: WEB_CONCURRENCY and THREADS, as the servers and gunicorn.conf.py read them);
+    `quiet`: the server's own log at WARNING."""
     if kind == "asgi":
         return uvicorn_command("gateway.asgi:app", port, host, processes, quiet)
     if kind == "wsgi":
         argv = [BIN / "gunicorn", "-c", ROOT / "gateway" / "gunicorn.conf.py", "-b", f"{host}:{port}"]
-        argv += ["--workers", processes]
+        if processes:
+            argv += ["--workers", processes]
         if threads:
             argv += ["--threads", threads]
         if quiet:
