@@ -34,11 +34,12 @@ from types import SimpleNamespace
 
 import orjson
 import redis
-from nameko.exceptions import IncorrectSignature, MethodNotFound, deserialize
+from nameko.exceptions import IncorrectSignature, MethodNotFound
 from nameko.exceptions import UnknownService as NamekoUnknownService
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.testing.services import worker_factory
 
+from gateway.rpc.asyncio_client import decode_reply  # the gateway's own reading of a reply
 from gateway.rpc.calls import UnknownService
 from workers.airports.service import AirportsService
 from workers.airports.storage import AirportStore
@@ -137,15 +138,6 @@ class InProcessServices:
     @staticmethod
     def _greeting_dependencies(call):
         return {"call": call, "metrics": None}
-
-
-def decode_reply(body):
-    """The result of a reply, or its error raised as nameko's callers rebuild it."""
-    reply = orjson.loads(body)
-    error = reply.get("error")
-    if error:
-        raise deserialize(error)
-    return reply.get("result")
 
 
 class InProcessProxy:
