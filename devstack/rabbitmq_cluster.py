@@ -92,14 +92,23 @@ class RabbitNode:
             "RABBITMQ_PID_FILE": str(self.dir / "pid"),
         }
 
-    def ctl(self, *args, timeout=120, check=True):
-        """`rabbitmqctl -n <this node> ...`: its output."""
+    def ctl(self, *args, timeout=120, check=True, tool="rabbitmqctl"):
+        """`rabbitmqctl -n <this node> ...` (or another of the CLI tools): its output."""
         done = subprocess.run(
-            ["rabbitmqctl", "-n", self.name, *args], env=self.env(), capture_output=True, text=True, timeout=timeout
+            [tool, "-n", self.name, *args], env=self.env(), capture_output=True, text=True, timeout=timeout
         )
         if check and done.returncode:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.name}: {done.stderr.strip() or done.stdout}")
+            raise RuntimeError(f"{tool} {' '.join(args)} on {self.name}: {done.stderr.strip() or done.stdout}")
         return done.stdout
+
+    def quorum_critical(self):
+        """Whether stopping this node now would leave a quorum queue without its majority (a member
+        elsewhere still down or catching up): `rabbitmq-queues check_if_node_is_quorum_critical`."""
+        try:
+            self.ctl("check_if_node_is_quorum_critical", tool="rabbitmq-queues", timeout=60)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return True
+        return False
 
     def launch(self):
         """Boot the node in the background; wait_started() waits for it."""
@@ -290,6 +299,19 @@ class RabbitCluster:
         node = self.nodes[index]
         node.start(timeout)
         self.wait_running(timeout, nodes=[node])
+
+    def wait_quorum_safe(self, timeout=START_TIMEOUT):
+        """Until no node is quorum critical: every quorum queue has all its members back, so any one
+        node may go. A node that is back and running may not be there yet (its queue members start
+        and catch up after it boots); losing another node before then loses the majority. The
+        seconds it took."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while any(node.quorum_critical() for node in self.nodes if node.running):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"a node is still quorum critical after {timeout}s")
+            time.sleep(0.5)
+        return time.monotonic() - started
 
     def queues(self, *columns, vhost=None):
         """[{column: value}] of the vhost's queues, as a running node lists them."""

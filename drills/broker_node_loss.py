@@ -157,9 +157,20 @@ def broker_node_loss(
         trips_live=len(traffic.trips),
         trips_deleted=len(traffic.deleted),
     )
+    if failed:  # what failed, and when: its request id finds it in the gateway's and workers' logs
+        report.stats["first failures"] = _failures(outcomes, kills)
     _check_ready(report, clients, ready_limit)
     _check_records(report, clients[0], traffic)
     return report
+
+
+def _failures(outcomes, kills, limit=10):
+    def since_kill(started):
+        number, at = max(((n, t) for n, t in kills if t <= started), default=(0, started), key=lambda k: k[1])
+        return f"kill {number} +{started - at:.1f}s" if number else "before the kills"
+
+    failed = [(started, o) for started, o in outcomes if not o.ok]
+    return "".join(f"\n    {since_kill(started)}: {o.describe()}" for started, o in failed[:limit])
 
 
 def _check_ready(report, clients, limit):

@@ -5,8 +5,8 @@ of calls in flight on it, told apart by correlation id. A call is one publish; i
 matched in a dict and parsed once, by the caller. Calls go on the first link that is up; the
 others stand by, connected, so that a lost connection fails over at once. With several brokers
 (AMQP_URI `uri1;uri2;uri3`, the nodes of a cluster), link n starts on node n (modulo their
-number) and moves to the next node whenever it cannot connect, so the links spread over the
-nodes and a lost node leaves links up on the others. Spreading calls over
+number) and, when it loses its node or cannot reach it, moves to the other node with the fewest
+links up, so the links stay spread over the nodes and a lost node leaves links up on the others. Spreading calls over
 the links would buy nothing (one event loop does all the work) and cost a write per link per
 loop turn, and the broker more work per message (BENCHMARKS.md). A connection that dies without
 a word (a network partition) is noticed by heartbeats: every 5 s, given up after 20 s of silence;
@@ -31,6 +31,7 @@ exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, conte
 """
 
 import asyncio
+import collections
 import logging
 import random
 import uuid
@@ -115,9 +116,21 @@ class _Link:
                 raise
             except Exception as exc:
                 log.warning("broker connection %d to %s failed: %r", self.number, self._where(), exc)
-                self.node = (self.node + 1) % len(self.client.nodes)  # try the next broker
+            self.node = self._next_node()
             attempt += 1
             await asyncio.sleep(backoff(attempt))
+
+    def _next_node(self):
+        """After losing its node or failing to reach it: of the other nodes, the first (in list
+        order, from this one on) with the fewest other links on it or heading to it. Links lost
+        together then spread over the nodes left instead of all moving to the same one, which a
+        second loss would take."""
+        count = len(self.client.nodes)
+        if count == 1:
+            return self.node
+        load = collections.Counter(link.node for link in self.client.links if link is not self)
+        others = [(self.node + step) % count for step in range(1, count)]
+        return min(others, key=lambda node: load[node])  # min keeps the first of equals
 
     async def _connect(self):
         self.lost.clear()

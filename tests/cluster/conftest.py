@@ -57,18 +57,21 @@ class ClusterStack:
             raise
 
     def gateway(self, **settings):
-        env = {**self.env, "LOG_LEVEL": "WARNING", **{k: str(v) for k, v in settings.items()}}
+        # INFO with CLUSTER_KEEP_LOGS: the gateway's connects and republishes, to see a kill's course
+        level = "INFO" if os.environ.get("CLUSTER_KEEP_LOGS") else "WARNING"
+        env = {**self.env, "LOG_LEVEL": level, **{k: str(v) for k, v in settings.items()}}
         process, url = start_gateway("asgi", env)
         self.gateways.append(process)
         return url
 
     def close(self):
-        for process in self.gateways:
+        kept = os.environ.get("CLUSTER_KEEP_LOGS")  # a directory: the processes' logs are copied there
+        named = [(f"gateway-{n}", p) for n, p in enumerate(self.gateways)] + [("workers", self.workers)]
+        for name, process in named:
+            process.stop()
+            if kept:
+                Path(kept, f"{self.vhost}-{name}.log").write_text(process.output())
             process.close()
-        kept = os.environ.get("CLUSTER_KEEP_LOGS")  # a directory: the workers' log is copied there
-        if kept:
-            Path(kept, f"{self.vhost}-workers.log").write_text(self.workers.output())
-        self.workers.close()
         self.cluster.delete_vhost(self.vhost)
 
 

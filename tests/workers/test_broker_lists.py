@@ -48,6 +48,18 @@ def test_the_asgi_client_applies_tls_to_each_amqps_uri_and_spreads_its_links():
     assert [link.node for link in client.links] == [0, 1, 2, 0]
 
 
+def test_links_lost_together_spread_over_the_nodes_left():
+    client = AsyncRpcClient(LIST.replace("amqps", "amqp"), pool_size=3)
+    first, second, third = client.links  # on nodes 0, 1, 2
+    assert first._next_node() == 1  # node 0 lost: nodes 1 and 2 carry a link each, the next one
+    first.node = 1
+    second.node = second._next_node()  # node 1 lost, with both links on it: node 0 has none
+    assert second.node == 0
+    assert first._next_node() == 2  # and then nodes 0 and 2 have one each: the next after 1
+    single = AsyncRpcClient(DEAD).links[0]
+    assert single._next_node() == 0
+
+
 @pytest.mark.parametrize("filter_class", [PasswordFilter, GatewayPasswordFilter])
 def test_the_log_filters_mask_every_uri_of_a_list(filter_class):
     record = logging.LogRecord(

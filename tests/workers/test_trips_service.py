@@ -8,6 +8,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from kombu.exceptions import OperationalError
 from nameko.testing.services import worker_factory
 
 from schemas.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
@@ -159,6 +160,35 @@ def test_a_hold_that_times_out_is_released(trips, airports, trip_store, pair):
     assert airports.holders(pair[0]) == airports.holders(pair[1]) == []
     assert trip_store.redis.zcard(trip_store.keys("releasing")) == 0
     assert trips.list()["items"] == []
+
+
+def test_a_hold_the_broker_refused_is_asked_again(trips, airports, pair):
+    # The quorum queue's leader died under the publish: the broker nacks it (kombu raises its
+    # OperationalError), nothing reached airports_service, and the hold goes out again.
+    refusals = []
+
+    def hold(**kwargs):
+        if not refusals:
+            refusals.append(kwargs)
+            raise OperationalError("MessageNacked")
+        return airports.hold(**kwargs)
+
+    trips.airports = SimpleNamespace(hold=hold, release=airports.release)
+    trip = trips.create(*pair)
+    assert refusals and airports.holders(pair[0]) == airports.holders(pair[1]) == [trip["id"]]
+
+
+def test_a_hold_the_broker_refuses_until_the_timeout_is_unavailable(trips, airports, pair):
+    def refuse(**kwargs):
+        raise OperationalError("MessageNacked")
+
+    trips.config["AIRPORTS_RPC_TIMEOUT"] = 0.5
+    trips.airports = SimpleNamespace(hold=refuse, release=airports.release)
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable, match="could not be reached"):
+        trips.create(*pair)
+    assert time.monotonic() - started < 1.0
+    assert airports.holders(pair[0]) == airports.holders(pair[1]) == []
 
 
 def test_a_create_that_dies_after_holding_is_released_after_the_deadline(trips, airports, trip_store, pair):

@@ -17,6 +17,8 @@ import logging
 
 import kombu.serialization
 import orjson
+from amqp.exceptions import AMQPError, MessageNacked
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.exceptions import IncorrectSignature
 from nameko.rpc import Responder, get_rpc_exchange
@@ -47,6 +49,8 @@ _REDIS_TRANSIENT = (
     redis_errors.TryAgainError,
     redis_errors.ClusterDownError,
 )
+# A publish the broker refused (nack) or whose connection broke: kombu's and amqp's own errors.
+_BROKER_FAILURES = (KombuOperationalError, AMQPError, MessageNacked)
 _REDIS_TRANSIENT_REPLIES = ("MISCONF", "LOADING", "READONLY", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
 
 
@@ -124,13 +128,17 @@ rpc = Rpc.decorator
 
 
 def as_wire_error(exc_info):
-    """Replace a storage outage with ServiceUnavailable; leave everything else as raised."""
+    """Replace a storage or broker outage with ServiceUnavailable; leave everything else as raised."""
     exc = exc_info[1]
     if is_storage_outage(exc):
-        replacement = ServiceUnavailable("The data store is unavailable; try again later.")
-        replacement.__cause__ = exc
-        return (ServiceUnavailable, replacement, exc_info[2])
-    return exc_info
+        message = "The data store is unavailable; try again later."
+    elif isinstance(exc, _BROKER_FAILURES):  # a call to another service could not go out
+        message = "The message broker is unavailable; try again later."
+    else:
+        return exc_info
+    replacement = ServiceUnavailable(message)
+    replacement.__cause__ = exc
+    return (ServiceUnavailable, replacement, exc_info[2])
 
 
 def is_storage_outage(exc):

@@ -23,6 +23,7 @@ from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
 from workers.common.proxy import RpcProxy
 from workers.common.records import new_id, utc_now
+from workers.common.replies import BROKEN
 from workers.common.storage import RedisStore
 from workers.common.tracing import release_span, traceparent
 from workers.trips.storage import TripStore
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 ENDS = ("airport_from", "airport_to")
 RELEASE_INTERVAL = 5  # seconds between sweeps of the release outbox
+PUBLISH_RETRY_PAUSE = 0.2  # seconds before a request the broker refused, or that broke, goes again
 
 
 CREATE, LIST_QUERY = TripCreate(), TripListQuery()  # loading keeps no state in a schema
@@ -163,8 +165,10 @@ class TripsService:
     def _call_airports(self, method, once=False, **kwargs):
         """hold and release are idempotent, so an attempt with no answer in AIRPORTS_RPC_ATTEMPT
         seconds is made again, until AIRPORTS_RPC_TIMEOUT: a request or reply the broker dropped
-        while a lost node's queues elected new leaders costs a retry, not the call. (nameko's
-        RpcProxy itself would wait for ever; a stuck airports_service must not pin this worker.)"""
+        while a lost node's queues elected new leaders costs a retry, not the call. So does a
+        request the broker refused (a nack: the queue's leader died under the publish) or whose
+        connection broke, after PUBLISH_RETRY_PAUSE. (nameko's RpcProxy itself would wait for
+        ever; a stuck airports_service must not pin this worker.)"""
         timeout = float(self.config.get("AIRPORTS_RPC_TIMEOUT", 5))
         attempt = float(self.config.get("AIRPORTS_RPC_ATTEMPT", 1.5))
         deadline = time.monotonic() + (min(attempt, timeout) if once else timeout)
@@ -177,6 +181,11 @@ class TripsService:
                 if deadline - time.monotonic() <= 0.05:
                     raise ServiceUnavailable("airports_service did not answer in time.") from None
                 log.info("airports_service.%s: no answer in %ss; asking again", method, attempt)
+            except BROKEN as exc:
+                if deadline - time.monotonic() <= PUBLISH_RETRY_PAUSE:
+                    raise ServiceUnavailable("airports_service could not be reached.") from exc
+                log.info("airports_service.%s: the request did not go out (%r); asking again", method, exc)
+                eventlet.sleep(PUBLISH_RETRY_PAUSE)
             except UnknownService:
                 raise ServiceUnavailable("airports_service is not running.") from None
 
