@@ -68,6 +68,7 @@ class AmqpParams:
     heartbeat: int = 60
     connect_timeout: float = 5.0
     connection_name: str = "nameko-travel gateway"
+    timestamps: bool = False  # the AMQP `timestamp` on each request: the workers' queue wait in traces
 
     @classmethod
     def from_uri(cls, uri, ssl_context=None, **options):
@@ -145,6 +146,7 @@ class AmqpConnection(asyncio.Protocol):
         self._received = True  # data seen since the last heartbeat check
         self._silent = 0  # heartbeat checks in a row that saw nothing
         self._publish_prefixes = {}
+        self._timestamps = params.timestamps
         self._outgoing = []  # publishes of this turn of the event loop, written by _flush
 
     # -- set-up ---------------------------------------------------------------
@@ -254,9 +256,12 @@ class AmqpConnection(asyncio.Protocol):
             + _shortstr(correlation_id)
             + _shortstr(reply_to)
             + _shortstr(expiration)
-            + _timestamp(int(time.time()))  # seconds, as AMQP has it (the workers' queue wait)
         )
-        header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS) + properties
+        if self._timestamps:  # seconds, as AMQP has it
+            properties += _timestamp(int(time.time()))
+            header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS | _TIMESTAMP) + properties
+        else:
+            header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS) + properties
         outgoing = self._outgoing
         if not outgoing:
             self.loop.call_soon(self._flush)
@@ -417,6 +422,5 @@ _PUBLISH_FLAGS = (
     | _CORRELATION_ID
     | _REPLY_TO
     | _EXPIRATION
-    | _TIMESTAMP
 )
 _HEARTBEAT = pamqp_frame.marshal(pamqp_heartbeat.Heartbeat(), 0)

@@ -210,7 +210,7 @@ class AsyncRpcClient:
         connection_name="nameko-travel gateway",
         heartbeat=10,
     ):
-        options = {"connection_name": connection_name, "heartbeat": heartbeat}
+        options = {"connection_name": connection_name, "heartbeat": heartbeat, "timestamps": TRACING}
         self.nodes = [
             AmqpParams.from_uri(uri, ssl_context if uri.startswith("amqps://") else None, **options)
             for uri in split_uris(amqp_uri)
