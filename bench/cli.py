@@ -182,6 +182,12 @@ def parser():
         help="broker (without vhost) on which a vhost of the run's own is made; env BENCH_AMQP_URI",
     )
     g.add_argument(
+        "--queue-type",
+        choices=("classic", "quorum"),
+        help="the default queue type of the run's vhost: quorum replicates the workers' queues over "
+        "a cluster's nodes (default: quorum when --amqp-base lists several nodes, else the broker's)",
+    )
+    g.add_argument(
         "--redis-uri",
         default=os.environ.get("BENCH_REDIS_URI", "redis://127.0.0.1:6379/0"),
         help="Redis for the workers; keys go under a prefix of the run's own; env BENCH_REDIS_URI",
@@ -322,6 +328,7 @@ def load_settings(args, memory_requests):
 def stack_options(args, urls):
     return Options(
         amqp_base=args.amqp_base,
+        queue_type=args.queue_type or ("quorum" if ";" in args.amqp_base else None),
         redis_uri=args.redis_uri,
         workers_layout=args.workers_layout,
         worker_env=_pairs(args.worker_env, "--worker-env"),

@@ -13,6 +13,7 @@ from collections import Counter
 
 from bench import load
 from devstack import procfs
+from workers.common.redis_clients import SENTINEL_SCHEMES, parse_sentinel_uri
 
 GROUPS = ("gateway", "workers", "rabbitmq", "redis")
 CPUS = os.cpu_count() or 1
@@ -28,8 +29,12 @@ class Probe:
     def __init__(self, target, stack):
         self.target, self.stack = target, stack
         self.services = {  # found once: the broker and Redis do not restart during a run
-            "rabbitmq": service_pids("beam.smp", _port(stack.options.amqp_base, 5672)),
-            "redis": service_pids("redis-server", _port(stack.options.redis_uri, 6379)),
+            "rabbitmq": sorted(
+                {p for uri in stack.options.amqp_base.split(";") for p in service_pids("beam.smp", _port(uri, 5672))}
+            ),
+            "redis": sorted(
+                {p for port in redis_ports(stack.options.redis_uri) for p in service_pids("redis-server", port)}
+            ),
         }
 
     def pids(self):
@@ -84,9 +89,26 @@ def _port(uri, default):
     if not uri:
         return default
     try:
-        return urllib.parse.urlsplit(uri.split(";")[0].strip()).port or default  # a list: its first node
+        return urllib.parse.urlsplit(uri.strip()).port or default
     except ValueError:
         return default
+
+
+def redis_ports(uri):
+    """The ports of the Redis tier: the server's; for a Sentinel set (redis+sentinel://), the
+    sentinels' and those of the primary and replicas they name (replication is part of the cost)."""
+    if not uri.startswith(tuple(f"{scheme}://" for scheme in SENTINEL_SCHEMES)):
+        return [_port(uri, 6379)]
+    from redis.sentinel import Sentinel  # only for a Sentinel set
+
+    target = parse_sentinel_uri(uri)
+    sentinel = Sentinel(target.sentinels, sentinel_kwargs=target.sentinel_options)
+    try:
+        servers = [sentinel.discover_master(target.service_name), *sentinel.discover_slaves(target.service_name)]
+    finally:
+        for client in sentinel.sentinels:
+            client.close()
+    return [port for _, port in target.sentinels] + [port for _, port in servers]
 
 
 def service_pids(comm, port):

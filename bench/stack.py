@@ -3,10 +3,13 @@ prefix of their own, and everything removed again when the run ends.
 
 Targets:
 
-    asgi      uvicorn gateway.asgi:app --loop uvloop --http httptools --no-access-log, LOG_LEVEL=WARNING
+    asgi      uvicorn gateway.asgi:app --loop uvloop --http httptools --no-access-log
     wsgi      gunicorn [-c gateway/gunicorn.conf.py] -k gthread --threads T -w W gateway.wsgi:app,
               RPC_POOL_SIZE=T by default (one ClusterRpcProxy per thread, so no thread ever waits for
-              a proxy), LOG_LEVEL=WARNING
+              a proxy)
+
+The gateways and workers run as shipped (logging at INFO, the access log on); --gateway-env and
+--worker-env LOG_LEVEL=WARNING measure the tuned variant, and the report names the level.
     baseline  nameko run bench.baseline_gateway: the article's @http gateway with RpcProxy
     reference uvicorn bench.reference_gateway:app with the asgi flags: Falcon reading Redis directly,
               the yardstick for gateway CPU (GET /airports/<id> only; see bench/scenarios.py)
@@ -44,6 +47,7 @@ class Options:
 
     amqp_base: str = "amqp://guest:guest@127.0.0.1:5672"
     redis_uri: str = "redis://127.0.0.1:6379/0"
+    queue_type: str | None = None  # the run's vhost's default queue type (None: the broker's)
     workers_layout: str = "combined"
     worker_env: dict = field(default_factory=dict)  # KEY or SERVICE:KEY (the groups running SERVICE only)
     gateway_env: dict = field(default_factory=dict)
@@ -127,7 +131,7 @@ class Stack(Started):
         if self.options.tracing is not None:
             self._start_sink()
         self.vhost_created = True  # before: a half-made vhost is deleted too
-        rabbitmq.create_vhost(self.vhost)
+        rabbitmq.create_vhost(self.vhost, queue_type=self.options.queue_type)
         self._start_workers(groups)
         starters = {
             "asgi": self._start_asgi,
@@ -196,7 +200,6 @@ class Stack(Started):
     def gateway_env(self, **values):
         env = {
             "AMQP_URI": self.amqp_uri,
-            "LOG_LEVEL": "WARNING",
             **self.tracing_env,
             **values,
             **self.options.gateway_env,
@@ -235,7 +238,7 @@ class Stack(Started):
             "port": port,
             "workers": o.asgi_workers,
             "RPC_POOL_SIZE": env["RPC_POOL_SIZE"],
-            "LOG_LEVEL": env["LOG_LEVEL"],
+            "LOG_LEVEL": env.get("LOG_LEVEL", "INFO (the default)"),
         }
         return self._target("asgi", argv, env, settings)
 
@@ -265,7 +268,7 @@ class Stack(Started):
             "workers": o.wsgi_workers,
             "threads": o.wsgi_threads,
             "RPC_POOL_SIZE": env["RPC_POOL_SIZE"],
-            "LOG_LEVEL": env["LOG_LEVEL"],
+            "LOG_LEVEL": env.get("LOG_LEVEL", "INFO (the default)"),
         }
         return self._target("wsgi", argv, env, settings)
 

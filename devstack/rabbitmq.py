@@ -42,17 +42,22 @@ def api(method, path, body=None):
     return json.loads(data) if data else None
 
 
-def create_vhost(name, user="guest"):
-    """Create `name` and give `user` all rights on it."""
+def create_vhost(name, user="guest", queue_type=None):
+    """Create `name` and give `user` all rights on it; `queue_type` (classic, quorum) is the
+    vhost's default queue type, for the queues nameko declares without one (RabbitMQ 3.10+)."""
     if management_url():
-        api("PUT", f"vhosts/{urllib.parse.quote(name, safe='')}")
+        api(
+            "PUT",
+            f"vhosts/{urllib.parse.quote(name, safe='')}",
+            {"default_queue_type": queue_type} if queue_type else None,
+        )
         api(
             "PUT",
             f"permissions/{urllib.parse.quote(name, safe='')}/{user}",
             {"configure": ".*", "write": ".*", "read": ".*"},
         )
     else:
-        ctl("add_vhost", name)
+        ctl("add_vhost", name, *(["--default-queue-type", queue_type] if queue_type else []))
         ctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
     return name
 

@@ -8,12 +8,12 @@ import re
 import time
 from random import getrandbits
 
-from gateway.logs import request_id_var
+from gateway.logs import AccessLog, request_id_var
 from gateway.metrics import HTTP_IN_FLIGHT, http_duration, http_requests
 from gateway.tracing import ENABLED as TRACING
 from gateway.tracing import server_span_route
 
-access_log = logging.getLogger("gateway.access")
+access_log = AccessLog()
 
 _ACCEPTABLE_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
@@ -42,8 +42,8 @@ class RequestId:
         http_duration(route, req.method).observe(elapsed)
         if TRACING:
             server_span_route(req.method, req.uri_template)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info("%s %s %s %.1fms", req.method, req.relative_uri, resp.status_code, elapsed * 1000)
+        if access_log.logger.isEnabledFor(logging.INFO):
+            access_log(req.method, req.relative_uri, resp.status_code, elapsed * 1000)
 
     async def process_request_async(self, req, resp):
         self.process_request(req, resp)
