@@ -415,12 +415,6 @@ class AmqpConnection(asyncio.Protocol):
 
 _CONTENT_PROPERTIES = _shortstr("application/json") + _shortstr("utf-8")
 _PUBLISH_FLAGS = (
-    _CONTENT_TYPE
-    | _CONTENT_ENCODING
-    | _HEADERS
-    | _DELIVERY_MODE
-    | _CORRELATION_ID
-    | _REPLY_TO
-    | _EXPIRATION
+    _CONTENT_TYPE | _CONTENT_ENCODING | _HEADERS | _DELIVERY_MODE | _CORRELATION_ID | _REPLY_TO | _EXPIRATION
 )
 _HEARTBEAT = pamqp_frame.marshal(pamqp_heartbeat.Heartbeat(), 0)
