@@ -74,9 +74,9 @@ rpc_calls, rpc_duration = Children(RPC_CALLS), Children(RPC_DURATION)
 pool_proxies, pool_events = Children(POOL_PROXIES), Children(POOL_EVENTS)
 
 
-def observe_rpc(call, started, error):
+def observe_rpc(rpc_call, started, error):
     """Count and time one finished RPC (`error` None when it succeeded)."""
-    name = f"{call.service}.{call.method}"
+    name = f"{rpc_call.service}.{rpc_call.method}"
     RPC_IN_FLIGHT.dec()
     rpc_calls(name, "ok" if error is None else type(error).__name__).inc()
     rpc_duration(name).observe(time.perf_counter() - started)

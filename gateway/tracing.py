@@ -70,9 +70,9 @@ def server_span_route(method, template):
         span.set_attribute("http.route", template)
 
 
-def rpc_span(call):
+def rpc_span(rpc_call):
     """The CLIENT span of one call from the gateway (a context manager)."""
-    return client_span(_tracer(), call.service, call.method)
+    return client_span(_tracer(), rpc_call.service, rpc_call.method)
 
 
 def describe():

@@ -12,7 +12,7 @@ from gateway.http.conversation import Conversation
 from gateway.http.problems import problem_for
 from gateway.http.requests import build_request, check_length, too_large
 from gateway.metrics import RPC_IN_FLIGHT, observe_rpc
-from gateway.rpc.calls import CallerContext
+from gateway.rpc.calls import Caller
 from gateway.tracing import ENABLED as TRACING
 from gateway.tracing import rpc_span
 
@@ -44,7 +44,7 @@ class Runner:
 
     def start(self, req, params, raw_body, op, client):
         request = build_request(op, req, params, raw_body, lambda: self.rpc.connected, client)
-        return Conversation(op.handler(request)), CallerContext(request.request_id, op.operation_id)
+        return Conversation(op.handler(request)), Caller(request.request_id, op.operation_id)
 
     def check_body(self, raw_body):
         if raw_body is not None and len(raw_body) > self.max_body_bytes:
@@ -94,19 +94,19 @@ class AsgiRunner(Runner):
         except Exception as exc:
             return None, exc
 
-    async def _traced_call(self, call, caller):
-        with rpc_span(call):  # gateway/tracing.py
-            return await self._call(call, caller)
+    async def _traced_call(self, rpc_call, caller):
+        with rpc_span(rpc_call):  # gateway/tracing.py
+            return await self._call(rpc_call, caller)
 
-    async def _call(self, call, caller):
+    async def _call(self, rpc_call, caller):
         started = time.perf_counter()
         RPC_IN_FLIGHT.inc()
         try:
-            result = await self.rpc.call(call, caller)
+            result = await self.rpc.call(rpc_call, caller)
         except Exception as exc:
-            observe_rpc(call, started, exc)
+            observe_rpc(rpc_call, started, exc)
             raise
-        observe_rpc(call, started, None)
+        observe_rpc(rpc_call, started, None)
         return result
 
 
@@ -142,25 +142,25 @@ class WsgiRunner(Runner):
         except Exception as exc:
             return None, exc
 
-    def _outcome(self, call, caller):
+    def _outcome(self, rpc_call, caller):
         try:
-            return self.call(call, caller)
+            return self.call(rpc_call, caller)
         except Exception as exc:
             return exc
 
-    def _traced_call(self, call, caller):
-        with rpc_span(call):  # gateway/tracing.py
-            return self._call(call, caller)
+    def _traced_call(self, rpc_call, caller):
+        with rpc_span(rpc_call):  # gateway/tracing.py
+            return self._call(rpc_call, caller)
 
-    def _call(self, call, caller):
+    def _call(self, rpc_call, caller):
         started = time.perf_counter()
         RPC_IN_FLIGHT.inc()
         try:
-            result = self.rpc.call(call, caller)
+            result = self.rpc.call(rpc_call, caller)
         except Exception as exc:
-            observe_rpc(call, started, exc)
+            observe_rpc(rpc_call, started, exc)
             raise
-        observe_rpc(call, started, None)
+        observe_rpc(rpc_call, started, None)
         return result
 
 

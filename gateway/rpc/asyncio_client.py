@@ -354,8 +354,8 @@ class AsyncRpcClient:
             self._rescued[call.correlation_id] = call
         self._schedule_resend()
 
-    async def call(self, call, caller):
-        """`call.service.method(**call.kwargs)`; its result, or the error it raised."""
+    async def call(self, rpc_call, caller):
+        """`rpc_call.service.method(**rpc_call.kwargs)`; its result, or the error it raised."""
         if self.in_flight >= self.max_in_flight:
             raise Overloaded("Too many calls in flight.")
         link = self._pick_link()
@@ -368,12 +368,12 @@ class AsyncRpcClient:
         if TRACING:  # the RPC span's context, beside nameko's (gateway/tracing.py)
             trace_headers(headers)
         headers = encode_headers(headers)
-        body = orjson.dumps({"args": [], "kwargs": call.kwargs})
-        timeout = call.timeout or self.timeout
+        body = orjson.dumps({"args": [], "kwargs": rpc_call.kwargs})
+        timeout = rpc_call.timeout or self.timeout
         waiting = _Call(
             correlation_id,
             loop.create_future(),
-            f"{call.service}.{call.method}",
+            f"{rpc_call.service}.{rpc_call.method}",
             body,
             headers,
             loop.time() + timeout,

@@ -18,7 +18,7 @@ class RpcCall:
 
 
 @dataclass(frozen=True)
-class CallerContext:
+class Caller:
     """Who is calling, passed to the workers as nameko context headers."""
 
     request_id: str

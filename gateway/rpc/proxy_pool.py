@@ -102,14 +102,14 @@ class _Member:
         # nameko's PollingQueueConsumer: holds the replies dict and the socket timeout
         return self.standalone._reply_listener.queue_consumer
 
-    def call(self, call, request_id):
+    def call(self, rpc_call, request_id):
         self.context["request_id"] = request_id
         consumer = self.consumer
         default_timeout = consumer.timeout
-        if call.timeout is not None:
-            consumer.timeout = call.timeout
+        if rpc_call.timeout is not None:
+            consumer.timeout = rpc_call.timeout
         try:
-            return getattr(self.service(call.service), call.method)(**call.kwargs)
+            return getattr(self.service(rpc_call.service), rpc_call.method)(**rpc_call.kwargs)
         finally:
             consumer.timeout = default_timeout
 
@@ -214,11 +214,11 @@ class ProxyPool:
                 "exhausted": self.exhausted,
             }
 
-    def call(self, call, caller):
+    def call(self, rpc_call, caller):
         member = self._checkout()
         keep = False
         try:
-            result = member.call(call, caller.request_id)
+            result = member.call(rpc_call, caller.request_id)
             keep = True
             return result
         except NamekoRpcTimeout:

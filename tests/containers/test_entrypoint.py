@@ -12,7 +12,7 @@ from nameko.testing.services import entrypoint_hook
 
 from schemas.errors import NotFound, ServiceUnavailable
 from workers.airports import AirportsService
-from workers.common.context import CallContext
+from workers.common.context import IncomingCallProvider
 from workers.common.entrypoint import rpc
 from workers.common.logs import ExpectedErrorFilter, RequestIdFilter
 from workers.greeting import GreetingService
@@ -22,12 +22,12 @@ log = logging.getLogger("probe")
 
 class ProbeService:
     name = "probe_service"
-    call = CallContext()
+    incoming = IncomingCallProvider()
 
     @rpc
     def whoami(self):
         log.info("probing")
-        return {"request_id": self.call.request_id, "delivery_id": self.call.delivery_id}
+        return {"request_id": self.incoming.request_id, "delivery_id": self.incoming.delivery_id}
 
 
 def test_hello_through_entrypoint_hook(container_factory, worker_config):

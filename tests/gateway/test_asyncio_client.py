@@ -9,13 +9,13 @@ from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.rpc.asyncio_client import AsyncRpcClient, backoff
-from gateway.rpc.calls import CallerContext, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
+from gateway.rpc.calls import Caller, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
 from tests.conftest import amqp_uri
 from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
 from tests.support.processes import nameko_run, wait_for_services, worker_env
 
-CALLER = CallerContext("req-test", "testOperation")
+CALLER = Caller("req-test", "testOperation")
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ async def test_a_thousand_concurrent_calls_over_one_connection(client):
 
 async def test_the_request_id_and_call_id_stack_reach_the_worker(client):
     rpc = await client()
-    seen = await rpc.call(RpcCall("probe_service", "context"), CallerContext("req-abc", "getAirport"))
+    seen = await rpc.call(RpcCall("probe_service", "context"), Caller("req-abc", "getAirport"))
     assert seen["data"]["request_id"] == "req-abc"
     parent, own = seen["call_id_stack"]
     assert parent.startswith("gateway.getAirport.") and own.startswith("probe_service.context.")

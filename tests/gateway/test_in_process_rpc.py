@@ -7,14 +7,14 @@ import logging
 import pytest
 from nameko.exceptions import IncorrectSignature, MethodNotFound
 
-from gateway.rpc.calls import CallerContext, RpcCall, UnknownService
+from gateway.rpc.calls import Caller, RpcCall, UnknownService
 from tests.support.clients import in_process_api
 from tests.support.inprocess import AsyncInProcessRpc, InProcessRpc, InProcessServices
 from workers.common.logs import RequestIdFilter
 
 pytestmark = pytest.mark.fast
 
-CALLER = CallerContext("req-in-process", "testOperation")
+CALLER = Caller("req-in-process", "testOperation")
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gateway.rpc.calls import CallerContext, NotConnected, RpcCall, RpcTimeout
+from gateway.rpc.calls import Caller, NotConnected, RpcCall, RpcTimeout
 from gateway.rpc.proxy_pool import PoolExhausted, ProxyPool
 from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
 
-CALLER = CallerContext("req-pool", "testOperation")
+CALLER = Caller("req-pool", "testOperation")
 
 
 @pytest.fixture

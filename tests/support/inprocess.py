@@ -43,7 +43,7 @@ from gateway.rpc.asyncio_client import decode_reply  # the gateway's own reading
 from gateway.rpc.calls import UnknownService
 from workers.airports.service import AirportsService
 from workers.airports.storage import AirportStore
-from workers.common.context import REQUEST_ID, CallContext
+from workers.common.context import REQUEST_ID, IncomingCallProvider
 from workers.common.entrypoint import DELIVERY_ID, Rpc, as_wire_error
 from workers.common.replies import reply_body
 from workers.greeting.service import GreetingService
@@ -79,10 +79,10 @@ class InProcessServices:
         # Each store registers its Lua scripts once, as RedisStore.start does once per container.
         self.airport_store = AirportStore(self.redis, key_prefix, self.config)
         self.trip_store = TripStore(self.redis, key_prefix, self.config)
-        # The services' own CallContext provider: it makes each worker's `call` from the worker
+        # The services' own IncomingCallProvider: it makes each worker's `incoming` from the worker
         # context nameko builds (request id from the header, delivery id from the correlation id),
         # and labels the worker's log lines with the request id while it runs.
-        self.call_context = CallContext()
+        self.incoming_provider = IncomingCallProvider()
         # A worker's calls to another service run in threads of their own, as the callee runs in a
         # worker (a green thread) of its own under nameko: the caller's log label stays its own.
         self.nested_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="in-process-rpc")
@@ -105,12 +105,12 @@ class InProcessServices:
             except TypeError as exc:
                 raise IncorrectSignature(str(exc)) from None
             worker_ctx = SimpleNamespace(data={REQUEST_ID: request_id, DELIVERY_ID: correlation_id})
-            worker = worker_factory(service_cls, **dependencies(self.call_context.get_dependency(worker_ctx)))
-            self.call_context.worker_setup(worker_ctx)
+            worker = worker_factory(service_cls, **dependencies(self.incoming_provider.get_dependency(worker_ctx)))
+            self.incoming_provider.worker_setup(worker_ctx)
             try:
                 result = getattr(worker, method)(**kwargs)
             finally:
-                self.call_context.worker_teardown(worker_ctx)
+                self.incoming_provider.worker_teardown(worker_ctx)
         except Exception as exc:
             return reply_body(None, as_wire_error((type(exc), exc, exc.__traceback__)))
         return reply_body(result, None)
@@ -123,21 +123,21 @@ class InProcessServices:
             raise MethodNotFound(method)  # what nameko's RpcConsumer answers for an unknown routing key
         return function
 
-    def _airports_dependencies(self, call):
-        return {"store": self.airport_store, "call": call, "metrics": None}
+    def _airports_dependencies(self, incoming):
+        return {"store": self.airport_store, "incoming": incoming, "metrics": None}
 
-    def _trips_dependencies(self, call):
+    def _trips_dependencies(self, incoming):
         return {
             "store": self.trip_store,
-            "call": call,
+            "incoming": incoming,
             "metrics": None,
             "config": self.config,
-            "airports": InProcessProxy(self, "airports_service", call.request_id),
+            "airports": InProcessProxy(self, "airports_service", incoming.request_id),
         }
 
     @staticmethod
-    def _greeting_dependencies(call):
-        return {"call": call, "metrics": None}
+    def _greeting_dependencies(incoming):
+        return {"incoming": incoming, "metrics": None}
 
 
 class InProcessProxy:
@@ -170,13 +170,13 @@ class InProcessRpc:
     def connected(self):
         return True  # there is no broker to lose
 
-    def call(self, call, caller):
+    def call(self, rpc_call, caller):
         try:
             body = self.services.request(
-                call.service, call.method, call.kwargs, caller.request_id, new_correlation_id()
+                rpc_call.service, rpc_call.method, rpc_call.kwargs, caller.request_id, new_correlation_id()
             )
         except ServiceNotRunning:
-            raise UnknownService(f"Unknown service `{call.service}`") from None
+            raise UnknownService(f"Unknown service `{rpc_call.service}`") from None
         return decode_reply(body)
 
     def close(self):
@@ -204,5 +204,5 @@ class AsyncInProcessRpc:
     def connected(self):
         return self.sync.connected
 
-    async def call(self, call, caller):
-        return await asyncio.to_thread(self.sync.call, call, caller)
+    async def call(self, rpc_call, caller):
+        return await asyncio.to_thread(self.sync.call, rpc_call, caller)

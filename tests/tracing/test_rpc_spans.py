@@ -17,7 +17,7 @@ import gateway.tracing
 from gateway.http import runners
 from gateway.rpc import asyncio_client, proxy_pool
 from gateway.rpc.asyncio_client import AsyncRpcClient
-from gateway.rpc.calls import CallerContext, NotConnected, RpcCall, RpcTimeout, UnknownService
+from gateway.rpc.calls import Caller, NotConnected, RpcCall, RpcTimeout, UnknownService
 from gateway.rpc.proxy_pool import ProxyPool
 from gateway.settings import Settings
 from schemas.errors import NotFound, ServiceUnavailable
@@ -25,7 +25,7 @@ from telemetry import SENT_AT
 from telemetry.rpc import TracedServiceProxy, client_span, record_outcome, trace_headers
 from tests.support.processes import Stack
 
-CALLER = CallerContext("req-traced", "testOperation")
+CALLER = Caller("req-traced", "testOperation")
 HUNG = RpcCall("airports_service", "get", {"airport_id": "a" * 32})  # answered after 2 s
 PROBE = RpcCall("probe_service", "context")
 

@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from workers.airports.storage import AirportStore
-from workers.common.context import Call
+from workers.common.context import IncomingCall
 from workers.trips.storage import TripStore
 
 
@@ -23,5 +23,5 @@ def trip_store(redis_client, prefix):
     return TripStore(redis_client, prefix, {})
 
 
-def call(delivery_id=None, request_id=None):
-    return Call(request_id=request_id, delivery_id=delivery_id)
+def incoming_call(delivery_id=None, request_id=None):
+    return IncomingCall(request_id=request_id, delivery_id=delivery_id)

@@ -15,7 +15,7 @@ import pytest
 
 from gateway.logs import PasswordFilter as GatewayPasswordFilter  # the same class, as the gateway configures it
 from gateway.rpc.asyncio_client import AsyncRpcClient
-from gateway.rpc.calls import CallerContext, RpcCall
+from gateway.rpc.calls import Caller, RpcCall
 from gateway.rpc.proxy_pool import ProxyPool
 from gateway.settings import Settings, masked
 from tests.support.processes import free_port, nameko_run, wait_for_services, worker_env
@@ -24,7 +24,7 @@ from workers.common.logs import PasswordFilter, mask_passwords
 
 DEAD = "amqp://guest:dead-pw@127.0.0.1:1/"
 LIST = "amqp://u1:pw-one@n1:5672/travel;amqp://u2:pw-two@n2:5672/travel; amqps://u3:pw-three@n3:5671/travel"
-CALLER = CallerContext("req-lists", "testOperation")
+CALLER = Caller("req-lists", "testOperation")
 
 
 def test_the_settings_take_a_list_and_mask_every_password():

@@ -6,7 +6,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from schemas.errors import ValidationError
-from tests.workers.conftest import call
+from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
 from workers.common.paging import encode_cursor
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.fast
 
 @pytest.fixture
 def airports(airport_store):
-    return worker_factory(AirportsService, store=airport_store, call=call())
+    return worker_factory(AirportsService, store=airport_store, incoming=incoming_call())
 
 
 def walk(service, limit, between_pages=lambda: None):

@@ -5,9 +5,9 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from schemas.errors import NotFound
-from tests.workers.conftest import call
+from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
-from workers.common.context import Call
+from workers.common.context import IncomingCall
 from workers.common.idempotency import Duplicate
 from workers.trips.service import TripsService
 
@@ -20,14 +20,14 @@ class Airports:
 
 
 def airports_for(store, delivery_id):
-    return worker_factory(AirportsService, store=store, call=call(delivery_id))
+    return worker_factory(AirportsService, store=store, incoming=incoming_call(delivery_id))
 
 
 def trips_for(store, airports, delivery_id):
     return worker_factory(
         TripsService,
         store=store,
-        call=call(delivery_id),
+        incoming=incoming_call(delivery_id),
         airports=Airports(airports),
         config={"TRIP_HOLD_DEADLINE": 60, "TRIP_RELEASE_RETRY": 0},
     )
@@ -42,7 +42,7 @@ def test_an_airport_delete_run_twice_under_one_delivery_id_succeeds_twice(airpor
         airports_for(airport_store, "corr-2").delete(record["id"])
     with pytest.raises(NotFound):
         first.get(record["id"])
-    marker = airport_store.idempotency.deletion_marker(call("corr-1"))
+    marker = airport_store.idempotency.deletion_marker(incoming_call("corr-1"))
     assert 0 < redis_client.ttl(marker) <= airport_store.idempotency.redelivery_ttl
 
 
@@ -58,7 +58,7 @@ def test_the_marker_is_checked_inside_the_delete_script(airport_store):
     """A repeat that read the record before the first run deleted it still answers success."""
     service = airports_for(airport_store, "corr-3")
     record = service.create(name="Faro")
-    marker = airport_store.idempotency.deletion_marker(call("corr-3"))
+    marker = airport_store.idempotency.deletion_marker(incoming_call("corr-3"))
     assert airport_store.delete(record, marker) == "deleted"
     assert airport_store.delete(record, marker) == "deleted"  # the stale record of a concurrent run
     assert airport_store.delete(record, "") == "missing"
@@ -87,7 +87,7 @@ def idempotency(airport_store):
 
 
 def copy_of(delivery_id, reply_to, redelivered=False):
-    return Call(request_id=None, delivery_id=delivery_id, reply_to=reply_to, redelivered=redelivered)
+    return IncomingCall(request_id=None, delivery_id=delivery_id, reply_to=reply_to, redelivered=redelivered)
 
 
 def test_a_copy_for_the_same_reply_queue_leaves_the_answer_to_the_first_run(idempotency):

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 from nameko.testing.services import worker_factory
 
 from schemas.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
-from tests.workers.conftest import call
+from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
 from workers.trips.service import TripsService
 
@@ -36,7 +36,7 @@ class FlakyAirports:
 
 @pytest.fixture
 def airports(airport_store):
-    return worker_factory(AirportsService, store=airport_store, call=call())
+    return worker_factory(AirportsService, store=airport_store, incoming=incoming_call())
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def trips(trip_store, remote):
     return worker_factory(
         TripsService,
         store=trip_store,
-        call=call(),
+        incoming=incoming_call(),
         airports=remote,
         config={"TRIP_HOLD_DEADLINE": 60, "TRIP_RELEASE_RETRY": 0},
     )

@@ -5,7 +5,7 @@ from schemas.errors import Conflict, NotFound, ValidationError
 from schemas.fields import is_id
 from schemas.validation import load
 from workers.airports.storage import AirportStore, HoldReleased
-from workers.common.context import CallContext
+from workers.common.context import IncomingCallProvider
 from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
 from workers.common.records import new_id, utc_now
@@ -21,7 +21,7 @@ def not_found(airport_id):
 class AirportsService:
     name = "airports_service"
 
-    call = CallContext()
+    incoming = IncomingCallProvider()
     metrics = Metrics()
     store = RedisStore(AirportStore)
 
@@ -39,7 +39,7 @@ class AirportsService:
                 raise self.store.idempotency.commit_failed()
             return record
 
-        return self.store.idempotency.create_once(self.call, idempotency_key, data, create)
+        return self.store.idempotency.create_once(self.incoming, idempotency_key, data, create)
 
     @rpc
     def get(self, airport_id):
@@ -60,10 +60,10 @@ class AirportsService:
         (a redelivery, a republished request), it answers as its first run did."""
         record = self.store.get(airport_id) if is_id(airport_id) else None
         if record is None:
-            if is_id(airport_id) and self.store.idempotency.deleted_by(self.call, airport_id):
+            if is_id(airport_id) and self.store.idempotency.deleted_by(self.incoming, airport_id):
                 return None
             raise not_found(airport_id)
-        outcome = self.store.delete(record, self.store.idempotency.deletion_marker(self.call))
+        outcome = self.store.delete(record, self.store.idempotency.deletion_marker(self.incoming))
         if outcome == "missing":
             raise not_found(airport_id)
         if outcome == "held":

@@ -15,20 +15,20 @@ _current = threading.local()
 
 
 @dataclass(frozen=True)
-class Call:
+class IncomingCall:
     request_id: str | None
     delivery_id: str | None
     reply_to: str | None = None  # the request's reply queue (routing key)
     redelivered: bool = False  # the broker delivered this request before
 
 
-class CallContext(DependencyProvider):
-    """Gives each worker its `Call` and labels the worker's log records with the request id; with
+class IncomingCallProvider(DependencyProvider):
+    """Gives each worker its `IncomingCall` and labels the worker's log records with the request id; with
     tracing on, also makes the worker's span (workers/common/tracing.py)."""
 
     def get_dependency(self, worker_ctx):
         data = worker_ctx.data
-        return Call(
+        return IncomingCall(
             data.get(REQUEST_ID),
             data.get(DELIVERY_ID),
             data.get(DELIVERY_REPLY_TO),

@@ -142,24 +142,24 @@ class Idempotency:
         self._begin = script(client, "claim_idempotency_key", _BEGIN)
         self._abandon_script = script(client, "free_idempotency_key", _ABANDON)
 
-    def deletion_marker(self, call):
-        """The key under which a delete run with `call`'s delivery id records what it deleted."""
-        if not call.delivery_id:
+    def deletion_marker(self, incoming):
+        """The key under which a delete run with `incoming`'s delivery id records what it deleted."""
+        if not incoming.delivery_id:
             return NO_MARKER
-        return self.keys("deleted", hashlib.sha256(("delivery:" + call.delivery_id).encode()).hexdigest())
+        return self.keys("deleted", hashlib.sha256(("delivery:" + incoming.delivery_id).encode()).hexdigest())
 
-    def deleted_by(self, call, record_id):
+    def deleted_by(self, incoming, record_id):
         """Whether a run of this very call (same delivery id) deleted `record_id` already."""
-        marker = self.deletion_marker(call)
+        marker = self.deletion_marker(incoming)
         return bool(marker) and self._client.get(marker) in (record_id, record_id.encode())
 
     def commit_failed(self):
         """The error for a create script that found its attempt superseded (`GUARD_LUA` said no)."""
         return Superseded("Another attempt with this idempotency key took over.")
 
-    def begin(self, call, idempotency_key, payload):
+    def begin(self, incoming, idempotency_key, payload):
         """Claim the key for a create of `payload`; see the module docstring for the outcomes."""
-        delivery_id = call.delivery_id or ""
+        delivery_id = incoming.delivery_id or ""
         if idempotency_key is not None:
             scope, ttl = "key:" + idempotency_key, self.ttl
         elif delivery_id:
@@ -169,8 +169,8 @@ class Idempotency:
         key = self.keys("idempotency", hashlib.sha256(scope.encode()).hexdigest())
         fingerprint = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
         token = uuid.uuid4().hex
-        reply_to = getattr(call, "reply_to", None) or ""
-        redelivered = "1" if getattr(call, "redelivered", False) else ""
+        reply_to = getattr(incoming, "reply_to", None) or ""
+        redelivered = "1" if getattr(incoming, "redelivered", False) else ""
         pending = dumps(
             {"state": "pending", "fp": fingerprint, "owner": delivery_id, "token": token, "reply": reply_to}
         )
@@ -188,9 +188,9 @@ class Idempotency:
             raise IdempotencyKeyReused("This idempotency key was used with a different input.")
         raise IdempotencyKeyInUse("A request with this idempotency key is still being processed.")
 
-    def create_once(self, call, idempotency_key, payload, write):
+    def create_once(self, incoming, idempotency_key, payload, write):
         """`write(attempt)` (the create itself) once per key and input; the first result for any repeat."""
-        attempt = self.begin(call, idempotency_key, payload)
+        attempt = self.begin(incoming, idempotency_key, payload)
         if attempt.replay is not None:
             return attempt.replay
         try:

@@ -2,7 +2,7 @@
 
 * RPC server spans, by hand: there is no instrumentation for nameko 2.x. The rpc entrypoint
   (entrypoint.py) leaves the request's `traceparent`/`tracestate` and the time it was published in
-  the worker's context data (nameko's own header decoding puts them there); `CallContext`'s
+  the worker's context data (nameko's own header decoding puts them there); `IncomingCallProvider`'s
   worker_setup takes them out again, before the service runs, so they are not passed on as
   context data, and starts the SERVER span `{service}/{method}` with them as its parent (a
   request without them, say from `nameko shell`, starts a trace). The time the request waited in

@@ -1,6 +1,6 @@
 """greeting_service: the article's first service, unchanged in behaviour."""
 
-from workers.common.context import CallContext
+from workers.common.context import IncomingCallProvider
 from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
 
@@ -8,7 +8,7 @@ from workers.common.metrics import Metrics
 class GreetingService:
     name = "greeting_service"
 
-    call = CallContext()
+    incoming = IncomingCallProvider()
     metrics = Metrics()
 
     @rpc

@@ -18,7 +18,7 @@ from schemas.errors import NotFound, ServiceUnavailable, ValidationError
 from schemas.fields import is_id
 from schemas.trips import TripCreate, TripListQuery
 from schemas.validation import load
-from workers.common.context import CallContext
+from workers.common.context import IncomingCallProvider
 from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
 from workers.common.proxy import RpcProxy
@@ -49,7 +49,7 @@ def not_found(trip_id):
 class TripsService:
     name = "trips_service"
 
-    call = CallContext()
+    incoming = IncomingCallProvider()
     metrics = Metrics()
     config = Config()
     store = RedisStore(TripStore)
@@ -60,7 +60,7 @@ class TripsService:
         """Create a trip between two existing, different airports; the record."""
         data = load(CREATE, {"airport_from": airport_from, "airport_to": airport_to})
         return self.store.idempotency.create_once(
-            self.call, idempotency_key, data, lambda attempt: self._create(data, attempt)
+            self.incoming, idempotency_key, data, lambda attempt: self._create(data, attempt)
         )
 
     @rpc
@@ -83,11 +83,11 @@ class TripsService:
         redelivery, a republished request), it answers as its first run did."""
         record = self.store.get(trip_id) if is_id(trip_id) else None
         if record is None:
-            if is_id(trip_id) and self.store.idempotency.deleted_by(self.call, trip_id):
+            if is_id(trip_id) and self.store.idempotency.deleted_by(self.incoming, trip_id):
                 return None
             raise not_found(trip_id)
         outcome = self.store.delete(
-            record, now_ms(), self.store.idempotency.deletion_marker(self.call), cause=traceparent()
+            record, now_ms(), self.store.idempotency.deletion_marker(self.incoming), cause=traceparent()
         )
         if outcome == "missing":
             raise not_found(trip_id)
