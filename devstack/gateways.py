@@ -2,6 +2,7 @@
 drills and bench run the gateway the same way (bench's tuned variants are options it names)."""
 
 from devstack.processes import BIN, ROOT
+from gateway.settings import Settings
 
 KINDS = ("asgi", "wsgi", "waitress")  # uvicorn; gunicorn with gthread; waitress (reads requests first)
 
@@ -35,6 +36,8 @@ def gateway_command(kind, port, host="127.0.0.1", processes=None, threads=None, 
             argv += ["--log-level", "warning"]
         return [str(a) for a in [*argv, "gateway.wsgi:app"]]
     if kind == "waitress":
-        argv = [BIN / "waitress-serve", "--listen", f"{host}:{port}", "--threads", threads or 16, "gateway.wsgi:app"]
+        # waitress reads no THREADS of its own: the gateway's setting (its default too), as the pool sizes
+        threads = threads or Settings.from_env().server_threads
+        argv = [BIN / "waitress-serve", "--listen", f"{host}:{port}", "--threads", threads, "gateway.wsgi:app"]
         return [str(a) for a in argv]
     raise ValueError(f"gateway kind {kind!r} is none of {', '.join(KINDS)}")

@@ -1,6 +1,6 @@
 """CI smoke test of the benchmark harness: `python -m bench --smoke --rounds 2` runs every target
 (asgi, wsgi, baseline) with every scenario, and the reference with get_airport (all it serves), for
-about a second, twice (the memory scenario once), and writes its report. It checks that the run
+half a second, twice (the memory scenario once), and writes its report. It checks that the run
 completes, that the report has every field for every target and scenario, the medians and the
 verdicts on the issue's targets, that the chart is a PNG, and that the harness removed what it
 started. Never timings: CI machines vary too much.

@@ -13,7 +13,7 @@ from drills.scenarios import worker_failure
 def test_losing_one_of_two_worker_instances_under_load(drill_stack, kind, sig):
     stack = drill_stack(instances=2, gateways=(kind,))
     victim = stack.workers[0]
-    report = worker_failure(stack.url(kind), lambda: victim.signal(sig), duration=8, concurrency=8)
+    report = worker_failure(stack.url(kind), lambda: victim.signal(sig), duration=6, concurrency=8)
     assert report.passed, str(report)
     assert report.stats["airports_created"] > 50
     if sig == signal.SIGTERM:  # a graceful stop: in-flight calls finished, then a clean exit
