@@ -30,7 +30,7 @@ from bench.stack import KINDS, REFERENCE, Options, Stack
 from devstack.layout import LAYOUTS, parse_layout, worker_variable
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SMOKE = {"duration": 0.5, "warmup": 0.25, "seed_airports": 20, "memory_requests": (200, 600)}
+SMOKE = {"duration": 0.4, "warmup": 0.1, "seed_airports": 20, "memory_requests": (200, 600)}
 
 
 def _pairs(values, option):
@@ -104,7 +104,7 @@ def parser():
         "`nameko run`, ':N' replicas). Default: combined (all three in one process)",
     )
     p.add_argument(
-        "--smoke", action="store_true", help="every target and scenario for half a second or so (CI); timings mean nothing"
+        "--smoke", action="store_true", help="every target and scenario for half a second (CI); timings mean nothing"
     )
     p.add_argument(
         "--generator",

@@ -135,7 +135,8 @@ def workers(stack_env, amqp):
     try:
         wait_for_services(amqp, ["airports_service", "trips_service", "greeting_service"], process)
         yield process
-    finally:
+    finally:  # killed: a graceful stop takes seconds, and the drills test that one
+        process.kill()
         process.close()
 
 
