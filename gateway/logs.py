@@ -18,12 +18,12 @@ FORMAT = with_trace_ids("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(m
 
 class LoopBatchingHandler(logging.StreamHandler):
     """A StreamHandler whose lines, when logged on a thread running an event loop (the ASGI
-    gateway), go out together in one write at the end of the loop's turn instead of one write
-    and flush each: measured, the write per access line was a third of what logging cost the
-    ASGI gateway per request (BENCHMARKS.md, "Logging at INFO"). Lines logged on other threads
-    (the WSGI servers' workers, start-up) are written at once, as StreamHandler does. The lines
-    of one turn wait for its end, well under a millisecond; a process killed mid-turn loses them,
-    as it would lose a buffered stream's. `flush()` (and so logging's shutdown) writes them too."""
+    gateway), go out together in one write at the end of the loop's turn instead of a write and a
+    flush each; lines logged on other threads (the WSGI servers' workers, start-up) are written at
+    once, as StreamHandler does. Measured, this alone saved little of what a line cost (BENCHMARKS.md,
+    "Logging at INFO"); it keeps AccessLog's hand-over a list append. The lines of one turn wait for
+    its end, well under a millisecond; a process killed mid-turn loses them, as a buffered stream
+    would. `flush()` (and so logging's shutdown) writes them too."""
 
     def __init__(self, stream=None):
         super().__init__(stream)
@@ -31,30 +31,24 @@ class LoopBatchingHandler(logging.StreamHandler):
 
     def emit(self, record):
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop on this thread
-            super().emit(record)
-            return
-        try:
             line = self.format(record)
         except Exception:
             self.handleError(record)
             return
-        if not self._pending:
-            loop.call_soon(self.flush)
-        self._pending.append(line)
+        self.write_line(line, record)
 
-    def write_line(self, line):
-        """`line`, already formatted and masked, as `emit` would write a record's."""
+    def write_line(self, line, record=None):
+        """`line`, formatted and masked, out at the end of this loop turn, or at once off a loop."""
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:
+        except RuntimeError:  # no loop on this thread
             self.acquire()
             try:
                 self.stream.write(line + self.terminator)
-                super().flush()
+                self.stream.flush()
             except Exception:
-                pass
+                if record is not None:
+                    self.handleError(record)
             finally:
                 self.release()
             return
@@ -89,8 +83,8 @@ class AccessLog:
 
     In the default text format, with tracing off, the line is built here in one step and handed to
     the handler, not through a LogRecord: measured, logging's machinery per record (the record, the
-    caller lookup, two filters, the formatter) cost the ASGI gateway about 28 µs a request, 19 %
-    of its CPU, against the 10 % the default configuration may cost (BENCHMARKS.md, "Logging at
+    caller lookup, two filters, the formatter) cost the ASGI gateway about 30 µs a request, a
+    fifth of its CPU, against the 10 % the default configuration may cost (BENCHMARKS.md, "Logging at
     INFO"). The line is the same (a test compares the two). In JSON, with tracing on (the trace
     ids), or with handlers of someone else's, it goes through logging as any record."""
 

@@ -6,11 +6,11 @@ matched in a dict and parsed once, by the caller. Calls go on the first link tha
 others stand by, connected, so that a lost connection fails over at once. With several brokers
 (AMQP_URI `uri1;uri2;uri3`, the nodes of a cluster), link n starts on node n (modulo their
 number) and, when it loses its node or cannot reach it, moves to the other node with the fewest
-links up, so the links stay spread over the nodes and a lost node leaves links up on the others. Spreading calls over
-the links would buy nothing (one event loop does all the work) and cost a write per link per
-loop turn, and the broker more work per message (BENCHMARKS.md). A connection that dies without
-a word (a network partition) is noticed by heartbeats: every 5 s, given up after 20 s of silence;
-until then its calls time out. Failure modes, each ending the call at once:
+links, so the links stay spread over the nodes and a lost node leaves links up on the others.
+Spreading calls over the links would buy nothing (one event loop does all the work) and cost a
+write per link per loop turn, and the broker more work per message (BENCHMARKS.md). A connection
+that dies without a word (a network partition) is noticed by heartbeats: every 5 s, given up
+after 20 s of silence; until then its calls time out. Failure modes, each ending the call at once:
 
 * no reply within the timeout -> RpcTimeout; a reply arriving later finds no entry and is dropped;
 * the service has no queue -> the broker returns the mandatory publish -> UnknownService;

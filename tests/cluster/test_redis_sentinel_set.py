@@ -9,6 +9,7 @@ import tempfile
 
 import pytest
 
+from bench.measure import redis_ports
 from devstack.isolation import free_port, wait_port
 from devstack.redis_sentinel import STATE_FILE, RedisSentinelSet
 from tests.support.processes import ROOT
@@ -49,6 +50,9 @@ def test_up_kill_the_primary_restart_it_as_a_replica_and_down(base_dir):
     assert found.nodes["redis-1"].port == primary_port and found.primary() == "redis-1"
 
     assert found.nodes["redis-1"].running() and found.sentinels["sentinel-1"].running()  # found by pid
+    # the benchmark harness's Redis tier on such a set: the sentinels and the servers they name
+    tier = [*found.sentinel_ports, *(node.port for node in found.nodes.values())]
+    assert sorted(redis_ports(uri)) == sorted(tier)
     assert devstack("kill-primary", "--dir", base_dir).strip() == "redis-1"
     assert not found.nodes["redis-1"].running()
     promoted = found.wait_for_failover("redis-1")
