@@ -25,7 +25,7 @@ from gateway.settings import Settings
 from tests.support import broker
 from tests.support.clients import api_for, in_process_api
 from tests.support.inprocess import InProcessServices
-from tests.support.processes import free_port, nameko_run, start_gateway, wait_for_services, worker_env
+from tests.support.processes import Stack, free_port, nameko_run, start_gateway, wait_for_services, worker_env
 
 # tests/containers run nameko containers inside the test process, which needs eventlet's
 # monkey patch (`nameko test` applies it); everything else runs without it (asyncio, threads).
@@ -126,6 +126,20 @@ def workers_metrics_port():
 @pytest.fixture(scope="session")
 def stack_env(amqp, redis_prefix, workers_metrics_port):
     return worker_env(amqp, REDIS_URI, redis_prefix, TRIP_RELEASE_RETRY=1, METRICS_PORT=workers_metrics_port)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """probe_service, and an airports_service whose `get` takes 2 s, on a vhost of their own, for
+    the RPC clients' tests (their calls: tests/support/probe.py)."""
+    stack = Stack(
+        ["tests.services.probe", "tests.services.hung"],
+        ["probe_service", "airports_service"],
+        HANG_SECONDS=2,
+        MAX_WORKERS=50,
+    )
+    yield stack
+    stack.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from gateway.rpc.asyncio_client import AsyncRpcClient, backoff
 from gateway.rpc.calls import Caller, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
 from tests.conftest import amqp_uri
-from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
+from tests.support.probe import HUNG, echo
 from tests.support.processes import nameko_run, wait_for_services, worker_env
 
 CALLER = Caller("req-test", "testOperation")

@@ -8,8 +8,8 @@ import pytest
 
 from gateway.rpc.calls import Caller, NotConnected, RpcCall, RpcTimeout
 from gateway.rpc.proxy_pool import PoolExhausted, ProxyPool
-from tests.gateway.conftest import HUNG, echo
 from tests.support import broker
+from tests.support.probe import HUNG, echo
 
 CALLER = Caller("req-pool", "testOperation")
 

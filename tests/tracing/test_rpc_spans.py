@@ -23,22 +23,9 @@ from gateway.settings import Settings
 from schemas.errors import NotFound, ServiceUnavailable
 from telemetry import SENT_AT
 from telemetry.rpc import TracedServiceProxy, client_span, record_outcome, trace_headers
-from tests.support.processes import Stack
+from tests.support.probe import HUNG, PROBE
 
 CALLER = Caller("req-traced", "testOperation")
-HUNG = RpcCall("airports_service", "get", {"airport_id": "a" * 32})  # answered after 2 s
-PROBE = RpcCall("probe_service", "context")
-
-
-@pytest.fixture(scope="module")
-def stack():
-    stack = Stack(
-        ["tests.services.probe", "tests.services.hung"],
-        ["probe_service", "airports_service"],
-        HANG_SECONDS=2,
-    )
-    yield stack
-    stack.close()
 
 
 @pytest.fixture
