@@ -90,12 +90,16 @@ class AccessLog:
 
     def __init__(self):
         self.logger = logging.getLogger("gateway.access")
+        self._gateway = logging.getLogger("gateway")  # once: getLogger takes logging's lock
         self._second, self._stamp = None, ""
 
+    def enabled(self):
+        """Whether lines are wanted at all (INFO): the caller asks first, before it builds the URI."""
+        return self.logger.isEnabledFor(logging.INFO)
+
     def __call__(self, method, uri, status, elapsed_ms):
-        if not self.logger.isEnabledFor(logging.INFO):
-            return
-        handler = _fast_handler()
+        """Write the line; only when `enabled()`."""
+        handler = _fast_handler(self._gateway)
         if handler is None:
             self.logger.info("%s %s %s %.1fms", method, uri, status, elapsed_ms)
             return
@@ -109,11 +113,10 @@ class AccessLog:
         )
 
 
-def _fast_handler():
+def _fast_handler(gateway_logger):
     """The gateway's own handler when it writes the plain format and is the access logger's only
     one (configure_logging, tracing off); else None."""
-    logger = logging.getLogger("gateway")
-    handlers = logger.handlers
+    handlers = gateway_logger.handlers
     if TRACING or len(handlers) != 1 or not getattr(handlers[0], "_plain", False):
         return None
     return handlers[0]

@@ -3,7 +3,6 @@
 Each method has a sync form (WSGI) and an `_async` form (ASGI) that calls it: Falcon picks
 the one its app kind needs."""
 
-import logging
 import re
 import time
 from random import getrandbits
@@ -42,7 +41,7 @@ class RequestId:
         http_duration(route, req.method).observe(elapsed)
         if TRACING:
             server_span_route(req.method, req.uri_template)
-        if access_log.logger.isEnabledFor(logging.INFO):
+        if access_log.enabled():
             access_log(req.method, req.relative_uri, resp.status_code, elapsed * 1000)
 
     async def process_request_async(self, req, resp):

@@ -257,11 +257,11 @@ class AmqpConnection(asyncio.Protocol):
             + _shortstr(reply_to)
             + _shortstr(expiration)
         )
+        flags = _PUBLISH_FLAGS
         if self._timestamps:  # seconds, as AMQP has it
             properties += _timestamp(int(time.time()))
-            header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS | _TIMESTAMP) + properties
-        else:
-            header = struct.pack(">HHQH", 60, 0, len(body), _PUBLISH_FLAGS) + properties
+            flags |= _TIMESTAMP
+        header = struct.pack(">HHQH", 60, 0, len(body), flags) + properties
         outgoing = self._outgoing
         if not outgoing:
             self.loop.call_soon(self._flush)

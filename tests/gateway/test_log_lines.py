@@ -101,7 +101,7 @@ def test_the_access_line_is_the_one_logging_writes(gateway_handler, monkeypatch,
     try:
         uri = "/airports?next=amqp://guest:hunter2@broker/x"  # a password in a query is masked too
         AccessLog()("GET", uri, 200, 1.25)
-        assert logs._fast_handler() is handler  # the line above took the fast path
+        assert logs._fast_handler(logging.getLogger("gateway")) is handler  # the line above took the fast path
         logging.getLogger("gateway.access").info("%s %s %s %.1fms", "GET", uri, 200, 1.25)
     finally:
         logs.request_id_var.reset(token)
@@ -113,6 +113,6 @@ def test_the_access_line_is_the_one_logging_writes(gateway_handler, monkeypatch,
 def test_with_another_handler_the_access_line_goes_through_logging(gateway_handler):
     handler, stream = gateway_handler
     handler._plain = False  # JSON, say
-    assert logs._fast_handler() is None
+    assert logs._fast_handler(logging.getLogger("gateway")) is None
     AccessLog()("GET", "/x", 204, 0.5)
     assert stream.writes and stream.writes[0].rstrip().endswith("GET /x 204 0.5ms")
