@@ -19,6 +19,8 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
+from telemetry.metrics import LATENCY_BUCKETS, Children
+
 log = logging.getLogger(__name__)
 
 CALLS = Counter("nameko_worker_calls_total", "Calls handled by the service's workers", ["service", "method", "outcome"])
@@ -26,10 +28,11 @@ DURATION = Histogram(
     "nameko_worker_call_duration_seconds",
     "Time workers took per call",
     ["service", "method"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    buckets=LATENCY_BUCKETS,
 )
 DEFAULT_PORTS = "9100-9109"
 IN_FLIGHT = Gauge("nameko_worker_calls_in_flight", "Calls being handled now", ["service"])
+calls, durations, in_flight = Children(CALLS), Children(DURATION), Children(IN_FLIGHT)
 
 
 class _Server:
@@ -134,13 +137,13 @@ class Metrics(DependencyProvider):
 
     def worker_setup(self, worker_ctx):
         self._started[worker_ctx] = time.perf_counter()
-        IN_FLIGHT.labels(worker_ctx.service_name).inc()
+        in_flight(worker_ctx.service_name).inc()
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         started = self._started.pop(worker_ctx, None)
         name, method = worker_ctx.service_name, worker_ctx.entrypoint.method_name
-        IN_FLIGHT.labels(name).dec()
+        in_flight(name).dec()
         outcome = "ok" if exc_info is None else exc_info[0].__name__
-        CALLS.labels(name, method, outcome).inc()
+        calls(name, method, outcome).inc()
         if started is not None:
-            DURATION.labels(name, method).observe(time.perf_counter() - started)
+            durations(name, method).observe(time.perf_counter() - started)
