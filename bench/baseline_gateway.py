@@ -6,6 +6,8 @@ It serves the routes of the benchmark's scenarios the way the real gateway answe
     GET  /airports/<id>   200 JSON of airports_service.get (404 when there is no such airport)
     POST /airports        201 JSON of airports_service.create(name=...)
     POST /trips           201 JSON of trips_service.create(airport_from, airport_to)
+    GET  /airports        200 JSON of airports_service.list(limit=, cursor=) (422 for a bad one)
+    GET  /trips           200 JSON of trips_service.list(airport=, limit=, cursor=)
 
 Run (the harness does this with a config file of its own):
 
@@ -36,6 +38,12 @@ def body_of(request):
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def query_of(request, names):
+    """The query parameters among `names` that were given, as the strings they came as (the
+    service validates them, as the gateway's list routes leave it to do)."""
+    return {name: request.args[name] for name in names if name in request.args}
 
 
 def answer(status, call):
@@ -74,3 +82,13 @@ class BaselineGateway:
         return answer(
             201, lambda: self.trips_rpc.create(airport_from=body["airport_from"], airport_to=body["airport_to"])
         )
+
+    @http("GET", "/airports")
+    def list_airports(self, request):
+        query = query_of(request, ("limit", "cursor"))
+        return answer(200, lambda: self.airports_rpc.list(**query))
+
+    @http("GET", "/trips")
+    def list_trips(self, request):
+        query = query_of(request, ("airport", "limit", "cursor"))
+        return answer(200, lambda: self.trips_rpc.list(**query))

@@ -103,3 +103,47 @@ def _memory(ax, rows):
 
 def _ms(value):
     return "-" if value is None else f"{value:.1f}ms"
+
+
+LINES = (("p50", "--"), ("p99", "-"), ("p999", ":"))  # latency percentile, line style
+
+
+def draw_open_loop(report, path):
+    """Latency against throughput, one panel per scenario: each target's open-loop runs (medians
+    over the rounds), p50 dashed, p99 solid, p99.9 dotted, latency on a log scale."""
+    entries = report["open_loop"]["medians"]
+    scenarios = list(dict.fromkeys(e["scenario"] for e in entries))
+    fig, axes = plt.subplots(1, max(len(scenarios), 1), figsize=(max(7.0, 5.5 * len(scenarios)), 5), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, scenario in zip(axes[0], scenarios, strict=False):
+        targets = list(dict.fromkeys(e["target"] for e in entries if e["scenario"] == scenario))
+        for n, target in enumerate(targets):
+            points = sorted(
+                (e for e in entries if e["scenario"] == scenario and e["target"] == target),
+                key=lambda e: e["open_loop"]["share_pct"],
+            )
+            xs = [e["rps"] for e in points]
+            for key, style in LINES:
+                ys = [e["latency_ms"].get(key) for e in points]
+                label = f"{target} {'p99.9' if key == 'p999' else key}"
+                ax.plot(xs, ys, style, marker="o", markersize=3, color=colours[n % len(colours)], label=label)
+        ax.set_yscale("log")
+        ax.set_title(f"{scenario}: latency at a constant rate")
+        ax.set_xlabel("requests/s reached")
+        ax.set_ylabel("latency from the intended send, ms")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+    if not scenarios:
+        axes[0][0].text(0.5, 0.5, "no open-loop runs", ha="center", va="center")
+    meta = report["meta"]
+    shares = ", ".join(f"{s:g}" for s in meta["open_loop"]["shares_pct"])
+    fig.suptitle(
+        f"nameko-travel gateways, open loop at {shares} % of each one's closed-loop requests/s\n"
+        f"{meta['connections']} connections, {meta['open_loop']['duration_s']:g}s per rate, {meta['cpus']} CPUs, "
+        f"{meta['started_at']}",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -2,12 +2,13 @@
 
 Examples:
 
-    python -m bench                                   # asgi, wsgi, baseline and reference on get_airport
+    python -m bench                                   # every target (ours, the peers, the reference) on get_airport
     python -m bench --scenarios all --duration 20     # every scenario, memory included
     python -m bench --rounds 3                        # every target three times side by side; medians
     python -m bench --targets asgi --workers-layout split --worker-env MAX_WORKERS=20
     python -m bench --url asgi=http://127.0.0.1:8000  # a gateway started elsewhere
     python -m bench --smoke --out /tmp/bench          # a few seconds of everything (CI)
+    python -m bench --open-loop                       # + constant rates at 25/50/75/90 % of each max
 """
 
 import argparse
@@ -22,10 +23,10 @@ import traceback
 import uuid
 from pathlib import Path
 
-from bench import chart, goals, load, measure, report, summary
+from bench import chart, goals, load, measure, open_loop, report, summary
 from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS
-from bench.scenarios import ONLY, SCENARIOS, serves
-from bench.seed import seed, seed_reference
+from bench.scenarios import SCENARIOS, serves, skip_reason
+from bench.seed import seed, seed_reference, with_bulk
 from bench.stack import KINDS, REFERENCE, Options, Stack
 from devstack.layout import LAYOUTS, parse_layout, worker_variable
 
@@ -71,7 +72,7 @@ def parser():
         "--targets",
         type=_list,
         help=f"comma-separated: {', '.join(KINDS)} or names given with --url "
-        "(default: all four kinds, or just the --url names)",
+        f"(default: all {len(KINDS)} kinds, or just the --url names)",
     )
     p.add_argument(
         "--scenarios",
@@ -82,6 +83,21 @@ def parser():
     p.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per run (default 10)")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured load before each run (default 3)")
     p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
+    p.add_argument(
+        "--open-loop",
+        type=open_loop.shares,
+        nargs="?",
+        const=open_loop.shares(open_loop.DEFAULT_SHARES),
+        metavar="PERCENTS",
+        help="after each closed-loop run, load the target at these shares of the requests/s it reached, "
+        "at a constant rate, latency counted from each request's intended send (bench/open_loop.py; "
+        f"without a value: {open_loop.DEFAULT_SHARES}; default: no open-loop runs)",
+    )
+    p.add_argument(
+        "--open-loop-duration",
+        type=float,
+        help="seconds of each open-loop run (default: --duration)",
+    )
     p.add_argument(
         "--rounds",
         type=int,
@@ -126,6 +142,16 @@ def parser():
         help="airports created per target; the reference reads another's (default 100)",
     )
     p.add_argument(
+        "--data-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="before the seeding, load N airports and N trips straight into the run's Redis prefix "
+        "(bench/bulk_load.py; one airport gets 100,000 of the trips, or a tenth below that), to see "
+        "how cost grows with the data; the list scenarios' deep cursors point into the middle of it "
+        "(default 0: only the seeded data)",
+    )
+    p.add_argument(
         "--memory-requests",
         default="10000,100000",
         metavar="N1,N2",
@@ -154,6 +180,12 @@ def parser():
         default=10,
         help="baseline nameko max_workers: concurrent HTTP requests (default 10, nameko's)",
     )
+    for peer, server in (("flask", "gunicorn gthread"), ("fastapi", "uvicorn; its threadpool")):
+        g.add_argument(f"--{peer}-workers", type=int, default=1, help=f"{peer}: processes ({server}; default 1)")
+        g.add_argument(f"--{peer}-threads", type=int, default=16, help=f"{peer}: threads ({server}; default 16)")
+        g.add_argument(
+            f"--{peer}-pool-size", type=int, default=0, help=f"{peer}: ClusterRpcProxy instances (default: = threads)"
+        )
     g.add_argument(
         "--worker-env",
         action="append",
@@ -165,7 +197,8 @@ def parser():
         "--gateway-env",
         action="append",
         metavar="KEY=VALUE",
-        help="environment for the asgi/wsgi/baseline gateways, e.g. RPC_TIMEOUT=5 (repeatable)",
+        help="environment for the gateways but the reference, e.g. RPC_TIMEOUT=5 (repeatable; the peers read only "
+        "LOG_LEVEL and FLASK_NAMEKO_*)",
     )
     g.add_argument(
         "--tracing",
@@ -239,10 +272,17 @@ def reference_partners(targets, urls):
     return [name for name in targets if name != REFERENCE and (name in urls) == external]
 
 
-def seed_targets(stack, targets, airports):
+def seed_targets(stack, targets, airports, lists=(), bulk=None):
     """{target: Seed}: each gateway through its own POST /airports; the reference, which cannot
-    create, reads its partners' airports (or, started alone, airports made over RPC)."""
-    seeds = {name: seed(stack.targets[name].url, airports) for name in targets if name != REFERENCE}
+    create, reads its partners' airports (or, started alone, airports made over RPC). The targets
+    in `lists` (those running a list scenario) with what those need: from `bulk` (a --data-size
+    BulkLoad) when it has it all, else seeded through their API."""
+    api_lists = set(lists) if bulk is None or not bulk.complete else set()
+    seeds = {
+        name: with_bulk(seed(stack.targets[name].url, airports, lists=name in api_lists), bulk)
+        for name in targets
+        if name != REFERENCE
+    }
     if REFERENCE in targets:
         seeds[REFERENCE] = seed_reference(
             seeds, reference_partners(targets, stack.options.urls), stack.amqp_uri, airports
@@ -269,7 +309,7 @@ def choose(args, urls):
             "the gateway whose Redis it reads (it GETs the airports seeded through that one)"
         )
     skipped = [
-        {"target": t, "scenario": s, "reason": f"{t} serves only {', '.join(ONLY[t])}"}
+        {"target": t, "scenario": s, "reason": skip_reason(t, s)}
         for s in scenario_names
         for t in targets
         if not serves(t, s)
@@ -322,6 +362,8 @@ def load_settings(args, memory_requests):
         threads=args.threads,
         memory_requests=memory_requests,
         memory_limit_pct=args.memory_limit_pct,
+        open_loop_shares=args.open_loop or (),
+        open_loop_duration=args.open_loop_duration or args.duration,
     )
 
 
@@ -339,6 +381,12 @@ def stack_options(args, urls):
         wsgi_threads=args.wsgi_threads,
         wsgi_pool_size=args.wsgi_pool_size,
         baseline_max_workers=args.baseline_max_workers,
+        flask_workers=args.flask_workers,
+        flask_threads=args.flask_threads,
+        flask_pool_size=args.flask_pool_size,
+        fastapi_workers=args.fastapi_workers,
+        fastapi_threads=args.fastapi_threads,
+        fastapi_pool_size=args.fastapi_pool_size,
         urls=urls,
         tracing=args.tracing,
     )
@@ -375,6 +423,11 @@ def describe_run(args, argv, started, targets, scenario_names, skipped, settings
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "rounds": rounds,
+        "open_loop": (
+            {"shares_pct": list(settings.open_loop_shares), "duration_s": settings.open_loop_duration}
+            if settings.open_loop_shares
+            else None
+        ),
         "timeout_s": args.timeout,
         "targets": targets,
         "scenarios": {name: SCENARIOS[name].description for name in scenario_names},
@@ -388,9 +441,10 @@ def describe_run(args, argv, started, targets, scenario_names, skipped, settings
 
 
 def measure_all(stack, plan, seeds, settings, run_id, t0):
-    """Every (round, scenario, target) of the plan: (runs, failures); a failed run is recorded
-    and the next one goes on."""
-    runs, failures = [], []
+    """Every (round, scenario, target) of the plan, each closed-loop run followed by its open-loop
+    ones when asked: (runs, open-loop runs, failures); a failed run is recorded and the next one
+    goes on."""
+    runs, open_runs, failures = [], [], []
     rounds = plan[-1][0]
     for number, scenario, name in plan:
         target = stack.targets[name]
@@ -410,7 +464,26 @@ def measure_all(stack, plan, seeds, settings, run_id, t0):
             continue
         entry["round"] = number
         runs.append(entry)
-    return runs, failures
+        if scenario.memory or not entry["rps"]:
+            continue
+        for share in settings.open_loop_shares:
+            print(f"bench: {name} / {scenario.name}{where}: open loop at {share:g} %", file=sys.stderr, flush=True)
+            try:
+                extra = open_loop.measure_at(target, stack, scenario, requests, settings, run_id, share, entry["rps"])
+            except Exception as exc:
+                failures.append(
+                    {
+                        "target": name,
+                        "scenario": f"{scenario.name} open loop {share:g} %",
+                        "round": number,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                )
+                traceback.print_exc()
+                continue
+            extra["round"] = number
+            open_runs.append(extra)
+    return runs, open_runs, failures
 
 
 def publish(result, out_json):
@@ -420,6 +493,10 @@ def publish(result, out_json):
     chart.draw(result, out_png)
     print(report.text(result))
     print(f"\nreport: {out_json}\nchart:  {out_png}")
+    if result["open_loop"]["runs"]:
+        latency_png = out_json.with_name(out_json.stem + "-latency.png")
+        chart.draw_open_loop(result, latency_png)
+        print(f"latency against throughput: {latency_png}")
 
 
 def main(argv=None):
@@ -428,6 +505,8 @@ def main(argv=None):
         return cleanup(args.cleanup, args.redis_uri)
     urls = _pairs(args.url, "--url")
     targets, scenario_names, serving, skipped = choose(args, urls)
+    if args.data_size and (args.data_size < 2 or all(name in urls for name in serving)):
+        raise SystemExit("--data-size: at least 2, and a target started here (it loads the run's Redis prefix)")
     settings = load_settings(args, check_options(args))
     plan = run_plan(serving, scenario_names, args.rounds)
     rounds = plan[-1][0]  # fewer than asked when only the memory scenario runs
@@ -440,7 +519,7 @@ def main(argv=None):
     started = datetime.datetime.now(datetime.UTC)
     out_json = args.out / f"bench-{started.strftime('%Y%m%d-%H%M%S')}-{run_id}.json"
     meta = describe_run(args, argv, started, targets, scenario_names, skipped, settings, rounds)
-    runs, failures = [], []
+    runs, open_runs, failures = [], [], []
     t0 = time.monotonic()
     stack = Stack(serving, stack_options(args, urls), run_id)
     print(
@@ -454,9 +533,16 @@ def main(argv=None):
             meta["stack"] = stack.describe()
             where = f"vhost {stack.vhost}, Redis prefix {stack.redis_prefix}" if stack.vhost_created else "external"
             print(f"bench: stack up in {time.monotonic() - t0:.1f}s ({where})", file=sys.stderr)
-            seeds = seed_targets(stack, serving, args.seed_airports)
+            bulk = None
+            if args.data_size:
+                from bench import bulk_load
+
+                bulk = bulk_load.load_into(stack, args.data_size)
+                meta["data_size"] = bulk.summary()
+            lists = [t for t in serving if any(SCENARIOS[s].lists and serves(t, s) for s in scenario_names)]
+            seeds = seed_targets(stack, serving, args.seed_airports, lists, bulk)
             print(f"bench: seeded ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
-            runs, failures = measure_all(stack, plan, seeds, settings, run_id, t0)
+            runs, open_runs, failures = measure_all(stack, plan, seeds, settings, run_id, t0)
             stack.keep_logs = args.keep_logs or bool(failures)
     except (KeyboardInterrupt, Terminated) as exc:
         print(f"bench: interrupted ({exc or type(exc).__name__}); stopped everything it started", file=sys.stderr)
@@ -474,6 +560,7 @@ def main(argv=None):
         "meta": meta,
         "runs": runs,
         "medians": summary.medians(runs),
+        "open_loop": {"runs": open_runs, "medians": open_loop.medians(open_runs)},
         "failures": failures,
         "relative_to_reference": report.relative_to_reference(runs),
         "goals": goals.check(runs),

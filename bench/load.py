@@ -31,11 +31,24 @@ def describe(generator, threads):
     return {"name": "builtin", "version": "bench.loadgen (asyncio streams, uvloop if installed)", "threads": 1}
 
 
-def run(generator, url, requests, connections, *, duration=None, count=None, timeout=5.0, threads=1, run_id="bench"):
+def run(
+    generator,
+    url,
+    requests,
+    connections,
+    *,
+    duration=None,
+    count=None,
+    rate=None,
+    timeout=5.0,
+    threads=1,
+    run_id="bench",
+):
     """Apply the load; the result dict plus "loadgen": {"cpu_s", "wall_s", "cores", "threads"}.
-    `count` (a number of requests) needs the built-in generator."""
-    if count is not None and generator != "builtin":
-        raise ValueError("a request count needs the built-in generator")
+    `count` (a number of requests) and `rate` (an open loop: requests/s) need the built-in
+    generator (wrk's loop is closed; wrk2, which has a rate, is not packaged)."""
+    if (count is not None or rate is not None) and generator != "builtin":
+        raise ValueError("a request count or a rate needs the built-in generator")
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         if generator == "wrk":
             script = Path(tmp) / "scenario.lua"
@@ -51,6 +64,7 @@ def run(generator, url, requests, connections, *, duration=None, count=None, tim
                         "connections": connections,
                         "duration": duration,
                         "count": count,
+                        "rate": rate,
                         "timeout": timeout,
                     }
                 )

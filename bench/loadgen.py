@@ -2,21 +2,35 @@
 streams (uvloop when installed), N connections each sending its next request as soon as the last
 reply is in (closed loop, like wrk), for a fixed duration or a fixed number of requests.
 
+With a `rate` (requests per second, all connections together) the loop is open, as wrk2's: each
+connection sends on a fixed schedule (one request every `connections / rate` seconds, the
+connections staggered), and a request's latency runs from the time the schedule meant to send it,
+not from when the connection was free to. A stalled server thus shows as the queue it would have
+built with clients that do not wait for each other (no coordinated omission). A request whose
+time has come while its connection still waits for the last reply is sent as soon as it can be,
+and counted `late` when that is more than a millisecond behind.
+
 It runs as a process of its own, so its CPU time is measured apart from the stack's:
 
     python -m bench.loadgen PLAN.json      # prints one JSON line with the result
 
-PLAN: {"url", "requests": [{"method", "path", "body"}], "connections", "duration" | "count", "timeout"}.
-Result: {"requests", "duration_s", "latency_us": {"p50", "p90", "p99", "max", "mean"},
-         "errors": {"non_2xx", "connect", "read", "write", "timeout"}, "statuses": {code: n}}.
+PLAN: {"url", "requests": [{"method", "path", "body"}], "connections", "duration" | "count", "timeout",
+       "rate" (optional: open loop, with a duration)}.
+Result: {"requests", "duration_s", "latency_us": {"p50", "p90", "p99", "p999", "max", "mean"},
+         "errors": {"non_2xx", "connect", "read", "write", "timeout"}, "statuses": {code: n},
+         "rate": asked or None, "late": n}.
 """
 
 import asyncio
 import json
+import math
+import statistics
 import sys
 import time
 import urllib.parse
 from collections import Counter
+
+LATE_S = 0.001  # an open loop's request sent later than this after its time is counted late
 
 
 def encode_requests(url, requests):
@@ -34,6 +48,36 @@ def encode_requests(url, requests):
     return raw
 
 
+class Pace:
+    """One connection's share of an open loop's schedule (a request every `connections / rate`
+    seconds, the connections staggered by `1 / rate`); in a closed loop, no schedule at all."""
+
+    def __init__(self, load, number, begin):
+        self.load = load
+        self.open = load.rate is not None
+        if self.open:
+            self.first, self.every = begin + number / load.rate, load.connections / load.rate
+            self.slots = max(0, math.ceil((float(load.duration) - number / load.rate) / self.every - 1e-9))
+            self.taken = 0
+
+    def over(self):
+        return self.open and self.taken >= self.slots
+
+    async def wait(self):
+        """Until this connection's next slot; the slot's time (None in a closed loop). The slot
+        after it is set now: a slow reply delays the sends, never the schedule."""
+        if not self.open:
+            return None
+        slot = self.first + self.taken * self.every  # not a running sum: that drifts
+        self.taken += 1
+        wait = slot - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif wait < -LATE_S:
+            self.load.late += 1
+        return slot
+
+
 class Load:
     def __init__(self, plan):
         parts = urllib.parse.urlsplit(plan["url"])
@@ -42,6 +86,11 @@ class Load:
         self.connections = int(plan["connections"])
         self.duration = plan.get("duration")
         self.tickets = plan.get("count")  # requests left to send, in count mode
+        self.rate = plan.get("rate")  # requests/s of the open loop; None: closed loop
+        if self.rate is not None and (self.duration is None or self.rate <= 0):
+            raise ValueError("an open loop needs a positive rate and a duration")
+        self.late = 0  # open loop: requests sent more than LATE_S after their intended time
+        self.lags = []  # open loop: seconds from each request's intended time to its send
         self.timeout = float(plan.get("timeout", 5.0))
         self.latencies = []  # seconds
         self.statuses = Counter()
@@ -61,11 +110,13 @@ class Load:
         self.tickets -= 1
         return True
 
-    async def connection(self, number):
+    async def connection(self, number, begin):
         reader = writer = None
         requests, n = self.requests, len(self.requests)
         index = (number * max(1, n // self.connections)) % n
-        while self._take_ticket():
+        pace = Pace(self, number, begin)
+        while self._take_ticket() and not pace.over():
+            intended = await pace.wait()
             if writer is None:
                 try:
                     reader, writer = await asyncio.open_connection(self.host, self.port)
@@ -76,8 +127,12 @@ class Load:
                 self.writers[number] = writer
             request = requests[index]
             index = (index + 1) % n
-            started = time.perf_counter()
-            self.sent_at[number] = started
+            self.sent_at[number] = sent = time.perf_counter()  # the watchdog's clock: from the actual send
+            # From the intended time (a late send's wait is the queue a real client would be in),
+            # but not before the actual send: a timer may wake a little early.
+            started = sent if intended is None else max(intended, sent)
+            if intended is not None:
+                self.lags.append(sent - intended)
             try:
                 writer.write(request)
             except (OSError, RuntimeError):
@@ -124,9 +179,9 @@ class Load:
         loop = asyncio.get_running_loop()
         guard = asyncio.create_task(self.watchdog())
         started = time.perf_counter()
-        if self.duration is not None:
+        if self.duration is not None and self.rate is None:  # an open loop ends with its schedule
             loop.call_later(float(self.duration), self._stop)
-        await asyncio.gather(*(self.connection(n) for n in range(self.connections)))
+        await asyncio.gather(*(self.connection(n, started) for n in range(self.connections)))
         elapsed = time.perf_counter() - started
         guard.cancel()
         return self.result(elapsed)
@@ -150,11 +205,20 @@ class Load:
                 "p50": percentile(50),
                 "p90": percentile(90),
                 "p99": percentile(99),
+                "p999": percentile(99.9),
                 "max": round(ordered[-1] * 1e6, 1) if ordered else None,
                 "mean": round(sum(ordered) / len(ordered) * 1e6, 1) if ordered else None,
             },
             "errors": dict(self.errors),
             "statuses": {str(code): count for code, count in sorted(self.statuses.items())},
+            "rate": self.rate,
+            "late": self.late,
+            # the generator's own part of the open loop's latencies: timer slack, and waits for a
+            # connection still busy with the last reply
+            "send_lag_us": {
+                "p50": round(statistics.median(self.lags) * 1e6, 1) if self.lags else None,
+                "p99": round(sorted(self.lags)[int(len(self.lags) * 0.99)] * 1e6, 1) if self.lags else None,
+            },
         }
 
 

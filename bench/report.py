@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from bench import goals, summary
+from bench import goals, open_loop, summary
 from bench.stack import REFERENCE
 
 COLUMNS = [  # (heading, width, value of a run)
@@ -145,15 +145,29 @@ def text(report):
     verdicts = goals.lines(report.get("goals", []), meta["connections"])
     if verdicts:
         out += [""] + verdicts
+    loops = report.get("open_loop") or {}
+    if loops.get("runs"):
+        shown = loops["medians"] if rounds > 1 else loops["runs"]
+        where = f" (median of {rounds} rounds)" if rounds > 1 else ""
+        out += [
+            "",
+            f"open loop{where}: a constant rate, each a share of the target's closed-loop req/s; latency from each "
+            "request's intended send time:",
+            open_loop.table(shown),
+        ]
     memory = memory_table(runs)
     if memory:
         out += ["", "gateway memory (RSS of all its processes):", memory]
-    flagged = [(r, f) for r in runs for f in r["flags"]]
+    flagged = [(r, f) for r in runs + loops.get("runs", []) for f in r["flags"]]
     if flagged:
         where = (lambda r: f" round {r.get('round', 1)}") if rounds > 1 else (lambda r: "")
-        out += ["", "flags:"] + [f"  {r['target']}/{r['scenario']}{where(r)}: {f}" for r, f in flagged]
+        out += ["", "flags:"] + [f"  {r['target']}/{r['scenario']}{_loop(r)}{where(r)}: {f}" for r, f in flagged]
     out += ["", LEGEND]
     return "\n".join(line for line in out)
+
+
+def _loop(run):
+    return f" open loop {run['open_loop']['share_pct']:g} %" if "open_loop" in run else ""
 
 
 def write_json(report, path):

@@ -6,8 +6,10 @@ each thread) at a different point of the list.
 """
 
 import json
+import urllib.parse
 from dataclasses import dataclass
 
+from bench import stack
 from bench.stack import REFERENCE
 
 
@@ -51,12 +53,45 @@ def mix(seed):
     return plan
 
 
+def _listing(path, **query):
+    query = {name: value for name, value in query.items() if value is not None}
+    return [Request("GET", f"{path}?{urllib.parse.urlencode(query)}" if query else path)]
+
+
+def _needs(seed, field, scenario):
+    value = getattr(seed, field)
+    if value is None:
+        raise ValueError(f"{scenario}: the seed has no {field} (seeded without lists, or bulk loaded without trips)")
+    return value
+
+
+def list_airports(seed):
+    """The first page, of the default size (20)."""
+    return _listing("/airports")
+
+
+def list_airports_deep(seed):
+    """A page deep in the listing: the middle of the bulk-loaded airports, else the second page."""
+    return _listing("/airports", cursor=_needs(seed, "airports_cursor", "list_airports_deep"))
+
+
+def list_trips_by_airport(seed):
+    """The first page of the trips of the airport that has the most."""
+    return _listing("/trips", airport=_needs(seed, "busy_airport", "list_trips_by_airport"))
+
+
+def list_trips_by_airport_deep(seed):
+    airport = _needs(seed, "busy_airport", "list_trips_by_airport_deep")
+    return _listing("/trips", airport=airport, cursor=_needs(seed, "busy_trips_cursor", "list_trips_by_airport_deep"))
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
     build: callable
     memory: bool = False  # measured by request counts and gateway RSS rather than for a duration
+    lists: bool = False  # needs the list routes (and a seed with list data: bench/seed.py)
 
 
 SCENARIOS = {
@@ -67,6 +102,25 @@ SCENARIOS = {
         Scenario("create_trip", "POST /trips between two seeded airports (two RPCs: trips asks airports)", create_trip),
         Scenario("mix", "90% GET /airports/<id>, 10% POST /airports", mix),
         Scenario("memory", "the mix, counted: gateway RSS after N1 and after N2 requests", mix, memory=True),
+        Scenario("list_airports", "GET /airports: the first page (20)", list_airports, lists=True),
+        Scenario(
+            "list_airports_deep",
+            "GET /airports?cursor=: a page deep in the list (the middle of --data-size, else the 2nd)",
+            list_airports_deep,
+            lists=True,
+        ),
+        Scenario(
+            "list_trips_by_airport",
+            "GET /trips?airport=: the first page of the airport with the most trips",
+            list_trips_by_airport,
+            lists=True,
+        ),
+        Scenario(
+            "list_trips_by_airport_deep",
+            "GET /trips?airport=&cursor=: a page deep in that airport's trips",
+            list_trips_by_airport_deep,
+            lists=True,
+        ),
     ]
 }
 
@@ -75,7 +129,24 @@ DEFAULT = ["get_airport"]
 # Targets that serve only some scenarios' routes: the reference (bench/reference_gateway.py) has
 # GET /airports/<id> alone. Other scenarios are not run on it (the report lists them as skipped).
 ONLY = {REFERENCE: ("get_airport",)}
+# The kinds of target that serve the list routes (GET /airports, GET /trips?airport=): the gateway
+# and the baseline (bench/baseline_gateway.py, which has them the article's way). Other kinds
+# (the reference; peers serving get and create only) are not given the `lists` scenarios. A
+# target given by --url under a name that is no kind is taken to be the full gateway.
+LISTS = frozenset({"asgi", "wsgi", "baseline"})
 
 
 def serves(target_name, scenario_name):
-    return scenario_name in ONLY.get(target_name, (scenario_name,))
+    return skip_reason(target_name, scenario_name) is None
+
+
+def skip_reason(target_name, scenario_name):
+    """Why `target_name` does not run `scenario_name`, or None when it does."""
+    if target_name in ONLY:
+        if scenario_name in ONLY[target_name]:
+            return None
+        return f"{target_name} serves only {', '.join(ONLY[target_name])}"
+    scenario = SCENARIOS.get(scenario_name)
+    if scenario is not None and scenario.lists and target_name not in LISTS and target_name in stack.KINDS:
+        return f"{target_name} has no list routes"
+    return None

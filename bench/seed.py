@@ -4,16 +4,27 @@ the harness did not start, too), and a readiness probe that exercises the whole 
 The reference (bench/reference_gateway.py) only reads: see `seed_reference`."""
 
 import time
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, replace
 
 from devstack.http import Client
+from schemas.fields import DEFAULT_PAGE_SIZE
 
 NO_SUCH_AIRPORT = "/airports/" + "0" * 32  # a well-formed id that is never issued (ids are random)
+# Trips seeded from one airport for the list scenarios when nothing is bulk loaded: two full pages
+LIST_TRIPS = 2 * DEFAULT_PAGE_SIZE
 
 
 @dataclass
 class Seed:
     airports: list
+    # For the list scenarios (bench/scenarios.py), when asked for: the airport with the most
+    # trips, and cursors deep into GET /airports and GET /trips?airport=<busy_airport>. Either a
+    # real second page found through the API (`seed(..., lists=True)`) or the middle of what
+    # bench/bulk_load.py loaded (`with_bulk`).
+    busy_airport: str | None = None
+    airports_cursor: str | None = None
+    busy_trips_cursor: str | None = None
 
     def pairs(self):
         """Trips' ends: each seeded airport to the next one, so every pair is two different airports."""
@@ -42,23 +53,67 @@ def wait_ready(url, timeout=60.0, alive=lambda: True, describe=lambda: ""):
         client.reset()
 
 
-def seed(url, airports=100):
-    """Create `airports` airports through POST /airports; their ids."""
+def seed(url, airports=100, lists=False):
+    """Create `airports` airports through POST /airports and one trip; a Seed of their ids. With
+    `lists`, LIST_TRIPS trips from the first airport instead, and the list scenarios' cursors:
+    each the `next_cursor` of a real first page (of half the airports when there is no second page
+    of DEFAULT_PAGE_SIZE), so that the deep page is a second one."""
     client = Client(url, timeout=10.0)
     ids = []
     try:
         for n in range(max(2, airports)):
-            outcome = client.post("/airports", {"name": f"Bench seed {n}"})
-            if outcome.status != 201:
-                raise RuntimeError(f"seeding {url}: {outcome.describe()}"[:500])
-            ids.append(outcome.json()["id"])
-        # one trip, so the trips path is known to work before it is measured
-        outcome = client.post("/trips", {"airport_from": ids[0], "airport_to": ids[1]})
-        if outcome.status != 201:
-            raise RuntimeError(f"seeding {url}: {outcome.describe()}"[:500])
+            ids.append(_created(client, url, "/airports", {"name": f"Bench seed {n}"})["id"])
+        # a trip, so the trips path is known to work before it is measured
+        for n in range(LIST_TRIPS if lists else 1):
+            _created(client, url, "/trips", {"airport_from": ids[0], "airport_to": ids[1 + n % (len(ids) - 1)]})
+        if not lists:
+            return Seed(ids)
+        return Seed(
+            ids,
+            busy_airport=ids[0],
+            airports_cursor=_second_page(client, url, "/airports", {}),
+            busy_trips_cursor=_second_page(client, url, "/trips", {"airport": ids[0]}),
+        )
     finally:
         client.reset()
-    return Seed(ids)
+
+
+def _created(client, url, path, body):
+    outcome = client.post(path, body)
+    if outcome.status != 201:
+        raise RuntimeError(f"seeding {url}: {outcome.describe()}"[:500])
+    return outcome.json()
+
+
+def _second_page(client, url, path, query):
+    """The cursor of the page after the first of `path` (a full page when there are enough)."""
+    page = _page(client, url, path, query, DEFAULT_PAGE_SIZE)
+    if page["next_cursor"] is None and len(page["items"]) > 1:  # one page holds it all: split it
+        page = _page(client, url, path, query, len(page["items"]) // 2)
+    if page["next_cursor"] is None:
+        raise RuntimeError(f"seeding {url}: GET {path} has no second page")
+    return page["next_cursor"]
+
+
+def _page(client, url, path, query, limit):
+    outcome = client.get(f"{path}?{urllib.parse.urlencode({**query, 'limit': limit})}")
+    if outcome.status != 200:
+        raise RuntimeError(f"seeding {url}: {outcome.describe()}"[:500])
+    return outcome.json()
+
+
+def with_bulk(seed, bulk):
+    """`seed` with the list scenarios' airport and cursors taken from a bench.bulk_load.BulkLoad
+    (those it has; the busy airport only with its cursor): deep in the loaded data rather than on
+    a second page. `bulk` None: `seed` as it is."""
+    if bulk is None:
+        return seed
+    found = {}
+    if bulk.airports_cursor is not None:
+        found["airports_cursor"] = bulk.airports_cursor
+    if bulk.busy_airport is not None and bulk.busy_trips_cursor is not None:
+        found.update(busy_airport=bulk.busy_airport, busy_trips_cursor=bulk.busy_trips_cursor)
+    return replace(seed, **found)
 
 
 def seed_reference(seeds, partners, amqp_uri, airports=100):

@@ -7,14 +7,23 @@ Targets:
     wsgi      gunicorn [-c gateway/gunicorn.conf.py] -k gthread --threads T -w W gateway.wsgi:app,
               RPC_POOL_SIZE=T by default (one ClusterRpcProxy per thread, so no thread ever waits for
               a proxy)
-
-The gateways and workers run as shipped (logging at INFO, the access log on); --gateway-env and
---worker-env LOG_LEVEL=WARNING measure the tuned variant, and the report names the level.
     baseline  nameko run bench.baseline_gateway: the article's @http gateway with RpcProxy
+    flask     gunicorn -k gthread --threads T -w W bench.peers.flask_gateway:app: Flask with
+              flask_nameko's FlaskPooledClusterRpcProxy (the article's advice), T proxies by default
+              (NAMEKO_INITIAL_CONNECTIONS = NAMEKO_MAX_CONNECTIONS, all made at start)
+    fastapi   uvicorn bench.peers.fastapi_gateway:app with the asgi flags but uvicorn's access log:
+              FastAPI with nameko-devex's queue of ClusterRpcProxy instances, sync endpoints in a
+              threadpool of T threads, T proxies by default (RPC_POOL_SIZE)
     reference uvicorn bench.reference_gateway:app with the asgi flags: Falcon reading Redis directly,
               the yardstick for gateway CPU (GET /airports/<id> only; see bench/scenarios.py)
 
 or any name given a URL (`--url asgi=http://host:8000`): then nothing is started for it.
+
+The gateways and workers run as shipped (logging at INFO, the access log on); --gateway-env and
+--worker-env LOG_LEVEL=WARNING measure the tuned variant, and the report names the level. The peers
+log as their servers ship: gunicorn's error log at INFO and no access log (flask), uvicorn's log at
+INFO with an access line per request (fastapi); --gateway-env LOG_LEVEL=WARNING becomes their
+server's --log-level warning.
 """
 
 import shutil
@@ -38,7 +47,7 @@ from devstack.processes import BIN, ChildProcess, child_env, sweep, wait_for_ser
 from devstack.stack import Started
 
 REFERENCE = "reference"  # the yardstick (bench/reference_gateway.py): reads only, serves get_airport only
-KINDS = ("asgi", "wsgi", "baseline", REFERENCE)
+KINDS = ("asgi", "wsgi", "baseline", "flask", "fastapi", REFERENCE)
 
 
 @dataclass
@@ -57,6 +66,13 @@ class Options:
     wsgi_threads: int = 16
     wsgi_pool_size: int = 0  # RPC_POOL_SIZE: ClusterRpcProxy instances per worker; 0: = threads
     baseline_max_workers: int = 10  # nameko's default max_workers: concurrent HTTP requests
+    # The peers (bench/peers/): threads and proxies as many as the wsgi target's, like for like
+    flask_workers: int = 1  # gunicorn -w
+    flask_threads: int = 16  # gunicorn --threads
+    flask_pool_size: int = 0  # flask_nameko's NAMEKO_INITIAL/MAX_CONNECTIONS; 0: = threads
+    fastapi_workers: int = 1  # uvicorn --workers
+    fastapi_threads: int = 16  # FastAPI's threadpool (anyio's default limiter; 40 unless set)
+    fastapi_pool_size: int = 0  # ClusterRpcProxy instances in the queue; 0: = threads
     urls: dict = field(default_factory=dict)  # target name -> URL of a gateway not started here
     start_timeout: float = 60.0
     log_dir: str | None = None
@@ -137,6 +153,8 @@ class Stack(Started):
             "asgi": self._start_asgi,
             "wsgi": self._start_wsgi,
             "baseline": self._start_baseline,
+            "flask": self._start_flask,
+            "fastapi": self._start_fastapi,
             REFERENCE: self._start_reference,
         }
         for name in self.local_targets:  # all start at once; then wait for each
@@ -288,6 +306,56 @@ class Stack(Started):
         env = self.gateway_env()
         settings = {"port": port, "max_workers": o.baseline_max_workers, "LOG_LEVEL": "WARNING"}
         return self._target("baseline", argv, env, settings)
+
+    def _peer_log_level(self, argv, shipped):
+        """The peers' server logs as it ships unless --gateway-env sets LOG_LEVEL, which becomes the
+        server's --log-level (the peers read no LOG_LEVEL of their own); what the report names."""
+        level = self.options.gateway_env.get("LOG_LEVEL")
+        if level is None:
+            return shipped
+        argv += ["--log-level", str(level).lower()]
+        return level
+
+    def _start_flask(self):
+        o, port = self.options, free_port()
+        pool_size = o.flask_pool_size or o.flask_threads
+        argv = [BIN / "gunicorn", "-k", "gthread", "--threads", o.flask_threads, "-w", o.flask_workers]
+        argv += ["-b", f"127.0.0.1:{port}"]
+        level = self._peer_log_level(argv, "INFO (gunicorn's default; no access log)")
+        argv = [str(a) for a in [*argv, "bench.peers.flask_gateway:app"]]
+        # app.config.from_prefixed_env(): FLASK_NAMEKO_X becomes flask_nameko's NAMEKO_X. Any other
+        # FLASK_ variable would reach app.config too: only those set here and by --gateway-env do.
+        ours = {
+            "FLASK_NAMEKO_AMQP_URI": self.amqp_uri,
+            "FLASK_NAMEKO_INITIAL_CONNECTIONS": pool_size,
+            "FLASK_NAMEKO_MAX_CONNECTIONS": pool_size,
+        }
+        env = self.gateway_env(**ours)
+        env = {k: v for k, v in env.items() if not k.startswith("FLASK_") or k in ours or k in o.gateway_env}
+        settings = {
+            "port": port,
+            "workers": o.flask_workers,
+            "threads": o.flask_threads,
+            "NAMEKO_INITIAL_CONNECTIONS": env["FLASK_NAMEKO_INITIAL_CONNECTIONS"],
+            "NAMEKO_MAX_CONNECTIONS": env["FLASK_NAMEKO_MAX_CONNECTIONS"],
+            "LOG_LEVEL": level,
+        }
+        return self._target("flask", argv, env, settings)
+
+    def _start_fastapi(self):
+        o, port = self.options, free_port()
+        pool_size = o.fastapi_pool_size or o.fastapi_threads
+        argv = uvicorn_command("bench.peers.fastapi_gateway:app", port, processes=o.fastapi_workers, access_log=True)
+        level = self._peer_log_level(argv, "INFO (uvicorn's default: an access line per request)")
+        env = self.gateway_env(RPC_POOL_SIZE=pool_size, THREADS=o.fastapi_threads)
+        settings = {
+            "port": port,
+            "workers": o.fastapi_workers,
+            "threads": env["THREADS"],
+            "RPC_POOL_SIZE": env["RPC_POOL_SIZE"],
+            "LOG_LEVEL": level,
+        }
+        return self._target("fastapi", argv, env, settings)
 
     # -- what to measure ---------------------------------------------------------------------
 

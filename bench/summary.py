@@ -25,7 +25,7 @@ def _summed(dicts):
     return {key: sum(d[key] for d in dicts) for key in dicts[0]}
 
 
-def _median_run(runs):
+def median_run(runs):
     first = runs[0]
     errors = [run["errors"] for run in runs]
     return {
@@ -61,7 +61,7 @@ def medians(runs):
     for run in runs:
         if not run.get("memory"):
             groups.setdefault((run["target"], run["scenario"]), []).append(run)
-    return [_median_run(group) for group in groups.values()]
+    return [median_run(group) for group in groups.values()]
 
 
 def order(targets, round_number):

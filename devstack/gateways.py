@@ -7,12 +7,14 @@ from gateway.settings import Settings
 KINDS = ("asgi", "wsgi", "waitress")  # uvicorn; gunicorn with gthread; waitress (reads requests first)
 
 
-def uvicorn_command(app, port, host="127.0.0.1", processes=None, quiet=False):
+def uvicorn_command(app, port, host="127.0.0.1", processes=None, quiet=False, access_log=False):
     """uvicorn serving `app`, as the README runs the ASGI gateway: the gateway writes its own access
     log; on SIGTERM requests in flight get 10 s to finish. uvloop and httptools are what uvicorn
-    picks when installed (they are dependencies); named here so a run says what it measured."""
+    picks when installed (they are dependencies); named here so a run says what it measured.
+    `access_log`: uvicorn's own access line per request, as it ships (for an app writing none)."""
     argv = [BIN / "uvicorn", app, "--host", host, "--port", port, "--loop", "uvloop", "--http", "httptools"]
-    argv += ["--no-access-log", "--timeout-graceful-shutdown", 10]
+    argv += [] if access_log else ["--no-access-log"]
+    argv += ["--timeout-graceful-shutdown", 10]
     if processes:  # else uvicorn's own default (WEB_CONCURRENCY, or 1)
         argv += ["--workers", processes]
     if quiet:

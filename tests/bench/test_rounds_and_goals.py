@@ -79,6 +79,29 @@ def test_every_target_is_checked_round_by_round_and_decided_on_the_median():
     assert memory["rounds"] == [3.0] and memory["met"]  # the asgi gateway's, not wsgi's
 
 
+def test_the_gateway_against_the_best_peer_and_its_cost_against_the_reference():
+    runs = [
+        run("asgi", 2000, 20, 200, 1000),
+        run("baseline", 400, 90, 1100, 2600),
+        run("flask", 600, 70, 900, 2400),  # the best peer for requests/s
+        run("fastapi", 500, 50, 1000, 2500),  # and for p99
+        run("wsgi", 900, 40, 800, 2000),  # ours, not a peer
+        run("reference", 7000, 6, 160, 170),
+    ]
+    verdicts = verdicts_by_check(runs)
+    throughput = verdicts["requests/s, multiple of the best peer's (baseline, flask, fastapi)"]
+    assert throughput["median"] == round(2000 / 600, 3) and not throughput["met"]  # needs 4x
+    p99 = verdicts["p99 latency, fraction of the best peer's"]
+    assert p99["median"] == 0.4 and not p99["met"]  # needs a third
+    workers = verdicts["workers CPU per request, multiple of the reference's"]
+    assert workers["median"] == 5.0 and not workers["met"]  # (1000 - 200) / 160
+    stack = verdicts["stack CPU per request, multiple of the reference's"]
+    assert stack["median"] == 6.25 and not stack["met"]
+    # without any peer, nothing to say about them
+    alone = verdicts_by_check([r for r in runs if r["target"] in ("asgi", "wsgi")])
+    assert not any("peer" in name for name in alone)
+
+
 def test_a_missed_median_is_missed_and_checks_without_figures_are_left_out():
     slow = [run("asgi", 1000, 60, 400, 2000), run("baseline", 600, 90, 1100, 2600)]
     verdicts = verdicts_by_check(slow)

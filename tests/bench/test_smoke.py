@@ -1,9 +1,10 @@
 """CI smoke test of the benchmark harness: `python -m bench --smoke --rounds 2` runs every target
-(asgi, wsgi, baseline) with every scenario, and the reference with get_airport (all it serves), for
-half a second, twice (the memory scenario once), and writes its report. It checks that the run
-completes, that the report has every field for every target and scenario, the medians and the
-verdicts on the issue's targets, that the chart is a PNG, and that the harness removed what it
-started. Never timings: CI machines vary too much.
+(asgi, wsgi, baseline, and the peers flask and fastapi) with every scenario, and the reference with
+get_airport (all it serves), for half a second, twice (the memory scenario once), and writes its
+report; each closed-loop run is followed by an open-loop one at half its rate. It checks that the
+run completes, that the report has every field for every target and
+scenario, the medians and the verdicts on the issue's targets, that the chart is a PNG, and that
+the harness removed what it started. Never timings: CI machines vary too much.
 """
 
 import json
@@ -24,10 +25,17 @@ from devstack.processes import marked_pids
 from tests.conftest import AMQP_BASE, REDIS_URI
 
 ROOT = Path(__file__).resolve().parents[2]
-GATEWAYS = ["asgi", "wsgi", "baseline"]
+GATEWAYS = ["asgi", "wsgi", "baseline", "flask", "fastapi"]  # bench.stack.KINDS, in its order
 TARGETS = [*GATEWAYS, "reference"]
 SCENARIOS = ["get_airport", "create_airport", "create_trip", "mix", "memory"]
-EXPECTED_RUNS = {(t, s) for t in GATEWAYS for s in SCENARIOS} | {("reference", "get_airport")}
+# the list scenarios (GET /airports, /trips?airport=) run on the targets with list routes only
+LIST_SCENARIOS = ["list_airports", "list_airports_deep", "list_trips_by_airport", "list_trips_by_airport_deep"]
+LISTING = ["asgi", "wsgi", "baseline"]  # bench.scenarios.LISTS
+EXPECTED_RUNS = (
+    {(t, s) for t in GATEWAYS for s in SCENARIOS}
+    | {(t, s) for t in LISTING for s in LIST_SCENARIOS}
+    | {("reference", "get_airport")}
+)
 GROUPS = ["gateway", "workers", "rabbitmq", "redis"]
 RUN_TIMEOUT = 240  # seconds; the run takes about 60 on two cores, over 120 when they are busy
 # pytest-timeout's limit (setup.cfg: 120 s) covers the fixture's run too: room for it and the clean-up
@@ -59,6 +67,10 @@ def smoke_run(tmp_path):
         "--smoke",
         "--rounds",
         str(ROUNDS),
+        "--open-loop",
+        "50",
+        "--open-loop-duration",
+        "0.2",
         "--out",
         str(tmp_path),
         "--run-id",
@@ -125,6 +137,10 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
         "the same as a multiple of the reference's",
         "stack CPU per request (gateway+workers+RabbitMQ+Redis)",
         "the same as a fraction of the baseline's",
+        "requests/s, multiple of the best peer's (baseline, flask, fastapi)",
+        "p99 latency, fraction of the best peer's",
+        "workers CPU per request, multiple of the reference's",
+        "stack CPU per request, multiple of the reference's",
         "gateway memory growth between the two checkpoints",
     ]
     assert all(
@@ -134,7 +150,9 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
     assert "goals (benchmark issue" in output and "median of 2 rounds" in output
     # the reference: its one scenario read the seeded airports (404s would be errors), the rest skipped
     assert runs["reference", "get_airport"]["errors"]["total"] == 0
-    assert {(s["target"], s["scenario"]) for s in meta["skipped"]} == {("reference", s) for s in SCENARIOS[1:]}
+    assert {(s["target"], s["scenario"]) for s in meta["skipped"]} == {
+        (t, s) for t in TARGETS for s in SCENARIOS[1:] + LIST_SCENARIOS
+    } - EXPECTED_RUNS
     relative = report["relative_to_reference"]
     assert list(relative) == ["get_airport"]
     reference_us = [run["cpu_us_per_request"]["gateway"] for run in report["runs"] if run["target"] == "reference"]
@@ -164,6 +182,16 @@ def test_smoke_run_reports_every_target_and_scenario(smoke_run):
             assert all(v > 0 for v in memory["rss_kib"].values()), where
             assert isinstance(memory["growth_pct"], (int, float)) and isinstance(memory["flat"], bool), where
 
-    [chart] = out_dir.glob("bench-*.png")
-    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every closed-loop run had its open-loop run at 50 %, in the same round, with p99.9 measured
+    load_runs = {(r["round"], r["target"], r["scenario"]) for r in report["runs"] if r["scenario"] != "memory"}
+    open_runs = report["open_loop"]["runs"]
+    assert {(r["round"], r["target"], r["scenario"]) for r in open_runs} == load_runs
+    assert all(r["open_loop"]["share_pct"] == 50 and r["open_loop"]["rate_asked"] > 0 for r in open_runs)
+    assert all(r["requests"] > 0 and isinstance(r["latency_ms"]["p999"], (int, float)) for r in open_runs)
+    assert len(report["open_loop"]["medians"]) == len(report["medians"])
+    assert "open loop (median of 2 rounds)" in output
+
+    charts = list(out_dir.glob("bench-*.png"))  # the report's chart, and latency against throughput
+    assert sorted(p.name.endswith("-latency.png") for p in charts) == [False, True]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in charts)
     assert "req/s" in output  # the table was printed
