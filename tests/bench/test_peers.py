@@ -6,13 +6,10 @@ everything it started removed afterwards."""
 import uuid
 
 import pytest
-import redis
 import requests
 
 from bench.cli import cleanup
 from bench.stack import KINDS, Options, Stack
-from devstack import procfs, rabbitmq
-from devstack.processes import marked_pids
 from tests.conftest import AMQP_BASE, REDIS_URI
 
 PEERS = ["flask", "fastapi"]
@@ -20,16 +17,8 @@ UNKNOWN_ID = "0" * 32  # well-formed, never issued
 pytestmark = pytest.mark.timeout(180)
 
 
-def redis_keys(prefix):
-    client = redis.Redis.from_url(REDIS_URI)
-    try:
-        return list(client.scan_iter(match=prefix + "*", count=1000))
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="module")
-def peers():
+def peers(assert_nothing_left):
     """The two peers and the workers, started as `python -m bench --targets flask,fastapi` would."""
     run_id = "peers-" + uuid.uuid4().hex[:8]
     stack = Stack(PEERS, Options(amqp_base=AMQP_BASE, redis_uri=REDIS_URI), run_id)
@@ -39,9 +28,7 @@ def peers():
             yield stack
     finally:
         cleanup(run_id, REDIS_URI)  # what `python -m bench --cleanup` does, should close() have failed
-    assert [pid for pid in marked_pids(run_id) if procfs.alive(pid)] == []
-    assert not rabbitmq.vhost_exists(stack.vhost)
-    assert redis_keys(stack.redis_prefix) == []
+    assert_nothing_left(run_id)
 
 
 @pytest.fixture(params=PEERS)

@@ -17,11 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 
 from bench.cli import cleanup
-from devstack import procfs, rabbitmq
-from devstack.processes import marked_pids
 from tests.conftest import AMQP_BASE, REDIS_URI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,18 +38,6 @@ RUN_TIMEOUT = 240  # seconds; the run takes about 60 on two cores, over 120 when
 # pytest-timeout's limit (setup.cfg: 120 s) covers the fixture's run too: room for it and the clean-up
 pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 60)
 ROUNDS = 2
-
-
-def leftovers(run_id):
-    return [pid for pid in marked_pids(run_id) if procfs.alive(pid)]
-
-
-def redis_keys(prefix):
-    client = redis.Redis.from_url(REDIS_URI)
-    try:
-        return list(client.scan_iter(match=prefix + "*", count=1000))
-    finally:
-        client.close()
 
 
 @pytest.fixture
@@ -98,14 +83,12 @@ def smoke_run(tmp_path):
         cleanup(run_id, REDIS_URI)  # what `python -m bench --cleanup` does after a killed run
 
 
-def test_smoke_run_reports_every_target_and_scenario(smoke_run):
+def test_smoke_run_reports_every_target_and_scenario(smoke_run, assert_nothing_left):
     status, output, out_dir, run_id = smoke_run
     assert status == 0, output[-5000:]
 
     # it cleaned up after itself
-    assert leftovers(run_id) == []
-    assert not rabbitmq.vhost_exists(f"bench-{run_id}")
-    assert redis_keys(f"bench-{run_id}:") == []
+    assert_nothing_left(run_id)
 
     [report_path] = out_dir.glob("bench-*.json")
     report = json.loads(report_path.read_text())
