@@ -13,6 +13,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 graceful_timeout = 10
 accesslog = None  # the gateway writes its own access log, with request ids
+# gunicorn (27 here) opens a control socket at ~/.gunicorn/gunicorn.ctl: one path for every instance a
+# user runs on a host, which the next instance takes over. The gateway does not use it.
+control_socket_disable = True
 
 
 def on_starting(server):

@@ -48,6 +48,22 @@ def test_gunicorn_threads_set_on_its_command_line_size_the_pool(monkeypatch):
     assert Settings.from_env().wsgi_proxies == 3
 
 
+def test_every_gunicorn_setting_in_the_conf_is_one_gunicorn_knows():
+    """gunicorn skips names it does not know without a word: a misspelt setting would do nothing.
+    Among them, no control socket (one path per host user, which a second instance takes over)."""
+    from gunicorn.config import Config
+
+    config = runpy.run_path(str(ROOT / "gateway" / "gunicorn.conf.py"))
+    settings = {name: value for name, value in config.items() if not name.startswith("_")}
+    settings = {name: value for name, value in settings.items() if not isinstance(value, types.ModuleType)}
+    settings.pop("Settings")  # the gateway's own class, imported to read THREADS
+    cfg = Config()
+    assert set(settings) - set(cfg.settings) == set()
+    for name, value in settings.items():
+        cfg.set(name, value)
+    assert cfg.control_socket_disable is True and cfg.accesslog is None and cfg.worker_class_str == "gthread"
+
+
 def configuration_table():
     """{variable: default cell} of README.md's configuration table (a row may name several)."""
     text = (ROOT / "README.md").read_text()
