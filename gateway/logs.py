@@ -99,7 +99,7 @@ class AccessLog:
 
     def __call__(self, method, uri, status, elapsed_ms):
         """Write the line; only when `enabled()`."""
-        handler = _fast_handler(self._gateway)
+        handler = _fast_handler(self._gateway, self.logger)
         if handler is None:
             self.logger.info("%s %s %s %.1fms", method, uri, status, elapsed_ms)
             return
@@ -113,11 +113,14 @@ class AccessLog:
         )
 
 
-def _fast_handler(gateway_logger):
+def _fast_handler(gateway_logger, access_logger):
     """The gateway's own handler when it writes the plain format and is the access logger's only
-    one (configure_logging, tracing off); else None."""
+    one (configure_logging, tracing off: none on the access logger itself, none but it on
+    `gateway`); else None."""
     handlers = gateway_logger.handlers
-    if TRACING or len(handlers) != 1 or not getattr(handlers[0], "_plain", False):
+    if TRACING or access_logger.handlers or not access_logger.propagate:
+        return None
+    if len(handlers) != 1 or not getattr(handlers[0], "_plain", False):
         return None
     return handlers[0]
 

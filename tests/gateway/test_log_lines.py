@@ -101,7 +101,8 @@ def test_the_access_line_is_the_one_logging_writes(gateway_handler, monkeypatch,
     try:
         uri = "/airports?next=amqp://guest:hunter2@broker/x"  # a password in a query is masked too
         AccessLog()("GET", uri, 200, 1.25)
-        assert logs._fast_handler(logging.getLogger("gateway")) is handler  # the line above took the fast path
+        access = logging.getLogger("gateway.access")
+        assert logs._fast_handler(logging.getLogger("gateway"), access) is handler  # the line above took the fast path
         logging.getLogger("gateway.access").info("%s %s %s %.1fms", "GET", uri, 200, 1.25)
     finally:
         logs.request_id_var.reset(token)
@@ -113,6 +114,21 @@ def test_the_access_line_is_the_one_logging_writes(gateway_handler, monkeypatch,
 def test_with_another_handler_the_access_line_goes_through_logging(gateway_handler):
     handler, stream = gateway_handler
     handler._plain = False  # JSON, say
-    assert logs._fast_handler(logging.getLogger("gateway")) is None
+    assert logs._fast_handler(logging.getLogger("gateway"), logging.getLogger("gateway.access")) is None
     AccessLog()("GET", "/x", 204, 0.5)
     assert stream.writes and stream.writes[0].rstrip().endswith("GET /x 204 0.5ms")
+
+
+def test_a_handler_on_the_access_logger_itself_gets_the_line_too(gateway_handler):
+    handler, stream = gateway_handler
+    logging.getLogger("gateway").handlers = [handler]  # pytest's capture handlers join each phase's
+    own = Stream()
+    extra = logging.StreamHandler(own)
+    access = logging.getLogger("gateway.access")
+    access.addHandler(extra)
+    try:
+        AccessLog()("GET", "/y", 200, 0.7)
+    finally:
+        access.removeHandler(extra)
+    assert own.writes and own.writes[0].rstrip().endswith("GET /y 200 0.7ms")
+    assert stream.writes and stream.writes[0].rstrip().endswith("GET /y 200 0.7ms")
