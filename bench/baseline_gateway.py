@@ -28,6 +28,11 @@ from schemas.errors import Conflict, NotFound, ServiceUnavailable, ValidationErr
 ERROR_STATUS = ((NotFound, 404), (ValidationError, 422), (Conflict, 409), (ServiceUnavailable, 503))
 
 
+def error_status(exc):
+    """The status a typed error (schemas.errors) is answered with; None for any other exception."""
+    return next((code for error, code in ERROR_STATUS if isinstance(exc, error)), None)
+
+
 def json_response(status, value):
     return Response(json.dumps(value), status=status, mimetype="application/json")
 
@@ -51,10 +56,10 @@ def answer(status, call):
     try:
         return json_response(status, call())
     except Exception as exc:
-        for error, code in ERROR_STATUS:
-            if isinstance(exc, error):
-                return json_response(code, {"detail": str(exc)})
-        raise  # nameko's http entrypoint answers 500
+        code = error_status(exc)
+        if code is None:
+            raise  # nameko's http entrypoint answers 500
+        return json_response(code, {"detail": str(exc)})
 
 
 class BaselineGateway:

@@ -123,14 +123,19 @@ class _Once:
         return write(None)
 
 
-class AirportWrites:
-    """AirportStore's writes (create, hold), collected in `batch` as their scripts make them."""
+class _Collecting:
+    """A store stand-in: the real store's key names, a batch to collect its writes in, the last
+    sequence its creates handed out, and idempotency that lets each create run once."""
 
     def __init__(self, store, batch):
         self.keys, self.record_key = store.keys, store.record_key
         self.batch = batch
-        self.seq = 0  # the last sequence handed out
+        self.seq = 0
         self.idempotency = _Once()
+
+
+class AirportWrites(_Collecting):
+    """AirportStore's writes (create, hold), collected in `batch` as their scripts make them."""
 
     def create(self, record, attempt):  # _CREATE: INCR seq, SET record, ZADD index, SET iata
         self.seq += 1
@@ -147,14 +152,8 @@ class AirportWrites:
         return []
 
 
-class TripWrites:
+class TripWrites(_Collecting):
     """TripStore's writes for a trip that is created (intend, then create), collected in `batch`."""
-
-    def __init__(self, store, batch):
-        self.keys, self.record_key = store.keys, store.record_key
-        self.batch = batch
-        self.seq = 0  # the last sequence handed out
-        self.idempotency = _Once()
 
     def intend(self, trip_id, airport_ids, deadline_ms, *, cause=""):
         # _INTEND: HSET holds, ZADD unconfirmed (which _CREATE's ZREM undoes), HSET causes
@@ -278,21 +277,28 @@ def load(client, prefix, airports, trips=None, busy_trips=None, iata=False, batc
     return result
 
 
-def load_into(stack, count):
-    """`python -m bench --data-size N`: N airports and N trips into the run's Redis prefix (after
-    the stack started, before the seeding through the API); the BulkLoad."""
+def load_at(redis_uri, prefix, count, label, **options):
+    """`load` on the server `redis_uri` names (any REDIS_URI form), its progress on stderr after
+    `label`."""
     from workers.common.redis_clients import connect
 
-    clients = connect(stack.options.redis_uri)
+    clients = connect(redis_uri)
     try:
-        result = load(
+        return load(
             clients.primary,
-            stack.redis_prefix,
+            prefix,
             count,
-            progress=lambda text: print(f"bench: bulk load: {text}", file=sys.stderr, flush=True),
+            progress=lambda text: print(f"{label}: {text}", file=sys.stderr, flush=True),
+            **options,
         )
     finally:
         clients.close()
+
+
+def load_into(stack, count):
+    """`python -m bench --data-size N`: N airports and N trips into the run's Redis prefix (after
+    the stack started, before the seeding through the API); the BulkLoad."""
+    result = load_at(stack.options.redis_uri, stack.redis_prefix, count, "bench: bulk load")
     print(f"bench: bulk loaded {result.describe()}", file=sys.stderr, flush=True)
     return result
 
@@ -315,22 +321,16 @@ def main(argv=None):
     if args.count < 0 or (args.trips or 0) < 0 or args.batch < 1:
         parser.error("counts must not be negative, --batch at least 1")
 
-    from workers.common.redis_clients import connect
-
-    clients = connect(args.redis_uri)
-    try:
-        result = load(
-            clients.primary,
-            args.prefix,
-            args.count,
-            args.trips,
-            args.busy_trips,
-            iata=args.iata,
-            batch=args.batch,
-            progress=lambda text: print(f"bulk_load: {text}", file=sys.stderr, flush=True),
-        )
-    finally:
-        clients.close()
+    result = load_at(
+        args.redis_uri,
+        args.prefix,
+        args.count,
+        "bulk_load",
+        trips=args.trips,
+        busy_trips=args.busy_trips,
+        iata=args.iata,
+        batch=args.batch,
+    )
     print(json.dumps(result.as_dict(), indent=2) if args.json else f"bulk_load: {result.describe()}")
     return 0
 

@@ -37,12 +37,18 @@ def draw(report, path):
         axes[0][0].text(0.5, 0.5, "no runs", ha="center", va="center")
     meta = report["meta"]
     rounds = f", median of {meta['rounds']} rounds" if meta.get("rounds", 1) > 1 else ""
-    fig.suptitle(
+    title = (
         f"nameko-travel gateways\n{meta['connections']} connections, {meta['duration_s']:g}s runs{rounds}, "
-        f"{meta['generator']['name']}, {meta['cpus']} CPUs, {meta['started_at']}",
-        fontsize=11,
+        f"{meta['generator']['name']}, {meta['cpus']} CPUs, {meta['started_at']}"
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return _save(fig, path, title, fontsize=11, top=0.94)
+
+
+def _save(fig, path, title, fontsize, top):
+    """Title the figure, lay it out below the title (`top`: the share of the height left to the
+    plots), write the PNG and free the figure."""
+    fig.suptitle(title, fontsize=fontsize)
+    fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
@@ -137,13 +143,9 @@ def draw_open_loop(report, path):
         axes[0][0].text(0.5, 0.5, "no open-loop runs", ha="center", va="center")
     meta = report["meta"]
     shares = ", ".join(f"{s:g}" for s in meta["open_loop"]["shares_pct"])
-    fig.suptitle(
+    title = (
         f"nameko-travel gateways, open loop at {shares} % of each one's closed-loop requests/s\n"
         f"{meta['connections']} connections, {meta['open_loop']['duration_s']:g}s per rate, {meta['cpus']} CPUs, "
-        f"{meta['started_at']}",
-        fontsize=10,
+        f"{meta['started_at']}"
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title, fontsize=10, top=0.9)

@@ -79,26 +79,3 @@ def medians(runs):
         }
         out.append(entry)
     return out
-
-
-def table(entries):
-    """late: requests sent over 1 ms after their time; lag us: the median time from a request's
-    intended send to its send (the generator's timer slack, included in the latencies)."""
-    heading = (
-        f"{'target':9}  {'scenario':14}  {'share':>5}  {'asked/s':>8}  {'got/s':>8}  {'p50 ms':>7}  "
-        f"{'p99 ms':>7}  {'p99.9 ms':>8}  {'errors':>6}  {'late':>6}  {'lag us':>6}  {'total us':>8}"
-    )
-    lines = [heading, "-" * len(heading)]
-    for e in entries:
-        lat, loop = e["latency_ms"], e["open_loop"]
-        lines.append(
-            f"{e['target']:9}  {e['scenario']:14}  {loop['share_pct']:>4g}%  {loop['rate_asked']:>8.0f}  "
-            f"{e['rps']:>8.0f}  {_num(lat['p50'], 2):>7}  {_num(lat['p99'], 2):>7}  {_num(lat.get('p999'), 2):>8}  "
-            f"{e['errors']['total']:>6}  {loop['late']:>6}  {_num(loop['send_lag_us']['p50'], 0):>6}  "
-            f"{_num(e['cpu_us_per_request']['stack_total'], 0):>8}"
-        )
-    return "\n".join(lines)
-
-
-def _num(value, digits):
-    return "-" if value is None else f"{value:.{digits}f}"

@@ -13,13 +13,9 @@ without the fields, and the workers' typed errors as the baseline's ERROR_STATUS
 bench/stack.py starts them (targets `flask` and `fastapi`).
 """
 
-from bench.baseline_gateway import ERROR_STATUS
+from bench.baseline_gateway import ERROR_STATUS, error_status
 
 # The typed errors (schemas.errors) the peers answer with a status of their own; importing the
 # table also registers them with nameko, so RPC replies come back as these types.
 TYPED_ERRORS = tuple(error for error, _ in ERROR_STATUS)
-
-
-def error_status(exc):
-    """The status the baseline answers the typed error `exc` with."""
-    return next(status for error, status in ERROR_STATUS if isinstance(exc, error))
+__all__ = ["TYPED_ERRORS", "error_status"]  # error_status: the baseline's own, for the peers

@@ -118,7 +118,7 @@ def test_medians_per_target_and_share_and_the_report_table():
         ("asgi", 25, 3, 3),
         ("asgi", 90, 7, 3),
     ]
-    text = open_loop.table(medians)
+    text = report.open_loop_table(medians)
     assert "p99.9 ms" in text.splitlines()[0]
     assert text.splitlines()[2].split()[:3] == ["asgi", "get_airport", "25%"]
     meta = {"generator": {"name": "builtin"}, "connections": 32, "duration_s": 1, "warmup_s": 0, "cpus": 2, "rounds": 3}
