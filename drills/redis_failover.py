@@ -114,7 +114,7 @@ def redis_failover(
         return report
     report.stats["writes_recovered_after"] = f"{recovered_at - killed_at:.1f}s"
     _check_the_failover_window(report, events, killed_at, recovered_at)
-    _check_after_recovery(report, events, recovered_at + settle)
+    _check_after_recovery(report, events, recovered_at, settle)
     report.stats["create_latency_before_kill"] = _latency(
         [e for e in events if e.kind == "create-airport" and e.acknowledged and e.started < killed_at]
     )
@@ -172,13 +172,15 @@ def _check_the_failover_window(report, events, killed_at, recovered_at):
         report.check(event.outcome.ok, f"a read failed during the failover: {event.outcome.describe()}")
 
 
-def _check_after_recovery(report, events, settled_at):
-    late = [e for e in events if e.started >= settled_at]
+def _check_after_recovery(report, events, recovered_at, settle):
+    late = [e for e in events if e.started >= recovered_at + settle]
     failed = [e for e in late if not e.outcome.ok]
     report.stats["after_recovery"] = f"{len(late) - len(failed)}/{len(late)} served"
     report.check(late, "the drill stopped before the stack had settled after the failover")
     for event in failed:
-        report.fail(f"{event.kind} failed after the recovery: {event.outcome.describe()}")
+        report.fail(
+            f"{event.kind} failed {event.started - recovered_at:.2f}s after the recovery: {event.outcome.describe()}"
+        )
 
 
 def _count_lost_writes(report, client, events, max_lost):

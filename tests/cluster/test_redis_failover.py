@@ -114,9 +114,10 @@ def test_a_killed_primary_fails_over_with_503s_meanwhile_and_no_restart_by_hand(
 
 
 def test_waiting_for_a_replica_loses_no_acknowledged_write(drill_stack, sentinel_set):  # noqa: F811
-    stack = drill_stack(
-        redis_uri=sentinel_set.uri, worker_extra={"REDIS_WAIT_REPLICAS": 1, "REDIS_WAIT_TIMEOUT_MS": 500}
-    )
+    # REDIS_WAIT_TIMEOUT_MS as shipped (1000 ms). With 500, in about one run in four on this 2-core
+    # machine every write of a 2 s stretch after the recovery got its 503 at once, in bursts 0.6 s
+    # apart: the one replica left answered WAIT later than that for a while (the cause is not known).
+    stack = drill_stack(redis_uri=sentinel_set.uri, worker_extra={"REDIS_WAIT_REPLICAS": 1})
     fault = Fault(sentinel_set)
     report = redis_failover(stack.url(), fault.kill_primary_ahead_of_its_replicas, restart=fault.restart, max_lost=0)
     print(report)
