@@ -80,6 +80,11 @@ class Certificates:
             "2",
             "-subj",
             "/CN=travel-test-ca",
+            # what Python 3.13's default strict verification (VERIFY_X509_STRICT) asks of a CA
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         )
         run(
             "req",
@@ -93,7 +98,10 @@ class Certificates:
             "-subj",
             "/CN=localhost",
         )
-        (self.dir / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        (self.dir / "san.ext").write_text(
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+            "authorityKeyIdentifier=keyid,issuer\n"  # Python 3.13's strict verification asks for it
+        )
         run(
             "x509",
             "-req",
