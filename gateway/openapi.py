@@ -8,7 +8,6 @@ the requests (apispec's MarshmallowPlugin): nothing in it is written by hand a s
 """
 
 import argparse
-import http
 import sys
 from collections import defaultdict
 from importlib.metadata import PackageNotFoundError, version
@@ -26,6 +25,7 @@ from gateway.http.problems import (
     PROBLEM_TYPES,
     problem_document,
     problem_for,
+    reason_phrase,
     service_failed,
     unexpected,
 )
@@ -311,7 +311,7 @@ def problem_samples():
 
 
 def _problem_name(status):
-    return "".join(word.capitalize() for word in http.HTTPStatus(status).phrase.replace("-", " ").split())
+    return "".join(word.capitalize() for word in reason_phrase(status).replace("-", " ").split())
 
 
 def _operation(op, needs_token=False):

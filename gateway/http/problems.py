@@ -32,6 +32,15 @@ CONFLICT = TYPE_PREFIX + "conflict"
 KEY_REUSED = TYPE_PREFIX + "idempotency-key-reused"
 KEY_IN_USE = TYPE_PREFIX + "idempotency-key-in-use"
 OVERLOADED = TYPE_PREFIX + "overloaded"
+# RFC 9110's reason phrases where Python before 3.13 still has RFC 2616's in http.HTTPStatus:
+# titles (and the API description's response names, made from them) must not change with the
+# Python the gateway runs on.
+RFC_9110_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
 # Every problem type this gateway sends besides about:blank, with what it means: the API
 # description lists them from here (and a test checks that nothing else is ever sent).
 PROBLEM_TYPES = {
@@ -47,9 +56,14 @@ class HTTPProblem(falcon.HTTPError):
     """An HTTPError that knows its problem type and, for validation, the messages by field."""
 
     def __init__(self, status, detail=None, *, type_uri="about:blank", errors=None, headers=None):
-        super().__init__(status, title=http.HTTPStatus(status).phrase, description=detail, headers=headers)
+        super().__init__(status, title=reason_phrase(status), description=detail, headers=headers)
         self.type_uri = type_uri
         self.errors = errors
+
+
+def reason_phrase(status):
+    """The status's reason phrase as RFC 9110 names it, on every Python."""
+    return RFC_9110_PHRASES.get(status) or http.HTTPStatus(status).phrase
 
 
 def invalid(errors, detail="The request is not valid."):
@@ -115,7 +129,7 @@ def problem_document(error, path, request_id=None):
     status = error.status_code
     problem = {
         "type": getattr(error, "type_uri", "about:blank"),
-        "title": http.HTTPStatus(status).phrase,
+        "title": reason_phrase(status),
         "status": status,
         "detail": error.description or DEFAULT_DETAILS.get(status, http.HTTPStatus(status).description),
         "instance": path,

@@ -177,3 +177,15 @@ def test_an_unexpected_error_is_500_logged_with_its_traceback_and_answered_witho
         "instance": "/failing",
     }
     assert "secret" not in result.text and "RuntimeError" not in result.text
+
+
+@pytest.mark.parametrize(
+    ("status", "title"),
+    [(413, "Content Too Large"), (422, "Unprocessable Content"), (404, "Not Found"), (503, "Service Unavailable")],
+)
+def test_titles_are_rfc_9110_phrases_on_every_python(status, title):
+    # Python 3.13 took RFC 9110's phrases into http.HTTPStatus; 3.11 and 3.12 still say "Request
+    # Entity Too Large" and "Unprocessable Entity". The title must not depend on which runs.
+    problem = HTTPProblem(status, "detail")
+    assert problem.title == title
+    assert problems.problem_document(problem, "/x")["title"] == title

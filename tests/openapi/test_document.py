@@ -1,6 +1,5 @@
 """The OpenAPI document: valid, complete, in sync with the committed copy and with the routes."""
 
-import http
 import json
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from gateway.http import problems
+from gateway.http.problems import reason_phrase
 from gateway.openapi import ERROR_DESCRIPTIONS, _problem_name, document, problem_samples, render
 from gateway.routes import API
 from tests.support.processes import ROOT
@@ -174,7 +174,7 @@ def test_problem_examples_are_valid_problems_of_their_status(doc):
         for example in examples.values():
             validator.validate(example["value"])
             assert example["value"]["status"] == statuses[name]
-            assert example["value"]["title"] == http.HTTPStatus(statuses[name]).phrase
+            assert example["value"]["title"] == reason_phrase(statuses[name])
 
 
 def test_response_headers_are_required_only_where_always_sent(doc):
