@@ -20,7 +20,23 @@ from prometheus_client import (
     multiprocess,
 )
 
-from telemetry.metrics import LATENCY_BUCKETS, Children
+from telemetry.metrics import LATENCY_BUCKETS
+
+
+class Children:
+    """`metric.labels(*values)`, remembered: labels() validates and converts its arguments on
+    every call, which shows on the hot path. Label values are bounded (routes, methods, statuses,
+    service methods, outcomes), and so is this cache."""
+
+    def __init__(self, metric):
+        self.metric, self.cache = metric, {}
+
+    def __call__(self, *values):
+        child = self.cache.get(values)
+        if child is None:
+            child = self.cache[values] = self.metric.labels(*values)
+        return child
+
 
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
 HTTP_DURATION = Histogram(

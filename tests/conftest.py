@@ -26,6 +26,7 @@ from tests.support import broker
 from tests.support.clients import api_for, in_process_api
 from tests.support.inprocess import InProcessServices
 from tests.support.processes import Stack, free_port, nameko_run, start_gateway, wait_for_services, worker_env
+from workers.common.container import DOTTED_PATH as SERVICE_CONTAINER_CLS
 
 # tests/containers run nameko containers inside the test process, which needs eventlet's
 # monkey patch (`nameko test` applies it); everything else runs without it (asyncio, threads).
@@ -115,6 +116,7 @@ def worker_config(amqp, redis_prefix):
         "AMQP_URI": amqp,
         "REDIS_URIS": {"travel": REDIS_URI},
         "REDIS_KEY_PREFIX": redis_prefix,
+        "SERVICE_CONTAINER_CLS": SERVICE_CONTAINER_CLS,  # as workers/config.yml names it
     }
 
 

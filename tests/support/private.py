@@ -154,4 +154,12 @@ LIBRARY_PRIVATES = [
     ("nameko.rpc", "ReplyListener", "_reply_events"),
     # workers/common/replies.py: py-amqp's transport write, to send a reply and its ack as one
     ("amqp.transport", "_AbstractTransport", "_write"),
+    # workers/common/container.py: the worker steps it overrides (and tests/containers/
+    # test_consumer.py checks the body it copies) and calls, and the pool it asks for a free slot
+    ("nameko.containers", "ServiceContainer", "_run_worker"),
+    ("nameko.containers", "ServiceContainer", "_inject_dependencies"),
+    ("nameko.containers", "ServiceContainer", "_worker_setup"),
+    ("nameko.containers", "ServiceContainer", "_worker_result"),
+    ("nameko.containers", "ServiceContainer", "_worker_teardown"),
+    ("nameko.containers", "ServiceContainer", "_worker_pool"),
 ]

@@ -1,8 +1,8 @@
 """Who is calling: the request id that came with the call, for the service and for its logs."""
 
-import threading
 from dataclasses import dataclass
 
+from eventlet import getcurrent
 from nameko.extensions import DependencyProvider
 
 from workers.common import tracing
@@ -10,8 +10,10 @@ from workers.common.entrypoint import DELIVERY_ID, DELIVERY_REDELIVERED, DELIVER
 
 REQUEST_ID = "request_id"
 
-# Green-thread local under `nameko run` (which monkey-patches threading): one value per worker.
-_current = threading.local()
+# Kept on the worker's greenlet itself (under `nameko run` each worker is an eventlet greenthread;
+# elsewhere a thread's own main greenlet): one value per worker, like eventlet's green
+# threading.local, which cost ten times as much to set and read.
+_ATTRIBUTE = "travel_request_id"
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class IncomingCallProvider(DependencyProvider):
         )
 
     def worker_setup(self, worker_ctx):
-        _current.request_id = worker_ctx.data.get(REQUEST_ID)
+        setattr(getcurrent(), _ATTRIBUTE, worker_ctx.data.get(REQUEST_ID))
         if tracing.ENABLED:
             tracing.worker_setup(worker_ctx)
 
@@ -45,11 +47,11 @@ class IncomingCallProvider(DependencyProvider):
             tracing.worker_result(worker_ctx, exc_info)
 
     def worker_teardown(self, worker_ctx):
-        _current.request_id = None
+        setattr(getcurrent(), _ATTRIBUTE, None)
         if tracing.ENABLED:
             tracing.worker_teardown(worker_ctx)
 
 
 def current_request_id():
     """The request id of the worker running in this (green) thread, or None."""
-    return getattr(_current, "request_id", None)
+    return getattr(getcurrent(), _ATTRIBUTE, None)

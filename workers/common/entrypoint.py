@@ -27,6 +27,7 @@ from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable, TravelError
 from workers.common import tracing
+from workers.common.consumer import RpcConsumer
 from workers.common.idempotency import Superseded
 from workers.common.replies import BROKEN, JSON, reply_and_ack, reply_body
 
@@ -55,6 +56,8 @@ _REDIS_TRANSIENT_REPLIES = ("MISCONF", "LOADING", "READONLY", "NOREPLICAS", "CLU
 
 
 class Rpc(NamekoRpc):
+    rpc_consumer = RpcConsumer()  # a request reaches its worker without a greenthread of its own
+
     def __init__(self, expected_exceptions=TravelError, **kwargs):
         # Typed errors are answers, not faults: nameko logs them as warnings.
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
@@ -63,8 +66,16 @@ class Rpc(NamekoRpc):
         super().setup()
         self._exchange = get_rpc_exchange(self.container.config)
         self._signature = inspect.signature(getattr(self.container.service_cls, self.method_name))
+        parameters = list(self._signature.parameters.values())[1:]  # after self
+        # A method of plain parameters (no *args, **kwargs or keyword-only ones, as all of ours):
+        # their names, the required ones first, as Python orders them.
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
+        self._names = tuple(p.name for p in parameters) if plain else None
+        self._required = sum(p.default is p.empty for p in parameters)
 
     def check_signature(self, args, kwargs):
+        if self._names is not None and fits(self._names, self._required, args, kwargs):
+            return  # Signature.bind would accept it too, at a tenth of the cost
         try:
             self._signature.bind(None, *args, **kwargs)
         except TypeError as exc:
@@ -125,6 +136,18 @@ class Rpc(NamekoRpc):
 
 
 rpc = Rpc.decorator
+
+
+def fits(names, required, args, kwargs):
+    """Whether a call with `args` and `kwargs` binds to parameters `names`, the first `required`
+    of them without a default (all positional-or-keyword): the check, not the error message."""
+    if len(args) > len(names):
+        return False
+    rest = names[len(args) :]
+    for name in kwargs:
+        if name not in rest:  # unknown, or given positionally already
+            return False
+    return all(name in kwargs for name in rest[: max(required - len(args), 0)])
 
 
 def as_wire_error(exc_info):

@@ -18,11 +18,14 @@ from kombu import Queue
 from nameko.rpc import ReplyListener as NamekoReplyListener
 
 from workers.common import tracing
+from workers.common.consumer import QueueConsumer
 
 log = logging.getLogger(__name__)
 
 
 class ReplyListener(NamekoReplyListener):
+    queue_consumer = QueueConsumer()  # the rpc entrypoints' own (consumer.py): one connection, as nameko has it
+
     def handle_message(self, body, message):
         """nameko's, but an ack that fails on a connection being reset (the node died under it) no
         longer kills the whole service container: nameko catches only amqp's ConnectionError, and

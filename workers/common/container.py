@@ -1,0 +1,54 @@
+"""The service container the travel services run in: nameko's, without its per-call debug timing,
+and saying whether a worker slot is free.
+
+nameko's `_run_worker` wraps every call in four `log_time` context managers (generator-based, each
+timing and logging at DEBUG on exit) and joins the call-id stack for a debug line, which also makes
+a uuid4 call id the call may never need. With DEBUG off, that is about a sixth of a worker's CPU per
+call (py-spy --gil, BENCHMARKS.md). Here, when `nameko.containers` does not log at DEBUG, the same
+steps run in the same order without them; when it does, nameko's own method runs, lines and all.
+
+Chosen with nameko's own setting, `SERVICE_CONTAINER_CLS` (workers/config.yml). The nameko methods
+this calls and overrides are private: tests/support/private.py lists them, and a test checks that
+nameko's `_run_worker` is still the one this copies.
+"""
+
+import logging
+import sys
+
+from nameko.containers import ServiceContainer as NamekoServiceContainer
+
+# nameko's logger, so the error lines and their filters (config.yml) are the ones nameko's would be
+log = logging.getLogger("nameko.containers")
+
+
+class ServiceContainer(NamekoServiceContainer):
+    def has_free_worker(self):
+        """Whether spawn_worker would start a worker now rather than wait for a slot
+        (workers/common/consumer.py)."""
+        return self._worker_pool.free() > 0
+
+    def _run_worker(self, worker_ctx, handle_result):
+        if log.isEnabledFor(logging.DEBUG):
+            return super()._run_worker(worker_ctx, handle_result)
+        self._inject_dependencies(worker_ctx)
+        self._worker_setup(worker_ctx)
+        result = exc_info = None
+        entrypoint = worker_ctx.entrypoint
+        method = getattr(worker_ctx.service, entrypoint.method_name)
+        try:
+            result = method(*worker_ctx.args, **worker_ctx.kwargs)
+        except Exception as exc:
+            if isinstance(exc, entrypoint.expected_exceptions):
+                log.warning("(expected) error handling worker %s: %s", worker_ctx, exc, exc_info=True)
+            else:
+                log.exception("error handling worker %s: %s", worker_ctx, exc)
+            exc_info = sys.exc_info()
+        if handle_result is not None:
+            result, exc_info = handle_result(worker_ctx, result, exc_info)
+        self._worker_result(worker_ctx, result, exc_info)
+        del exc_info  # breaks the traceback's cycle now, as nameko does, instead of at a gc sweep
+        self._worker_teardown(worker_ctx)
+
+
+# what workers/config.yml sets SERVICE_CONTAINER_CLS to (a test checks), for configs made in code
+DOTTED_PATH = f"{ServiceContainer.__module__}.{ServiceContainer.__qualname__}"
