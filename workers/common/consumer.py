@@ -2,8 +2,8 @@
 
 nameko's QueueConsumer hands each message to its provider in a new managed greenthread, and the
 rpc entrypoint then spawns the worker's: two greenthreads per call. A greenthread costs more than
-it looks (here about 40 us of CPU from spawn to exit: the greenlet, a fresh interpreter stack
-that CPython maps and unmaps, the hub's timer and the links). For an RPC request the first one
+it looks (30-40 us of CPU here from spawn to exit, bench/worker_parts.py: the greenlet, a fresh
+interpreter stack that CPython maps and unmaps, the hub's timer and the links). For an RPC request the first one
 does nothing that needs a thread of its own: find the entrypoint, check the arguments, spawn the
 worker. So here the consumer does that itself, in its own greenthread, when a worker slot is
 free (then nothing in it waits), and only the worker gets a greenthread. Otherwise, nameko's way:

@@ -3,9 +3,10 @@ and saying whether a worker slot is free.
 
 nameko's `_run_worker` wraps every call in four `log_time` context managers (generator-based, each
 timing and logging at DEBUG on exit) and joins the call-id stack for a debug line, which also makes
-a uuid4 call id the call may never need. With DEBUG off, that is about a sixth of a worker's CPU per
-call (py-spy --gil, BENCHMARKS.md). Here, when `nameko.containers` does not log at DEBUG, the same
-steps run in the same order without them; when it does, nameko's own method runs, lines and all.
+a uuid4 call id the call may never need. With DEBUG off, that was about 15 % of a worker's CPU
+per call (py-spy --gil; BENCHMARKS.md, "The worker tier's per-call machinery"). Here, when
+`nameko.containers` does not log at DEBUG, the same steps run in the same order without them;
+when it does, nameko's own method runs, lines and all.
 
 Chosen with nameko's own setting, `SERVICE_CONTAINER_CLS` (workers/config.yml). The nameko methods
 this calls and overrides are private: tests/support/private.py lists them, and a test checks that

@@ -12,7 +12,7 @@ REQUEST_ID = "request_id"
 
 # Kept on the worker's greenlet itself (under `nameko run` each worker is an eventlet greenthread;
 # elsewhere a thread's own main greenlet): one value per worker, like eventlet's green
-# threading.local, which cost ten times as much to set and read.
+# threading.local, which costs several times as much to set and read (bench/worker_parts.py).
 _ATTRIBUTE = "travel_request_id"
 
 
