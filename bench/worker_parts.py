@@ -31,6 +31,7 @@ from amqp.serialization import dumps  # noqa: E402
 from nameko.containers import ServiceContainer as NamekoServiceContainer  # noqa: E402
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram  # noqa: E402
 
+from gateway.metrics import Children  # noqa: E402
 from telemetry.metrics import LATENCY_BUCKETS  # noqa: E402
 from workers.common import metrics  # noqa: E402
 from workers.common.container import ServiceContainer  # noqa: E402
@@ -61,26 +62,15 @@ def cpu_per_call(call, calls=None):
 
 class PrometheusMetrics:
     """The workers' metrics as they were: prometheus_client's Counter, Histogram and Gauge, their
-    labelled children cached (the hooks called `labels()` once per label set)."""
+    labelled children cached by the gateway's `Children`, as the workers' hooks used it."""
 
     def __init__(self):
         registry = CollectorRegistry()
-        calls = Counter("calls_total", "c", ["service", "method", "outcome"], registry=registry)
-        durations = Histogram(
-            "duration_seconds", "d", ["service", "method"], buckets=LATENCY_BUCKETS, registry=registry
+        self.calls = Children(Counter("calls_total", "c", ["service", "method", "outcome"], registry=registry))
+        self.durations = Children(
+            Histogram("duration_seconds", "d", ["service", "method"], buckets=LATENCY_BUCKETS, registry=registry)
         )
-        in_flight = Gauge("in_flight", "g", ["service"], registry=registry)
-        self.children = {}
-        self.calls, self.durations, self.in_flight = (self.cached(m) for m in (calls, durations, in_flight))
-
-    def cached(self, metric):
-        def child(*labels):
-            key = (metric, labels)
-            if key not in self.children:
-                self.children[key] = metric.labels(*labels)
-            return self.children[key]
-
-        return child
+        self.in_flight = Children(Gauge("in_flight", "g", ["service"], registry=registry))
 
     def started(self, service):
         self.in_flight(service).inc()
