@@ -10,6 +10,7 @@ import logging
 import time
 
 import eventlet
+from nameko.constants import NON_PERSISTENT
 from nameko.dependency_providers import Config
 from nameko.exceptions import UnknownService
 from nameko.timer import timer
@@ -53,7 +54,10 @@ class TripsService:
     metrics = Metrics()
     config = Config()
     store = RedisStore(TripStore)
-    airports = RpcProxy("airports_service")  # nameko's, making client spans when tracing is on
+    # nameko's (client spans when tracing is on), its requests transient, as the gateway's are: its
+    # reply queue dies with the broker, so a persisted request would outlive the one who waits
+    # for its answer; publisher confirms stay (UnknownService, and a nack to ask again on)
+    airports = RpcProxy("airports_service", delivery_mode=NON_PERSISTENT)
 
     @rpc
     def create(self, airport_from, airport_to, idempotency_key=None):
