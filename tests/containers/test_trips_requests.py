@@ -9,7 +9,6 @@ from amqp.serialization import decode_properties_basic
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from workers.airports.service import AirportsService
-from workers.common.transport import BufferedTCPTransport
 from workers.trips.service import TripsService
 
 BASIC_DELIVER = b"\x00\x3c\x00\x3c"  # class 60, method 60
@@ -17,14 +16,7 @@ METHOD, HEADER = 1, 2  # AMQP frame types
 CONTENT_HEADER_SIZE = 12  # class id, weight, body size; then the property flags and list
 
 
-def test_trips_asks_airports_with_transient_messages(container_factory, worker_config, monkeypatch):
-    read, frames = BufferedTCPTransport.read_frame, []
-
-    def recording(self, *args):
-        frames.append(read(self, *args))
-        return frames[-1]
-
-    monkeypatch.setattr(BufferedTCPTransport, "read_frame", recording)
+def test_trips_asks_airports_with_transient_messages(container_factory, worker_config, frames_read):
     for service in (AirportsService, TripsService):
         container_factory(service, worker_config).start()
     with ClusterRpcProxy(worker_config) as rpc:
@@ -37,9 +29,8 @@ def test_trips_asks_airports_with_transient_messages(container_factory, worker_c
             rpc.airports_service.delete(airport["id"])
 
     modes = {}  # routing key -> delivery modes of the requests delivered with it
-    for (frame_type, channel, payload), (next_type, next_channel, next_payload) in zip(
-        frames, frames[1:], strict=False
-    ):
+    pairs = zip(frames_read, frames_read[1:], strict=False)  # each frame and the one after it
+    for (frame_type, channel, payload), (next_type, next_channel, next_payload) in pairs:
         if frame_type == METHOD and payload[:4] == BASIC_DELIVER and next_type == HEADER and next_channel == channel:
             for key in (b"airports_service.hold", b"airports_service.create"):
                 if key in payload:
