@@ -59,7 +59,10 @@ BROKER_CONNECTIONS = Gauge(
     "gateway_broker_connections", "AMQP connections up (ASGI client)", multiprocess_mode="livesum"
 )
 LATE_REPLIES = Counter("gateway_rpc_late_replies_total", "Replies that came after their call gave up")
-REPUBLISHED = Counter("gateway_rpc_republished_total", "Calls republished on another link after theirs was lost (ASGI)")
+REPUBLISHED = Counter(
+    "gateway_rpc_republished_total",
+    "Copies of calls published again: their link was lost, or a node was and they had no answer (ASGI)",
+)
 POOL_PROXIES = Gauge(
     "gateway_rpc_pool_proxies", "ClusterRpcProxy instances in the pool (WSGI)", ["state"], multiprocess_mode="livesum"
 )

@@ -17,12 +17,17 @@ after 20 s of silence; until then its calls time out. Failure modes, each ending
 * the connection goes -> every call pending on it is republished, with the same correlation id
   and the time it has left, on a link that is up (or on the first to come up, within that
   time); the workers answer a repeated correlation id as its first run did (creates replay
-  their record, deletes their success), so a lost broker node costs no request. A republished
-  call not answered within RESEND_FIRST goes out again (same correlation id), then at doubling
-  intervals until its timeout:
-  the broker may drop a request sent while its queue's leader is being elected. The link
+  their record, deletes their success), so a lost broker node costs no request. The link
   reconnects by itself with capped, jittered exponential backoff, to the next node when its
   own does not answer; while no link is up, new calls fail fast (NotConnected);
+* a node is lost (a link's connection goes, or, with several nodes, a node's port stops
+  answering the probe made every PROBE_INTERVAL) -> for UNSETTLED_FOR seconds every call, on
+  any link, that gets no answer within RESEND_FIRST goes out again (same correlation id), then
+  at doubling intervals until its timeout. Calls on links that survive are lost too: a request
+  published while its quorum queue elects a new leader can be dropped by the broker, and a reply
+  a worker wrote on a connection to the dead node is gone, with its request acknowledged; no
+  confirm says so. Outside those seconds nothing is sent twice, so an overloaded stack is not
+  sent more work;
 * more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue.
 
 Request and reply follow nameko 2.x's wire protocol (nameko/rpc.py): requests on the `nameko-rpc` topic
@@ -50,11 +55,14 @@ from gateway.tracing import trace_headers
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
-# A call republished after its link was lost is sent again after RESEND_FIRST seconds, then at
-# doubling intervals, until it is answered or its time is up: a request published while its quorum
-# queue elects a new leader (the old one died with the node) can be dropped by the broker, and no
-# confirm says so. Each copy carries the same correlation id, so the workers run it as one call.
+# After a node is lost, a call unanswered RESEND_FIRST seconds after it went out is sent again,
+# then at doubling intervals, until it is answered or its time is up. Each copy carries the same
+# correlation id, so the workers run it as one call. UNSETTLED_FOR covers a quorum queue's leader
+# election under load (measured: up to 10 s) and the calls in flight when the node went.
 RESEND_FIRST = 1.0
+RESEND_TICK = 0.1  # how often the copies due are sent, while any call may need one
+UNSETTLED_FOR = 15.0
+PROBE_INTERVAL, PROBE_TIMEOUT = 0.5, 1.0  # each node's port, when AMQP_URI lists several
 
 
 def backoff(attempt):
@@ -75,12 +83,23 @@ def decode_reply(body):
 class _Call:
     """A call waiting for its reply: what it takes to publish it again elsewhere."""
 
-    __slots__ = ("correlation_id", "future", "routing_key", "body", "headers", "deadline", "link")
+    __slots__ = (
+        "correlation_id",
+        "future",
+        "routing_key",
+        "body",
+        "headers",
+        "deadline",
+        "link",
+        "resend_at",
+        "resend_interval",
+    )
 
     def __init__(self, correlation_id, future, routing_key, body, headers, deadline, link):
         self.correlation_id, self.future = correlation_id, future
         self.routing_key, self.body, self.headers, self.deadline = routing_key, body, headers, deadline
         self.link = link  # the link it waits on; None while it waits for one to come up
+        self.resend_at = self.resend_interval = 0.0  # set while it is watched for resending
 
 
 class _Link:
@@ -167,12 +186,14 @@ class _Link:
             call.future.set_exception(UnknownService(reply_text))
 
     def _lost(self, exc):
+        was_up = self.connection is not None and not self.client.closing
         if self.connection is not None:
             BROKER_CONNECTIONS.dec()
-            if not self.client.closing:
-                log.warning("broker connection %d to %s lost: %s", self.number, self._where(), exc)
         self.connection = None
         pending, self.pending = self.pending, {}
+        if was_up:  # (not a failed attempt to connect: a node down does not unsettle forever)
+            log.warning("broker connection %d to %s lost: %s", self.number, self._where(), exc)
+            self.client.unsettle(f"broker connection {self.number} to {self._where()} lost")
         self.client.rescue(pending.values())
         self.lost.set()
 
@@ -227,11 +248,12 @@ class AsyncRpcClient:
         self.late_replies = 0
         self.connections_made = 0
         self.republished = 0  # calls of lost links published again
-        self.resent = 0  # further copies of those, sent while they got no answer
+        self.resent = 0  # further copies, sent while a call got no answer after a node was lost
         self._waiting = {}  # correlation id -> _Call whose link was lost, until one is up
-        self._rescued = {}  # correlation id -> _Call republished, sent again until answered
+        self._resending = {}  # correlation id -> _Call sent again until answered (unsettle)
         self._resend_timer = None
-        self._resend_interval = RESEND_FIRST
+        self._unsettled_until = float("-inf")
+        self._watcher = None
 
     @classmethod
     def from_settings(cls, settings):
@@ -251,6 +273,8 @@ class AsyncRpcClient:
         watch_pending(lambda: sum(len(link.pending) for link in self.links) + len(self._waiting))
         for link in self.links:
             link.task = asyncio.create_task(link.run(), name=f"amqp-link-{link.number}")
+        if len(self.nodes) > 1:  # a node the links are not on can go too, with calls in flight
+            self._watcher = asyncio.create_task(self._watch_nodes(), name="amqp-node-probe")
 
     async def wait_connected(self, timeout):
         """For start-up and tests: True once any link is usable."""
@@ -265,9 +289,12 @@ class AsyncRpcClient:
         self.closing = True
         if self._resend_timer is not None:
             self._resend_timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
         for link in self.links:
             link.close()
-        await asyncio.gather(*(link.task for link in self.links if link.task), return_exceptions=True)
+        tasks = [link.task for link in self.links if link.task] + [self._watcher] * (self._watcher is not None)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
     def connected(self):
@@ -279,6 +306,7 @@ class AsyncRpcClient:
             "pending": sum(len(link.pending) for link in self.links) + len(self._waiting),
             "republished": self.republished,
             "resent": self.resent,
+            "unsettled": self._loop.time() < self._unsettled_until,
             "links_up": sum(link.usable for link in self.links),
             "late_replies": self.late_replies,
             "connections_made": self.connections_made,
@@ -317,42 +345,76 @@ class AsyncRpcClient:
             if call.future.done() or remaining <= 0:
                 continue  # its timer is about to fire, or did
             link.send(call, self.exchange, remaining)
-            self._rescued[call.correlation_id] = call
+            self._watch(call, now, restart=True)
             self.republished += 1
             REPUBLISHED.inc()
         log.info("republished %d calls on broker connection %d", len(waiting), link.number)
-        self._resend_interval = RESEND_FIRST
-        if self._resend_timer is not None:
-            self._resend_timer.cancel()
-            self._resend_timer = None
-        self._schedule_resend()
 
-    def _schedule_resend(self):
-        if self._rescued and self._resend_timer is None and not self.closing:
-            self._resend_timer = self._loop.call_later(self._resend_interval, self._resend)
-            self._resend_interval *= 2
+    def unsettle(self, why):
+        """A node was lost: for UNSETTLED_FOR seconds, every call sent, and every call waiting now
+        on any link, goes out again while it gets no answer (see the module's docstring)."""
+        now = self._loop.time()
+        if now >= self._unsettled_until:
+            log.info("%s: calls unanswered after %.0f s are sent again for %.0f s", why, RESEND_FIRST, UNSETTLED_FOR)
+        self._unsettled_until = now + UNSETTLED_FOR
+        for link in self.links:
+            for call in link.pending.values():
+                self._watch(call, now)
+
+    def _watch(self, call, now, restart=False):
+        """Send `call` again RESEND_FIRST after `now` if it is still unanswered; `restart` for a
+        call just published anew (its link was lost), which starts its intervals over."""
+        if restart or call.correlation_id not in self._resending:
+            call.resend_interval = RESEND_FIRST
+            call.resend_at = now + RESEND_FIRST
+            self._resending[call.correlation_id] = call
+        if self._resend_timer is None and not self.closing:
+            self._resend_timer = self._loop.call_later(RESEND_TICK, self._resend)
 
     def _resend(self):
-        """Send the republished calls still unanswered again, on the first link up."""
+        """Send the watched calls that are due again, on the link connected last: a channel opened
+        after the node was lost. (Measured: copies sent again on the channel they went out on could
+        all be dropped for the whole timeout, as if it still sent to the quorum queues' old leaders;
+        on a fresh one they arrive.)"""
         self._resend_timer = None
-        # on the link connected last: a channel opened after the node was lost. (Measured: copies
-        # sent again on the channel they went out on could all be dropped for the whole timeout,
-        # as if it still sent to the quorum queues' old leaders; on a fresh one they arrive.)
         usable = [link for link in self.links if link.usable]
         link = max(usable, key=lambda link: link.connected_at) if usable else None
         now = self._loop.time()
-        rescued, self._rescued = self._rescued, {}
-        for call in rescued.values():
+        for correlation_id, call in list(self._resending.items()):
             remaining = call.deadline - now
-            if call.future.done() or remaining <= 0 or call.link is None:
-                continue  # answered, expired, or waiting for a link (adopt_waiting sends it)
-            if link is not None:
-                call.link.pending.pop(call.correlation_id, None)
+            if call.future.done() or remaining <= 0:
+                del self._resending[correlation_id]  # answered or expired (its timer ends it)
+            elif link is not None and call.link is not None and call.resend_at <= now:
+                # (a call whose link was lost waits for one to come up: adopt_waiting sends it)
+                call.link.pending.pop(correlation_id, None)
                 link.send(call, self.exchange, remaining)
+                call.resend_interval *= 2
+                call.resend_at = now + call.resend_interval
                 self.resent += 1
                 REPUBLISHED.inc()
-            self._rescued[call.correlation_id] = call
-        self._schedule_resend()
+        if self._resending and not self.closing:
+            self._resend_timer = self._loop.call_later(RESEND_TICK, self._resend)
+
+    async def _watch_nodes(self):
+        """Probe each node's port every PROBE_INTERVAL; one that stops answering unsettles."""
+        answered = await asyncio.gather(*(self._probe(node) for node in self.nodes))
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL)
+            found = await asyncio.gather(*(self._probe(node) for node in self.nodes))
+            for number, (before, now) in enumerate(zip(answered, found, strict=True)):
+                if before and not now:
+                    node = self.nodes[number]
+                    self.unsettle(f"broker node {node.host}:{node.port} does not answer")
+            answered = found
+
+    @staticmethod
+    async def _probe(node):
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(node.host, node.port), PROBE_TIMEOUT)
+        except OSError:  # refused, unreachable, or silent for PROBE_TIMEOUT (a TimeoutError)
+            return False
+        writer.close()
+        return True
 
     async def call(self, rpc_call, caller):
         """`rpc_call.service.method(**rpc_call.kwargs)`; its result, or the error it raised."""
@@ -370,19 +432,22 @@ class AsyncRpcClient:
         headers = encode_headers(headers)
         body = orjson.dumps({"args": [], "kwargs": rpc_call.kwargs})
         timeout = rpc_call.timeout or self.timeout
+        now = loop.time()
         waiting = _Call(
             correlation_id,
             loop.create_future(),
             f"{rpc_call.service}.{rpc_call.method}",
             body,
             headers,
-            loop.time() + timeout,
+            now + timeout,
             link,
         )
         self.in_flight += 1
         timer = loop.call_later(timeout, self._expire, waiting)
         try:
             link.send(waiting, self.exchange, timeout)
+            if now < self._unsettled_until:
+                self._watch(waiting, now)
             reply = await waiting.future
         finally:
             self.in_flight -= 1
@@ -391,8 +456,8 @@ class AsyncRpcClient:
         return decode_reply(reply)
 
     def _forget(self, call):
-        if self._rescued:
-            self._rescued.pop(call.correlation_id, None)
+        if self._resending:
+            self._resending.pop(call.correlation_id, None)
         if call.link is not None:
             call.link.pending.pop(call.correlation_id, None)
         else:

@@ -3,7 +3,9 @@
 import asyncio
 import dataclasses
 import time
+import uuid
 
+import orjson
 import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -32,6 +34,52 @@ async def client(stack):
     yield make
     for rpc in clients:
         await rpc.close()
+
+
+class SilentService:
+    """A service whose queue exists but that never answers by itself: the test plays its worker,
+    to see each copy of a request the client sends, and to answer one."""
+
+    def __init__(self, amqp):
+        self.name = f"silent_{uuid.uuid4().hex[:8]}_service"
+        self.connection = Connection(amqp)
+        self.exchange = Exchange("nameko-rpc", type="topic", durable=True)
+        queue = Queue(f"rpc-{self.name}", self.exchange, routing_key=f"{self.name}.*", durable=True)
+        self.queue = queue(self.connection.default_channel)
+        self.queue.declare()
+
+    def call(self):
+        return RpcCall(self.name, "work")
+
+    def receive(self, within=3.0):
+        """The next request delivered to the service, taken off its queue."""
+        deadline = time.monotonic() + within
+        while (message := self.queue.get(no_ack=True)) is None:
+            assert time.monotonic() < deadline, f"no request reached {self.name} in {within} s"
+            time.sleep(0.02)
+        return message
+
+    def answer(self, request, result):
+        producer = self.connection.Producer()
+        producer.publish(
+            orjson.dumps({"result": result, "error": None}),
+            exchange=self.exchange,
+            routing_key=request.properties["reply_to"],
+            correlation_id=request.properties["correlation_id"],
+            content_type="application/json",
+            content_encoding="utf-8",
+        )
+
+    def close(self):
+        self.queue.delete()
+        self.connection.release()
+
+
+@pytest.fixture
+def silent(stack):
+    service = SilentService(stack.amqp)
+    yield service
+    service.close()
 
 
 async def test_a_thousand_concurrent_calls_over_one_connection(client):
@@ -116,6 +164,64 @@ async def test_calls_use_the_first_link_and_a_standby_takes_over_at_once(client)
     assert await call == "at once"
     assert [(await call)["name"] for call in hung] == ["late", "late"]
     assert rpc.stats()["republished"] == 2
+
+
+async def test_once_a_link_is_lost_a_call_unanswered_on_another_goes_out_again(client, silent):
+    # The node of the lost link may also have held the call's queue leader (the broker drops a
+    # request while a new one is elected) or the connection its worker replied on.
+    rpc = await client(pool_size=2, timeout=6)
+    first, standby = rpc.links
+    for _ in range(50):
+        if first.usable and standby.usable:
+            break
+        await asyncio.sleep(0.1)
+    call = asyncio.ensure_future(rpc.call(silent.call(), CALLER))
+    request = await asyncio.to_thread(silent.receive)  # taken, and never answered: as if lost
+    assert not rpc.stats()["unsettled"]
+    standby.connection.transport.abort()
+    await asyncio.sleep(0)
+    assert rpc.stats()["unsettled"] and len(first.pending) == 1  # its own link is up
+    lost_at = time.monotonic()
+    copy = await asyncio.to_thread(silent.receive)
+    assert 0.9 < time.monotonic() - lost_at < 2.0  # RESEND_FIRST after the loss
+    assert copy.properties["correlation_id"] == request.properties["correlation_id"]
+    silent.answer(copy, "answered")
+    assert await call == "answered"
+    assert rpc.stats()["resent"] == 1 and rpc.stats()["pending"] == 0
+
+
+async def test_while_no_node_is_lost_an_unanswered_call_goes_out_once(client, silent):
+    rpc = await client(timeout=2.5)
+    call = asyncio.ensure_future(rpc.call(silent.call(), CALLER))
+    await asyncio.to_thread(silent.receive)
+    await asyncio.sleep(1.8)  # past RESEND_FIRST: a slow call is not sent twice to a busy stack
+    assert silent.queue.get(no_ack=True) is None
+    with pytest.raises(RpcTimeout):
+        await call
+    assert rpc.stats()["resent"] == 0 and not rpc.stats()["unsettled"]
+
+
+async def test_a_cluster_node_that_stops_answering_sends_unanswered_calls_again(stack, silent):
+    # A node no link is on can still take calls with it: the client probes every node's port.
+    node = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
+    port = node.sockets[0].getsockname()[1]
+    rpc = AsyncRpcClient(f"{stack.amqp};amqp://guest:guest@127.0.0.1:{port}/", pool_size=1, timeout=6)
+    await rpc.start()
+    try:
+        assert await rpc.wait_connected(5) and rpc.links[0].node == 0
+        call = asyncio.ensure_future(rpc.call(silent.call(), CALLER))
+        request = await asyncio.to_thread(silent.receive)
+        await asyncio.sleep(0.6)  # a probe or two find both nodes up
+        assert not rpc.stats()["unsettled"]
+        node.close()
+        await node.wait_closed()
+        copy = await asyncio.to_thread(silent.receive)
+        assert copy.properties["correlation_id"] == request.properties["correlation_id"]
+        assert rpc.stats()["unsettled"]
+        silent.answer(copy, "answered")
+        assert await call == "answered"
+    finally:
+        await rpc.close()
 
 
 async def test_a_lost_call_waits_for_a_link_no_longer_than_its_timeout(client, stack):
