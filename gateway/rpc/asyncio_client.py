@@ -254,6 +254,7 @@ class AsyncRpcClient:
         self._resend_timer = None
         self._unsettled_until = float("-inf")
         self._watcher = None
+        self._loop = None  # the running loop, from start()
 
     @classmethod
     def from_settings(cls, settings):
@@ -306,7 +307,7 @@ class AsyncRpcClient:
             "pending": sum(len(link.pending) for link in self.links) + len(self._waiting),
             "republished": self.republished,
             "resent": self.resent,
-            "unsettled": self._loop.time() < self._unsettled_until,
+            "unsettled": self._loop is not None and self._loop.time() < self._unsettled_until,
             "links_up": sum(link.usable for link in self.links),
             "late_replies": self.late_replies,
             "connections_made": self.connections_made,
