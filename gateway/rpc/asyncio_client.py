@@ -294,7 +294,9 @@ class AsyncRpcClient:
             self._watcher.cancel()
         for link in self.links:
             link.close()
-        tasks = [link.task for link in self.links if link.task] + [self._watcher] * (self._watcher is not None)
+        tasks = [link.task for link in self.links if link.task]
+        if self._watcher is not None:
+            tasks.append(self._watcher)
         await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
@@ -402,9 +404,8 @@ class AsyncRpcClient:
         while True:
             await asyncio.sleep(PROBE_INTERVAL)
             found = await asyncio.gather(*(self._probe(node) for node in self.nodes))
-            for number, (before, now) in enumerate(zip(answered, found, strict=True)):
-                if before and not now:
-                    node = self.nodes[number]
+            for node, was_up, is_up in zip(self.nodes, answered, found, strict=True):
+                if was_up and not is_up:
                     self.unsettle(f"broker node {node.host}:{node.port} does not answer")
             answered = found
 

@@ -75,6 +75,16 @@ class SilentService:
         self.connection.release()
 
 
+async def all_links_up(rpc, within=5.0):
+    """wait_connected waits for one link; the others connect in the background."""
+    deadline = time.monotonic() + within
+    while not all(link.usable for link in rpc.links):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
 @pytest.fixture
 def silent(stack):
     service = SilentService(stack.amqp)
@@ -147,11 +157,7 @@ async def test_a_lost_connection_republishes_pending_calls_once_it_reconnects(cl
 async def test_calls_use_the_first_link_and_a_standby_takes_over_at_once(client):
     rpc = await client(pool_size=2)
     first, standby = rpc.links
-    for _ in range(50):  # wait_connected waits for one link; the other connects in the background
-        if first.usable and standby.usable:
-            break
-        await asyncio.sleep(0.1)
-    assert first.usable and standby.usable
+    assert await all_links_up(rpc)
     hung = [asyncio.ensure_future(rpc.call(HUNG, CALLER)) for _ in range(2)]
     await asyncio.sleep(0.1)
     assert (len(first.pending), len(standby.pending)) == (2, 0)  # not spread over the links
@@ -171,10 +177,7 @@ async def test_once_a_link_is_lost_a_call_unanswered_on_another_goes_out_again(c
     # request while a new one is elected) or the connection its worker replied on.
     rpc = await client(pool_size=2, timeout=6)
     first, standby = rpc.links
-    for _ in range(50):
-        if first.usable and standby.usable:
-            break
-        await asyncio.sleep(0.1)
+    assert await all_links_up(rpc)
     call = asyncio.ensure_future(rpc.call(silent.call(), CALLER))
     request = await asyncio.to_thread(silent.receive)  # taken, and never answered: as if lost
     assert not rpc.stats()["unsettled"]
