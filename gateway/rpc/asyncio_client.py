@@ -399,15 +399,21 @@ class AsyncRpcClient:
             self._resend_timer = self._loop.call_later(RESEND_TICK, self._resend)
 
     async def _watch_nodes(self):
-        """Probe each node's port every PROBE_INTERVAL; one that stops answering unsettles."""
-        answered = await asyncio.gather(*(self._probe(node) for node in self.nodes))
+        """Probe each node's port every PROBE_INTERVAL; one that stops answering unsettles. A
+        round that fails for another reason is logged and the next one goes on: a watcher that
+        died would leave the client deaf to the losses only the probe sees."""
+        answered = None  # the first round sets the baseline: a node down at start-up is no loss
         while True:
+            try:
+                found = await asyncio.gather(*(self._probe(node) for node in self.nodes))
+            except Exception:
+                log.exception("probing the broker nodes failed; probing again in %s s", PROBE_INTERVAL)
+            else:
+                for node, was_up, is_up in zip(self.nodes, answered or found, found, strict=True):
+                    if was_up and not is_up:
+                        self.unsettle(f"broker node {node.host}:{node.port} does not answer")
+                answered = found
             await asyncio.sleep(PROBE_INTERVAL)
-            found = await asyncio.gather(*(self._probe(node) for node in self.nodes))
-            for node, was_up, is_up in zip(self.nodes, answered, found, strict=True):
-                if was_up and not is_up:
-                    self.unsettle(f"broker node {node.host}:{node.port} does not answer")
-            answered = found
 
     @staticmethod
     async def _probe(node):

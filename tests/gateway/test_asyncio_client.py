@@ -227,6 +227,30 @@ async def test_a_cluster_node_that_stops_answering_sends_unanswered_calls_again(
         await rpc.close()
 
 
+async def test_a_probe_round_that_fails_does_not_stop_the_probing(stack, monkeypatch, caplog):
+    node = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
+    port = node.sockets[0].getsockname()[1]
+    probe, failures = AsyncRpcClient._probe, [RuntimeError("a bug in a probe")]
+
+    async def failing_once(params):
+        if failures:
+            raise failures.pop()
+        return await probe(params)
+
+    monkeypatch.setattr(AsyncRpcClient, "_probe", staticmethod(failing_once))
+    rpc = AsyncRpcClient(f"{stack.amqp};amqp://guest:guest@127.0.0.1:{port}/", pool_size=1)
+    await rpc.start()
+    try:
+        await asyncio.sleep(1.2)  # the failed round, then two that find both nodes up
+        assert "probing the broker nodes failed" in caplog.text and not rpc.stats()["unsettled"]
+        node.close()
+        await node.wait_closed()
+        await asyncio.sleep(1.2)
+        assert rpc.stats()["unsettled"]
+    finally:
+        await rpc.close()
+
+
 async def test_a_lost_call_waits_for_a_link_no_longer_than_its_timeout(client, stack):
     rpc = await client(pool_size=1, timeout=1)
     rpc.links[0].node = 0
