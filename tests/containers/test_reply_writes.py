@@ -4,6 +4,7 @@ one write on the request's own connection, and no other frame can get into the m
 Runs under `nameko test` (eventlet monkey-patched), against the test broker.
 """
 
+import errno
 import itertools
 import struct
 
@@ -148,3 +149,52 @@ def test_a_write_on_a_closed_connection_is_a_broken_connection():
     transport.sock = None  # closed by the consumer's greenthread while a reply waited
     with pytest.raises(replies.BROKEN), writes.together():
         transport.write(b"reply")
+
+
+class CountingTransport(FakeTransport):
+    """Its socket's writes, each as one bytes; with `fail`, every write raises it."""
+
+    def __init__(self, fail=None):
+        self.writes, self.fail = [], fail
+        super().__init__()
+
+    def _slow_sendall(self, data):
+        if self.fail is not None:
+            raise self.fail
+        self.writes.append(bytes(data))
+        super()._slow_sendall(data)
+
+
+def replying(writes, transport, name):
+    def reply():
+        with writes.together():
+            transport.write(b"P" + name)
+            transport.write(b"A" + name)
+
+    return reply
+
+
+def test_blocks_ending_in_the_same_turn_leave_in_one_write():
+    transport = CountingTransport()
+    writes = replies.writes_of(transport)
+    pool = eventlet.GreenPool()
+    for name in (b"1", b"2", b"3"):
+        pool.spawn(replying(writes, transport, name))
+    pool.waitall()
+    assert transport.writes == [b"P1A1P2A2P3A3"]  # each block whole, in the order they ended
+
+    replying(writes, transport, b"4")()  # alone: a write of its own, at once
+    assert transport.writes[1:] == [b"P4A4"]
+
+
+def test_a_failed_batched_write_fails_every_block_in_it():
+    transport = CountingTransport(fail=OSError(errno.EPIPE, "broken pipe"))
+    writes = replies.writes_of(transport)
+    pool = eventlet.GreenPool()
+    outcomes = [pool.spawn(replying(writes, transport, name)) for name in (b"1", b"2")]
+    failures = []
+    for outcome in outcomes:
+        with pytest.raises(replies.BROKEN) as raised:
+            outcome.wait()
+        failures.append(raised.value)
+    assert len(failures) == 2 and transport.received == []
