@@ -16,13 +16,13 @@ Failure modes. The broker handles a channel's frames in order, so an ack it has 
 routed the reply before it. If the connection dies during the write, the broker got neither, or
 only the reply (or, of a write carrying several answers, the first ones whole): it puts the
 request back in its queue (as for any unacknowledged delivery of a dead connection) and it is
-answered again, by this or another instance, a second reply the
-caller ignores; at least once, as with nameko's own responder (for a delete, the answer may be
-a 404 for a delete that did happen). When the connection is already closed (nameko closes it
-as soon as a stopping service's consumers are cancelled, before its last calls finish) or the
-write fails, the entrypoint answers through nameko's own responder instead (see entrypoint.py):
-every answer of a failed shared write does, an answer already read by the broker then coming
-twice, which the caller ignores.
+answered again, by this or another instance, a second reply the caller ignores; at least once,
+as with nameko's own responder (a delete run again finds the marker its first run left and
+answers as it did: workers/common/idempotency.py). When the connection is already closed (nameko
+closes it as soon as a stopping service's consumers are cancelled, before its last calls finish)
+or the write fails, the entrypoint answers through nameko's own responder instead (see
+entrypoint.py): every answer of a failed shared write does, so an answer the broker had read
+already comes twice, and the caller ignores the second.
 If the broker itself dies after routing the reply, the transient reply dies with it and the
 caller times out (504) or sees the connection drop, and may retry; creates are idempotent, so
 the retry returns the first result. There is no publisher confirm to wait for. A reply the broker
