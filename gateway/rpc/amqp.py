@@ -5,7 +5,8 @@ generality costs more than the rest of the gateway together (a StreamReader awai
 lock per frame, an object graph and a task per delivered message; a first gateway on
 aiormq spent 650-830 us of CPU per proxied request). The gateway needs very little of
 AMQP: one channel, a few declarations at connect time, publishing, and consuming its own
-reply queue without acks. This module does exactly that on an `asyncio.Protocol`:
+reply queue without acks (plus, after a broker node is lost, a fresh channel to publish on:
+`renew_publish_channel`). This module does exactly that on an `asyncio.Protocol`:
 
 * the handshake and the rare frames (Close, Tune, *-Ok) are built and parsed by pamqp,
   the maintained codec aiormq itself uses;
@@ -32,7 +33,8 @@ from pamqp import heartbeat as pamqp_heartbeat
 
 log = logging.getLogger(__name__)
 
-CHANNEL = 1
+CHANNEL = 1  # the reply consumer's, and the first to publish on
+CHANNEL_MAX = 64  # publishing channels are renewed in turn, at most two open at a time
 FRAME_METHOD, FRAME_HEADER, FRAME_BODY = 1, 2, 3
 FRAME_END = 0xCE
 FRAME_HEADER_SIZE = 7
@@ -135,6 +137,7 @@ class AmqpConnection(asyncio.Protocol):
         self.transport = None
         self.loop = None
         self.frame_max = FRAME_MAX
+        self.channel_max = 1
         self.blocked = False  # the broker asked publishers to pause (a resource alarm)
         self._buffer = bytearray()
         self._waiter = None  # a future for the next method frame, during set-up
@@ -145,7 +148,9 @@ class AmqpConnection(asyncio.Protocol):
         self._heartbeat = None
         self._received = True  # data seen since the last heartbeat check
         self._silent = 0  # heartbeat checks in a row that saw nothing
-        self._publish_prefixes = {}
+        self._publish_prefixes = {}  # routing key -> the basic.publish frame, on `publish_channel`
+        self.publish_channel = CHANNEL
+        self.publish_channel_opened = 0.0  # loop time
         self._timestamps = params.timestamps
         self._outgoing = []  # publishes of this turn of the event loop, written by _flush
 
@@ -193,11 +198,16 @@ class AmqpConnection(asyncio.Protocol):
         tune = await self._expect(commands.Connection.Tune)
         self.frame_max = min(tune.frame_max or FRAME_MAX, FRAME_MAX)
         heartbeat = min(tune.heartbeat, self.params.heartbeat) if tune.heartbeat else self.params.heartbeat
-        self._send(commands.Connection.TuneOk(channel_max=1, frame_max=self.frame_max, heartbeat=heartbeat), channel=0)
+        self.channel_max = min(tune.channel_max or CHANNEL_MAX, CHANNEL_MAX)
+        self._send(
+            commands.Connection.TuneOk(channel_max=self.channel_max, frame_max=self.frame_max, heartbeat=heartbeat),
+            channel=0,
+        )
         self._send(commands.Connection.Open(virtual_host=self.params.vhost), channel=0)
         await self._expect(commands.Connection.OpenOk)
         self._send(commands.Channel.Open())
         await self._expect(commands.Channel.OpenOk)
+        self.publish_channel_opened = self.loop.time()
         if heartbeat:
             self._heartbeat = self.loop.call_later(heartbeat / 2, self._beat, heartbeat / 2)
 
@@ -237,17 +247,44 @@ class AmqpConnection(asyncio.Protocol):
         await self.rpc(commands.Basic.Consume(queue=queue, no_ack=True, exclusive=True), commands.Basic.ConsumeOk)
         self._ready = True
 
+    def renew_publish_channel(self):
+        """Publish on a new channel from now on. A channel that published to a quorum queue
+        before the queue's leader died can go on sending to the dead leader for about 10 s (its
+        queue client learns of the new leader when a timer fires), and the broker drops what it
+        sends meanwhile, with no error and no return; a new channel looks the leader up when it
+        first publishes to the queue. The frames go out in order with the publishes, and the
+        publishes right after the Open (RabbitMQ starts a channel when it reads its Open, before
+        it answers Open-Ok); the channel replaced is closed, unless it is the reply consumer's."""
+        if self.channel_max < 2:  # a broker that allows one channel: keep it
+            return
+        replaced, channel = self.publish_channel, self.publish_channel % self.channel_max + 1
+        if channel == CHANNEL:
+            channel += 1
+        self._queue(pamqp_frame.marshal(commands.Channel.Open(), channel))
+        if replaced != CHANNEL:
+            close = commands.Channel.Close(reply_code=200, reply_text="renewed", class_id=0, method_id=0)
+            self._queue(pamqp_frame.marshal(close, replaced))
+        self.publish_channel, self._publish_prefixes = channel, {}
+        self.publish_channel_opened = self.loop.time()
+
+    def _queue(self, data):
+        """Send `data` with this turn's publishes, after those queued before it."""
+        if not self._outgoing:
+            self.loop.call_soon(self._flush)
+        self._outgoing.append(data)
+
     # -- the hot path ---------------------------------------------------------
 
     def publish(self, exchange, routing_key, body, correlation_id, reply_to, headers_table, expiration):
         """Publish a JSON request, mandatory, as nameko expects it: one write to the socket.
         `expiration` (milliseconds, as text) has the broker drop the request if no worker took it
         by then: its caller has stopped waiting, so running it late would only do unasked work."""
+        channel = self.publish_channel
         prefix = self._publish_prefixes.get(routing_key)
         if prefix is None:
             method = struct.pack(">HHH", 60, 40, 0) + _shortstr(exchange) + _shortstr(routing_key) + b"\x01"
             prefix = self._publish_prefixes[routing_key] = (
-                _frame_prefix(FRAME_METHOD, CHANNEL, len(method)) + method + bytes((FRAME_END,))
+                _frame_prefix(FRAME_METHOD, channel, len(method)) + method + bytes((FRAME_END,))
             )
         properties = (
             _CONTENT_PROPERTIES
@@ -265,11 +302,11 @@ class AmqpConnection(asyncio.Protocol):
         outgoing = self._outgoing
         if not outgoing:
             self.loop.call_soon(self._flush)
-        outgoing += (prefix, _frame_prefix(FRAME_HEADER, CHANNEL, len(header)), header, b"\xce")
+        outgoing += (prefix, _frame_prefix(FRAME_HEADER, channel, len(header)), header, b"\xce")
         chunk = self.frame_max - 8
         for start in range(0, len(body), chunk):
             piece = body[start : start + chunk]
-            outgoing += (_frame_prefix(FRAME_BODY, CHANNEL, len(piece)), piece, b"\xce")
+            outgoing += (_frame_prefix(FRAME_BODY, channel, len(piece)), piece, b"\xce")
 
     def _flush(self):
         data, self._outgoing = b"".join(self._outgoing), []

@@ -249,6 +249,7 @@ class AsyncRpcClient:
         self.connections_made = 0
         self.republished = 0  # calls of lost links published again
         self.resent = 0  # further copies, sent while a call got no answer after a node was lost
+        self.channels_renewed = 0  # publishing channels replaced before copies went out (_resend)
         self._waiting = {}  # correlation id -> _Call whose link was lost, until one is up
         self._resending = {}  # correlation id -> _Call sent again until answered (unsettle)
         self._resend_timer = None
@@ -309,6 +310,7 @@ class AsyncRpcClient:
             "pending": sum(len(link.pending) for link in self.links) + len(self._waiting),
             "republished": self.republished,
             "resent": self.resent,
+            "channels_renewed": self.channels_renewed,
             "unsettled": self._loop is not None and self._loop.time() < self._unsettled_until,
             "links_up": sum(link.usable for link in self.links),
             "late_replies": self.late_replies,
@@ -375,14 +377,27 @@ class AsyncRpcClient:
             self._resend_timer = self._loop.call_later(RESEND_TICK, self._resend)
 
     def _resend(self):
-        """Send the watched calls that are due again, on the link connected last: a channel opened
-        after the node was lost. (Measured: copies sent again on the channel they went out on could
-        all be dropped for the whole timeout, as if it still sent to the quorum queues' old leaders;
-        on a fresh one they arrive.)"""
+        """Send the watched calls that are due again, on the link connected last, each link
+        publishing on a channel opened at most RESEND_FIRST ago. A channel that published to a
+        quorum queue before its leader died can go on sending to the dead leader for about 10 s,
+        and the broker drops all of it (measured: every copy sent again on the channel it first
+        went out on, or on a connection made while the queue was still electing its leader, was
+        lost until the call's timeout); a channel opened after the election looks the new leader
+        up. So each round that has copies to send first renews the links' older channels (calls
+        made meanwhile go out on the new ones too), and a later round renews them again, in case
+        the election was not over yet."""
         self._resend_timer = None
         usable = [link for link in self.links if link.usable]
         link = max(usable, key=lambda link: link.connected_at) if usable else None
         now = self._loop.time()
+        if link is not None and any(
+            call.link is not None and call.resend_at <= now and not call.future.done()
+            for call in self._resending.values()
+        ):
+            for each in usable:
+                if now - each.connection.publish_channel_opened >= RESEND_FIRST:
+                    each.connection.renew_publish_channel()
+                    self.channels_renewed += 1
         for correlation_id, call in list(self._resending.items()):
             remaining = call.deadline - now
             if call.future.done() or remaining <= 0:

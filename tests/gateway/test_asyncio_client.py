@@ -10,6 +10,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from gateway.rpc.amqp import CHANNEL_MAX
 from gateway.rpc.asyncio_client import AsyncRpcClient, backoff
 from gateway.rpc.calls import Caller, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
 from tests.conftest import amqp_uri
@@ -188,9 +189,26 @@ async def test_once_a_link_is_lost_a_call_unanswered_on_another_goes_out_again(c
     copy = await asyncio.to_thread(silent.receive)
     assert 0.9 < time.monotonic() - lost_at < 2.0  # RESEND_FIRST after the loss
     assert copy.properties["correlation_id"] == request.properties["correlation_id"]
+    # on a channel opened for it: the first may still send to a dead queue leader
+    assert first.connection.publish_channel != 1 and rpc.stats()["channels_renewed"] == 1
     silent.answer(copy, "answered")
     assert await call == "answered"
     assert rpc.stats()["resent"] == 1 and rpc.stats()["pending"] == 0
+    assert await rpc.call(echo("after"), CALLER) == "after"  # new calls go out on it too
+
+
+async def test_calls_and_returns_go_on_over_renewed_publishing_channels(client):
+    rpc = await client(pool_size=1)
+    connection = rpc.links[0].connection
+    for n in range(CHANNEL_MAX + 2):  # past the last channel number, and round again
+        connection.renew_publish_channel()
+        if n % 7 == 0:
+            connection.renew_publish_channel()  # twice in one turn of the loop
+        assert await rpc.call(echo(n), CALLER) == n
+    with pytest.raises(UnknownService):  # a mandatory publish returned on a renewed channel
+        await rpc.call(RpcCall("ghost_service", "boo"), CALLER)
+    assert connection.usable and rpc.connections_made == 1
+    assert connection.publish_channel not in (1, CHANNEL_MAX + 1)
 
 
 async def test_while_no_node_is_lost_an_unanswered_call_goes_out_once(client, silent):

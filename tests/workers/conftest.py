@@ -3,6 +3,7 @@ import uuid
 import pytest
 
 from workers.airports.storage import AirportStore
+from workers.common import publishing
 from workers.common.context import IncomingCall
 from workers.trips.storage import TripStore
 
@@ -25,3 +26,20 @@ def trip_store(redis_client, prefix):
 
 def incoming_call(delivery_id=None, request_id=None):
     return IncomingCall(request_id=request_id, delivery_id=delivery_id)
+
+
+@pytest.fixture
+def renewals(monkeypatch):
+    """The times the pooled connections nameko publishes on were renewed (workers/common/
+    publishing.py), counted instead of done; the once-a-second limit starts afresh."""
+    renewed = []
+
+    class Pool:
+        limit = 10
+
+        def resize(self, limit, reset=False):
+            renewed.append((limit, reset))
+
+    monkeypatch.setattr(publishing, "publishing_pool", lambda config: Pool())
+    monkeypatch.setattr(publishing._Renewal, "last", float("-inf"))
+    return renewed

@@ -7,6 +7,7 @@ the integration tests do the same over a real broker.
 import time
 from types import SimpleNamespace
 
+import eventlet
 import pytest
 from kombu.exceptions import OperationalError
 from nameko.testing.services import worker_factory
@@ -176,6 +177,27 @@ def test_a_hold_the_broker_refused_is_asked_again(trips, airports, pair):
     trips.airports = SimpleNamespace(hold=hold, release=airports.release)
     trip = trips.create(*pair)
     assert refusals and airports.holders(pair[0]) == airports.holders(pair[1]) == [trip["id"]]
+
+
+def test_a_hold_with_no_answer_in_time_is_asked_again_on_new_connections(trips, airports, pair, renewals):
+    # A pooled channel can go on sending to a dead quorum queue leader, its publishes never
+    # confirmed (workers/common/publishing.py): the attempt that got no answer renews kombu's
+    # pooled connections, and the next one goes out on a new one.
+    attempts = []
+
+    def hold(**kwargs):
+        attempts.append(len(renewals))
+        if len(attempts) == 1:
+            eventlet.sleep(5)  # as a publish waiting for its confirm on such a channel
+        return airports.hold(**kwargs)
+
+    trips.config["AIRPORTS_RPC_ATTEMPT"] = 0.2
+    trips.airports = SimpleNamespace(hold=hold, release=airports.release)
+    started = time.monotonic()
+    trip = trips.create(*pair)
+    assert time.monotonic() - started < 1.0
+    assert attempts == [0, 1]  # the second attempt came after one renewal
+    assert airports.holders(pair[0]) == airports.holders(pair[1]) == [trip["id"]]
 
 
 def test_a_hold_the_broker_refuses_until_the_timeout_is_unavailable(trips, airports, pair):

@@ -15,6 +15,7 @@
 import inspect
 import logging
 
+import eventlet
 import kombu.serialization
 import orjson
 from amqp.exceptions import AMQPError, MessageNacked
@@ -29,6 +30,7 @@ from schemas.errors import ServiceUnavailable, TravelError
 from workers.common import tracing
 from workers.common.consumer import RpcConsumer
 from workers.common.idempotency import Superseded
+from workers.common.publishing import renew_pooled_connections
 from workers.common.replies import BROKEN, JSON, reply_and_ack, reply_body
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 kombu.serialization.register("json", orjson.dumps, orjson.loads, content_type=JSON, content_encoding="utf-8")
 
 DELIVERY_ID = "delivery_id"
+ANSWER_TIMEOUT = 2.0  # seconds an answer through nameko's responder may wait for its confirm
 DELIVERY_REPLY_TO, DELIVERY_REDELIVERED = "delivery_reply_to", "delivery_redelivered"
 
 # What Redis says when it is up but cannot serve right now: redis-py raises its own classes for
@@ -115,7 +118,9 @@ class Rpc(NamekoRpc):
     def _answer_through_nameko(self, message, result, exc_info, reason):
         """Reply on a connection of nameko's own (its Responder: kombu's pool, publisher confirms),
         without an ack: the request's connection is gone or broken, so the broker redelivers the
-        request anyway, and this answer reaches the caller first (it ignores the second run's)."""
+        request anyway, and this answer reaches the caller first (it ignores the second run's).
+        A confirm that takes over ANSWER_TIMEOUT gives up: the worker is freed, the redelivery
+        answers."""
         if not message.properties.get("reply_to"):
             return result, exc_info
         log.info("answering %s through nameko's responder: %s", self.method_name, reason)
@@ -128,11 +133,18 @@ class Rpc(NamekoRpc):
             ssl=config.get(AMQP_SSL_CONFIG_KEY),
             login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
         )
+        timeout = eventlet.Timeout(ANSWER_TIMEOUT)
         try:
             return responder.send_response(result, exc_info)
-        except BROKEN as exc:
-            log.warning("could not answer %s (%s); it will be redelivered", self.method_name, exc)
+        except (*BROKEN, eventlet.Timeout) as exc:
+            if isinstance(exc, eventlet.Timeout) and exc is not timeout:
+                raise
+            # a pooled channel may be stuck (workers/common/publishing.py): the next one is new
+            renew_pooled_connections(self.container.config, f"an answer to {self.method_name} did not go out")
+            log.warning("could not answer %s (%r); it will be redelivered", self.method_name, exc)
             return result, exc_info
+        finally:
+            timeout.cancel()
 
 
 rpc = Rpc.decorator

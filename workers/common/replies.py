@@ -51,7 +51,9 @@ from kombu.exceptions import OperationalError
 from nameko.exceptions import UnserializableValueError, serialize
 
 JSON = "application/json"
-BROKEN = (OSError, OperationalError, AMQPError)  # the connection is gone, or going
+# the connection is gone, or going (EOFError: py-amqp's read of a socket closed under it, as
+# renewing kombu's pooled connections does: workers/common/publishing.py)
+BROKEN = (OSError, EOFError, OperationalError, AMQPError)
 
 # AMQP 0-9-1 framing (section 4.2.3) and basic properties (4.2.6.1, flags in property order)
 _frame_prefix = struct.Struct(">BHI").pack  # type, channel, size

@@ -23,6 +23,7 @@ from workers.common.context import IncomingCallProvider
 from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
 from workers.common.proxy import RpcProxy
+from workers.common.publishing import renew_pooled_connections
 from workers.common.records import new_id, utc_now
 from workers.common.replies import BROKEN
 from workers.common.storage import RedisStore
@@ -171,8 +172,9 @@ class TripsService:
         seconds is made again, until AIRPORTS_RPC_TIMEOUT: a request or reply the broker dropped
         while a lost node's queues elected new leaders costs a retry, not the call. So does a
         request the broker refused (a nack: the queue's leader died under the publish) or whose
-        connection broke, after PUBLISH_RETRY_PAUSE. (nameko's RpcProxy itself would wait for
-        ever; a stuck airports_service must not pin this worker.)"""
+        connection broke, after PUBLISH_RETRY_PAUSE. Either way the next attempt goes out on a new
+        connection (workers/common/publishing.py). (nameko's RpcProxy itself would wait for ever;
+        a stuck airports_service must not pin this worker.)"""
         timeout = float(self.config.get("AIRPORTS_RPC_TIMEOUT", 5))
         attempt = float(self.config.get("AIRPORTS_RPC_ATTEMPT", 1.5))
         deadline = time.monotonic() + (min(attempt, timeout) if once else timeout)
@@ -182,10 +184,13 @@ class TripsService:
                 with eventlet.Timeout(min(attempt, remaining)):
                     return getattr(self.airports, method)(**kwargs)
             except eventlet.Timeout:
+                # the request may be stuck on a channel that still sends to a dead queue leader
+                renew_pooled_connections(self.config, f"airports_service.{method} got no answer in {attempt}s")
                 if deadline - time.monotonic() <= 0.05:
                     raise ServiceUnavailable("airports_service did not answer in time.") from None
                 log.info("airports_service.%s: no answer in %ss; asking again", method, attempt)
             except BROKEN as exc:
+                renew_pooled_connections(self.config, f"airports_service.{method} could not be sent")
                 if deadline - time.monotonic() <= PUBLISH_RETRY_PAUSE:
                     raise ServiceUnavailable("airports_service could not be reached.") from exc
                 log.info("airports_service.%s: the request did not go out (%r); asking again", method, exc)
