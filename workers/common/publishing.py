@@ -3,11 +3,12 @@
 nameko publishes (a proxy's requests, its responder's replies) on a producer from `kombu.pools`:
 a pooled connection and its default channel, kept for the life of the process. A channel that
 published to a quorum queue before the queue's leader died can go on sending to the dead leader
-for about 10 s, until its queue client's timer fires: the broker drops what it sends meanwhile
-and never confirms it, so each publish waits for a confirm that does not come (measured on the
-3-node drill: trips_service's holds stuck in `basic_publish_confirm`, each retry taking the same
-pooled channel again, until AIRPORTS_RPC_TIMEOUT). A new connection's channel looks the current
-leader up when it first publishes to the queue.
+for about 10 s (it looks like the channel's queue client waiting for a timer to look for the
+new leader): the broker drops what it sends meanwhile and never confirms it, so each publish
+waits for a confirm that does not come (measured on the 3-node drill: trips_service's holds
+stuck in `basic_publish_confirm`, each retry taking the same pooled channel again, until
+AIRPORTS_RPC_TIMEOUT). A new connection's channel looks the current leader up when it first
+publishes to the queue.
 
 So a publish that failed or got no answer in time renews the pool of the connections nameko
 publishes on: kombu's `resize(..., reset=True)` closes every connection in it (one in use fails

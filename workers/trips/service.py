@@ -172,8 +172,9 @@ class TripsService:
         seconds is made again, until AIRPORTS_RPC_TIMEOUT: a request or reply the broker dropped
         while a lost node's queues elected new leaders costs a retry, not the call. So does a
         request the broker refused (a nack: the queue's leader died under the publish) or whose
-        connection broke, after PUBLISH_RETRY_PAUSE. Either way the next attempt goes out on a new
-        connection (workers/common/publishing.py). (nameko's RpcProxy itself would wait for ever;
+        connection broke, after PUBLISH_RETRY_PAUSE. Either way the next attempt goes out on a
+        connection made after the failure, or at most a second before it (workers/common/
+        publishing.py). (nameko's RpcProxy itself would wait for ever;
         a stuck airports_service must not pin this worker.)"""
         timeout = float(self.config.get("AIRPORTS_RPC_TIMEOUT", 5))
         attempt = float(self.config.get("AIRPORTS_RPC_ATTEMPT", 1.5))
