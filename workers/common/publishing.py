@@ -17,7 +17,9 @@ sent twice is ignored) and refills it with new ones, connected when first used. 
 `kombu.pools.reset()`: that closes the pools themselves, and a publisher already waiting on one
 then fails with "Acquire on closed pool" in a greenthread whose error kills the service container
 (seen on the drill). The pool is the one nameko's `get_producer` uses: its key is the AMQP
-settings and `Publisher.transport_options`.
+settings and `Publisher.transport_options`, a dict shared by every Publisher into which kombu
+writes each publish's retry policy; the workers' publishes all use nameko's default one, so the
+key stays the same (a process mixing retry policies, as the test suite does, moves it).
 """
 
 import logging
