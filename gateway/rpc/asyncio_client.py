@@ -390,20 +390,16 @@ class AsyncRpcClient:
         usable = [link for link in self.links if link.usable]
         link = max(usable, key=lambda link: link.connected_at) if usable else None
         now = self._loop.time()
-        if link is not None and any(
-            call.link is not None and call.resend_at <= now and not call.future.done()
-            for call in self._resending.values()
-        ):
-            for each in usable:
-                if now - each.connection.publish_channel_opened >= RESEND_FIRST:
-                    each.connection.renew_publish_channel()
-                    self.channels_renewed += 1
+        renewed = False
         for correlation_id, call in list(self._resending.items()):
             remaining = call.deadline - now
             if call.future.done() or remaining <= 0:
                 del self._resending[correlation_id]  # answered or expired (its timer ends it)
             elif link is not None and call.link is not None and call.resend_at <= now:
                 # (a call whose link was lost waits for one to come up: adopt_waiting sends it)
+                if not renewed:  # before the round's first copy
+                    self._renew_old_channels(usable, now)
+                    renewed = True
                 call.link.pending.pop(correlation_id, None)
                 link.send(call, self.exchange, remaining)
                 call.resend_interval *= 2
@@ -412,6 +408,12 @@ class AsyncRpcClient:
                 REPUBLISHED.inc()
         if self._resending and not self.closing:
             self._resend_timer = self._loop.call_later(RESEND_TICK, self._resend)
+
+    def _renew_old_channels(self, links, now):
+        for each in links:
+            if now - each.connection.publish_channel_opened >= RESEND_FIRST:
+                each.connection.renew_publish_channel()
+                self.channels_renewed += 1
 
     async def _watch_nodes(self):
         """Probe each node's port every PROBE_INTERVAL; one that stops answering unsettles. A
