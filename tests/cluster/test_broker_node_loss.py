@@ -44,14 +44,11 @@ def test_killing_each_node_in_turn_under_load_costs_no_request(rabbit_cluster, c
         return run
 
     faults = [((lambda i=i: rabbit_cluster.kill(i)), restore(i)) for i in range(3)]
-    # The issue's target is no failed request, and p99 within 2 s after each kill. Not met every
-    # time: with the channels renewed (README, "A RabbitMQ cluster"), 10 runs in a row on a
-    # standing cluster kept both, but CI's next run had one service's calls stall after a kill
-    # until their 10 s timeout (21 of 20,688 requests 504, cause not found). So this test guards
-    # what does hold on every run: no 500, no request without an answer, at most 3 % clean 503/504
-    # problems, no record lost or doubled, no request waiting past the gateway's RPC timeout (10 s,
-    # plus 1 s), the nodes back; the drill itself (`python -m drills`) keeps the 2 s limit.
-    report = broker_node_loss([cluster_gateway], faults, concurrency=32, max_failed_share=0.03, p99_limit=11.0)
+    # No 500, no request without an answer, no record lost or doubled, p99 within 2 s in the 5 s
+    # after each kill, the nodes back; up to 3 % clean 503/504 problems (the drill, `python -m
+    # drills`, allows none). The stall that made CI miss the 2 s was the workers' consumer waiting
+    # for a worker slot while the busy workers waited for the replies it reads (container.py).
+    report = broker_node_loss([cluster_gateway], faults, concurrency=32, max_failed_share=0.03)
     print(
         report,
         f"\n  nodes back and running in {', '.join(f'{s:.1f}s' for s in restored)},"

@@ -12,6 +12,7 @@ import logging
 import re
 
 import eventlet
+import eventlet.event
 import pytest
 from nameko.containers import ServiceContainer as NamekoServiceContainer
 from nameko.exceptions import MethodNotFound
@@ -97,6 +98,27 @@ def test_with_every_slot_busy_the_consumer_still_receives_replies(container_fact
         assert proxy.ping() == "pong"
         assert relayed.wait() == "there and back"
     assert any(name and name.startswith("RpcConsumer.handle_message") for name in spawned), spawned
+
+
+def test_a_slot_a_queued_greenthread_waits_for_is_not_free(container_factory, worker_config):
+    """The moment a worker's slot frees, a greenthread queued for one (a timer's tick spawns its
+    worker that way) has not taken it yet: `free()` says 1, but eventlet's semaphore makes a
+    newcomer wait behind it, so a consumer spawning then would wait in the spawn, and the replies
+    the busy workers wait for with it."""
+    container = container_factory(GreetingService, {**worker_config, "max_workers": 1})
+    pool = container._worker_pool
+    release = eventlet.event.Event()
+    holder = pool.spawn(release.wait)
+    queued = eventlet.spawn(pool.spawn, lambda: "queued")
+    eventlet.sleep(0)  # queued waits for the slot
+    assert not container.has_free_worker()
+    seen = []  # runs in the holder's greenthread right after the pool's own link frees its slot
+    holder.link(lambda _: seen.append((pool.free(), container.has_free_worker())))
+    release.send()
+    with eventlet.Timeout(5):
+        assert queued.wait().wait() == "queued"
+    assert seen == [(1, False)]
+    assert container.has_free_worker()
 
 
 def test_at_debug_nameko_runs_its_own_worker_steps(container_factory, worker_config, caplog):

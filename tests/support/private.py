@@ -162,4 +162,7 @@ LIBRARY_PRIVATES = [
     ("nameko.containers", "ServiceContainer", "_worker_result"),
     ("nameko.containers", "ServiceContainer", "_worker_teardown"),
     ("nameko.containers", "ServiceContainer", "_worker_pool"),
+    # ... and the pool's semaphore, whose counter and balance say whether a slot is free for a
+    # newcomer (eventlet documents neither the attribute nor that a newcomer queues behind waiters)
+    ("eventlet.greenpool", "GreenPool", "sem"),
 ]

@@ -6,7 +6,8 @@ it looks (30-40 us of CPU here from spawn to exit, bench/worker_parts.py: the gr
 interpreter stack that CPython maps and unmaps, the hub's timer and the links). For an RPC request the first one
 does nothing that needs a thread of its own: find the entrypoint, check the arguments, spawn the
 worker. So here the consumer does that itself, in its own greenthread, when a worker slot is
-free (then nothing in it waits), and only the worker gets a greenthread. Otherwise, nameko's way:
+free and no other greenthread is queued for one (then nothing in it waits: container.py), and only
+the worker gets a greenthread. Otherwise, nameko's way:
 
 * When all `max_workers` slots are taken (a timer's worker takes one too, so the prefetch of
   `max_workers` requests does not prevent it), spawning waits for a free one: in a managed

@@ -25,8 +25,13 @@ log = logging.getLogger("nameko.containers")
 class ServiceContainer(NamekoServiceContainer):
     def has_free_worker(self):
         """Whether spawn_worker would start a worker now rather than wait for a slot
-        (workers/common/consumer.py)."""
-        return self._worker_pool.free() > 0
+        (workers/common/consumer.py): a slot is free and no greenthread is queued for one.
+        eventlet's semaphore serves the greenthreads already waiting first (a timer's tick, a
+        spawn nameko's way), even in the moment after a slot frees, when `free()` says 1; a
+        consumer that spawned then would wait, and with it the replies its busy workers wait for
+        (seen on the cluster drill: trips_service's calls stalled until their timeouts)."""
+        slots = self._worker_pool.sem
+        return slots.counter > 0 and slots.balance == slots.counter  # balance counts the queued
 
     def _run_worker(self, worker_ctx, handle_result):
         if log.isEnabledFor(logging.DEBUG):
