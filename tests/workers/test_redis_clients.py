@@ -12,6 +12,7 @@ from tests.support.processes import free_port
 from workers.airports.storage import AirportStore
 from workers.common.idempotency import Attempt
 from workers.common.redis_clients import RedisUriError, connect, no_retries, parse_sentinel_uri
+from workers.common.shared_gets import shared_gets
 from workers.common.storage import Reads, RedisStore, Writes
 
 SECRET = "pa:ss@word"
@@ -90,6 +91,16 @@ def test_reads_go_to_the_replica_only_while_the_primary_is_unreachable(redis_cli
     assert Reads(redis_client, unreachable())(lambda r: r.get(key)) == "from the replica"  # no replica asked
     with pytest.raises(redis.ConnectionError):
         Reads(unreachable())(lambda r: r.get(key))  # no replica to fall back to: the outage shows
+
+
+def test_a_get_reads_where_every_read_does(redis_client, prefix):
+    key = f"{prefix}get"
+    redis_client.set(key, "from the replica")
+    assert Reads(unreachable(), redis_client).get(key) == "from the replica"
+    assert Reads(redis_client).get(f"{prefix}no-such-key") is None
+    # Outside a green process (here: OS threads) a GET goes straight to the client, alone: the
+    # round trips GETs share are the workers' (tests/containers/test_shared_gets.py).
+    assert shared_gets(redis_client) is redis_client
 
 
 class ClosedOnce:

@@ -96,7 +96,7 @@ class AirportStore:
         return self.keys("record", airport_id)
 
     def get(self, airport_id):
-        raw = self.read(lambda redis: redis.get(self.record_key(airport_id)))
+        raw = self.read.get(self.record_key(airport_id))
         return None if raw is None else loads(raw)
 
     def page(self, limit, cursor):

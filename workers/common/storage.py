@@ -6,6 +6,7 @@ from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable
 from workers.common.redis_clients import connect
+from workers.common.shared_gets import shared_gets
 from workers.common.tracing import instrument_redis
 from workers.common.tracing import script as named_script
 
@@ -77,6 +78,7 @@ class Reads:
 
     def __init__(self, primary, replica=None):
         self.primary, self.replica = primary, replica
+        self._gets = {client: shared_gets(client) for client in (primary, replica) if client is not None}
 
     def __call__(self, read):
         """`read(client)` on the primary, or on a replica while the primary is unreachable."""
@@ -93,6 +95,11 @@ class Reads:
             # connection, to whichever replica the sentinels name now. A read can run twice; a
             # timeout is not tried again, so that the time a call can take stays bounded.
             return read(self.replica)
+
+    def get(self, key):
+        """GET `key` (None if absent) where `__call__` reads, sharing its round trip with the
+        other GETs of this turn of the hub (workers/common/shared_gets.py)."""
+        return self(lambda client: self._gets[client].get(key))
 
 
 class RedisStore(DependencyProvider):

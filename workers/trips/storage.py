@@ -140,7 +140,7 @@ class TripStore:
         return self.keys("record", trip_id)
 
     def get(self, trip_id):
-        raw = self.read(lambda redis: redis.get(self.record_key(trip_id)))
+        raw = self.read.get(self.record_key(trip_id))
         return None if raw is None else loads(raw)
 
     def page(self, limit, cursor, airport=None):
