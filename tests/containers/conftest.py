@@ -1,16 +1,18 @@
 import pytest
-from amqp.transport import TCPTransport
+
+from workers.common.transport import BufferedTCPTransport
 
 
 @pytest.fixture
 def frames_read(monkeypatch):
-    """Every AMQP frame the test process's connections read (the workers' containers' and the
-    test's proxies'), as (type, channel, payload), in order."""
-    read, frames = TCPTransport.read_frame, []
+    """Every AMQP frame the test process's connections read, as (type, channel, payload), in
+    order: the workers' connections read through workers/common/transport.py once a service
+    container is made (and this process's other connections too, then)."""
+    read, frames = BufferedTCPTransport.read_frame, []
 
     def recording(self, *args):
         frames.append(read(self, *args))
         return frames[-1]
 
-    monkeypatch.setattr(TCPTransport, "read_frame", recording)
+    monkeypatch.setattr(BufferedTCPTransport, "read_frame", recording)
     return frames

@@ -77,6 +77,16 @@ def test_a_request_reaches_its_worker_without_a_greenthread_of_its_own(container
     assert spawned == ["RpcConsumer.handle_result"]
 
 
+def test_the_worker_reads_its_requests_through_the_buffered_transport(container_factory, worker_config, frames_read):
+    # frames_read records what BufferedTCPTransport reads: nothing unless the container installed it
+    container_factory(GreetingService, worker_config).start()  # installs it (workers/common/transport.py)
+    with ServiceRpcProxy("greeting_service", worker_config) as greeting:
+        assert greeting.hello(name="buffered") == "Hello, buffered!"
+    # the request's Basic.Deliver (class 60, method 60), its routing key the service's method
+    deliveries = [payload for _, _, payload in frames_read if payload[:4] == b"\x00\x3c\x00\x3c"]
+    assert any(b"greeting_service.hello" in payload for payload in deliveries)
+
+
 def test_with_every_slot_busy_the_consumer_still_receives_replies(container_factory, worker_config):
     """max_workers=1, the slot held by a worker (not from the queue, as a timer's) waiting for
     another service's reply, which this service's one consumer receives; meanwhile a request

@@ -18,11 +18,17 @@ import sys
 
 from nameko.containers import ServiceContainer as NamekoServiceContainer
 
+from workers.common import transport
+
 # nameko's logger, so the error lines and their filters (config.yml) are the ones nameko's would be
 log = logging.getLogger("nameko.containers")
 
 
 class ServiceContainer(NamekoServiceContainer):
+    def __init__(self, *args, **kwargs):
+        transport.install()  # before the container's first AMQP connection (workers/common/transport.py)
+        super().__init__(*args, **kwargs)
+
     def has_free_worker(self):
         """Whether spawn_worker would start a worker now rather than wait for a slot
         (workers/common/consumer.py): a slot is free and no greenthread is queued for one.
