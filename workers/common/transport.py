@@ -9,9 +9,10 @@ needs. A frame already whole in the buffer is cut out of it at once, without py-
 reads and without setting the socket's timeout there and back (its `having_timeout`, twice a
 frame); a frame only partly there is read py-amqp's way, from the buffer first. So a request
 costs one `recv`, or one for several when they arrive together (`strace -c` under load: 2.3
-`recvfrom` per call, the Redis reply's included; about 6 % of a worker's CPU per call in the
-harness, BENCHMARKS.md). Frames, their order, and what a timeout, a closed socket or a frame
-without its end octet do are py-amqp's.
+`recvfrom` per call, the Redis reply's included). In the harness it saved 5 % of a worker's CPU
+per call when first measured, 12-16 % since the Redis GETs of a turn share a pipeline (likely:
+the requests of one read all reach their GETs in that turn; BENCHMARKS.md). Frames, their
+order, and what a timeout, a closed socket or a frame without its end octet do are py-amqp's.
 
 py-amqp gives no setting for its transport class; `amqp.transport.Transport()` picks
 `TCPTransport` by its module name when it connects, so `install()` names this class there, for
