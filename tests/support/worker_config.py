@@ -2,9 +2,8 @@
 a deployment file repeats them rather than a number of its own."""
 
 import re
-from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parents[2] / "workers" / "config.yml"
+from devstack.layout import CONFIG  # the file every worker process the project starts is given
 
 
 def default_of(key):
