@@ -185,7 +185,7 @@ def _services(client, prefix, airport_batch, trip_batch):
 
         from workers.airports.service import AirportsService
         from workers.airports.storage import AirportStore
-        from workers.common.context import IncomingCall
+        from workers.runtime.context import IncomingCall
         from workers.trips.service import TripsService
         from workers.trips.storage import TripStore
 

@@ -16,7 +16,7 @@ from nameko.testing.services import worker_factory
 
 from workers.airports.service import AirportsService
 from workers.airports.storage import AirportStore
-from workers.common.context import IncomingCall
+from workers.runtime.context import IncomingCall
 from workers.trips.service import TripsService
 from workers.trips.storage import TripStore
 

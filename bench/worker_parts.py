@@ -7,7 +7,7 @@
   as they were, and with this project's container and metrics;
 * a reply's frames: py-amqp's `send_method` (its frame writer) against `reply_frames`;
 * a greenthread from spawn through its link to exit: nameko's QueueConsumer makes one per
-  message, which workers/common/consumer.py no longer does;
+  message, which workers/runtime/consumer.py no longer does;
 * the call metrics: prometheus_client's Counter, Histogram and Gauge against `WorkerCalls`;
 * the argument check: `inspect.Signature.bind` against `fits`;
 * the request id: eventlet's green `threading.local` against an attribute of the greenlet.
@@ -34,10 +34,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram  # no
 from gateway.metrics import Children  # noqa: E402
 from telemetry.metrics import LATENCY_BUCKETS  # noqa: E402
 from workers.common import metrics  # noqa: E402
-from workers.common.container import ServiceContainer  # noqa: E402
-from workers.common.entrypoint import fits  # noqa: E402
-from workers.common.replies import JSON, reply_frames  # noqa: E402
 from workers.greeting.service import GreetingService  # noqa: E402
+from workers.runtime.container import ServiceContainer  # noqa: E402
+from workers.runtime.entrypoint import fits  # noqa: E402
+from workers.runtime.replies import JSON, reply_frames  # noqa: E402
 
 RUNS, CALLS = 5, 20000
 BODY = b'{"result": {"id": "0123456789abcdef0123456789abcdef", "name": "Lisbon", "iata": "LIS"}, "error": null}'

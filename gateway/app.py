@@ -10,9 +10,10 @@ import falcon.asgi
 from gateway import tracing
 from gateway.http.middleware import RequestId
 from gateway.http.problems import serialize_problem
+from gateway.http.resources import AsgiResource, RouteTableRouter, WsgiResource
 from gateway.http.runners import AsgiRunner, WsgiRunner
 from gateway.logs import configure_logging
-from gateway.routes import all_routes, by_path
+from gateway.routes import served_routes
 from gateway.rpc.asyncio_client import AsyncRpcClient
 from gateway.settings import Settings
 
@@ -42,8 +43,10 @@ def create_app(settings=None, rpc=None):
     """The ASGI app (uvicorn gateway.asgi:app)."""
     settings = settings or Settings.from_env()
     rpc = rpc or AsyncRpcClient.from_settings(settings)
-    app = falcon.asgi.App(middleware=[*_middleware(settings), RpcLifecycle(rpc, settings.rpc_startup_wait)])
-    return _assemble(app, AsgiRunner(rpc, settings), settings)
+    app = falcon.asgi.App(
+        middleware=[*_middleware(settings), RpcLifecycle(rpc, settings.rpc_startup_wait)], router=RouteTableRouter()
+    )
+    return _assemble(app, AsgiResource, AsgiRunner(rpc, settings), settings)
 
 
 def create_wsgi_app(settings=None, rpc=None):
@@ -57,8 +60,8 @@ def create_wsgi_app(settings=None, rpc=None):
     if rpc is None:
         rpc = ProxyPool.from_settings(settings)
         atexit.register(rpc.close)
-    app = falcon.App(middleware=_middleware(settings))
-    return _assemble(app, WsgiRunner(rpc, settings), settings)
+    app = falcon.App(middleware=_middleware(settings), router=RouteTableRouter())
+    return _assemble(app, WsgiResource, WsgiRunner(rpc, settings), settings)
 
 
 def _middleware(settings):
@@ -73,12 +76,12 @@ def _middleware(settings):
     return middleware
 
 
-def _assemble(app, runner, settings):
+def _assemble(app, resource_class, runner, settings):
     configure_logging(settings.log_level, settings.log_format)
     log.info("gateway: %s", settings.describe())
     if tracing.ENABLED:
         log.info("gateway: %s", tracing.describe())
     app.set_error_serializer(serialize_problem)
-    for path, operations in by_path(all_routes(auth=bool(settings.tokens))):
-        app.add_route(path, runner.resource(operations))
+    for path, operations in served_routes(auth=bool(settings.tokens)).items():
+        app.add_route(path, resource_class(runner, operations))
     return app

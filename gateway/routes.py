@@ -1,23 +1,46 @@
-"""The route table: every operation the gateway serves. The ASGI app, the WSGI app and the
-OpenAPI document are all built from this one list."""
-
-from itertools import groupby
+"""The route table: every path the gateway serves, and the handler of each method on it. The ASGI
+app, the WSGI app and the OpenAPI document are all built from it; each path is written here once."""
 
 from gateway.resources import airports, health, legacy, metrics, trips
+from gateway.resources.docs import ApiDocs
 
-API = [*airports.OPERATIONS, *trips.OPERATIONS, *legacy.OPERATIONS, *health.OPERATIONS, *metrics.OPERATIONS]
+ROUTES = {
+    "/airports": {"POST": airports.create_airport, "GET": airports.list_airports},
+    "/airports/{airport_id}": {"GET": airports.get_airport, "DELETE": airports.delete_airport},
+    "/trips": {"POST": trips.create_trip, "GET": trips.list_trips},
+    "/trips/{trip_id}": {"GET": trips.get_trip, "DELETE": trips.delete_trip},
+    # the article's routes
+    "/airport": {"POST": legacy.create_airport_legacy},
+    "/airport/{airport_id}": {"GET": legacy.get_airport_legacy},
+    "/trip": {"POST": legacy.create_trip_legacy},
+    "/trip/{trip_id}": {"GET": legacy.get_trip_legacy},
+    "/health/live": {"GET": health.get_liveness},
+    "/health/ready": {"GET": health.get_readiness},
+    "/metrics": {"GET": metrics.get_metrics},
+}
 
 
-def all_routes(auth=False):
-    """The API, and the routes that serve its description (built from it, saying whether this
-    gateway asks for a bearer token)."""
+def docs_routes(docs):
+    """The routes of the API description and its page, served by `docs` (an ApiDocs)."""
+    return {
+        "/openapi.json": {"GET": docs.get_openapi_json},
+        "/openapi.yaml": {"GET": docs.get_openapi_yaml},
+        "/docs": {"GET": docs.get_docs},
+        "/docs/{asset}": {"GET": docs.get_docs_asset},
+    }
+
+
+def bound(routes):
+    """`routes` with each operation told its method and path."""
+    return {path: {method: op.at(method, path) for method, op in methods.items()} for path, methods in routes.items()}
+
+
+API = [op for operations in bound(ROUTES).values() for op in operations.values()]
+
+
+def served_routes(auth=False):
+    """The route table and the routes that serve its description (saying whether this gateway
+    asks for a bearer token)."""
     from gateway.openapi import build_document
-    from gateway.resources import docs
 
-    return API + docs.operations(build_document(API, auth=auth))
-
-
-def by_path(operations):
-    """[(path, [operations on it])], for Falcon's add_route."""
-    ordered = sorted(operations, key=lambda op: op.path)
-    return [(path, list(ops)) for path, ops in groupby(ordered, key=lambda op: op.path)]
+    return bound({**ROUTES, **docs_routes(ApiDocs(build_document(API, auth=auth)))})

@@ -26,7 +26,7 @@ from tests.support import broker
 from tests.support.clients import api_for, in_process_api
 from tests.support.inprocess import InProcessServices
 from tests.support.processes import Stack, free_port, nameko_run, start_gateway, wait_for_services, worker_env
-from workers.common.container import DOTTED_PATH as SERVICE_CONTAINER_CLS
+from workers.runtime.container import DOTTED_PATH as SERVICE_CONTAINER_CLS
 
 # tests/containers run nameko containers inside the test process, which needs eventlet's
 # monkey patch (`nameko test` applies it); everything else runs without it (asyncio, threads).

@@ -1,17 +1,22 @@
 """An operation is one method on one path: its contract (schemas, replies, errors) and its handler.
 
-Handlers are sans-IO generators: they `yield` an RpcCall (or a list of them, run concurrently),
-get back its result (or have its error raised at the `yield`), and `return` an ApiResponse.
-The same handler thus serves the ASGI app (awaiting an asyncio client) and the WSGI app
-(blocking on a proxy pool), and its metadata feeds the OpenAPI document.
+A handler is a function named after its operationId (`get_airport` is `getAirport`), written as a
+sans-IO generator: it `yield`s an RpcCall (or a list of them, run concurrently), gets back the
+result (or has the error raised at the `yield`), and `return`s an ApiResponse. So one handler
+serves the ASGI and the WSGI app, and its contract feeds the OpenAPI document. The route table
+(gateway/routes.py) gives each its path and method.
 """
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from gateway.http.problems import HTTPProblem
+from schemas.fields import is_id
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,6 @@ class Reply:
 
 @dataclass(frozen=True)
 class Operation:
-    method: str
-    path: str
     operation_id: str
     handler: Callable
     summary: str
@@ -45,21 +48,38 @@ class Operation:
     deprecated: bool = False
     calls_services: bool = True  # may fail with 502/503/504 when a service does
     documented: bool = True  # part of the API description (the docs routes are not)
+    method: str = ""  # set by the route table (`at`)
+    path: str = ""
+
+    def __get__(self, instance, owner=None):
+        """As a method's decorator: the operation of the handler bound to `instance`, as for a method."""
+        return self if instance is None else dataclasses.replace(self, handler=self.handler.__get__(instance))
+
+    def at(self, method, path):
+        """This operation served on `method` `path` (the route table's binding)."""
+        return dataclasses.replace(self, method=method, path=path)
 
 
-def operation(method, path, operation_id, **contract):
-    """Decorator: the handler below, with its contract, as an Operation."""
+def operation(**contract):
+    """Decorator: the handler below, with its contract, as an Operation whose operationId is the
+    handler's name in camelCase (`create_airport` is `createAirport`)."""
 
     def make(handler):
-        return Operation(method, path, operation_id, handler, **contract)
+        return Operation(operation_id(handler.__name__), handler, **contract)
 
     return make
+
+
+def operation_id(name):
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 @dataclass
 class ApiRequest:
     """What a handler gets: validated input, and the request facts it may need."""
 
+    path: str  # as requested, e.g. /airports
     params: dict
     query: dict
     body: Any
@@ -107,3 +127,12 @@ def etag_matches(if_none_match, etag):
     if if_none_match.strip() == "*":
         return True
     return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
+
+
+def path_id(request, name, record):
+    """The id in the path parameter `name`; 404 at once when it cannot be an id of a `record`
+    (then it never reaches a service)."""
+    value = request.params[name]
+    if not is_id(value):
+        raise HTTPProblem(404, f"No {record} with that id.")
+    return value

@@ -33,6 +33,7 @@ def build_request(op, req, params, raw_body, broker_connected=lambda: True, clie
     if key is not None and client is not None:
         key = f"{client}:{key}"  # one client's keys never meet another's
     return ApiRequest(
+        path=req.path,
         params=params,
         query=_load(op.query, dict(req.params)) if op.query else {},
         body=parse_body(op, req, raw_body) if op.body else None,

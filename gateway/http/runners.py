@@ -1,6 +1,6 @@
-"""Running operations under Falcon: one runner for the ASGI app (awaiting the asyncio client),
-one for the WSGI app (blocking on the proxy pool). Everything they share lives in `Runner`; what
-is left is how each reads a body and performs an RPC step."""
+"""Running an operation's handler for a Falcon request: one runner for the ASGI app (awaiting the
+asyncio client), one for the WSGI app (blocking on the proxy pool). What they share lives in
+`Runner`; what is left is how each reads a body and performs an RPC step."""
 
 import asyncio
 import time
@@ -22,18 +22,6 @@ class Runner:
         self.rpc = rpc
         self.max_body_bytes = settings.max_body_bytes
         self.auth = BearerAuth(settings.tokens) if settings.tokens else None
-
-    def resource(self, operations):
-        """A Falcon resource with an `on_<method>` responder for each operation on one path."""
-        resource = type("Resource", (), {})()
-        for op in operations:
-            responder = self.responder(op)
-            setattr(resource, f"on_{op.method.lower()}", responder)
-            if op.method == "GET":
-                # RFC 9110 9.3.2: HEAD wherever GET, with the same headers. The GET handler runs
-                # as it is and Falcon drops the body (keeping its Content-Length) for HEAD.
-                resource.on_head = responder
-        return resource
 
     def authorize(self, req, op):
         """The caller's client id when auth is on and the operation changes data (else None);
@@ -67,19 +55,16 @@ class Runner:
 
 
 class AsgiRunner(Runner):
-    def responder(self, op):
-        async def respond(req, resp, **params):
-            try:
-                client = self.authorize(req, op)
-                raw = await self.read_body(req) if op.body else None
-                conversation, caller = self.start(req, params, raw, op, client)
-                while conversation.step is not None:
-                    conversation.feed(*await self.perform(conversation.step, caller))
-            except Exception as exc:
-                raise self.failure(exc) from exc
-            self.finish(resp, conversation.response)
-
-        return respond
+    async def respond(self, op, req, resp, params):
+        try:
+            client = self.authorize(req, op)
+            raw = await self.read_body(req) if op.body else None
+            conversation, caller = self.start(req, params, raw, op, client)
+            while conversation.step is not None:
+                conversation.feed(*await self.perform(conversation.step, caller))
+        except Exception as exc:
+            raise self.failure(exc) from exc
+        self.finish(resp, conversation.response)
 
     async def read_body(self, req):
         check_length(req, self.max_body_bytes)
@@ -111,19 +96,16 @@ class AsgiRunner(Runner):
 
 
 class WsgiRunner(Runner):
-    def responder(self, op):
-        def respond(req, resp, **params):
-            try:
-                client = self.authorize(req, op)
-                raw = self.read_body(req) if op.body else None
-                conversation, caller = self.start(req, params, raw, op, client)
-                while conversation.step is not None:
-                    conversation.feed(*self.perform(conversation.step, caller))
-            except Exception as exc:
-                raise self.failure(exc) from exc
-            self.finish(resp, conversation.response)
-
-        return respond
+    def respond(self, op, req, resp, params):
+        try:
+            client = self.authorize(req, op)
+            raw = self.read_body(req) if op.body else None
+            conversation, caller = self.start(req, params, raw, op, client)
+            while conversation.step is not None:
+                conversation.feed(*self.perform(conversation.step, caller))
+        except Exception as exc:
+            raise self.failure(exc) from exc
+        self.finish(resp, conversation.response)
 
     def read_body(self, req):
         check_length(req, self.max_body_bytes)

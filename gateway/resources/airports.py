@@ -1,20 +1,75 @@
-"""/airports: airports_service's records over HTTP."""
+"""Airports: airports_service's records over HTTP. Each handler is one RPC to the service, which
+owns the rules (what is valid, what conflicts)."""
 
-from gateway.resources.records import RecordKind, record_operations
+from gateway.http.operations import Reply, created, json_response, no_content, operation, path_id, with_etag
+from gateway.rpc.calls import RpcCall
 from schemas.airports import Airport, AirportCreate, AirportListQuery, AirportPage
 
-AIRPORTS = RecordKind(
-    name="airport",
-    plural="airports",
-    service="airports_service",
-    create_schema=AirportCreate,
-    record_schema=Airport,
-    page_schema=AirportPage,
-    list_query_schema=AirportListQuery,
-    create_errors=(409, 422),
-    delete_errors=(409,),
-    create_description="A 409 means the IATA code belongs to another airport.",
-    delete_description="Refused with 409 while trips use the airport: delete them first.",
-)
+SERVICE = "airports_service"
+AIRPORT_ID = {"airport_id": "The airport's id (32 lowercase hexadecimal characters)."}
+BY_ID = {"airport_id": "$response.body#/id"}
 
-OPERATIONS = record_operations(AIRPORTS)
+
+@operation(
+    tag="airports",
+    summary="Create an airport",
+    description="A 409 means the IATA code belongs to another airport.",
+    body=AirportCreate,
+    idempotency_key=True,
+    replies={
+        201: Reply(
+            "The new airport.",
+            Airport,
+            headers=("Location",),
+            links={"GetAirport": ("getAirport", BY_ID), "DeleteAirport": ("deleteAirport", BY_ID)},
+        )
+    },
+    errors=(409, 422),
+)
+def create_airport(request):
+    record = yield RpcCall(SERVICE, "create", {**request.body, "idempotency_key": request.idempotency_key})
+    return created(record, f"{request.path}/{record['id']}")
+
+
+@operation(
+    tag="airports",
+    summary="Get one airport",
+    description="The airport, with an ETag: send it back in If-None-Match to get a 304 while the airport "
+    "has not changed.",
+    path_params=AIRPORT_ID,
+    conditional=True,
+    replies={
+        200: Reply("The airport.", Airport, headers=("ETag",)),
+        304: Reply("It has not changed since the ETag given in If-None-Match.", headers=("ETag",)),
+    },
+    errors=(404,),
+)
+def get_airport(request):
+    record = yield RpcCall(SERVICE, "get", {"airport_id": path_id(request, "airport_id", "airport")})
+    return with_etag(request, record)
+
+
+@operation(
+    tag="airports",
+    summary="List airports, oldest first",
+    description="`limit` airports at a time; pass `next_cursor` as `cursor` to get the next page.",
+    query=AirportListQuery,
+    replies={200: Reply("A page of airports.", AirportPage)},
+    errors=(422,),
+)
+def list_airports(request):
+    page = yield RpcCall(SERVICE, "list", request.query)
+    return json_response(200, page)
+
+
+@operation(
+    tag="airports",
+    summary="Delete an airport",
+    description="Refused with 409 while trips use the airport: delete them first.",
+    path_params=AIRPORT_ID,
+    replies={204: Reply("Deleted.")},
+    errors=(404, 409),
+)
+def delete_airport(request):
+    yield RpcCall(SERVICE, "delete", {"airport_id": path_id(request, "airport_id", "airport")})
+    return no_content()

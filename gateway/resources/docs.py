@@ -42,31 +42,31 @@ INIT = b"""window.ui = SwaggerUIBundle({
 UNDOCUMENTED = dict(tag="docs", documented=False, calls_services=False, replies={200: Reply("")})
 
 
-def operations(document):
-    """The docs routes, serving `document` (built once, at start-up)."""
-    as_json, as_yaml = render(document, "json"), render(document, "yaml")
-    assets = {"init.js": (INIT, "text/javascript; charset=utf-8")}
+class ApiDocs:
+    """The API description (built once, at start-up) and the page that shows it."""
 
-    @operation("GET", "/openapi.json", "getOpenApiJson", summary="The API description, JSON", **UNDOCUMENTED)
-    def openapi_json(request):
-        return ApiResponse(200, as_json, "application/json", CACHE)
+    def __init__(self, document):
+        self.as_json, self.as_yaml = render(document, "json"), render(document, "yaml")
+        self.assets = {"init.js": (INIT, "text/javascript; charset=utf-8")}
 
-    @operation("GET", "/openapi.yaml", "getOpenApiYaml", summary="The API description, YAML", **UNDOCUMENTED)
-    def openapi_yaml(request):
-        return ApiResponse(200, as_yaml, "application/yaml", CACHE)
+    @operation(summary="The API description, JSON", **UNDOCUMENTED)
+    def get_openapi_json(self, request):
+        return ApiResponse(200, self.as_json, "application/json", CACHE)
 
-    @operation("GET", "/docs", "getDocs", summary="The API documentation page", **UNDOCUMENTED)
-    def page(request):
+    @operation(summary="The API description, YAML", **UNDOCUMENTED)
+    def get_openapi_yaml(self, request):
+        return ApiResponse(200, self.as_yaml, "application/yaml", CACHE)
+
+    @operation(summary="The API documentation page", **UNDOCUMENTED)
+    def get_docs(self, request):
         return ApiResponse(200, PAGE, "text/html; charset=utf-8")
 
-    @operation("GET", "/docs/{asset}", "getDocsAsset", summary="Files of the documentation page", **UNDOCUMENTED)
-    def asset(request):
+    @operation(summary="Files of the documentation page", **UNDOCUMENTED)
+    def get_docs_asset(self, request):
         name = request.params["asset"]
-        if name not in assets:
+        if name not in self.assets:
             if name not in ASSETS:
                 raise HTTPProblem(404, "No such file.")
-            assets[name] = ((ASSETS_DIR / name).read_bytes(), mimetypes.guess_type(name)[0])
-        data, media_type = assets[name]
+            self.assets[name] = ((ASSETS_DIR / name).read_bytes(), mimetypes.guess_type(name)[0])
+        data, media_type = self.assets[name]
         return ApiResponse(200, data, media_type, CACHE)
-
-    return [openapi_json, openapi_yaml, page, asset]

@@ -10,23 +10,17 @@ READY_TIMEOUT = 1.0  # seconds each service has to answer
 
 
 @operation(
-    "GET",
-    "/health/live",
-    "getLiveness",
     tag="health",
     summary="Is the gateway process up?",
     description="200 whenever the process answers at all: it checks nothing else (see /health/ready).",
     calls_services=False,
     replies={200: Reply("It is.", Health)},
 )
-def live(request):
+def get_liveness(request):
     return json_response(200, {"status": "ok", "checks": {}})
 
 
 @operation(
-    "GET",
-    "/health/ready",
-    "getReadiness",
     tag="health",
     summary="Can the gateway serve requests?",
     calls_services=False,  # a failing service is a check in the body, not an error
@@ -34,7 +28,7 @@ def live(request):
     "(airports and trips check their Redis). 503 with the same body when any check fails.",
     replies={200: Reply("Every check passed.", Health), 503: Reply("A check failed; `checks` says which.", Health)},
 )
-def ready(request):
+def get_readiness(request):
     connected = request.broker_connected()
     checks = {"broker": {"ok": connected}}
     if connected:
@@ -57,6 +51,3 @@ def describe(error):
     if isinstance(error, ServiceUnavailable):
         return error.detail
     return "failed"
-
-
-OPERATIONS = [live, ready]

@@ -1,4 +1,5 @@
-"""The article's routes, answering exactly as its walkthrough prints (deprecated: use /airports, /trips).
+"""The article's routes, answering exactly as its walkthrough prints (deprecated: each names the
+operation that replaces it).
 
 `curl -d` sends the JSON with Content-Type application/x-www-form-urlencoded, so these routes
 read the body as JSON whatever its type says. Unknown ids are 404s (the article answered null).
@@ -6,10 +7,8 @@ read the body as JSON whatever its type says. Unknown ids are 404s (the article 
 
 import json
 
-from gateway.http.operations import ApiResponse, Reply, operation, text_response
-from gateway.resources.airports import AIRPORTS
-from gateway.resources.records import existing_id
-from gateway.resources.trips import TRIPS
+from gateway.http.operations import ApiResponse, Reply, operation, path_id, text_response
+from gateway.resources import airports, trips
 from gateway.rpc.calls import RpcCall
 from schemas.legacy import LegacyAirport, LegacyAirportCreate, LegacyTrip
 from schemas.trips import TripCreate
@@ -24,69 +23,54 @@ def article_json(value):
 
 
 @operation(
-    "POST",
-    "/airport",
-    "createAirportLegacy",
     summary="Create an airport (the article's route)",
-    description="Use POST /airports.",
+    description="Deprecated: use `createAirport`.",
     body=LegacyAirportCreate,
     any_content_type=True,
     replies={200: NEW_ID},
     errors=(422,),
     **LEGACY,
 )
-def create_airport(request):
-    record = yield RpcCall(AIRPORTS.service, "create", {"name": request.body["airport"]})
+def create_airport_legacy(request):
+    record = yield RpcCall(airports.SERVICE, "create", {"name": request.body["airport"]})
     return text_response(200, record["id"])
 
 
 @operation(
-    "GET",
-    "/airport/{airport_id}",
-    "getAirportLegacy",
     summary="Get an airport's name (the article's route)",
-    description="Use GET /airports/{airport_id}.",
+    description="Deprecated: use `getAirport`.",
     path_params={"airport_id": "The airport's id."},
     replies={200: Reply("The airport's name.", LegacyAirport)},
     errors=(404,),
     **LEGACY,
 )
-def get_airport(request):
-    record = yield RpcCall(AIRPORTS.service, "get", {"airport_id": existing_id(request, AIRPORTS)})
+def get_airport_legacy(request):
+    record = yield RpcCall(airports.SERVICE, "get", {"airport_id": path_id(request, "airport_id", "airport")})
     return article_json({"airport": record["name"]})
 
 
 @operation(
-    "POST",
-    "/trip",
-    "createTripLegacy",
     summary="Create a trip (the article's route)",
-    description="Use POST /trips.",
+    description="Deprecated: use `createTrip`.",
     body=TripCreate,
     any_content_type=True,
     replies={200: NEW_ID},
     errors=(422,),
     **LEGACY,
 )
-def create_trip(request):
-    record = yield RpcCall(TRIPS.service, "create", request.body)
+def create_trip_legacy(request):
+    record = yield RpcCall(trips.SERVICE, "create", request.body)
     return text_response(200, record["id"])
 
 
 @operation(
-    "GET",
-    "/trip/{trip_id}",
-    "getTripLegacy",
     summary="Get a trip's airports (the article's route)",
-    description="Use GET /trips/{trip_id}.",
+    description="Deprecated: use `getTrip`.",
     path_params={"trip_id": "The trip's id."},
     replies={200: Reply("The trip's airports.", LegacyTrip)},
     errors=(404,),
     **LEGACY,
 )
-def get_trip(request):
-    record = yield RpcCall(TRIPS.service, "get", {"trip_id": existing_id(request, TRIPS)})
+def get_trip_legacy(request):
+    record = yield RpcCall(trips.SERVICE, "get", {"trip_id": path_id(request, "trip_id", "trip")})
     return article_json({"trip": {"from": record["airport_from"], "to": record["airport_to"]}})
-
-
-OPERATIONS = [create_airport, get_airport, create_trip, get_trip]

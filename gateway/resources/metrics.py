@@ -5,18 +5,12 @@ from gateway.metrics import exposition
 
 
 @operation(
-    "GET",
-    "/metrics",
-    "getMetrics",
     summary="Prometheus metrics",
     tag="operations",
     documented=False,
     calls_services=False,
     replies={200: Reply("")},
 )
-def metrics(request):
+def get_metrics(request):
     body, media_type = exposition()
     return ApiResponse(200, body, media_type)
-
-
-OPERATIONS = [metrics]

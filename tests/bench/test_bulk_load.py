@@ -15,8 +15,8 @@ from schemas.errors import Conflict, ValidationError
 from schemas.trips import Trip
 from workers.airports.service import AirportsService
 from workers.airports.storage import AirportStore
-from workers.common.context import IncomingCall
 from workers.common.records import loads
+from workers.runtime.context import IncomingCall
 from workers.trips.service import TripsService
 from workers.trips.storage import TripStore
 

@@ -21,7 +21,7 @@ def test_the_workers_queues_are_quorum_queues(rabbit_cluster, cluster_stack, clu
     for service in ("airports_service", "trips_service", "greeting_service"):
         assert queues[f"rpc-{service}"]["type"] == "quorum", queues
     # nameko 2.14's own reply queues are durable with x-expires, so the vhost would make them quorum
-    # queues; trips_service's proxy declares its own exclusive (workers/common/proxy.py), classic, as
+    # queues; trips_service's proxy declares its own exclusive (workers/runtime/proxy.py), classic, as
     # the ASGI gateway's are
     replies = [q for name, q in queues.items() if name.startswith("rpc.reply-trips_service-")]
     assert replies and all(q["type"] == "classic" and q["exclusive"] for q in replies)

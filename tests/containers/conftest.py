@@ -1,12 +1,12 @@
 import pytest
 
-from workers.common.transport import BufferedTCPTransport
+from workers.runtime.transport import BufferedTCPTransport
 
 
 @pytest.fixture
 def frames_read(monkeypatch):
     """Every AMQP frame the test process's connections read, as (type, channel, payload), in
-    order: the workers' connections read through workers/common/transport.py once a service
+    order: the workers' connections read through workers/runtime/transport.py once a service
     container is made (and this process's other connections too, then)."""
     read, frames = BufferedTCPTransport.read_frame, []
 

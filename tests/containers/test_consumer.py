@@ -1,4 +1,4 @@
-"""The workers' RPC consumer and service container (workers/common/consumer.py, container.py) in
+"""The workers' RPC consumer and service container (workers/runtime/consumer.py, container.py) in
 real nameko containers on the test broker: a request reaches its worker without a greenthread of
 its own while a worker slot is free, and when none is, nameko's way, so that the consumer still
 receives the replies the busy workers wait for.
@@ -20,10 +20,10 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook
 
 from tests.support.processes import ROOT
-from workers.common.container import DOTTED_PATH, ServiceContainer
-from workers.common.entrypoint import rpc
-from workers.common.proxy import RpcProxy
 from workers.greeting import GreetingService
+from workers.runtime.container import DOTTED_PATH, ServiceContainer
+from workers.runtime.entrypoint import rpc
+from workers.runtime.proxy import RpcProxy
 
 
 class CalleeService:
@@ -79,7 +79,7 @@ def test_a_request_reaches_its_worker_without_a_greenthread_of_its_own(container
 
 def test_the_worker_reads_its_requests_through_the_buffered_transport(container_factory, worker_config, frames_read):
     # frames_read records what BufferedTCPTransport reads: nothing unless the container installed it
-    container_factory(GreetingService, worker_config).start()  # installs it (workers/common/transport.py)
+    container_factory(GreetingService, worker_config).start()  # installs it (workers/runtime/transport.py)
     with ServiceRpcProxy("greeting_service", worker_config) as greeting:
         assert greeting.hello(name="buffered") == "Hello, buffered!"
     # the request's Basic.Deliver (class 60, method 60), its routing key the service's method
@@ -142,7 +142,7 @@ def test_at_debug_nameko_runs_its_own_worker_steps(container_factory, worker_con
     assert any(record.getMessage().startswith("ran worker") for record in caplog.records)
 
 
-# The body of nameko's ServiceContainer._run_worker that workers/common/container.py copies,
+# The body of nameko's ServiceContainer._run_worker that workers/runtime/container.py copies,
 # without its logging. When a nameko upgrade changes it, this fails: compare the two and update
 # the copy (and this digest).
 RUN_WORKER_SHA256 = "7418dcb7046936772c8a20a5ab4b7da6faa9462cd8158351013a173acdd3800f"

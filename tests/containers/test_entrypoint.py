@@ -12,10 +12,10 @@ from nameko.testing.services import entrypoint_hook
 
 from schemas.errors import NotFound, ServiceUnavailable
 from workers.airports import AirportsService
-from workers.common.context import IncomingCallProvider
-from workers.common.entrypoint import rpc
 from workers.common.logs import ExpectedErrorFilter, RequestIdFilter
 from workers.greeting import GreetingService
+from workers.runtime.context import IncomingCallProvider
+from workers.runtime.entrypoint import rpc
 
 log = logging.getLogger("probe")
 

@@ -1,4 +1,4 @@
-"""How the workers answer (workers/common/replies.py): the reply and the request's ack leave in
+"""How the workers answer (workers/runtime/replies.py): the reply and the request's ack leave in
 one write on the request's own connection, and no other frame can get into the middle of it.
 
 Runs under `nameko test` (eventlet monkey-patched), against the test broker.
@@ -13,8 +13,8 @@ import eventlet.semaphore
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from workers.common import replies
-from workers.common.entrypoint import rpc
+from workers.runtime import replies
+from workers.runtime.entrypoint import rpc
 
 BASIC_PUBLISH, BASIC_ACK = (60, 40), (60, 80)
 

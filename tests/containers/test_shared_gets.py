@@ -1,5 +1,5 @@
 """The GETs of one turn of eventlet's hub share one round trip to Redis
-(workers/common/shared_gets.py), and each caller still gets its own answer or its own error.
+(workers/runtime/shared_gets.py), and each caller still gets its own answer or its own error.
 
 Runs under `nameko test` (eventlet monkey-patched), against the test Redis.
 """
@@ -9,9 +9,9 @@ import pytest
 import redis
 from redis import exceptions as redis_errors
 
-from workers.common import shared_gets as module
 from workers.common.redis_clients import connect
-from workers.common.shared_gets import SharedGets, shared_gets
+from workers.runtime import shared_gets as module
+from workers.runtime.shared_gets import SharedGets, shared_gets
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def test_sigterm_lets_in_flight_calls_finish(drill_stack):
     )
     # 3.5 s: longer than nameko takes to close a stopping service's consumer connection (its
     # consumers are cancelled at once, the connection closed within a second or two), so the
-    # replies must go out another way (workers/common/entrypoint.py)
+    # replies must go out another way (workers/runtime/entrypoint.py)
     from devstack.http import Client
 
     client = Client(stack.url())

@@ -4,7 +4,7 @@ graceful stops (on the travel services' own rpc entrypoint, so a stop exercises 
 import os
 import time
 
-from workers.common.entrypoint import rpc
+from workers.runtime.entrypoint import rpc
 
 HANG_SECONDS = float(os.environ.get("HANG_SECONDS", "3"))
 

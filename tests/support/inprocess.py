@@ -13,7 +13,7 @@ what the workers' `rpc` entrypoint and nameko do on the wire, done here without 
   keys are claimed) and the caller's request id, as the real clients send them; trips_service's
   calls to airports_service get a fresh correlation id of their own and pass the request id on,
   as nameko's RpcProxy does;
-* the reply is the workers' own reply body (`workers.common.replies.reply_body`, after the
+* the reply is the workers' own reply body (`workers.runtime.replies.reply_body`, after the
   entrypoint's `as_wire_error`), decoded as the clients decode it (nameko's `deserialize`), so the
   typed errors of schemas/errors.py come back as themselves and anything else as RemoteError.
 
@@ -43,10 +43,10 @@ from gateway.rpc.asyncio_client import decode_reply  # the gateway's own reading
 from gateway.rpc.calls import UnknownService
 from workers.airports.service import AirportsService
 from workers.airports.storage import AirportStore
-from workers.common.context import REQUEST_ID, IncomingCallProvider
-from workers.common.entrypoint import DELIVERY_ID, Rpc, as_wire_error
-from workers.common.replies import reply_body
 from workers.greeting.service import GreetingService
+from workers.runtime.context import DELIVERY_ID, REQUEST_ID, IncomingCallProvider
+from workers.runtime.entrypoint import Rpc, as_wire_error
+from workers.runtime.replies import reply_body
 from workers.trips.service import TripsService
 from workers.trips.storage import TripStore
 

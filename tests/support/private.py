@@ -150,18 +150,18 @@ LIBRARY_PRIVATES = [
     # proxy's own worker context and reply listener
     ("nameko.standalone.rpc", "StandaloneProxyBase", "_worker_ctx"),
     ("nameko.standalone.rpc", "ClusterRpcProxy", "_reply_listener"),
-    # workers/common/proxy.py: nameko's ReplyListener's table of calls awaiting replies
+    # workers/runtime/proxy.py: nameko's ReplyListener's table of calls awaiting replies
     ("nameko.rpc", "ReplyListener", "_reply_events"),
-    # workers/common/replies.py: py-amqp's transport write, to send a reply and its ack as one
+    # workers/runtime/replies.py: py-amqp's transport write, to send a reply and its ack as one
     ("amqp.transport", "_AbstractTransport", "_write"),
-    # workers/common/transport.py: py-amqp's TCP transport's read, the buffer it keeps (which its
+    # workers/runtime/transport.py: py-amqp's TCP transport's read, the buffer it keeps (which its
     # read_frame also refills on a timeout) and the socket's recv its setup binds; and
     # `amqp.transport.Transport()` picking the class by its module name (tests/workers/test_transport.py)
     ("amqp.transport", "TCPTransport", "_read"),
     ("amqp.transport", "TCPTransport", "_read_buffer"),
     ("amqp.transport", "TCPTransport", "_quick_recv"),
     ("amqp.transport", "TCPTransport", "_setup_transport"),
-    # workers/common/container.py: the worker steps it overrides (and tests/containers/
+    # workers/runtime/container.py: the worker steps it overrides (and tests/containers/
     # test_consumer.py checks the body it copies) and calls, and the pool it asks for a free slot
     ("nameko.containers", "ServiceContainer", "_run_worker"),
     ("nameko.containers", "ServiceContainer", "_inject_dependencies"),

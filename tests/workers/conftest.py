@@ -3,8 +3,8 @@ import uuid
 import pytest
 
 from workers.airports.storage import AirportStore
-from workers.common import publishing
-from workers.common.context import IncomingCall
+from workers.runtime import publishing
+from workers.runtime.context import IncomingCall
 from workers.trips.storage import TripStore
 
 

@@ -1,4 +1,4 @@
-"""Renewing the pooled connections nameko publishes on (workers/common/publishing.py), and the
+"""Renewing the pooled connections nameko publishes on (workers/runtime/publishing.py), and the
 answers through nameko's responder that give up instead of pinning a worker."""
 
 import time
@@ -9,8 +9,8 @@ import pytest
 from kombu import Exchange
 from nameko.amqp.publish import Publisher, get_producer
 
-from workers.common import entrypoint, publishing
-from workers.common.publishing import RENEW_INTERVAL, publishing_pool, renew_pooled_connections
+from workers.runtime import entrypoint, publishing
+from workers.runtime.publishing import RENEW_INTERVAL, publishing_pool, renew_pooled_connections
 
 CONFIG = {"AMQP_URI": "amqp://guest:guest@localhost:5672/"}
 

@@ -12,8 +12,8 @@ from tests.support.processes import free_port
 from workers.airports.storage import AirportStore
 from workers.common.idempotency import Attempt
 from workers.common.redis_clients import RedisUriError, connect, no_retries, parse_sentinel_uri
-from workers.common.shared_gets import shared_gets
 from workers.common.storage import Reads, RedisStore, Writes
+from workers.runtime.shared_gets import shared_gets
 
 SECRET = "pa:ss@word"
 

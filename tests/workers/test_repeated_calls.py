@@ -7,8 +7,8 @@ from nameko.testing.services import worker_factory
 from schemas.errors import NotFound
 from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
-from workers.common.context import IncomingCall
 from workers.common.idempotency import Duplicate
+from workers.runtime.context import IncomingCall
 from workers.trips.service import TripsService
 
 

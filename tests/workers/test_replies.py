@@ -1,4 +1,4 @@
-"""The workers' reply encoding (workers/common/replies.py): nameko's reply format, encoded once, and
+"""The workers' reply encoding (workers/runtime/replies.py): nameko's reply format, encoded once, and
 framed as py-amqp frames it."""
 
 from types import SimpleNamespace
@@ -11,7 +11,7 @@ from amqp.serialization import dumps
 from nameko.exceptions import deserialize
 
 from schemas.errors import NotFound
-from workers.common.replies import reply_body, reply_frames
+from workers.runtime.replies import reply_body, reply_frames
 
 pytestmark = pytest.mark.fast
 

@@ -1,4 +1,4 @@
-"""The entrypoint's quick signature check (workers/common/entrypoint.py `fits`) accepts exactly the
+"""The entrypoint's quick signature check (workers/runtime/entrypoint.py `fits`) accepts exactly the
 calls `inspect.Signature.bind` accepts, for every method the services expose and for each shape of
 plain parameter list; a call it refuses still gets bind's error message."""
 
@@ -10,8 +10,8 @@ from nameko.exceptions import IncorrectSignature
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
 from workers.airports.service import AirportsService
-from workers.common.entrypoint import Rpc, fits
 from workers.greeting.service import GreetingService
+from workers.runtime.entrypoint import Rpc, fits
 from workers.trips.service import TripsService
 
 pytestmark = pytest.mark.fast

@@ -1,4 +1,4 @@
-"""The workers' AMQP transport (workers/common/transport.py) against py-amqp's own, on a socket pair:
+"""The workers' AMQP transport (workers/runtime/transport.py) against py-amqp's own, on a socket pair:
 the same frames for any way the bytes arrive, fewer reads, and py-amqp's behaviour on a timeout, a
 closed socket and a malformed frame."""
 
@@ -11,8 +11,8 @@ import pytest
 from amqp import transport as amqp_transport
 from amqp.exceptions import UnexpectedFrame
 
-from workers.common import transport
-from workers.common.transport import READ_SIZE, BufferedTCPTransport
+from workers.runtime import transport
+from workers.runtime.transport import READ_SIZE, BufferedTCPTransport
 
 STOCK_TCP_TRANSPORT = BufferedTCPTransport.__mro__[1]  # py-amqp's, whether or not installed already
 

@@ -181,7 +181,7 @@ def test_a_hold_the_broker_refused_is_asked_again(trips, airports, pair):
 
 def test_a_hold_with_no_answer_in_time_is_asked_again_on_new_connections(trips, airports, pair, renewals):
     # A pooled channel can go on sending to a dead quorum queue leader, its publishes never
-    # confirmed (workers/common/publishing.py): the attempt that got no answer renews kombu's
+    # confirmed (workers/runtime/publishing.py): the attempt that got no answer renews kombu's
     # pooled connections, and the next one goes out on a new one.
     attempts = []
 

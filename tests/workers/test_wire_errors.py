@@ -7,7 +7,7 @@ from kombu.exceptions import OperationalError
 from redis import exceptions as redis_errors
 
 from schemas.errors import NotFound, ServiceUnavailable
-from workers.common.entrypoint import as_wire_error
+from workers.runtime.entrypoint import as_wire_error
 
 pytestmark = pytest.mark.fast
 

@@ -5,11 +5,10 @@ from schemas.errors import Conflict, NotFound, ValidationError
 from schemas.fields import is_id
 from schemas.validation import load
 from workers.airports.storage import AirportStore, HoldReleased
-from workers.common.context import IncomingCallProvider
-from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
 from workers.common.records import new_id, utc_now
 from workers.common.storage import RedisStore
+from workers.runtime import IncomingCallProvider, rpc
 
 CREATE, LIST_QUERY = AirportCreate(), AirportListQuery()  # loading keeps no state in a schema
 

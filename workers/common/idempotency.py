@@ -44,6 +44,7 @@ import orjson
 from schemas.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from workers.common.records import dumps, loads
 from workers.common.tracing import script
+from workers.runtime.context import AnsweredElsewhere
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,10 @@ return 1
 """
 
 
-class Superseded(IdempotencyKeyInUse):
+class Superseded(IdempotencyKeyInUse, AnsweredElsewhere):
     """This attempt lost its key to a later run of the same call (same delivery id: nameko's
     redelivery, or the gateway republishing after a lost broker connection), which answers the
-    caller; the rpc entrypoint sends no reply for it (workers/common/entrypoint.py). Raised only
+    caller; the rpc entrypoint sends no reply for it (workers/runtime/entrypoint.py). Raised only
     once the attempt holds the key no more, so its caller has either that other run's answer or,
     for a lease that expired (60 s), stopped waiting long ago."""
 

@@ -6,7 +6,7 @@ from schemas.errors import ServiceUnavailable, TravelError
 from telemetry import ENABLED as TRACING
 from telemetry import current_ids, with_trace_ids
 from telemetry.passwords import PasswordFilter, mask_passwords  # noqa: F401 (workers/config.yml names it here)
-from workers.common.context import current_request_id
+from workers.runtime.context import current_request_id
 
 
 class RequestIdFilter(logging.Filter):

@@ -6,9 +6,9 @@ from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable
 from workers.common.redis_clients import connect
-from workers.common.shared_gets import shared_gets
 from workers.common.tracing import instrument_redis
 from workers.common.tracing import script as named_script
+from workers.runtime.shared_gets import shared_gets
 
 REDIS_URIS_KEY = "REDIS_URIS"  # the config's mapping, as nameko-redis named it
 REDIS_URI_KEY = "travel"  # the entry of REDIS_URIS in the config
@@ -98,7 +98,7 @@ class Reads:
 
     def get(self, key):
         """GET `key` (None if absent) where `__call__` reads, sharing its round trip with the
-        other GETs of this turn of the hub (workers/common/shared_gets.py)."""
+        other GETs of this turn of the hub (workers/runtime/shared_gets.py)."""
         return self(lambda client: self._gets[client].get(key))
 
 

@@ -1,8 +1,7 @@
 """greeting_service: the article's first service, unchanged in behaviour."""
 
-from workers.common.context import IncomingCallProvider
-from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
+from workers.runtime import IncomingCallProvider, rpc
 
 
 class GreetingService:

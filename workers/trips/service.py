@@ -9,32 +9,25 @@ README.md, "Referential integrity across services", walks through the failure ca
 import logging
 import time
 
-import eventlet
 from nameko.constants import NON_PERSISTENT
 from nameko.dependency_providers import Config
-from nameko.exceptions import UnknownService
 from nameko.timer import timer
 
 from schemas.errors import NotFound, ServiceUnavailable, ValidationError
 from schemas.fields import is_id
 from schemas.trips import TripCreate, TripListQuery
 from schemas.validation import load
-from workers.common.context import IncomingCallProvider
-from workers.common.entrypoint import rpc
 from workers.common.metrics import Metrics
-from workers.common.proxy import RpcProxy
-from workers.common.publishing import renew_pooled_connections
 from workers.common.records import new_id, utc_now
-from workers.common.replies import BROKEN
 from workers.common.storage import RedisStore
 from workers.common.tracing import release_span, traceparent
+from workers.runtime import IncomingCallProvider, RpcProxy, call_idempotent, rpc
 from workers.trips.storage import TripStore
 
 log = logging.getLogger(__name__)
 
 ENDS = ("airport_from", "airport_to")
 RELEASE_INTERVAL = 5  # seconds between sweeps of the release outbox
-PUBLISH_RETRY_PAUSE = 0.2  # seconds before a request the broker refused, or that broke, goes again
 
 
 CREATE, LIST_QUERY = TripCreate(), TripListQuery()  # loading keeps no state in a schema
@@ -168,36 +161,21 @@ class TripsService:
             log.warning("holds of trip %s not released yet (%s); will retry", trip_id, exc)
 
     def _call_airports(self, method, once=False, **kwargs):
-        """hold and release are idempotent, so an attempt with no answer in AIRPORTS_RPC_ATTEMPT
-        seconds is made again, until AIRPORTS_RPC_TIMEOUT: a request or reply the broker dropped
-        while a lost node's queues elected new leaders costs a retry, not the call. So does a
-        request the broker refused (a nack: the queue's leader died under the publish) or whose
-        connection broke, after PUBLISH_RETRY_PAUSE. Either way the next attempt goes out on a
-        connection made after the failure, or at most a second before it (workers/common/
-        publishing.py). (nameko's RpcProxy itself would wait for ever;
-        a stuck airports_service must not pin this worker.)"""
+        """hold and release are idempotent, so they are asked again while unanswered, within
+        AIRPORTS_RPC_TIMEOUT: a stuck airports_service must not pin this worker."""
         timeout = float(self.config.get("AIRPORTS_RPC_TIMEOUT", 5))
         attempt = float(self.config.get("AIRPORTS_RPC_ATTEMPT", 1.5))
-        deadline = time.monotonic() + (min(attempt, timeout) if once else timeout)
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                with eventlet.Timeout(min(attempt, remaining)):
-                    return getattr(self.airports, method)(**kwargs)
-            except eventlet.Timeout:
-                # the request may be stuck on a channel that still sends to a dead queue leader
-                renew_pooled_connections(self.config, f"airports_service.{method} got no answer in {attempt}s")
-                if deadline - time.monotonic() <= 0.05:
-                    raise ServiceUnavailable("airports_service did not answer in time.") from None
-                log.info("airports_service.%s: no answer in %ss; asking again", method, attempt)
-            except BROKEN as exc:
-                renew_pooled_connections(self.config, f"airports_service.{method} could not be sent")
-                if deadline - time.monotonic() <= PUBLISH_RETRY_PAUSE:
-                    raise ServiceUnavailable("airports_service could not be reached.") from exc
-                log.info("airports_service.%s: the request did not go out (%r); asking again", method, exc)
-                eventlet.sleep(PUBLISH_RETRY_PAUSE)
-            except UnknownService:
-                raise ServiceUnavailable("airports_service is not running.") from None
+        if once:
+            timeout = min(attempt, timeout)
+        return call_idempotent(
+            self.airports,
+            method,
+            kwargs,
+            target="airports_service",
+            config=self.config,
+            attempt=attempt,
+            timeout=timeout,
+        )
 
     def _forget(self, trip_id):
         try:

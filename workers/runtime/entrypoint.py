@@ -7,7 +7,7 @@
 * Infrastructure failures become `ServiceUnavailable`, so a caller sees "retry later"
   (HTTP 503) instead of a redis-py exception it cannot map.
 * A JSON reply and the request's acknowledgement go out in one write on the connection the
-  request came in on (workers/common/replies.py), without publisher confirms; when that
+  request came in on (workers/runtime/replies.py), without publisher confirms; when that
   connection is closed or fails, through nameko's own responder.
 * The signature check uses a signature computed once, not `inspect.getcallargs` per call.
 """
@@ -28,10 +28,10 @@ from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable, TravelError
 from workers.common import tracing
-from workers.common.consumer import RpcConsumer
-from workers.common.idempotency import Superseded
-from workers.common.publishing import renew_pooled_connections
-from workers.common.replies import BROKEN, JSON, reply_and_ack, reply_body
+from workers.runtime.consumer import RpcConsumer
+from workers.runtime.context import AnsweredElsewhere, record_delivery
+from workers.runtime.publishing import renew_pooled_connections
+from workers.runtime.replies import BROKEN, JSON, reply_and_ack, reply_body
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,7 @@ log = logging.getLogger(__name__)
 # kombu's own also turns datetimes and UUIDs into tagged objects; the services send neither.
 kombu.serialization.register("json", orjson.dumps, orjson.loads, content_type=JSON, content_encoding="utf-8")
 
-DELIVERY_ID = "delivery_id"
 ANSWER_TIMEOUT = 2.0  # seconds an answer through nameko's responder may wait for its confirm
-DELIVERY_REPLY_TO, DELIVERY_REDELIVERED = "delivery_reply_to", "delivery_redelivered"
 
 # What Redis says when it is up but cannot serve right now: redis-py raises its own classes for
 # some replies (dropping their code from the message) and plain ResponseErrors for others.
@@ -86,16 +84,13 @@ class Rpc(NamekoRpc):
 
     def unpack_message_headers(self, message):
         data = super().unpack_message_headers(message)
-        # Set from the message itself, so a caller cannot choose it with a header.
-        data[DELIVERY_ID] = message.properties.get("correlation_id")
-        data[DELIVERY_REPLY_TO] = message.properties.get("reply_to")
-        data[DELIVERY_REDELIVERED] = bool(message.delivery_info.get("redelivered"))
+        record_delivery(data, message)
         if tracing.ENABLED:
             tracing.received(message, data)
         return data
 
     def handle_result(self, message, worker_ctx, result, exc_info):
-        if exc_info is not None and isinstance(exc_info[1], Superseded):
+        if exc_info is not None and isinstance(exc_info[1], AnsweredElsewhere):
             # another run of this very call took over its idempotency key and answers for it
             try:
                 self.rpc_consumer.queue_consumer.ack_message(message)
@@ -139,7 +134,7 @@ class Rpc(NamekoRpc):
         except (*BROKEN, eventlet.Timeout) as exc:
             if isinstance(exc, eventlet.Timeout) and exc is not timeout:
                 raise
-            # a pooled channel may be stuck (workers/common/publishing.py): the next one is new
+            # a pooled channel may be stuck (workers/runtime/publishing.py): the next one is new
             renew_pooled_connections(self.container.config, f"an answer to {self.method_name} did not go out")
             log.warning("could not answer %s (%r); it will be redelivered", self.method_name, exc)
             return result, exc_info

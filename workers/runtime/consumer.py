@@ -17,11 +17,11 @@ the worker gets a greenthread. Otherwise, nameko's way:
   nameko's responder, which opens a connection and waits for the broker's confirm: in a
   greenthread of its own too, so the consumer never waits on the network.
 * Other providers on this consumer (the proxies' reply listeners) keep nameko's way, and so does
-  every request when the container is not this project's (workers/common/container.py, which
+  every request when the container is not this project's (workers/runtime/container.py, which
   says whether a slot is free).
 
 Declared through nameko's own extension points: the entrypoint's `rpc_consumer` and the
-consumers' `queue_consumer` (workers/common/entrypoint.py, workers/common/proxy.py).
+consumers' `queue_consumer` (workers/runtime/entrypoint.py, workers/runtime/proxy.py).
 """
 
 import sys

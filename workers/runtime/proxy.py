@@ -13,14 +13,22 @@ are idempotent: workers/trips/service.py).
 """
 
 import logging
+import time
 
+import eventlet
 from kombu import Queue
+from nameko.exceptions import UnknownService
 from nameko.rpc import ReplyListener as NamekoReplyListener
 
+from schemas.errors import ServiceUnavailable
 from workers.common import tracing
-from workers.common.consumer import QueueConsumer
+from workers.runtime.consumer import QueueConsumer
+from workers.runtime.publishing import renew_pooled_connections
+from workers.runtime.replies import BROKEN
 
 log = logging.getLogger(__name__)
+
+PUBLISH_RETRY_PAUSE = 0.2  # seconds before a request the broker refused, or that broke, goes again
 
 
 class ReplyListener(NamekoReplyListener):
@@ -55,3 +63,31 @@ class RpcProxy(tracing.RpcProxy):
     """nameko's RpcProxy (making client spans when tracing is on) with the reply listener above."""
 
     rpc_reply_listener = ReplyListener()
+
+
+def call_idempotent(service, method, kwargs, *, target, config, attempt, timeout):
+    """`service.method(**kwargs)` through an RpcProxy's proxy to `target` (a service name), asked
+    again after `attempt` seconds without an answer, or PUBLISH_RETRY_PAUSE after the request could
+    not go out, until `timeout`; then ServiceUnavailable. For idempotent methods only. A retry goes
+    out on a connection made after the failure (publishing.py): the old channel may still send to
+    a dead queue leader."""
+    name = f"{target}.{method}"
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            with eventlet.Timeout(min(attempt, remaining)):
+                return getattr(service, method)(**kwargs)
+        except eventlet.Timeout:
+            renew_pooled_connections(config, f"{name} got no answer in {attempt}s")
+            if deadline - time.monotonic() <= 0.05:
+                raise ServiceUnavailable(f"{target} did not answer in time.") from None
+            log.info("%s: no answer in %ss; asking again", name, attempt)
+        except BROKEN as exc:
+            renew_pooled_connections(config, f"{name} could not be sent")
+            if deadline - time.monotonic() <= PUBLISH_RETRY_PAUSE:
+                raise ServiceUnavailable(f"{target} could not be reached.") from exc
+            log.info("%s: the request did not go out (%r); asking again", name, exc)
+            eventlet.sleep(PUBLISH_RETRY_PAUSE)
+        except UnknownService:
+            raise ServiceUnavailable(f"{target} is not running.") from None

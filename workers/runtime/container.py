@@ -18,7 +18,7 @@ import sys
 
 from nameko.containers import ServiceContainer as NamekoServiceContainer
 
-from workers.common import transport
+from workers.runtime import transport
 
 # nameko's logger, so the error lines and their filters (config.yml) are the ones nameko's would be
 log = logging.getLogger("nameko.containers")
@@ -26,12 +26,12 @@ log = logging.getLogger("nameko.containers")
 
 class ServiceContainer(NamekoServiceContainer):
     def __init__(self, *args, **kwargs):
-        transport.install()  # before the container's first AMQP connection (workers/common/transport.py)
+        transport.install()  # before the container's first AMQP connection (workers/runtime/transport.py)
         super().__init__(*args, **kwargs)
 
     def has_free_worker(self):
         """Whether spawn_worker would start a worker now rather than wait for a slot
-        (workers/common/consumer.py): a slot is free and no greenthread is queued for one.
+        (workers/runtime/consumer.py): a slot is free and no greenthread is queued for one.
         eventlet's semaphore serves the greenthreads already waiting first (a timer's tick, a
         spawn nameko's way), even in the moment after a slot frees, when `free()` says 1; a
         consumer that spawned then would wait, and with it the replies its busy workers wait for

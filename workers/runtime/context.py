@@ -6,9 +6,11 @@ from eventlet import getcurrent
 from nameko.extensions import DependencyProvider
 
 from workers.common import tracing
-from workers.common.entrypoint import DELIVERY_ID, DELIVERY_REDELIVERED, DELIVERY_REPLY_TO
 
+# Keys of a worker's context data: nameko's request id, and the facts of the delivery, set from
+# the message itself (record_delivery) so that a caller cannot choose them with a header.
 REQUEST_ID = "request_id"
+DELIVERY_ID, DELIVERY_REPLY_TO, DELIVERY_REDELIVERED = "delivery_id", "delivery_reply_to", "delivery_redelivered"
 
 # Kept on the worker's greenlet itself (under `nameko run` each worker is an eventlet greenthread;
 # elsewhere a thread's own main greenlet): one value per worker, like eventlet's green
@@ -22,6 +24,20 @@ class IncomingCall:
     delivery_id: str | None
     reply_to: str | None = None  # the request's reply queue (routing key)
     redelivered: bool = False  # the broker delivered this request before
+
+
+class AnsweredElsewhere(Exception):
+    """Raised by a run of a call that gave way to another run of the same call (a redelivery, a
+    copy), which answers the caller: the entrypoint acknowledges the request and sends no reply."""
+
+
+def record_delivery(data, message):
+    """Put what the AMQP message says about this call into the worker's context `data`. The
+    correlation id is the identity of one call: a redelivery carries the same one, which is how
+    idempotency tells it from a second call with the same key."""
+    data[DELIVERY_ID] = message.properties.get("correlation_id")
+    data[DELIVERY_REPLY_TO] = message.properties.get("reply_to")
+    data[DELIVERY_REDELIVERED] = bool(message.delivery_info.get("redelivered"))
 
 
 class IncomingCallProvider(DependencyProvider):

@@ -18,7 +18,7 @@ py-amqp gives no setting for its transport class; `amqp.transport.Transport()` p
 `TCPTransport` by its module name when it connects, so `install()` names this class there, for
 every connection the process makes afterwards (amqps:// keeps py-amqp's SSL transport: the TLS
 layer already reads whole records). The worker processes install it when their first service
-container is made (workers/common/container.py). The py-amqp attributes this relies on are listed
+container is made (workers/runtime/container.py). The py-amqp attributes this relies on are listed
 in tests/support/private.py.
 """
 

@@ -52,7 +52,7 @@ from nameko.exceptions import UnserializableValueError, serialize
 
 JSON = "application/json"
 # the connection is gone, or going (EOFError: py-amqp's read of a socket closed under it, as
-# renewing kombu's pooled connections does: workers/common/publishing.py)
+# renewing kombu's pooled connections does: workers/runtime/publishing.py)
 BROKEN = (OSError, EOFError, OperationalError, AMQPError)
 
 # AMQP 0-9-1 framing (section 4.2.3) and basic properties (4.2.6.1, flags in property order)
