@@ -18,8 +18,8 @@ class Settings:
     amqp_uri: str = setting("AMQP_URI", "amqp://guest:guest@localhost:5672/", secret=True)
     rpc_exchange: str = setting("RPC_EXCHANGE", "nameko-rpc")
     rpc_timeout: float = setting("RPC_TIMEOUT", 10.0)  # seconds to wait for a service's reply
-    # ASGI: AMQP connections (0: 2); WSGI: proxies (0: one per server thread)
-    rpc_pool_size: int = setting("RPC_POOL_SIZE", 0)
+    rpc_connections: int = setting("RPC_CONNECTIONS", 0)  # ASGI: AMQP connections (0: 2, or one per node)
+    rpc_proxies: int = setting("RPC_PROXIES", 0)  # WSGI: ClusterRpcProxy instances (0: one per server thread)
     rpc_max_in_flight: int = setting("RPC_MAX_IN_FLIGHT", 1024)  # ASGI: calls waiting before new ones get 503
     rpc_startup_wait: float = setting("RPC_STARTUP_WAIT", 5.0)  # ASGI: seconds start-up waits for the broker
     rpc_checkout_timeout: float = setting("RPC_CHECKOUT_TIMEOUT", 1.0)  # WSGI: seconds to wait for a free proxy
@@ -43,6 +43,9 @@ class Settings:
     def from_env(cls, environ=None):
         """Settings from environment variables; a ValueError naming the variable if one is malformed."""
         environ = os.environ if environ is None else environ
+        for old, new in RENAMED.items():  # an old name still counts where the new one is not set
+            if old in environ:
+                environ = {**{name: environ[old] for name in new}, **environ}
         values = {}
         for spec in fields(cls):
             name = spec.metadata["variable"]
@@ -61,8 +64,9 @@ class Settings:
         for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes", "server_threads"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.variable(name)} must be positive")
-        if self.rpc_pool_size < 0:
-            raise ValueError("RPC_POOL_SIZE must not be negative")
+        for name in ("rpc_connections", "rpc_proxies"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{self.variable(name)} must not be negative")
         uris = self.amqp_uris
         if not uris:
             raise ValueError("AMQP_URI names no broker")
@@ -76,14 +80,14 @@ class Settings:
         return split_uris(self.amqp_uri)
 
     @property
-    def asgi_connections(self):
-        """Auto: two links, or one per node when there are more, so that they spread over the nodes."""
-        return self.rpc_pool_size or max(2, len(self.amqp_uris))
+    def connections(self):
+        """RPC_CONNECTIONS, or two links, or one per node when there are more, so that they spread over the nodes."""
+        return self.rpc_connections or max(2, len(self.amqp_uris))
 
     @property
-    def wsgi_proxies(self):
-        """A proxy per server thread, so no request waits for one."""
-        return self.rpc_pool_size or self.server_threads
+    def proxies(self):
+        """RPC_PROXIES, or a proxy per server thread, so no request waits for one."""
+        return self.rpc_proxies or self.server_threads
 
     @property
     def tokens(self):
@@ -126,9 +130,14 @@ class Settings:
         brokers = "brokers" if len(self.amqp_uris) > 1 else "broker"
         return (
             f"{brokers} {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, "
-            f"pool {self.rpc_pool_size or 'auto'}, auth {'on' if self.tokens else 'off'}, "
+            f"connections {self.rpc_connections or 'auto'}, proxies {self.rpc_proxies or 'auto'}, "
+            f"auth {'on' if self.tokens else 'off'}, "
             f"CORS {self.cors_origins or 'off'}"
         )
+
+
+# Variables renamed: the old name sets each new one the environment does not set itself.
+RENAMED = {"RPC_POOL_SIZE": ("RPC_CONNECTIONS", "RPC_PROXIES")}  # it counted either, by gateway kind
 
 
 def split_uris(value):

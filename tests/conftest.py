@@ -207,7 +207,7 @@ def make_api(services):
 def live_api(request, workers, amqp):
     """The API served by the ASGI app, then by the WSGI app, over the session's real workers
     and the real broker: the integration tier's client."""
-    client = api_for(request.param, settings_for(amqp, rpc_pool_size=4))
+    client = api_for(request.param, settings_for(amqp, rpc_connections=4, rpc_proxies=4))
     yield client
     client.close()
 

@@ -1,2 +1,2 @@
 """Calling the nameko services: an asyncio client (ASGI) and a pool of nameko's own
-ClusterRpcProxy (WSGI), behind one interface: `call(RpcCall, Caller)`."""
+ClusterRpcProxy (WSGI), each declaring its interface (base.py): `call(RpcCall, Caller)`."""

@@ -47,6 +47,7 @@ from nameko.exceptions import deserialize
 
 from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES, REPUBLISHED, watch_pending
 from gateway.rpc.amqp import AmqpConnection, AmqpParams, ConnectionLost, encode_headers
+from gateway.rpc.base import AsyncBaseRpcClient
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
 from gateway.settings import masked, split_uris
 from gateway.tracing import ENABLED as TRACING
@@ -218,12 +219,12 @@ class _Link:
             self.connection.close()
 
 
-class AsyncRpcClient:
+class AsyncRpcClient(AsyncBaseRpcClient):
     def __init__(
         self,
         amqp_uri,
         *,
-        pool_size=2,
+        connections=2,
         timeout=10.0,
         max_in_flight=1024,
         exchange="nameko-rpc",
@@ -242,7 +243,7 @@ class AsyncRpcClient:
         self.exchange = exchange
         self.timeout = timeout
         self.max_in_flight = max_in_flight
-        self.links = [_Link(self, n) for n in range(pool_size)]
+        self.links = [_Link(self, n) for n in range(connections)]
         self.closing = False
         self.in_flight = 0
         self.late_replies = 0
@@ -262,7 +263,7 @@ class AsyncRpcClient:
         """The client the ASGI gateway runs with (gateway/settings.py)."""
         return cls(
             settings.amqp_uri,
-            pool_size=settings.asgi_connections,
+            connections=settings.connections,
             timeout=settings.rpc_timeout,
             max_in_flight=settings.rpc_max_in_flight,
             exchange=settings.rpc_exchange,

@@ -43,6 +43,7 @@ from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.metrics import POOL_WAITING, pool_events, pool_proxies
+from gateway.rpc.base import BaseRpcClient
 from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
 from gateway.settings import split_uris
 from gateway.tracing import service_proxy_class
@@ -129,7 +130,7 @@ class _Waiter:
         self.event, self.member, self.grant = threading.Event(), None, False
 
 
-class ProxyPool:
+class ProxyPool(BaseRpcClient):
     def __init__(
         self, config, *, size=8, timeout=10.0, checkout_timeout=1.0, max_age=0.0, proxy_factory=ClusterRpcProxy
     ):
@@ -154,7 +155,7 @@ class ProxyPool:
             config["AMQP_SSL"] = settings.nameko_ssl()
         return cls(
             config,
-            size=settings.wsgi_proxies,
+            size=settings.proxies,
             timeout=settings.rpc_timeout,
             checkout_timeout=settings.rpc_checkout_timeout,
             max_age=settings.rpc_proxy_max_age,

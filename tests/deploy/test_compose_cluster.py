@@ -80,4 +80,4 @@ def test_the_apps_take_the_multi_address_uris(resolved):
     assert [re.sub(r"//.*@", "//", uri) for uri in settings.amqp_uris] == [
         f"amqp://{node}:5672/travel" for node in NODES
     ]
-    assert settings.asgi_connections == 3  # a link per node
+    assert settings.connections == 3  # a link per node

@@ -27,7 +27,7 @@ def hung(redis_prefix):
         gateways=("asgi", "wsgi"),
         gateway_extra={
             "RPC_MAX_IN_FLIGHT": 20,
-            "RPC_POOL_SIZE": 8,
+            "RPC_CONNECTIONS": 8,
             "THREADS": 64,
             "RPC_CHECKOUT_TIMEOUT": 0.2,
             "RPC_TIMEOUT": 0.5,

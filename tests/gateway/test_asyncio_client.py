@@ -94,17 +94,16 @@ def silent(stack):
 
 
 async def test_a_thousand_concurrent_calls_over_one_connection(client):
-    rpc = await client(pool_size=1)
+    rpc = await client(connections=1)
     results = await asyncio.gather(*(rpc.call(echo(i), CALLER) for i in range(1000)))
     assert results == list(range(1000))
     assert rpc.stats()["pending"] == 0 and rpc.stats()["in_flight"] == 0
     assert rpc.connections_made == 1
 
 
-async def test_the_request_id_and_call_id_stack_reach_the_worker(client):
+async def test_the_call_id_stack_reaches_the_worker(client):
     rpc = await client()
     seen = await rpc.call(RpcCall("probe_service", "context"), Caller("req-abc", "getAirport"))
-    assert seen["data"]["request_id"] == "req-abc"
     parent, own = seen["call_id_stack"]
     assert parent.startswith("gateway.getAirport.") and own.startswith("probe_service.context.")
 
@@ -123,14 +122,6 @@ async def test_a_timeout_ends_the_call_and_the_late_reply_is_dropped(client):
     assert rpc.stats()["pending"] == 0
 
 
-async def test_a_call_to_a_service_that_is_not_running_fails_at_once(client):
-    rpc = await client()
-    start = time.monotonic()
-    with pytest.raises(UnknownService):
-        await rpc.call(RpcCall("ghost_service", "boo"), CALLER)
-    assert time.monotonic() - start < 0.5
-
-
 async def test_calls_beyond_the_in_flight_bound_are_refused_at_once(client):
     rpc = await client(max_in_flight=2, timeout=5)
     waiting = [asyncio.ensure_future(rpc.call(HUNG, CALLER)) for _ in range(2)]
@@ -142,7 +133,7 @@ async def test_calls_beyond_the_in_flight_bound_are_refused_at_once(client):
 
 
 async def test_a_lost_connection_republishes_pending_calls_once_it_reconnects(client, stack):
-    rpc = await client(pool_size=1, timeout=10)
+    rpc = await client(connections=1, timeout=10)
     pending = asyncio.ensure_future(rpc.call(HUNG, CALLER))  # answered after 2 s
     await asyncio.sleep(0.2)
     # dropped at once (rabbitmqctl close_connection can take longer than the call under load)
@@ -156,7 +147,7 @@ async def test_a_lost_connection_republishes_pending_calls_once_it_reconnects(cl
 
 
 async def test_calls_use_the_first_link_and_a_standby_takes_over_at_once(client):
-    rpc = await client(pool_size=2)
+    rpc = await client(connections=2)
     first, standby = rpc.links
     assert await all_links_up(rpc)
     hung = [asyncio.ensure_future(rpc.call(HUNG, CALLER)) for _ in range(2)]
@@ -176,7 +167,7 @@ async def test_calls_use_the_first_link_and_a_standby_takes_over_at_once(client)
 async def test_once_a_link_is_lost_a_call_unanswered_on_another_goes_out_again(client, silent):
     # The node of the lost link may also have held the call's queue leader (the broker drops a
     # request while a new one is elected) or the connection its worker replied on.
-    rpc = await client(pool_size=2, timeout=6)
+    rpc = await client(connections=2, timeout=6)
     first, standby = rpc.links
     assert await all_links_up(rpc)
     call = asyncio.ensure_future(rpc.call(silent.call(), CALLER))
@@ -198,7 +189,7 @@ async def test_once_a_link_is_lost_a_call_unanswered_on_another_goes_out_again(c
 
 
 async def test_calls_and_returns_go_on_over_renewed_publishing_channels(client):
-    rpc = await client(pool_size=1)
+    rpc = await client(connections=1)
     connection = rpc.links[0].connection
     for n in range(CHANNEL_MAX + 2):  # past the last channel number, and round again
         connection.renew_publish_channel()
@@ -226,7 +217,7 @@ async def test_a_cluster_node_that_stops_answering_sends_unanswered_calls_again(
     # A node no link is on can still take calls with it: the client probes every node's port.
     node = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
     port = node.sockets[0].getsockname()[1]
-    rpc = AsyncRpcClient(f"{stack.amqp};amqp://guest:guest@127.0.0.1:{port}/", pool_size=1, timeout=6)
+    rpc = AsyncRpcClient(f"{stack.amqp};amqp://guest:guest@127.0.0.1:{port}/", connections=1, timeout=6)
     await rpc.start()
     try:
         assert await rpc.wait_connected(5) and rpc.links[0].node == 0
@@ -256,7 +247,7 @@ async def test_a_probe_round_that_fails_does_not_stop_the_probing(stack, monkeyp
         return await probe(params)
 
     monkeypatch.setattr(AsyncRpcClient, "_probe", staticmethod(failing_once))
-    rpc = AsyncRpcClient(f"{stack.amqp};amqp://guest:guest@127.0.0.1:{port}/", pool_size=1)
+    rpc = AsyncRpcClient(f"{stack.amqp};amqp://guest:guest@127.0.0.1:{port}/", connections=1)
     await rpc.start()
     try:
         await asyncio.sleep(1.2)  # the failed round, then two that find both nodes up
@@ -270,7 +261,7 @@ async def test_a_probe_round_that_fails_does_not_stop_the_probing(stack, monkeyp
 
 
 async def test_a_lost_call_waits_for_a_link_no_longer_than_its_timeout(client, stack):
-    rpc = await client(pool_size=1, timeout=1)
+    rpc = await client(connections=1, timeout=1)
     rpc.links[0].node = 0
     pending = asyncio.ensure_future(rpc.call(HUNG, CALLER))
     await asyncio.sleep(0.1)
@@ -343,7 +334,7 @@ async def test_a_request_nobody_took_in_time_expires_in_the_queue(client, stack)
 
 
 async def test_an_idle_healthy_connection_is_kept_across_heartbeats(client):
-    rpc = await client(pool_size=1, heartbeat=1)  # heartbeats every half second both ways
+    rpc = await client(connections=1, heartbeat=1)  # heartbeats every half second both ways
     await asyncio.sleep(6)
     assert rpc.connections_made == 1 and rpc.connected
     assert await rpc.call(echo("still here"), CALLER) == "still here"

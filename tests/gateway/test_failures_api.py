@@ -73,7 +73,9 @@ def test_more_requests_than_the_bound_get_a_fast_503_with_retry_after(
     kind, hung_airports, make_live_api, assert_problem
 ):
     # ASGI: one call in flight at most; WSGI: one proxy, and 0.2 s to wait for it.
-    api = make_live_api(kind, hung_airports, rpc_max_in_flight=1, rpc_pool_size=1, rpc_checkout_timeout=0.2)
+    api = make_live_api(
+        kind, hung_airports, rpc_max_in_flight=1, rpc_connections=1, rpc_proxies=1, rpc_checkout_timeout=0.2
+    )
     first = threading.Thread(target=api.get, args=(f"/airports/{ANY_ID}",))
     first.start()
     time.sleep(0.5)  # the first request is now waiting on the hung service

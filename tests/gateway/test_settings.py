@@ -16,10 +16,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_wsgi_pool_holds_a_proxy_per_server_thread_unless_sized():
-    assert Settings.from_env({}).wsgi_proxies == 16
-    assert Settings.from_env({"THREADS": "24"}).wsgi_proxies == 24
-    assert Settings.from_env({"THREADS": "24", "RPC_POOL_SIZE": "4"}).wsgi_proxies == 4
-    assert Settings.from_env({"RPC_POOL_SIZE": "0"}).asgi_connections == 2
+    assert Settings.from_env({}).proxies == 16
+    assert Settings.from_env({"THREADS": "24"}).proxies == 24
+    assert Settings.from_env({"THREADS": "24", "RPC_PROXIES": "4"}).proxies == 4
+    assert Settings.from_env({"RPC_CONNECTIONS": "0"}).connections == 2
+    assert Settings.from_env({"RPC_CONNECTIONS": "0", "AMQP_URI": "amqp://a/;amqp://b/;amqp://c/"}).connections == 3
+
+
+def test_rpc_pool_size_still_sets_both_counts_unless_they_are_set():
+    """Its old name counted connections under ASGI and proxies under WSGI."""
+    assert (
+        Settings.from_env({"RPC_POOL_SIZE": "4"}).connections == Settings.from_env({"RPC_POOL_SIZE": "4"}).proxies == 4
+    )
+    both = Settings.from_env({"RPC_POOL_SIZE": "4", "RPC_PROXIES": "6"})
+    assert (both.connections, both.proxies) == (4, 6)
 
 
 @pytest.mark.parametrize(
@@ -27,7 +37,8 @@ def test_the_wsgi_pool_holds_a_proxy_per_server_thread_unless_sized():
     [
         ("THREADS", "many", "THREADS='many' is not a valid int"),
         ("THREADS", "0", "THREADS must be positive"),
-        ("RPC_POOL_SIZE", "-1", "RPC_POOL_SIZE must not be negative"),
+        ("RPC_CONNECTIONS", "-1", "RPC_CONNECTIONS must not be negative"),
+        ("RPC_POOL_SIZE", "-1", "RPC_CONNECTIONS must not be negative"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be plain or json"),
     ],
 )
@@ -45,7 +56,7 @@ def test_gunicorn_threads_set_on_its_command_line_size_the_pool(monkeypatch):
 
     server = types.SimpleNamespace(cfg=types.SimpleNamespace(threads=3))
     config["on_starting"](server)
-    assert Settings.from_env().wsgi_proxies == 3
+    assert Settings.from_env().proxies == 3
 
 
 def test_every_gunicorn_setting_in_the_conf_is_one_gunicorn_knows():

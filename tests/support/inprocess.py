@@ -40,6 +40,7 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.testing.services import worker_factory
 
 from gateway.rpc.asyncio_client import decode_reply  # the gateway's own reading of a reply
+from gateway.rpc.base import AsyncBaseRpcClient, BaseRpcClient
 from gateway.rpc.calls import UnknownService
 from workers.airports.service import AirportsService
 from workers.airports.storage import AirportStore
@@ -160,7 +161,7 @@ class InProcessProxy:
         return call
 
 
-class InProcessRpc:
+class InProcessRpc(BaseRpcClient):
     """The WSGI app's RPC client (ProxyPool's interface: `call`, `connected`, `close`)."""
 
     def __init__(self, services):
@@ -183,7 +184,7 @@ class InProcessRpc:
         pass  # the services belong to whoever made them
 
 
-class AsyncInProcessRpc:
+class AsyncInProcessRpc(AsyncBaseRpcClient):
     """The ASGI app's RPC client (AsyncRpcClient's interface: `start`, `wait_connected`, `close`,
     `connected`, `call`). Calls run in worker threads, so that the event loop keeps serving other
     requests meanwhile, as it does while the real client waits for a reply."""

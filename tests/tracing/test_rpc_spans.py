@@ -73,7 +73,7 @@ def check_span(span, service, method, error_type=None):
 
 
 async def test_the_asgi_client_spans_and_propagates(stack, exported):
-    rpc = AsyncRpcClient(stack.amqp, timeout=0.5, pool_size=1, connection_name="travel-test-traced")
+    rpc = AsyncRpcClient(stack.amqp, timeout=0.5, connections=1, connection_name="travel-test-traced")
     runner = runners.AsgiRunner(rpc, Settings(amqp_uri=stack.amqp))
     await rpc.start()
     try:

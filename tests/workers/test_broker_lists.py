@@ -33,13 +33,13 @@ def test_the_settings_take_a_list_and_mask_every_password():
     assert masked(LIST) == ("amqp://u1:***@n1:5672/travel;amqp://u2:***@n2:5672/travel;amqps://u3:***@n3:5671/travel")
     summary = settings.describe()
     assert summary.startswith("brokers ") and "pw-" not in summary
-    assert settings.amqp_tls and settings.asgi_connections == 3
+    assert settings.amqp_tls and settings.connections == 3
     with pytest.raises(ValueError, match="does not start with amqp"):
         Settings.from_env({"AMQP_URI": "amqp://a:b@h/;redis://x:y@h/"})
 
 
 def test_the_asgi_client_applies_tls_to_each_amqps_uri_and_spreads_its_links():
-    client = AsyncRpcClient(LIST, pool_size=4, ssl_context=ssl.create_default_context())
+    client = AsyncRpcClient(LIST, connections=4, ssl_context=ssl.create_default_context())
     assert [(n.host, n.port, n.ssl is not None) for n in client.nodes] == [
         ("n1", 5672, False),
         ("n2", 5672, False),
@@ -49,7 +49,7 @@ def test_the_asgi_client_applies_tls_to_each_amqps_uri_and_spreads_its_links():
 
 
 def test_links_lost_together_spread_over_the_nodes_left():
-    client = AsyncRpcClient(LIST.replace("amqps", "amqp"), pool_size=3)
+    client = AsyncRpcClient(LIST.replace("amqps", "amqp"), connections=3)
     first, second, third = client.links  # on nodes 0, 1, 2
     assert first._next_node() == 1  # node 0 lost: nodes 1 and 2 carry a link each, the next one
     first.node = 1
@@ -113,7 +113,7 @@ def test_the_health_check_and_the_wsgi_pool_fail_over_to_a_live_broker(workers, 
 
 
 async def test_the_asgi_client_connects_past_a_dead_broker(workers, amqp):
-    client = AsyncRpcClient(f"{DEAD};{amqp}", pool_size=2)
+    client = AsyncRpcClient(f"{DEAD};{amqp}", connections=2)
     await client.start()
     try:
         assert await client.wait_connected(10)
