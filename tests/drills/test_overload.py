@@ -28,6 +28,7 @@ def hung(redis_prefix):
         gateway_extra={
             "RPC_MAX_IN_FLIGHT": 20,
             "RPC_CONNECTIONS": 8,
+            "RPC_PROXIES": 8,
             "THREADS": 64,
             "RPC_CHECKOUT_TIMEOUT": 0.2,
             "RPC_TIMEOUT": 0.5,

@@ -181,7 +181,8 @@ async def test_once_a_link_is_lost_a_call_unanswered_on_another_goes_out_again(c
     assert 0.9 < time.monotonic() - lost_at < 2.0  # RESEND_FIRST after the loss
     assert copy.properties["correlation_id"] == request.properties["correlation_id"]
     # on a channel opened for it: the first may still send to a dead queue leader
-    assert first.connection.publish_channel != 1 and rpc.stats()["channels_renewed"] == 1
+    assert first.connection.publish_channel != 1 and rpc.stats()["channels_renewed"] >= 1  # the standby too, if
+    # it reconnected more than RESEND_FIRST before the round
     silent.answer(copy, "answered")
     assert await call == "answered"
     assert rpc.stats()["resent"] == 1 and rpc.stats()["pending"] == 0
