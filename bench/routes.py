@@ -1,7 +1,7 @@
 """Each target's routes for what the harness sends it: the scenarios' requests (bench/scenarios.py),
 the seeding and the readiness probe (bench/seed.py).
 
-Every target answers the project's routes but `article`, the article's gateway verbatim
+Every target answers the project's routes but `article`, the article's gateway rebuilt route for route
 (bench/article_gateway.py), which answers the article's: GET /airport/<id> for GET /airports/<id>,
 POST /airport `{"airport": name}` (the new id as text, 200) for POST /airports `{"name": name}`
 (the record, 201), POST /trip for POST /trips. A target given by --url under the name `article` is

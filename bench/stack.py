@@ -9,7 +9,7 @@ Targets:
               a proxy)
     baseline  nameko run bench.baseline_gateway: the article's design (an @http gateway with RpcProxy)
               on the project's routes, lists and trip creates included, with a status per typed error
-    article   nameko run bench.article_gateway: the article's gateway verbatim, on its own routes
+    article   nameko run bench.article_gateway: the article's gateway, rebuilt route for route, on its own routes
               (bench/routes.py), with nameko's defaults (max_workers 10, `nameko run`'s logging)
     flask     gunicorn -k gthread --threads T -w W bench.peers.flask_gateway:app: Flask with
               flask_nameko's FlaskPooledClusterRpcProxy (the article's advice), T proxies by default

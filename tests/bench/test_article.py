@@ -1,4 +1,4 @@
-"""The `article` target (bench/article_gateway.py, the article's gateway verbatim) as the harness
+"""The `article` target (bench/article_gateway.py, the article's gateway rebuilt route for route) as the harness
 starts it: a real stack (bench/stack.py) with just that target, answering the article's routes
 over HTTP with nameko's defaults; the routes the harness sends it (bench/routes.py); and everything
 it started removed afterwards."""

@@ -7,7 +7,7 @@ from bench.profile_pairs import pyspy_command, read_stacks, shares, summary
 
 pytestmark = pytest.mark.fast
 
-HANDLER = "GatewayService.get_airport (bench/article_gateway.py:37)"
+HANDLER = "ArticleGateway.read_airport (bench/article_gateway.py:29)"
 PUBLISH = "Publisher.publish (nameko/amqp/publish.py:209)"
 LOG = "Logger.info (logging/__init__.py:1489)"
 WSGI = "HttpProtocol.handle_one_request (eventlet/wsgi.py:400)"
@@ -27,7 +27,7 @@ def test_stacks_are_read_without_line_numbers_and_torn_lines_are_skipped(tmp_pat
     )
     stacks = read_stacks(path)
     assert stacks == [
-        (["GatewayService.get_airport (bench/article_gateway.py)", "Publisher.publish (nameko/amqp/publish.py)"], 6),
+        (["ArticleGateway.read_airport (bench/article_gateway.py)", "Publisher.publish (nameko/amqp/publish.py)"], 6),
         (["HttpProtocol.handle_one_request (eventlet/wsgi.py)", "Logger.info (logging/__init__.py)"], 2),
         (["HttpProtocol.handle_one_request (eventlet/wsgi.py)"], 2),
     ]
@@ -51,7 +51,7 @@ def test_the_summary_turns_shares_into_microseconds_per_request(tmp_path):
     logging_row = next(line for line in text.splitlines() if line.startswith("logging"))
     assert logging_row.split()[1:] == ["50.0", "0.0", "500", "0"]  # 50 % of 1000 us, none of the other's
     # the handler: 50 % of 1000 us against 80 % of 500 us, a difference of +100 us
-    assert any(line.split()[:1] == ["+100"] and "get_airport" in line for line in text.splitlines())
+    assert any(line.split()[:1] == ["+100"] and "read_airport" in line for line in text.splitlines())
 
 
 def test_py_spy_records_the_gateway_in_raw_form():
