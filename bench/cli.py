@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 from bench import chart, goals, load, measure, open_loop, report, summary
+from bench.routes import routes_of
 from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS
 from bench.scenarios import SCENARIOS, serves, skip_reason
 from bench.seed import seed, seed_reference, with_bulk
@@ -273,13 +274,13 @@ def reference_partners(targets, urls):
 
 
 def seed_targets(stack, targets, airports, lists=(), bulk=None):
-    """{target: Seed}: each gateway through its own POST /airports; the reference, which cannot
+    """{target: Seed}: each gateway through its own routes (bench/routes.py); the reference, which cannot
     create, reads its partners' airports (or, started alone, airports made over RPC). The targets
     in `lists` (those running a list scenario) with what those need: from `bulk` (a --data-size
     BulkLoad) when it has it all, else seeded through their API."""
     api_lists = set(lists) if bulk is None or not bulk.complete else set()
     seeds = {
-        name: with_bulk(seed(stack.targets[name].url, airports, lists=name in api_lists), bulk)
+        name: with_bulk(seed(stack.targets[name].url, airports, name in api_lists, routes_of(name)), bulk)
         for name in targets
         if name != REFERENCE
     }
@@ -450,7 +451,7 @@ def measure_all(stack, plan, seeds, settings, run_id, t0):
         target = stack.targets[name]
         where = f" round {number}" if rounds > 1 else ""
         print(f"bench: {name} / {scenario.name}{where} ({time.monotonic() - t0:.1f}s)", file=sys.stderr, flush=True)
-        requests = scenario.build(seeds[name])
+        requests = scenario.build(seeds[name], routes_of(name))
         try:
             if scenario.memory:
                 entry = measure.measure_memory(target, stack, scenario, requests, settings, run_id)

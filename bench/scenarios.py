@@ -1,48 +1,35 @@
 """The scenarios: each is a fixed list of HTTP requests that every connection cycles through.
 
 The list is built from the seeded data (airport ids), so a GET always finds its airport and a
-trip always joins two existing, different airports. Load generators start each connection (wrk:
-each thread) at a different point of the list.
+trip always joins two existing, different airports, and from the target's routes (bench/routes.py:
+the article's gateway has routes of its own). Load generators start each connection (wrk: each
+thread) at a different point of the list.
 """
 
-import json
 import urllib.parse
 from dataclasses import dataclass
 
 from bench import stack
+from bench.routes import Request
 from bench.stack import REFERENCE
 
 
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    body: bytes | None = None
-
-    def as_dict(self):
-        return {"method": self.method, "path": self.path, "body": None if self.body is None else self.body.decode()}
+def get_airport(seed, routes):
+    return [routes.get_airport(airport_id) for airport_id in seed.airports]
 
 
-def _json(value):
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def get_airport(seed):
-    return [Request("GET", f"/airports/{airport_id}") for airport_id in seed.airports]
-
-
-def create_airport(seed):
+def create_airport(seed, routes):
     # No IATA code: codes are unique, names are not, so every POST creates a new airport.
-    return [Request("POST", "/airports", _json({"name": f"Bench airport {n}"})) for n in range(10)]
+    return [routes.create_airport(f"Bench airport {n}") for n in range(10)]
 
 
-def create_trip(seed):
-    return [Request("POST", "/trips", _json({"airport_from": a, "airport_to": b})) for a, b in seed.pairs()]
+def create_trip(seed, routes):
+    return [routes.create_trip(a, b) for a, b in seed.pairs()]
 
 
-def mix(seed):
-    """90% GET /airports/<id>, 10% POST /airports, interleaved (one POST after every nine GETs)."""
-    gets, posts = get_airport(seed), create_airport(seed)
+def mix(seed, routes):
+    """90% GET one airport, 10% create one, interleaved (one POST after every nine GETs)."""
+    gets, posts = get_airport(seed, routes), create_airport(seed, routes)
     plan = []
     for n, request in enumerate(gets):
         plan.append(request)
@@ -65,22 +52,24 @@ def _needs(seed, field, scenario):
     return value
 
 
-def list_airports(seed):
+# The list scenarios take `routes` as the others do, and use none: only targets answering the
+# project's list routes run them (LISTS).
+def list_airports(seed, routes):
     """The first page, of the default size (20)."""
     return _listing("/airports")
 
 
-def list_airports_deep(seed):
+def list_airports_deep(seed, routes):
     """A page deep in the listing: the middle of the bulk-loaded airports, else the second page."""
     return _listing("/airports", cursor=_needs(seed, "airports_cursor", "list_airports_deep"))
 
 
-def list_trips_by_airport(seed):
+def list_trips_by_airport(seed, routes):
     """The first page of the trips of the airport that has the most."""
     return _listing("/trips", airport=_needs(seed, "busy_airport", "list_trips_by_airport"))
 
 
-def list_trips_by_airport_deep(seed):
+def list_trips_by_airport_deep(seed, routes):
     airport = _needs(seed, "busy_airport", "list_trips_by_airport_deep")
     return _listing("/trips", airport=airport, cursor=_needs(seed, "busy_trips_cursor", "list_trips_by_airport_deep"))
 
@@ -89,7 +78,7 @@ def list_trips_by_airport_deep(seed):
 class Scenario:
     name: str
     description: str
-    build: callable
+    build: callable  # (Seed, the target's routes: bench/routes.py) -> [Request]
     memory: bool = False  # measured by request counts and gateway RSS rather than for a duration
     lists: bool = False  # needs the list routes (and a seed with list data: bench/seed.py)
 
@@ -97,10 +86,16 @@ class Scenario:
 SCENARIOS = {
     s.name: s
     for s in [
-        Scenario("get_airport", "GET /airports/<id> of a seeded airport (one RPC)", get_airport),
-        Scenario("create_airport", "POST /airports (one RPC, Redis writes)", create_airport),
-        Scenario("create_trip", "POST /trips between two seeded airports (two RPCs: trips asks airports)", create_trip),
-        Scenario("mix", "90% GET /airports/<id>, 10% POST /airports", mix),
+        Scenario(
+            "get_airport", "GET /airports/<id> (article: /airport/<id>) of a seeded airport (one RPC)", get_airport
+        ),
+        Scenario("create_airport", "POST /airports (article: /airport) (one RPC, Redis writes)", create_airport),
+        Scenario(
+            "create_trip",
+            "POST /trips (article: /trip) between two seeded airports (two RPCs: trips asks airports)",
+            create_trip,
+        ),
+        Scenario("mix", "90% GET one airport, 10% POST one (the target's routes, as in get_/create_airport)", mix),
         Scenario("memory", "the mix, counted: gateway RSS after N1 and after N2 requests", mix, memory=True),
         Scenario("list_airports", "GET /airports: the first page (20)", list_airports, lists=True),
         Scenario(
@@ -130,8 +125,9 @@ DEFAULT = ["get_airport"]
 # GET /airports/<id> alone. Other scenarios are not run on it (the report lists them as skipped).
 ONLY = {REFERENCE: ("get_airport",)}
 # The kinds of target that serve the list routes (GET /airports, GET /trips?airport=): the gateway
-# and the baseline (bench/baseline_gateway.py, which has them the article's way). Other kinds
-# (the reference; peers serving get and create only) are not given the `lists` scenarios. A
+# and the baseline (bench/baseline_gateway.py, which has them in the article's design). Other kinds
+# (the reference; the article's gateway, which has none; peers serving get and create only) are
+# not given the `lists` scenarios. A
 # target given by --url under a name that is no kind is taken to be the full gateway.
 LISTS = frozenset({"asgi", "wsgi", "baseline"})
 

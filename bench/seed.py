@@ -7,12 +7,13 @@ import time
 import urllib.parse
 from dataclasses import dataclass, replace
 
+from bench.routes import NO_SUCH_ID, PROJECT
 from devstack.http import Client
 from schemas.fields import DEFAULT_PAGE_SIZE
 
-NO_SUCH_AIRPORT = "/airports/" + "0" * 32  # a well-formed id that is never issued (ids are random)
 # Trips seeded from one airport for the list scenarios when nothing is bulk loaded: two full pages
 LIST_TRIPS = 2 * DEFAULT_PAGE_SIZE
+JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -32,18 +33,20 @@ class Seed:
         return [(ids[n], ids[(n + 1) % len(ids)]) for n in range(len(ids))]
 
 
-def wait_ready(url, timeout=60.0, alive=lambda: True, describe=lambda: ""):
-    """Block until GET /airports/<unknown id> answers 404: the gateway serves HTTP *and* reached
-    airports_service over the broker. `alive()` False (the process died) fails at once."""
+def wait_ready(url, timeout=60.0, alive=lambda: True, describe=lambda: "", routes=PROJECT):
+    """Block until a GET of an unknown airport answers as `routes` say it does once the gateway
+    serves HTTP *and* reached airports_service over the broker (404 on the project's routes).
+    `alive()` False (the process died) fails at once."""
     client = Client(url, timeout=2.0)
+    probe = routes.get_airport(NO_SUCH_ID)
     deadline = time.monotonic() + timeout
     last = "no answer"
     try:
         while True:
             if not alive():
                 raise RuntimeError(f"the gateway at {url} exited while starting:\n{describe()}")
-            outcome = client.get(NO_SUCH_AIRPORT)
-            if outcome.status == 404:
+            outcome = client.get(probe.path)
+            if routes.ready(outcome):
                 return
             last = f"HTTP {outcome.status}" if outcome.status else outcome.error
             if time.monotonic() > deadline:
@@ -53,19 +56,19 @@ def wait_ready(url, timeout=60.0, alive=lambda: True, describe=lambda: ""):
         client.reset()
 
 
-def seed(url, airports=100, lists=False):
-    """Create `airports` airports through POST /airports and one trip; a Seed of their ids. With
-    `lists`, LIST_TRIPS trips from the first airport instead, and the list scenarios' cursors:
+def seed(url, airports=100, lists=False, routes=PROJECT):
+    """Create `airports` airports and one trip through the target's `routes`; a Seed of their ids.
+    With `lists`, LIST_TRIPS trips from the first airport instead, and the list scenarios' cursors:
     each the `next_cursor` of a real first page (of half the airports when there is no second page
     of DEFAULT_PAGE_SIZE), so that the deep page is a second one."""
     client = Client(url, timeout=10.0)
     ids = []
     try:
         for n in range(max(2, airports)):
-            ids.append(_created(client, url, "/airports", {"name": f"Bench seed {n}"})["id"])
+            ids.append(_created(client, url, routes, routes.create_airport(f"Bench seed {n}")))
         # a trip, so the trips path is known to work before it is measured
         for n in range(LIST_TRIPS if lists else 1):
-            _created(client, url, "/trips", {"airport_from": ids[0], "airport_to": ids[1 + n % (len(ids) - 1)]})
+            _created(client, url, routes, routes.create_trip(ids[0], ids[1 + n % (len(ids) - 1)]))
         if not lists:
             return Seed(ids)
         return Seed(
@@ -78,11 +81,13 @@ def seed(url, airports=100, lists=False):
         client.reset()
 
 
-def _created(client, url, path, body):
-    outcome = client.post(path, body)
-    if outcome.status != 201:
+def _created(client, url, routes, request):
+    """The id of what `request` (a create) made."""
+    outcome = client.request(request.method, request.path, body=request.body, headers=JSON)
+    created = routes.created_id(outcome)
+    if created is None:
         raise RuntimeError(f"seeding {url}: {outcome.describe()}"[:500])
-    return outcome.json()
+    return created
 
 
 def _second_page(client, url, path, query):

@@ -7,7 +7,10 @@ Targets:
     wsgi      gunicorn [-c gateway/gunicorn.conf.py] -k gthread --threads T -w W gateway.wsgi:app,
               RPC_POOL_SIZE=T by default (one ClusterRpcProxy per thread, so no thread ever waits for
               a proxy)
-    baseline  nameko run bench.baseline_gateway: the article's @http gateway with RpcProxy
+    baseline  nameko run bench.baseline_gateway: the article's design (an @http gateway with RpcProxy)
+              on the project's routes, lists and trip creates included, with a status per typed error
+    article   nameko run bench.article_gateway: the article's gateway, rebuilt route for route, on its own routes
+              (bench/routes.py), with nameko's defaults (max_workers 10, `nameko run`'s logging)
     flask     gunicorn -k gthread --threads T -w W bench.peers.flask_gateway:app: Flask with
               flask_nameko's FlaskPooledClusterRpcProxy (the article's advice), T proxies by default
               (NAMEKO_INITIAL_CONNECTIONS = NAMEKO_MAX_CONNECTIONS, all made at start)
@@ -23,7 +26,9 @@ The gateways and workers run as shipped (logging at INFO, the access log on); --
 --worker-env LOG_LEVEL=WARNING measure the tuned variant, and the report names the level. The peers
 log as their servers ship: gunicorn's error log at INFO and no access log (flask), uvicorn's log at
 INFO with an access line per request (fastapi); --gateway-env LOG_LEVEL=WARNING becomes their
-server's --log-level warning.
+server's --log-level warning. The article's gateway logs as `nameko run` does without a LOGGING
+section, at INFO with eventlet's access line per request (--gateway-env LOG_LEVEL sets one); the
+baseline at WARNING.
 """
 
 import shutil
@@ -38,6 +43,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from bench.routes import routes_of
 from bench.seed import wait_ready
 from devstack import procfs, rabbitmq
 from devstack.gateways import gateway_command, uvicorn_command
@@ -47,7 +53,7 @@ from devstack.processes import BIN, ChildProcess, child_env, sweep, wait_for_ser
 from devstack.stack import Started
 
 REFERENCE = "reference"  # the yardstick (bench/reference_gateway.py): reads only, serves get_airport only
-KINDS = ("asgi", "wsgi", "baseline", "flask", "fastapi", REFERENCE)
+KINDS = ("asgi", "wsgi", "baseline", "article", "flask", "fastapi", REFERENCE)
 
 
 @dataclass
@@ -153,6 +159,7 @@ class Stack(Started):
             "asgi": self._start_asgi,
             "wsgi": self._start_wsgi,
             "baseline": self._start_baseline,
+            "article": self._start_article,
             "flask": self._start_flask,
             "fastapi": self._start_fastapi,
             REFERENCE: self._start_reference,
@@ -167,6 +174,7 @@ class Stack(Started):
                 self.options.start_timeout,
                 alive=target.process.running,
                 describe=partial(target.process.output, 4000),
+                routes=routes_of(name),
             )
 
     def _start_sink(self):
@@ -297,15 +305,32 @@ class Stack(Started):
         config.write_text(
             f'AMQP_URI: "{self.amqp_uri}"\n'
             f'WEB_SERVER_ADDRESS: "127.0.0.1:{port}"\n'
-            f"max_workers: {o.baseline_max_workers}\n"
-            "LOGGING:\n  version: 1\n  disable_existing_loggers: false\n"
-            "  handlers:\n    console: {class: logging.StreamHandler}\n"
-            "  root: {level: WARNING, handlers: [console]}\n"
+            f"max_workers: {o.baseline_max_workers}\n" + _logging_config("WARNING")
         )
         argv = [BIN / "nameko", "run", "--config", config, "bench.baseline_gateway"]
         env = self.gateway_env()
         settings = {"port": port, "max_workers": o.baseline_max_workers, "LOG_LEVEL": "WARNING"}
         return self._target("baseline", argv, env, settings)
+
+    def _start_article(self):
+        port = free_port()
+        config = self.tmp / "article.yml"
+        # The article's config as far as it gives one: the broker and the web server's address (it
+        # serves on nameko's default, 0.0.0.0:8000; here a free port). No max_workers: nameko's 10.
+        # No LOGGING: `nameko run`'s logging.basicConfig(level=INFO), under which eventlet's WSGI
+        # server writes an access line per request. --gateway-env LOG_LEVEL=X sets a root level.
+        text = f'AMQP_URI: "{self.amqp_uri}"\nWEB_SERVER_ADDRESS: "127.0.0.1:{port}"\n'
+        level = self.options.gateway_env.get("LOG_LEVEL")
+        if level is not None:
+            text += _logging_config(level)
+        config.write_text(text)
+        argv = [BIN / "nameko", "run", "--config", config, "bench.article_gateway"]
+        settings = {
+            "port": port,
+            "max_workers": "10 (nameko's default)",
+            "LOG_LEVEL": level or "INFO (nameko run's default: an access line per request)",
+        }
+        return self._target("article", argv, self.gateway_env(), settings)
 
     def _peer_log_level(self, argv, shipped):
         """The peers' server logs as it ships unless --gateway-env sets LOG_LEVEL, which becomes the
@@ -416,6 +441,15 @@ class Stack(Started):
             print(f"bench: process logs kept in {self.log_dir}", file=sys.stderr)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _logging_config(level):
+    """A nameko config's LOGGING section: the root logger at `level`, to stderr."""
+    return (
+        "LOGGING:\n  version: 1\n  disable_existing_loggers: false\n"
+        "  handlers:\n    console: {class: logging.StreamHandler}\n"
+        f"  root: {{level: {str(level).upper()}, handlers: [console]}}\n"
+    )
 
 
 def _attempt(errors, step):

@@ -8,6 +8,7 @@ import pytest
 
 from bench import scenarios, stack
 from bench.cli import choose, parser, seed_targets
+from bench.routes import PROJECT
 from bench.scenarios import SCENARIOS, serves, skip_reason
 from bench.seed import Seed, with_bulk
 
@@ -17,7 +18,7 @@ SEED = Seed([AIRPORT, OTHER], busy_airport=AIRPORT, airports_cursor="YWlycG9ydHM
 
 
 def requests(name, seed=SEED):
-    return [(r.method, r.path, r.body) for r in SCENARIOS[name].build(seed)]
+    return [(r.method, r.path, r.body) for r in SCENARIOS[name].build(seed, PROJECT)]
 
 
 def test_each_list_scenario_is_one_get_of_its_page():
@@ -34,9 +35,9 @@ def test_each_list_scenario_is_one_get_of_its_page():
 
 def test_a_list_scenario_says_what_the_seed_lacks():
     with pytest.raises(ValueError, match="airports_cursor"):
-        SCENARIOS["list_airports_deep"].build(Seed([AIRPORT, OTHER]))
+        SCENARIOS["list_airports_deep"].build(Seed([AIRPORT, OTHER]), PROJECT)
     with pytest.raises(ValueError, match="busy_airport"):
-        SCENARIOS["list_trips_by_airport"].build(Seed([AIRPORT, OTHER]))
+        SCENARIOS["list_trips_by_airport"].build(Seed([AIRPORT, OTHER]), PROJECT)
     assert requests("get_airport", Seed([AIRPORT, OTHER])) == [
         ("GET", f"/airports/{AIRPORT}", None),
         ("GET", f"/airports/{OTHER}", None),
@@ -78,7 +79,7 @@ def test_the_harness_skips_list_scenarios_where_they_are_not_served():
 def test_seeding_for_lists_takes_the_bulk_cursors_when_it_has_them_all(monkeypatch):
     calls = []
 
-    def fake_seed(url, airports, lists=False):
+    def fake_seed(url, airports, lists, routes):
         calls.append((url, lists))
         return Seed([AIRPORT, OTHER], busy_airport=AIRPORT if lists else None)
 
