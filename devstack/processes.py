@@ -95,9 +95,9 @@ class ChildProcess:
         self.signal(signal.SIGKILL)
         return self.popen.wait(15)
 
-    def close(self):
-        """Stop it and remove its log (for logs nobody keeps: a test's)."""
-        self.stop()
+    def close(self, timeout=10.0):
+        """Stop it (see `stop`) and remove its log (for logs nobody keeps: a test's)."""
+        self.stop(timeout)
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 

@@ -5,7 +5,7 @@ import redis
 
 from devstack import procfs, rabbitmq
 from devstack.processes import marked_pids
-from tests.conftest import REDIS_URI
+from tests.support.servers import REDIS_URI
 
 
 @pytest.fixture(scope="session")  # stateless: any test or fixture may use it

@@ -10,7 +10,7 @@ import requests
 
 from bench.cli import cleanup
 from bench.stack import KINDS, Options, Stack
-from tests.conftest import AMQP_BASE, REDIS_URI
+from tests.support.servers import AMQP_BASE, REDIS_URI
 
 PEERS = ["flask", "fastapi"]
 UNKNOWN_ID = "0" * 32  # well-formed, never issued

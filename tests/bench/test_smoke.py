@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import cleanup
-from tests.conftest import AMQP_BASE, REDIS_URI
+from tests.support.servers import AMQP_BASE, REDIS_URI
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAYS = ["asgi", "wsgi", "baseline", "flask", "fastapi"]  # bench.stack.KINDS, in its order

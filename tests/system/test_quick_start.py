@@ -16,8 +16,9 @@ import pytest
 
 from devstack import procfs
 from devstack.processes import ROOT, RUN_ID_VARIABLE, ChildProcess, marked_pids
-from tests.conftest import REDIS_URI, amqp_uri
-from tests.support.processes import free_port, wait_for_http
+from devstack.stack import wait_for_http
+from tests.support.processes import free_port
+from tests.support.servers import REDIS_URI, amqp_uri
 
 
 def request(url, body=None, timeout=10):

@@ -70,10 +70,8 @@ def test_a_provider_with_a_bad_uri_fails_to_start_without_the_uri_in_its_error()
     assert "word" not in "".join(traceback.format_exception(caught.value))  # what nameko would log
 
 
-def test_the_plain_forms_keep_working_and_have_no_replica(redis_client):
-    from tests.conftest import REDIS_URI
-
-    clients = connect(REDIS_URI, decode_responses=True)
+def test_the_plain_forms_keep_working_and_have_no_replica(redis_uri):
+    clients = connect(redis_uri, decode_responses=True)
     try:
         assert clients.primary.ping() and clients.replica is None
     finally:
