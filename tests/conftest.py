@@ -6,6 +6,14 @@ API tests among them run both apps over the real services inside this process
 (`api`, tests/support/inprocess.py). Everything else is the integration tier, on the real broker
 and `nameko run` workers (`live_api`, `workers`, `vhost`). The vhost is made only when a test
 needs it, so the fast tier runs with no broker at all.
+
+Two runs. Tests that run nameko containers inside this process (nameko.testing's
+`container_factory`) need eventlet's monkey patch, which `nameko test` applies before anything is
+imported; everything else (the asyncio client, uvicorn, the WSGI thread pools) must run unpatched.
+So those tests live in tests/eventlet, every module marked `eventlet`, and run in a second pass,
+`nameko test tests/eventlet`: the plain run leaves that folder out, the patched run collects
+nothing else, and a test whose folder and marker disagree stops the run. scripts/test runs both
+passes and sends each path given to its own.
 """
 
 import contextlib
@@ -31,20 +39,19 @@ from tests.support.processes import ServicesOnVhost, free_port, nameko_run, stac
 from tests.support.servers import REDIS_URI, amqp_uri
 from workers.runtime.container import DOTTED_PATH as SERVICE_CONTAINER_CLS
 
-# tests/containers run nameko containers inside the test process, which needs eventlet's
-# monkey patch (`nameko test` applies it); everything else runs without it (asyncio, threads).
-# scripts/test runs both. Each kind of run collects only its own tests.
+# Which run collects what: the docstring's "Two runs".
 UNDER_EVENTLET = eventlet.patcher.is_monkey_patched("socket")
 HERE = Path(__file__).parent
+EVENTLET_TESTS = HERE / "eventlet"
 collect_ignore = (
-    [p.name for p in HERE.iterdir() if p.is_dir() and p.name != "containers"] if UNDER_EVENTLET else ["containers"]
+    [p.name for p in HERE.iterdir() if p.is_dir() and p != EVENTLET_TESTS] if UNDER_EVENTLET else [EVENTLET_TESTS.name]
 )
 
 
 def pytest_report_header(config):
     if UNDER_EVENTLET:
-        return "eventlet monkey-patched run: tests/containers only"
-    return "tests/containers are left out here; they run under `nameko test tests/containers` (scripts/test runs both)"
+        return "eventlet monkey-patched run: tests/eventlet only"
+    return "tests/eventlet is left out here; it runs under `nameko test tests/eventlet` (scripts/test runs both)"
 
 
 @pytest.fixture(scope="session")
@@ -280,6 +287,11 @@ BROKER_FIXTURES = {"vhost", "fresh_vhost", "empty_vhost", "services_on_vhost", "
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if item.path.is_relative_to(EVENTLET_TESTS) != (item.get_closest_marker("eventlet") is not None):
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test that needs eventlet's monkey patch is in tests/eventlet and marked "
+                "`eventlet`, and no other is (tests/conftest.py)"
+            )
         if item.get_closest_marker("fast") is None:
             continue
         needs = BROKER_FIXTURES.intersection(item.fixturenames)

@@ -97,7 +97,7 @@ def test_a_get_reads_where_every_read_does(redis_client, prefix):
     assert Reads(unreachable(), redis_client).get(key) == "from the replica"
     assert Reads(redis_client).get(f"{prefix}no-such-key") is None
     # Outside a green process (here: OS threads) a GET goes straight to the client, alone: the
-    # round trips GETs share are the workers' (tests/containers/test_shared_gets.py).
+    # round trips GETs share are the workers' (tests/eventlet/test_shared_gets.py).
     assert shared_gets(redis_client) is redis_client
 
 
