@@ -26,19 +26,23 @@ OTHER_LOAD = 0.25  # cores used outside the stack and the load generator worth a
 class Probe:
     """The processes of each group, and their CPU time between `start()` and `stop()`."""
 
-    def __init__(self, target, stack):
-        self.target, self.stack = target, stack
+    def __init__(self, target, bench_targets):
+        self.target, self.bench_targets = target, bench_targets
         self.services = {  # found once: the broker and Redis do not restart during a run
             "rabbitmq": sorted(
-                {p for uri in stack.options.amqp_base.split(";") for p in service_pids("beam.smp", _port(uri, 5672))}
+                {
+                    p
+                    for uri in bench_targets.options.amqp_base.split(";")
+                    for p in service_pids("beam.smp", _port(uri, 5672))
+                }
             ),
             "redis": sorted(
-                {p for port in redis_ports(stack.options.redis_uri) for p in service_pids("redis-server", port)}
+                {p for port in redis_ports(bench_targets.options.redis_uri) for p in service_pids("redis-server", port)}
             ),
         }
 
     def pids(self):
-        return {"gateway": self.target.pids(), "workers": self.stack.worker_pids(), **self.services}
+        return {"gateway": self.target.pids(), "workers": self.bench_targets.worker_pids(), **self.services}
 
     def start(self):
         self.before_pids = self.pids()
@@ -58,7 +62,7 @@ class Probe:
         machine = (busy1 - busy0) / (total1 - total0) * CPUS if total1 > total0 else None
         interrupts = (irq1 - irq0) / (total1 - total0) * CPUS if total1 > total0 else None
         labels = {pid: self.target.name for pid in pids["gateway"]}
-        for services, process in self.stack.workers:
+        for services, process in self.bench_targets.workers:
             labels.update({pid: "+".join(services) for pid in process.pids()})
         per_process = []
         for g in GROUPS:
@@ -132,11 +136,11 @@ def warm_up(target, requests, settings, run_id):
         )
 
 
-def measure(target, stack, scenario, requests, settings, run_id):
+def measure(target, bench_targets, scenario, requests, settings, run_id):
     """Warm up, then the measured load; the run's record for the report."""
     generator = settings.generator
     warm_up(target, requests, settings, run_id)
-    probe = Probe(target, stack)
+    probe = Probe(target, bench_targets)
     probe.start()
     result = load.run(
         generator,
@@ -152,13 +156,13 @@ def measure(target, stack, scenario, requests, settings, run_id):
     return record(target, scenario, generator, settings, result, window)
 
 
-def measure_memory(target, stack, scenario, requests, settings, run_id):
+def measure_memory(target, bench_targets, scenario, requests, settings, run_id):
     """Gateway RSS after the warm-up, after N1 and after N2 requests (built-in generator: it can
     count); the load figures are over the N2 requests."""
     first, total = settings.memory_requests
     warm_up(target, requests, settings, run_id)
     rss = {"after_warmup": procfs.rss_bytes(target.pids())}
-    probe = Probe(target, stack)
+    probe = Probe(target, bench_targets)
     probe.start()
     one = load.run(
         "builtin", target.url, requests, settings.connections, count=first, timeout=settings.timeout, run_id=run_id

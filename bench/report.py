@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from bench import goals, summary
-from bench.stack import REFERENCE
+from bench.targets import REFERENCE
 
 COLUMNS = [  # (heading, width, value of a run)
     ("target", 9, lambda r: r["target"]),

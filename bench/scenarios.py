@@ -9,8 +9,8 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 
-from bench import stack
-from bench.stack import REFERENCE
+from bench import targets
+from bench.targets import REFERENCE
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,6 @@ def skip_reason(target_name, scenario_name):
             return None
         return f"{target_name} serves only {', '.join(ONLY[target_name])}"
     scenario = SCENARIOS.get(scenario_name)
-    if scenario is not None and scenario.lists and target_name not in LISTS and target_name in stack.KINDS:
+    if scenario is not None and scenario.lists and target_name not in LISTS and target_name in targets.KINDS:
         return f"{target_name} has no list routes"
     return None

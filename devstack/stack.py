@@ -1,5 +1,5 @@
 """Workers and gateways as one context manager: the whole system, as scripts/run, the drills and the
-cluster tests start it. (bench/stack.py starts what it measures from the same pieces.)"""
+cluster tests start it. (bench/targets.py starts what it measures from the same pieces.)"""
 
 import time
 import urllib.error

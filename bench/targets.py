@@ -103,8 +103,10 @@ def _is_local(url):
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-class Stack(Started):
-    """Use as a context manager: `start()` in `__enter__`, everything undone in `__exit__`."""
+class BenchTargets(Started):
+    """The targets under benchmark (peers included) and the workers behind them, on a vhost and a
+    Redis prefix of the run's own. A context manager: `start()` in `__enter__`, everything undone in
+    `__exit__`."""
 
     def __init__(self, target_names, options, run_id=None):
         self.options = options
