@@ -7,5 +7,5 @@ table, a JSON report and a PNG chart. Everything it starts is removed when it en
 
 Modules: cli (options, the run), targets (starting and stopping what is measured), processes (child
 processes), rabbitmq (vhosts), seed (data, readiness), scenarios (the requests), load / wrk /
-loadgen (load generators), procfs (CPU and RSS from /proc), measure (one run), report and chart.
+loadgen (load generators), measure (one run), report and chart.
 """

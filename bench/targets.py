@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from bench.measure import listening_pids
 from bench.seed import wait_ready
-from devstack import procfs, rabbitmq
+from devstack import rabbitmq
 from devstack.gateways import gateway_command, uvicorn_command
 from devstack.isolation import clean_environment, delete_keys, free_port
 from devstack.layout import SERVICES, parse_layout, worker_command, worker_variable
@@ -95,7 +96,7 @@ class Target:
         port on this machine (nothing, for a remote URL)."""
         if self.process is not None:
             return self.process.pids()
-        return procfs.listening_pids(self.port) if self.port and _is_local(self.url) else []
+        return listening_pids(self.port) if self.port and _is_local(self.url) else []
 
 
 def _is_local(url):
