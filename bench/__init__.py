@@ -5,8 +5,8 @@ key prefix of its own, seeds data, applies fixed-duration loads (wrk, or the bui
 generator), measures throughput, latency and CPU per request of every process, and writes a
 table, a JSON report and a PNG chart. Everything it starts is removed when it ends.
 
-Modules: cli (options, the run), stack (starting and stopping what is measured), processes (child
+Modules: cli (options, the run), targets (starting and stopping what is measured), processes (child
 processes), rabbitmq (vhosts), seed (data, readiness), scenarios (the requests), routes (each
-target's paths for them), load / wrk / loadgen (load generators), procfs (CPU and RSS from /proc),
-measure (one run), report and chart; profile_pairs (py-spy profiles of two targets, in pairs).
+target's paths for them), load / wrk / loadgen (load generators), measure (one run, CPU and RSS
+with psutil), report and chart; profile_pairs (py-spy profiles of two targets, in pairs).
 """

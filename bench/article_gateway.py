@@ -8,7 +8,7 @@ POST /airport takes `{"airport": name}` and POST /trip `{"airport_from", "airpor
 answers the new id as text with 200; a worker's error is nameko's own 500 (no error mapping).
 bench/routes.py gives the harness these routes for the target.
 
-It runs as the article runs it (bench/stack.py): `nameko run --config <config.yml>
+It runs as the article runs it (bench/targets.py): `nameko run --config <config.yml>
 bench.article_gateway` with AMQP_URI and WEB_SERVER_ADDRESS only, so nameko's defaults hold:
 max_workers 10, and `nameko run`'s logging at INFO, an access line per request.
 """

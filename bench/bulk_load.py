@@ -295,10 +295,10 @@ def load_at(redis_uri, prefix, count, label, **options):
         clients.close()
 
 
-def load_into(stack, count):
+def load_into(bench_targets, count):
     """`python -m bench --data-size N`: N airports and N trips into the run's Redis prefix (after
     the stack started, before the seeding through the API); the BulkLoad."""
-    result = load_at(stack.options.redis_uri, stack.redis_prefix, count, "bench: bulk load")
+    result = load_at(bench_targets.options.redis_uri, bench_targets.redis_prefix, count, "bench: bulk load")
     print(f"bench: bulk loaded {result.describe()}", file=sys.stderr, flush=True)
     return result
 

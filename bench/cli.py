@@ -1,4 +1,4 @@
-"""`python -m bench`: start the stack, seed it, load every target with every scenario, report.
+"""`python -m bench`: start the targets, seed them, load every target with every scenario, report.
 
 Examples:
 
@@ -28,7 +28,7 @@ from bench.routes import routes_of
 from bench.scenarios import DEFAULT as DEFAULT_SCENARIOS
 from bench.scenarios import SCENARIOS, serves, skip_reason
 from bench.seed import seed, seed_reference, with_bulk
-from bench.stack import KINDS, REFERENCE, Options, Stack
+from bench.targets import KINDS, REFERENCE, BenchTargets, Options
 from devstack.layout import LAYOUTS, parse_layout, worker_variable
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -273,20 +273,20 @@ def reference_partners(targets, urls):
     return [name for name in targets if name != REFERENCE and (name in urls) == external]
 
 
-def seed_targets(stack, targets, airports, lists=(), bulk=None):
+def seed_targets(bench_targets, targets, airports, lists=(), bulk=None):
     """{target: Seed}: each gateway through its own routes (bench/routes.py); the reference, which cannot
     create, reads its partners' airports (or, started alone, airports made over RPC). The targets
     in `lists` (those running a list scenario) with what those need: from `bulk` (a --data-size
     BulkLoad) when it has it all, else seeded through their API."""
     api_lists = set(lists) if bulk is None or not bulk.complete else set()
     seeds = {
-        name: with_bulk(seed(stack.targets[name].url, airports, name in api_lists, routes_of(name)), bulk)
+        name: with_bulk(seed(bench_targets.targets[name].url, airports, name in api_lists, routes_of(name)), bulk)
         for name in targets
         if name != REFERENCE
     }
     if REFERENCE in targets:
         seeds[REFERENCE] = seed_reference(
-            seeds, reference_partners(targets, stack.options.urls), stack.amqp_uri, airports
+            seeds, reference_partners(targets, bench_targets.options.urls), bench_targets.amqp_uri, airports
         )
     return seeds
 
@@ -441,22 +441,22 @@ def describe_run(args, argv, started, targets, scenario_names, skipped, settings
     }
 
 
-def measure_all(stack, plan, seeds, settings, run_id, t0):
+def measure_all(bench_targets, plan, seeds, settings, run_id, t0):
     """Every (round, scenario, target) of the plan, each closed-loop run followed by its open-loop
     ones when asked: (runs, open-loop runs, failures); a failed run is recorded and the next one
     goes on."""
     runs, open_runs, failures = [], [], []
     rounds = plan[-1][0]
     for number, scenario, name in plan:
-        target = stack.targets[name]
+        target = bench_targets.targets[name]
         where = f" round {number}" if rounds > 1 else ""
         print(f"bench: {name} / {scenario.name}{where} ({time.monotonic() - t0:.1f}s)", file=sys.stderr, flush=True)
         requests = scenario.build(seeds[name], routes_of(name))
         try:
             if scenario.memory:
-                entry = measure.measure_memory(target, stack, scenario, requests, settings, run_id)
+                entry = measure.measure_memory(target, bench_targets, scenario, requests, settings, run_id)
             else:
-                entry = measure.measure(target, stack, scenario, requests, settings, run_id)
+                entry = measure.measure(target, bench_targets, scenario, requests, settings, run_id)
         except Exception as exc:
             failures.append(
                 {"target": name, "scenario": scenario.name, "round": number, "error": f"{type(exc).__name__}: {exc}"}
@@ -470,7 +470,9 @@ def measure_all(stack, plan, seeds, settings, run_id, t0):
         for share in settings.open_loop_shares:
             print(f"bench: {name} / {scenario.name}{where}: open loop at {share:g} %", file=sys.stderr, flush=True)
             try:
-                extra = open_loop.measure_at(target, stack, scenario, requests, settings, run_id, share, entry["rps"])
+                extra = open_loop.measure_at(
+                    target, bench_targets, scenario, requests, settings, run_id, share, entry["rps"]
+                )
             except Exception as exc:
                 failures.append(
                     {
@@ -522,7 +524,7 @@ def main(argv=None):
     meta = describe_run(args, argv, started, targets, scenario_names, skipped, settings, rounds)
     runs, open_runs, failures = [], [], []
     t0 = time.monotonic()
-    stack = Stack(serving, stack_options(args, urls), run_id)
+    bench_targets = BenchTargets(serving, stack_options(args, urls), run_id)
     print(
         f"bench: run {run_id}: targets {', '.join(targets)}; scenarios {', '.join(scenario_names)}; "
         f"generator {settings.generator}",
@@ -530,21 +532,25 @@ def main(argv=None):
     )
     status = 0
     try:
-        with stack:
-            meta["stack"] = stack.describe()
-            where = f"vhost {stack.vhost}, Redis prefix {stack.redis_prefix}" if stack.vhost_created else "external"
+        with bench_targets:
+            meta["stack"] = bench_targets.describe()
+            where = (
+                f"vhost {bench_targets.vhost}, Redis prefix {bench_targets.redis_prefix}"
+                if bench_targets.vhost_created
+                else "external"
+            )
             print(f"bench: stack up in {time.monotonic() - t0:.1f}s ({where})", file=sys.stderr)
             bulk = None
             if args.data_size:
                 from bench import bulk_load
 
-                bulk = bulk_load.load_into(stack, args.data_size)
+                bulk = bulk_load.load_into(bench_targets, args.data_size)
                 meta["data_size"] = bulk.summary()
             lists = [t for t in serving if any(SCENARIOS[s].lists and serves(t, s) for s in scenario_names)]
-            seeds = seed_targets(stack, serving, args.seed_airports, lists, bulk)
+            seeds = seed_targets(bench_targets, serving, args.seed_airports, lists, bulk)
             print(f"bench: seeded ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
-            runs, open_runs, failures = measure_all(stack, plan, seeds, settings, run_id, t0)
-            stack.keep_logs = args.keep_logs or bool(failures)
+            runs, open_runs, failures = measure_all(bench_targets, plan, seeds, settings, run_id, t0)
+            bench_targets.keep_logs = args.keep_logs or bool(failures)
     except (KeyboardInterrupt, Terminated) as exc:
         print(f"bench: interrupted ({exc or type(exc).__name__}); stopped everything it started", file=sys.stderr)
         status = 130

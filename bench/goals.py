@@ -18,8 +18,8 @@ side by side) and the verdict is on the median round.
 
 from dataclasses import dataclass
 
-from bench.stack import REFERENCE
 from bench.summary import median
+from bench.targets import REFERENCE
 
 SCENARIO = "get_airport"
 CONNECTIONS = 32

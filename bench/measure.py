@@ -11,8 +11,9 @@ import time
 import urllib.parse
 from collections import Counter
 
+import psutil
+
 from bench import load
-from devstack import procfs
 from workers.common.redis_clients import SENTINEL_SCHEMES, parse_sentinel_uri
 
 GROUPS = ("gateway", "workers", "rabbitmq", "redis")
@@ -21,29 +22,34 @@ LOADGEN_SATURATED = 0.85  # of a core per generator thread
 MACHINE_SATURATED = 0.95  # of all cores
 HOT_PROCESS = 0.85  # cores: a single (GIL-bound) process this busy is probably the limit
 OTHER_LOAD = 0.25  # cores used outside the stack and the load generator worth a warning
+CLOCK_TICK_MS = 1000 // os.sysconf("SC_CLK_TCK")  # the resolution of the kernel's CPU times (10 ms)
 
 
 class Probe:
     """The processes of each group, and their CPU time between `start()` and `stop()`."""
 
-    def __init__(self, target, stack):
-        self.target, self.stack = target, stack
+    def __init__(self, target, bench_targets):
+        self.target, self.bench_targets = target, bench_targets
         self.services = {  # found once: the broker and Redis do not restart during a run
             "rabbitmq": sorted(
-                {p for uri in stack.options.amqp_base.split(";") for p in service_pids("beam.smp", _port(uri, 5672))}
+                {
+                    p
+                    for uri in bench_targets.options.amqp_base.split(";")
+                    for p in service_pids("beam.smp", _port(uri, 5672))
+                }
             ),
             "redis": sorted(
-                {p for port in redis_ports(stack.options.redis_uri) for p in service_pids("redis-server", port)}
+                {p for port in redis_ports(bench_targets.options.redis_uri) for p in service_pids("redis-server", port)}
             ),
         }
 
     def pids(self):
-        return {"gateway": self.target.pids(), "workers": self.stack.worker_pids(), **self.services}
+        return {"gateway": self.target.pids(), "workers": self.bench_targets.worker_pids(), **self.services}
 
     def start(self):
         self.before_pids = self.pids()
-        self.before = {g: procfs.cpu_snapshot(p) for g, p in self.before_pids.items()}
-        self.machine_before = procfs.machine_ticks()
+        self.before = {g: cpu_snapshot(p) for g, p in self.before_pids.items()}
+        self.machine_before = machine_times()
         self.started = time.monotonic()
 
     def stop(self):
@@ -51,25 +57,24 @@ class Probe:
         wall = time.monotonic() - self.started
         now_pids = self.pids()
         pids = {g: sorted(set(self.before_pids[g]) | set(now_pids[g])) for g in GROUPS}
-        after = {g: procfs.cpu_snapshot(p) for g, p in pids.items()}
+        after = {g: cpu_snapshot(p) for g, p in pids.items()}
         busy0, irq0, total0 = self.machine_before
-        busy1, irq1, total1 = procfs.machine_ticks()
-        cpu = {g: procfs.cpu_seconds_between(self.before[g], after[g]) if pids[g] else None for g in GROUPS}
+        busy1, irq1, total1 = machine_times()
+        cpu = {g: cpu_seconds_between(self.before[g], after[g]) if pids[g] else None for g in GROUPS}
         machine = (busy1 - busy0) / (total1 - total0) * CPUS if total1 > total0 else None
         interrupts = (irq1 - irq0) / (total1 - total0) * CPUS if total1 > total0 else None
         labels = {pid: self.target.name for pid in pids["gateway"]}
-        for services, process in self.stack.workers:
+        for services, process in self.bench_targets.workers:
             labels.update({pid: "+".join(services) for pid in process.pids()})
         per_process = []
         for g in GROUPS:
             for pid in sorted(after[g]):
-                seconds = procfs.cpu_seconds_between(self.before[g], {pid: after[g][pid]})
-                stat = procfs.read_stat(pid)
+                seconds = cpu_seconds_between(self.before[g], {pid: after[g][pid]})
                 per_process.append(
                     {
                         "group": g,
                         "pid": pid,
-                        "name": stat.comm if stat else "?",
+                        "name": process_name(pid),
                         "label": labels.get(pid, g),
                         "cpu_s": round(seconds, 3),
                         "cores": round(seconds / wall, 3) if wall else None,
@@ -83,6 +88,71 @@ class Probe:
             "interrupt_cores": interrupts,
             "per_process": per_process,
         }
+
+
+def cpu_snapshot(pids):
+    """{pid: (create time, user + system CPU seconds)} for those of `pids` still alive."""
+    snapshot = {}
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            with process.oneshot():
+                times = process.cpu_times()
+                snapshot[pid] = (process.create_time(), times.user + times.system)
+        except psutil.NoSuchProcess:
+            continue
+    return snapshot
+
+
+def cpu_seconds_between(before, after):
+    """CPU seconds the processes used between two snapshots. A process only in `after` started
+    in between, so all of its time counts; one only in `before` exited, and its last ticks are lost.
+    The create time tells a reused pid from the original."""
+    seconds = 0.0
+    for pid, (created, now) in after.items():
+        then = before.get(pid)
+        seconds += now - then[1] if then is not None and then[0] == created else now
+    return seconds
+
+
+def machine_times():
+    """(busy, interrupts, total) CPU seconds of all CPUs since boot. `interrupts` (irq + softirq,
+    e.g. loopback TCP) is part of `busy` but charged to no process."""
+    t = psutil.cpu_times()
+    busy = t.user + t.nice + t.system + t.irq + t.softirq  # steal: the hypervisor's, not ours
+    return busy, t.irq + t.softirq, busy + t.idle + t.iowait + t.steal  # guest time is already in user
+
+
+def rss_bytes(pids):
+    """The resident set size of `pids` together (those still alive)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += psutil.Process(pid).memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def process_name(pid):
+    try:
+        return psutil.Process(pid).name()
+    except psutil.NoSuchProcess:
+        return "?"
+
+
+def listening_pids(port, processes=None):
+    """Those of `processes` (default: all on this machine) holding a TCP socket listening on `port`
+    (gunicorn's master and workers all hold it; uvicorn one process)."""
+    found = []
+    for process in psutil.process_iter() if processes is None else processes:
+        try:
+            sockets = process.net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets):
+            found.append(process.pid)
+    return sorted(found)
 
 
 def _port(uri, default):
@@ -111,12 +181,11 @@ def redis_ports(uri):
     return [port for _, port in target.sentinels] + [port for _, port in servers]
 
 
-def service_pids(comm, port):
-    """The processes named `comm` listening on `port`; all processes named `comm` if none is (the
+def service_pids(name, port):
+    """The processes named `name` listening on `port`; all processes named `name` if none is (the
     service may listen elsewhere, or run in a container: then nothing is found at all)."""
-    named = procfs.pids_by_comm(comm)
-    listening = set(procfs.listening_pids(port))
-    return [pid for pid in named if pid in listening] or named
+    named = [p for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+    return listening_pids(port, named) or sorted(p.pid for p in named)
 
 
 def warm_up(target, requests, settings, run_id):
@@ -132,11 +201,11 @@ def warm_up(target, requests, settings, run_id):
         )
 
 
-def measure(target, stack, scenario, requests, settings, run_id):
+def measure(target, bench_targets, scenario, requests, settings, run_id):
     """Warm up, then the measured load; the run's record for the report."""
     generator = settings.generator
     warm_up(target, requests, settings, run_id)
-    probe = Probe(target, stack)
+    probe = Probe(target, bench_targets)
     probe.start()
     result = load.run(
         generator,
@@ -152,18 +221,18 @@ def measure(target, stack, scenario, requests, settings, run_id):
     return record(target, scenario, generator, settings, result, window)
 
 
-def measure_memory(target, stack, scenario, requests, settings, run_id):
+def measure_memory(target, bench_targets, scenario, requests, settings, run_id):
     """Gateway RSS after the warm-up, after N1 and after N2 requests (built-in generator: it can
     count); the load figures are over the N2 requests."""
     first, total = settings.memory_requests
     warm_up(target, requests, settings, run_id)
-    rss = {"after_warmup": procfs.rss_bytes(target.pids())}
-    probe = Probe(target, stack)
+    rss = {"after_warmup": rss_bytes(target.pids())}
+    probe = Probe(target, bench_targets)
     probe.start()
     one = load.run(
         "builtin", target.url, requests, settings.connections, count=first, timeout=settings.timeout, run_id=run_id
     )
-    rss[f"after_{first}"] = procfs.rss_bytes(target.pids())
+    rss[f"after_{first}"] = rss_bytes(target.pids())
     two = load.run(
         "builtin",
         target.url,
@@ -173,7 +242,7 @@ def measure_memory(target, stack, scenario, requests, settings, run_id):
         timeout=settings.timeout,
         run_id=run_id,
     )
-    rss[f"after_{total}"] = procfs.rss_bytes(target.pids())
+    rss[f"after_{total}"] = rss_bytes(target.pids())
     window = probe.stop()
     combined = dict(two)  # latency percentiles of the second (longer) phase
     combined["requests"] = one["requests"] + two["requests"]
@@ -293,5 +362,5 @@ def record(target, scenario, generator, settings, result, window):
     if entry["errors"]["total"]:
         flags.append(f"{entry['errors']['total']} errors")
     if wall < 3:
-        flags.append(f"short window ({wall:.1f}s): CPU figures have {1000 // procfs.CLK_TCK} ms resolution")
+        flags.append(f"short window ({wall:.1f}s): CPU figures have {CLOCK_TICK_MS} ms resolution")
     return entry

@@ -28,11 +28,11 @@ def shares(value):
     return result
 
 
-def measure_at(target, stack, scenario, requests, settings, run_id, share, closed_rps):
+def measure_at(target, bench_targets, scenario, requests, settings, run_id, share, closed_rps):
     """One open-loop run at `share` % of `closed_rps`; a run record (bench/measure.py) with an
     "open_loop" part: the share, the rate asked, the closed loop's figure and the late sends."""
     rate = closed_rps * share / 100
-    probe = measure.Probe(target, stack)
+    probe = measure.Probe(target, bench_targets)
     probe.start()
     result = load.run(
         "builtin",

@@ -30,7 +30,7 @@ from bench import measure
 from bench.routes import routes_of
 from bench.scenarios import SCENARIOS
 from bench.seed import seed
-from bench.stack import KINDS, Options, Stack
+from bench.targets import KINDS, BenchTargets, Options
 
 FRAME = re.compile(r"^(.*) \(([^:]*):\d+\)$")  # py-spy's "function (file.py:line)"
 # (name, what a stack's frames hold to count in it); inclusive: a sample counts in every category it touches
@@ -168,7 +168,7 @@ def main(argv=None):
     )
     env = dict(pair.split("=", 1) for pair in args.gateway_env)
     results, windows = [], []
-    with Stack(targets, Options(gateway_env=env), run_id) as stack:
+    with BenchTargets(targets, Options(gateway_env=env), run_id) as stack:
         stack.keep_logs = False
         seeds = {name: seed(stack.targets[name].url, 100, False, routes_of(name)) for name in targets}
         for pair in range(1, args.pairs + 1):

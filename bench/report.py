@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from bench import goals, summary
-from bench.stack import REFERENCE
+from bench.targets import REFERENCE
 
 COLUMNS = [  # (heading, width, value of a run)
     ("target", 9, lambda r: r["target"]),
@@ -24,7 +24,7 @@ COLUMNS = [  # (heading, width, value of a run)
 ]
 
 LEGEND = (
-    "CPU columns: microseconds of CPU per request (utime+stime from /proc over the measured window)\n"
+    "CPU columns: microseconds of CPU per request (user + system time, psutil, over the measured window)\n"
     "of the gateway (gw: all its processes), the workers (svc: the nameko services), RabbitMQ (mq:\n"
     "beam.smp) and Redis, and their sum; RabbitMQ and Redis are the machine's shared services.\n"
     "lg cores: the load generator's CPU ('!': near a full core per thread, it may be the bottleneck)."

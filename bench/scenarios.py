@@ -9,9 +9,9 @@ thread) at a different point of the list.
 import urllib.parse
 from dataclasses import dataclass
 
-from bench import stack
+from bench import targets
 from bench.routes import Request
-from bench.stack import REFERENCE
+from bench.targets import REFERENCE
 
 
 def get_airport(seed, routes):
@@ -143,6 +143,6 @@ def skip_reason(target_name, scenario_name):
             return None
         return f"{target_name} serves only {', '.join(ONLY[target_name])}"
     scenario = SCENARIOS.get(scenario_name)
-    if scenario is not None and scenario.lists and target_name not in LISTS and target_name in stack.KINDS:
+    if scenario is not None and scenario.lists and target_name not in LISTS and target_name in targets.KINDS:
         return f"{target_name} has no list routes"
     return None

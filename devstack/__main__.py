@@ -28,14 +28,13 @@ def gateway_kind(environ):
 def run(environ):
     kind = gateway_kind(environ)
     host, port = environ.get("HOST", "0.0.0.0"), environ.get("PORT", "8000")
-    threads = environ.get("THREADS", "16")
     stop = []
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda signum, frame: stop.append(signum))
     env = dict(environ)
     say("workers: nameko run --config workers/config.yml workers.airports workers.trips workers.greeting")
     say(f"gateway ({kind}) on http://{host}:{port} (API documentation: /docs)")
-    with Stack(env, env, gateways=[(kind, host, port)], echo=True, threads=threads) as stack:
+    with Stack(env, env, gateways=[(kind, host, port)], echo=True) as stack:
         exited = stack.wait(lambda: bool(stop))
         if exited is not None:
             say(f"{exited.name} exited ({exited.popen.returncode}); stopping the rest")

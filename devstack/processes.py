@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from devstack import procfs
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -74,8 +74,8 @@ class ChildProcess:
         return self.popen is not None and self.popen.poll() is None
 
     def pids(self):
-        """This process and everything it forked (its session)."""
-        return procfs.session_pids(self.pid) if self.running() else []
+        """This process and everything it forked."""
+        return process_tree(self.pid) if self.running() else []
 
     def output(self, tail=None):
         """Its output so far, or the last `tail` characters of it."""
@@ -95,16 +95,16 @@ class ChildProcess:
         self.signal(signal.SIGKILL)
         return self.popen.wait(15)
 
-    def close(self):
-        """Stop it and remove its log (for logs nobody keeps: a test's)."""
-        self.stop()
+    def close(self, timeout=10.0):
+        """Stop it (see `stop`) and remove its log (for logs nobody keeps: a test's)."""
+        self.stop(timeout)
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 
     def terminate(self):
         """SIGTERM to the whole session's process group (once), without waiting: `stop()` waits."""
         if self.popen is not None and not self.terminated:
-            self.members = procfs.session_pids(self.pid)
+            self.members = process_tree(self.pid)
             self.terminated = True
             if self.popen.poll() is None:
                 _signal_group(self.pid, signal.SIGTERM)
@@ -151,11 +151,41 @@ def child_env(run_id, base=None, **values):
     return env
 
 
+def process_tree(pid):
+    """`pid` and every live process it forked, sorted; empty if it is gone."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+    return sorted(process.pid for process in tree if _live(process))
+
+
+def alive(pid):
+    """Whether `pid` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        return _live(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _live(process):
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def marked_pids(run_id):
     """Every process (other than this one) started for `run_id`: those carrying its marker."""
-    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
-    me = os.getpid()
-    return [pid for pid in procfs.all_pids() if pid != me and procfs.environ_has(pid, marker)]
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid != os.getpid() and process.environ().get(RUN_ID_VARIABLE) == run_id:
+                found.append(process.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
 
 
 def sweep(run_id, grace=3.0):
@@ -165,7 +195,7 @@ def sweep(run_id, grace=3.0):
     for pid in found:
         _kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(procfs.alive(pid) for pid in found):
+    while time.monotonic() < deadline and any(alive(pid) for pid in found):
         time.sleep(0.1)
     for pid in found:
         _kill(pid, signal.SIGKILL)

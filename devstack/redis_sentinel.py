@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import redis
 
 from devstack.isolation import free_port, wait_port
@@ -97,10 +98,9 @@ class RedisProcess:
         `redis-server host:port`. By its working directory, the node's own (started there, and
         its `dir`), and by not being a zombie."""
         try:
-            if os.readlink(f"/proc/{self.pid}/cwd") != str(self.dir):
-                return False
-            return Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-        except OSError:
+            process = psutil.Process(self.pid)
+            return process.cwd() == str(self.dir) and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
             return False
 
     def signal(self, sig):

@@ -35,8 +35,9 @@ ensure_venv() {
     local hash
     hash=$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
     stamp="$VENV/.installed-$hash-${extras:-base}"
-    # the base install is part of every install with extras
-    if [ ! -f "$stamp" ] && { [ -n "$extras" ] || ! compgen -G "$VENV/.installed-$hash-*" >/dev/null; }; then
+    # the base install is part of every install with extras; the test extra includes every other one
+    if [ ! -f "$stamp" ] && [ ! -f "$VENV/.installed-$hash-test" ] &&
+        { [ -n "$extras" ] || ! compgen -G "$VENV/.installed-$hash-*" >/dev/null; }; then
         say "installing the project ($spec) into $VENV"
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT$([ -n "$extras" ] && echo "[$extras]")" \
             || die "pip install failed"

@@ -6,10 +6,18 @@ API tests among them run both apps over the real services inside this process
 (`api`, tests/support/inprocess.py). Everything else is the integration tier, on the real broker
 and `nameko run` workers (`live_api`, `workers`, `vhost`). The vhost is made only when a test
 needs it, so the fast tier runs with no broker at all.
+
+Two runs. Tests that run nameko containers inside this process (nameko.testing's
+`container_factory`) need eventlet's monkey patch, which `nameko test` applies before anything is
+imported; everything else (the asyncio client, uvicorn, the WSGI thread pools) must run unpatched.
+So those tests live in tests/eventlet, every module marked `eventlet`, and run in a second pass,
+`nameko test tests/eventlet`: the plain run leaves that folder out, the patched run collects
+nothing else, and a test whose folder and marker disagree stops the run. scripts/test runs both
+passes and sends each path given to its own.
 """
 
+import contextlib
 import itertools
-import os
 import random
 import string
 import uuid
@@ -21,35 +29,29 @@ import pytest
 import redis
 
 from devstack.isolation import delete_keys
+from devstack.layout import SERVICE_NAMES
+from devstack.processes import wait_for_services
 from gateway.settings import Settings
 from tests.support import broker
 from tests.support.clients import api_for, in_process_api
 from tests.support.inprocess import InProcessServices
-from tests.support.processes import Stack, free_port, nameko_run, start_gateway, wait_for_services, worker_env
+from tests.support.processes import ServicesOnVhost, free_port, nameko_run, stack_on, start_gateway, worker_env
+from tests.support.servers import REDIS_URI, amqp_uri
 from workers.runtime.container import DOTTED_PATH as SERVICE_CONTAINER_CLS
 
-# tests/containers run nameko containers inside the test process, which needs eventlet's
-# monkey patch (`nameko test` applies it); everything else runs without it (asyncio, threads).
-# scripts/test runs both. Each kind of run collects only its own tests.
+# Which run collects what: the docstring's "Two runs".
 UNDER_EVENTLET = eventlet.patcher.is_monkey_patched("socket")
 HERE = Path(__file__).parent
+EVENTLET_TESTS = HERE / "eventlet"
 collect_ignore = (
-    [p.name for p in HERE.iterdir() if p.is_dir() and p.name != "containers"] if UNDER_EVENTLET else ["containers"]
+    [p.name for p in HERE.iterdir() if p.is_dir() and p != EVENTLET_TESTS] if UNDER_EVENTLET else [EVENTLET_TESTS.name]
 )
 
 
 def pytest_report_header(config):
     if UNDER_EVENTLET:
-        return "eventlet monkey-patched run: tests/containers only"
-    return "tests/containers are left out here; they run under `nameko test tests/containers` (scripts/test runs both)"
-
-
-AMQP_BASE = os.environ.get("TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672")
-REDIS_URI = os.environ.get("TEST_REDIS_URI", "redis://127.0.0.1:6379/15")
-
-
-def amqp_uri(vhost):
-    return f"{AMQP_BASE.rstrip('/')}/{vhost}"
+        return "eventlet monkey-patched run: tests/eventlet only"
+    return "tests/eventlet is left out here; it runs under `nameko test tests/eventlet` (scripts/test runs both)"
 
 
 @pytest.fixture(scope="session")
@@ -131,17 +133,35 @@ def stack_env(amqp, redis_prefix, workers_metrics_port):
 
 
 @pytest.fixture(scope="module")
-def stack():
+def services_on_vhost():
     """probe_service, and an airports_service whose `get` takes 2 s, on a vhost of their own, for
     the RPC clients' tests (their calls: tests/support/probe.py)."""
-    stack = Stack(
+    services = ServicesOnVhost(
         ["tests.services.probe", "tests.services.hung"],
         ["probe_service", "airports_service"],
         HANG_SECONDS=2,
         MAX_WORKERS=50,
     )
-    yield stack
-    stack.close()
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def drill_stack(redis_prefix):
+    """drill_stack(amqp=None, redis_uri=..., **options): a started devstack Stack as the drills run
+    it (tests/support/processes.py, `stack_on`), on a vhost of its own unless `amqp` is given;
+    closed after the test."""
+    with contextlib.ExitStack() as made:
+        count = itertools.count()
+
+        def make(amqp=None, redis_uri=REDIS_URI, **options):
+            if amqp is None:
+                vhost = broker.create_vhost("travel-test-drill")
+                made.callback(broker.delete_vhost, vhost)
+                amqp = amqp_uri(vhost)
+            return made.enter_context(stack_on(amqp, redis_uri, f"{redis_prefix}drill-{next(count)}:", **options))
+
+        yield make
 
 
 @pytest.fixture(scope="session")
@@ -149,7 +169,7 @@ def workers(stack_env, amqp):
     """The three services in one real `nameko run` process, for the whole session."""
     process = nameko_run(stack_env)
     try:
-        wait_for_services(amqp, ["airports_service", "trips_service", "greeting_service"], process)
+        wait_for_services(amqp, SERVICE_NAMES, [process])
         yield process
     finally:  # killed: a graceful stop takes seconds, and the drills test that one
         process.kill()
@@ -164,10 +184,6 @@ def live_gateway(workers, stack_env):
         yield url
     finally:
         process.close()
-
-
-def settings_for(amqp, **overrides):
-    return Settings(amqp_uri=amqp, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +223,7 @@ def make_api(services):
 def live_api(request, workers, amqp):
     """The API served by the ASGI app, then by the WSGI app, over the session's real workers
     and the real broker: the integration tier's client."""
-    client = api_for(request.param, settings_for(amqp, rpc_connections=4, rpc_proxies=4))
+    client = api_for(request.param, Settings(amqp_uri=amqp, rpc_connections=4, rpc_proxies=4))
     yield client
     client.close()
 
@@ -219,7 +235,7 @@ def make_live_api():
     made = []
 
     def make(kind, amqp, **settings):
-        made.append(api_for(kind, settings_for(amqp, **settings)))
+        made.append(api_for(kind, Settings(amqp_uri=amqp, **settings)))
         return made[-1]
 
     yield make
@@ -250,29 +266,32 @@ def trip(api, airport):
     return create
 
 
-_IATA_CODES = iter(
-    sorted(
-        ("".join(code) for code in itertools.product(string.ascii_uppercase, repeat=3)),
-        key=lambda _: random.random(),
-    )
-)
-
-
-@pytest.fixture
+@pytest.fixture(scope="session")
 def unique_iata():
     """unique_iata() -> a three-letter code no other test in this session uses (codes are unique
     among airports, and the session's tests share one Redis prefix)."""
-    return lambda: next(_IATA_CODES)
+    codes = iter(
+        sorted(
+            ("".join(code) for code in itertools.product(string.ascii_uppercase, repeat=3)),
+            key=lambda _: random.random(),
+        )
+    )
+    return lambda: next(codes)
 
 
 # The shared fixtures that reach RabbitMQ (`amqp`, `workers`, `live_api` and the rest depend on
 # `vhost`): a test marked fast must use none of them. A module's own broker fixture escapes this
 # check, not a run with no broker (scripts/test --fast with TEST_AMQP_URI at a closed port).
-BROKER_FIXTURES = {"vhost", "fresh_vhost", "empty_vhost", "stack"}
+BROKER_FIXTURES = {"vhost", "fresh_vhost", "empty_vhost", "services_on_vhost", "drill_stack"}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if item.path.is_relative_to(EVENTLET_TESTS) != (item.get_closest_marker("eventlet") is not None):
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test that needs eventlet's monkey patch is in tests/eventlet and marked "
+                "`eventlet`, and no other is (tests/conftest.py)"
+            )
         if item.get_closest_marker("fast") is None:
             continue
         needs = BROKER_FIXTURES.intersection(item.fixturenames)

@@ -10,7 +10,7 @@ front of nameko, each written the way its own documentation shows and calling th
 They serve the baseline's routes (bench/baseline_gateway.py) with its statuses: GET /airports/<id>
 200 (404 when there is no such airport), POST /airports 201, POST /trips 201, 400 for a body
 without the fields, and the workers' typed errors as the baseline's ERROR_STATUS maps them.
-bench/stack.py starts them (targets `flask` and `fastapi`).
+bench/targets.py starts them (targets `flask` and `fastapi`).
 """
 
 from bench.baseline_gateway import ERROR_STATUS, error_status

@@ -21,7 +21,7 @@ What differs from nameko-devex, and why:
   table; a body the request models reject is 400, as the baseline answers it (FastAPI's 422 is
   the workers' validation status here). No response_model: the workers' JSON is returned as is.
 
-Run (the harness does this: bench/stack.py, with devstack.gateways.uvicorn_command's flags):
+Run (the harness does this: bench/targets.py, with devstack.gateways.uvicorn_command's flags):
 
     AMQP_URI=amqp://guest:guest@127.0.0.1:5672/ RPC_POOL_SIZE=16 THREADS=16 \\
     uvicorn bench.peers.fastapi_gateway:app --port 8004 --loop uvloop --http httptools

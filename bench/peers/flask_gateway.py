@@ -10,7 +10,7 @@ in flask.g and returns it in the app context's teardown. flask_nameko 1.4.0 (201
 release) runs unchanged on Flask 3.1: flask.g and app.teardown_appcontext are still there, and
 Flask pushes an app context per request, so a proxy is held for one request.
 
-Run (the harness does this: bench/stack.py), threads = the pool size so no thread waits for a proxy:
+Run (the harness does this: bench/targets.py), threads = the pool size so no thread waits for a proxy:
 
     FLASK_NAMEKO_AMQP_URI=amqp://guest:guest@127.0.0.1:5672/ \\
     FLASK_NAMEKO_INITIAL_CONNECTIONS=16 FLASK_NAMEKO_MAX_CONNECTIONS=16 \\

@@ -3,9 +3,9 @@
 import pytest
 import redis
 
-from devstack import procfs, rabbitmq
-from devstack.processes import marked_pids
-from tests.conftest import REDIS_URI
+from devstack import rabbitmq
+from devstack.processes import alive, marked_pids
+from tests.support.servers import REDIS_URI
 
 
 @pytest.fixture(scope="session")  # stateless: any test or fixture may use it
@@ -20,7 +20,7 @@ def assert_nothing_left():
         finally:
             client.close()
         left = {
-            "processes": [pid for pid in marked_pids(run_id) if procfs.alive(pid)],
+            "processes": [pid for pid in marked_pids(run_id) if alive(pid)],
             "vhost": rabbitmq.vhost_exists(f"bench-{run_id}"),
             "redis_keys": keys[:10],
         }

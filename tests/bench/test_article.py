@@ -1,5 +1,5 @@
 """The `article` target (bench/article_gateway.py, the article's gateway rebuilt route for route) as the harness
-starts it: a real stack (bench/stack.py) with just that target, answering the article's routes
+starts it: a real stack (bench/targets.py) with just that target, answering the article's routes
 over HTTP with nameko's defaults; the routes the harness sends it (bench/routes.py); and everything
 it started removed afterwards."""
 
@@ -15,9 +15,9 @@ from bench.cli import cleanup
 from bench.routes import NO_SUCH_ID, PROJECT, routes_of
 from bench.scenarios import SCENARIOS, serves
 from bench.seed import Seed
-from bench.stack import KINDS, Options, Stack
+from bench.targets import KINDS, BenchTargets, Options
 from devstack.http import Outcome
-from tests.conftest import AMQP_BASE, REDIS_URI
+from tests.support.servers import AMQP_BASE, REDIS_URI
 
 pytestmark = pytest.mark.timeout(180)
 AIRPORT, OTHER = "a" * 32, "b" * 32
@@ -30,7 +30,7 @@ def article(assert_nothing_left):
     """(stack, base URL) of the article's gateway and the workers, as `python -m bench --targets
     article` starts them."""
     run_id = "article-" + uuid.uuid4().hex[:8]
-    stack = Stack(["article"], Options(amqp_base=AMQP_BASE, redis_uri=REDIS_URI), run_id)
+    stack = BenchTargets(["article"], Options(amqp_base=AMQP_BASE, redis_uri=REDIS_URI), run_id)
     try:
         with stack:
             stack.keep_logs = False  # kept (and their path printed) if the start failed
@@ -77,7 +77,7 @@ def test_the_article_routes_read_its_answers():
 
 @pytest.mark.fast
 def test_the_article_runs_with_nameko_defaults_unless_a_level_is_given():
-    stack = Stack(["article"], Options(), "article-config")
+    stack = BenchTargets(["article"], Options(), "article-config")
     stack._target = lambda name, argv, env, settings: (argv, settings)  # what it would start
     try:
         argv, settings = stack._start_article()

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import scenarios, stack
+from bench import scenarios, targets
 from bench.cli import choose, parser, seed_targets
 from bench.routes import PROJECT
 from bench.scenarios import SCENARIOS, serves, skip_reason
@@ -59,8 +59,8 @@ def test_list_scenarios_run_on_targets_with_list_routes(monkeypatch):
         assert not serves("reference", name)
         assert skip_reason("reference", name) == "reference serves only get_airport"
         assert serves("my-gateway", name)  # a --url name that is no kind: taken as the full gateway
-    # a kind without list routes (the peers, once bench/stack.py knows them) gets get/create only
-    monkeypatch.setattr(stack, "KINDS", (*stack.KINDS, "flask"))
+    # a kind without list routes (the peers, once bench/targets.py knows them) gets get/create only
+    monkeypatch.setattr(targets, "KINDS", (*targets.KINDS, "flask"))
     assert not serves("flask", "list_airports") and skip_reason("flask", "list_airports") == "flask has no list routes"
     assert serves("flask", "get_airport") and serves("flask", "create_trip")
     assert scenarios.LISTS == {"asgi", "wsgi", "baseline"}

@@ -1,5 +1,5 @@
 """The peer targets (bench/peers/: Flask with flask_nameko, FastAPI with nameko-devex's proxy
-queue) as the harness starts them: a real stack (bench/stack.py) with just those two, on the
+queue) as the harness starts them: a real stack (bench/targets.py) with just those two, on the
 run's own vhost and Redis prefix, answering the baseline's routes and statuses over HTTP; and
 everything it started removed afterwards."""
 
@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from bench.cli import cleanup
-from bench.stack import KINDS, Options, Stack
-from tests.conftest import AMQP_BASE, REDIS_URI
+from bench.targets import KINDS, BenchTargets, Options
+from tests.support.servers import AMQP_BASE, REDIS_URI
 
 PEERS = ["flask", "fastapi"]
 UNKNOWN_ID = "0" * 32  # well-formed, never issued
@@ -21,11 +21,11 @@ pytestmark = pytest.mark.timeout(180)
 def peers(assert_nothing_left):
     """The two peers and the workers, started as `python -m bench --targets flask,fastapi` would."""
     run_id = "peers-" + uuid.uuid4().hex[:8]
-    stack = Stack(PEERS, Options(amqp_base=AMQP_BASE, redis_uri=REDIS_URI), run_id)
+    bench_targets = BenchTargets(PEERS, Options(amqp_base=AMQP_BASE, redis_uri=REDIS_URI), run_id)
     try:
-        with stack:
-            stack.keep_logs = False  # kept (and their path printed) if the start failed
-            yield stack
+        with bench_targets:
+            bench_targets.keep_logs = False  # kept (and their path printed) if the start failed
+            yield bench_targets
     finally:
         cleanup(run_id, REDIS_URI)  # what `python -m bench --cleanup` does, should close() have failed
     assert_nothing_left(run_id)
@@ -62,18 +62,20 @@ def test_the_peers_get_only_the_settings_the_run_sets(monkeypatch):
     """A shell's FLASK_ variable would reach Flask's app.config (from_prefixed_env): it does not,
     --gateway-env's do; LOG_LEVEL becomes the server's --log-level."""
     monkeypatch.setenv("FLASK_NAMEKO_RPC_TIMEOUT", "1")
-    stack = Stack(PEERS, Options(gateway_env={"LOG_LEVEL": "WARNING", "FLASK_NAMEKO_POOL_RECYCLE": "60"}))
-    stack._target = lambda name, argv, env, settings: (argv, env, settings)  # what it would start
+    bench_targets = BenchTargets(
+        PEERS, Options(gateway_env={"LOG_LEVEL": "WARNING", "FLASK_NAMEKO_POOL_RECYCLE": "60"})
+    )
+    bench_targets._target = lambda name, argv, env, settings: (argv, env, settings)  # what it would start
     try:
         (flask_argv, flask_env, flask_settings), (fastapi_argv, _, fastapi_settings) = (
-            stack._start_flask(),
-            stack._start_fastapi(),
+            bench_targets._start_flask(),
+            bench_targets._start_fastapi(),
         )
     finally:
-        stack.keep_logs = False
-        stack.close()
+        bench_targets.keep_logs = False
+        bench_targets.close()
     assert "FLASK_NAMEKO_RPC_TIMEOUT" not in flask_env and flask_env["FLASK_NAMEKO_POOL_RECYCLE"] == "60"
-    assert flask_env["FLASK_NAMEKO_AMQP_URI"] == stack.amqp_uri
+    assert flask_env["FLASK_NAMEKO_AMQP_URI"] == bench_targets.amqp_uri
     for argv, settings in ((flask_argv, flask_settings), (fastapi_argv, fastapi_settings)):
         assert argv[argv.index("--log-level") + 1] == "warning" and settings["LOG_LEVEL"] == "WARNING"
 

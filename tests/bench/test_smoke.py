@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from bench.cli import cleanup
-from tests.conftest import AMQP_BASE, REDIS_URI
+from tests.support.servers import AMQP_BASE, REDIS_URI
 
 ROOT = Path(__file__).resolve().parents[2]
-GATEWAYS = ["asgi", "wsgi", "baseline", "article", "flask", "fastapi"]  # bench.stack.KINDS, in its order
+GATEWAYS = ["asgi", "wsgi", "baseline", "article", "flask", "fastapi"]  # bench.targets.KINDS, in its order
 TARGETS = [*GATEWAYS, "reference"]
 SCENARIOS = ["get_airport", "create_airport", "create_trip", "mix", "memory"]
 # the list scenarios (GET /airports, /trips?airport=) run on the targets with list routes only

@@ -5,7 +5,7 @@ import pytest
 
 from bench.cli import parser, stack_options
 from bench.measure import redis_ports
-from bench.stack import Options, Stack
+from bench.targets import BenchTargets, Options
 
 pytestmark = pytest.mark.fast
 
@@ -17,16 +17,16 @@ def options(*argv):
 
 
 def test_the_gateways_log_as_shipped_unless_told():
-    stack = Stack(["asgi"], Options())
+    bench_targets = BenchTargets(["asgi"], Options())
     try:
-        assert "LOG_LEVEL" not in stack.gateway_env()  # the gateway's own default, INFO
+        assert "LOG_LEVEL" not in bench_targets.gateway_env()  # the gateway's own default, INFO
     finally:
-        stack.close()
-    stack = Stack(["asgi"], Options(gateway_env={"LOG_LEVEL": "WARNING"}))
+        bench_targets.close()
+    bench_targets = BenchTargets(["asgi"], Options(gateway_env={"LOG_LEVEL": "WARNING"}))
     try:
-        assert stack.gateway_env()["LOG_LEVEL"] == "WARNING"
+        assert bench_targets.gateway_env()["LOG_LEVEL"] == "WARNING"
     finally:
-        stack.close()
+        bench_targets.close()
 
 
 def test_a_list_of_brokers_gets_quorum_queues_and_one_broker_the_brokers_default():

@@ -6,7 +6,7 @@ import argparse
 import pytest
 
 from bench.cli import parser, tracing_share
-from bench.stack import Options, Stack
+from bench.targets import BenchTargets, Options
 
 
 @pytest.mark.parametrize(("value", "share"), [("off", None), ("100", 1.0), ("1", 0.01), ("0.5%", 0.005)])
@@ -22,22 +22,22 @@ def test_tracing_refuses_anything_else(value):
 
 def test_off_by_default_sets_no_otel_variable():
     assert parser().parse_args([]).tracing is None
-    stack = Stack(["asgi"], Options())
+    bench_targets = BenchTargets(["asgi"], Options())
     try:
-        assert not any(key.startswith("OTEL_") for key in stack.worker_env(["airports"]))
-        assert not any(key.startswith("OTEL_") for key in stack.gateway_env())
+        assert not any(key.startswith("OTEL_") for key in bench_targets.worker_env(["airports"]))
+        assert not any(key.startswith("OTEL_") for key in bench_targets.gateway_env())
     finally:
-        stack.close()
+        bench_targets.close()
 
 
 def test_on_points_gateways_and_workers_at_the_sink_with_the_sampling_asked():
-    stack = Stack(["asgi"], Options(tracing=0.01))
+    bench_targets = BenchTargets(["asgi"], Options(tracing=0.01))
     try:
-        stack._start_sink()
-        for env in (stack.worker_env(["trips"]), stack.gateway_env()):
+        bench_targets._start_sink()
+        for env in (bench_targets.worker_env(["trips"]), bench_targets.gateway_env()):
             assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://127.0.0.1:")
             assert (env["OTEL_TRACES_SAMPLER"], env["OTEL_TRACES_SAMPLER_ARG"]) == ("parentbased_traceidratio", "0.01")
-        assert stack.describe()["tracing"]["sampled"] == 0.01
+        assert bench_targets.describe()["tracing"]["sampled"] == 0.01
     finally:
-        stack.close()
-    assert not stack.sink.running()
+        bench_targets.close()
+    assert not bench_targets.sink.running()

@@ -1,4 +1,4 @@
-"""bench/stack.py: --worker-env KEY=VALUE reaches every worker process, SERVICE:KEY=VALUE only
+"""bench/targets.py: --worker-env KEY=VALUE reaches every worker process, SERVICE:KEY=VALUE only
 those running SERVICE, whatever the order they were given in."""
 
 import shutil
@@ -6,17 +6,17 @@ import shutil
 import pytest
 
 from bench.cli import main
-from bench.stack import Options, Stack
+from bench.targets import BenchTargets, Options
 
 
 def test_a_service_scoped_variable_reaches_only_the_processes_running_that_service():
     options = Options(worker_env={"airports:MAX_WORKERS": "5", "MAX_WORKERS": "10", "LOG_LEVEL": "DEBUG"})
-    stack = Stack(["asgi"], options, "envtest")
+    bench_targets = BenchTargets(["asgi"], options, "envtest")
     try:
-        airports, trips = stack.worker_env(["airports"]), stack.worker_env(["trips"])
-        combined = stack.worker_env(["airports", "trips", "greeting"])
+        airports, trips = bench_targets.worker_env(["airports"]), bench_targets.worker_env(["trips"])
+        combined = bench_targets.worker_env(["airports", "trips", "greeting"])
     finally:
-        shutil.rmtree(stack.tmp, ignore_errors=True)
+        shutil.rmtree(bench_targets.tmp, ignore_errors=True)
     assert airports["MAX_WORKERS"] == "5" and combined["MAX_WORKERS"] == "5"
     assert trips["MAX_WORKERS"] == "10"
     assert airports["LOG_LEVEL"] == trips["LOG_LEVEL"] == "DEBUG"

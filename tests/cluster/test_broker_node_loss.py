@@ -15,9 +15,9 @@ from drills.scenarios import _walk
 pytestmark = pytest.mark.cluster
 
 
-def test_the_workers_queues_are_quorum_queues(rabbit_cluster, cluster_stack, cluster_gateway):
+def test_the_workers_queues_are_quorum_queues(rabbit_cluster, cluster_vhost, cluster_gateway):
     columns = ("name", "type", "durable", "exclusive", "arguments")
-    queues = {q["name"]: q for q in rabbit_cluster.queues(*columns, vhost=cluster_stack.vhost)}
+    queues = {q["name"]: q for q in rabbit_cluster.queues(*columns, vhost=cluster_vhost)}
     for service in ("airports_service", "trips_service", "greeting_service"):
         assert queues[f"rpc-{service}"]["type"] == "quorum", queues
     # nameko 2.14's own reply queues are durable with x-expires, so the vhost would make them quorum
@@ -58,7 +58,7 @@ def test_killing_each_node_in_turn_under_load_costs_no_request(rabbit_cluster, c
     assert report.stats["requests"] > 1000
     assert sorted(rabbit_cluster.running_nodes()) == sorted(n.name for n in rabbit_cluster.nodes)
     # nothing was restarted by hand: the same worker and gateway processes served throughout
-    assert cluster_stack.workers.running() and all(p.running() for p in cluster_stack.gateways)
+    assert all(process.running() for process in cluster_stack.processes)
 
 
 @pytest.mark.timeout(300)
@@ -67,7 +67,7 @@ def test_a_quorum_queue_without_its_majority_fails_calls_fast_and_recovers(rabbi
     a 504 within RPC_TIMEOUT (or a 503 when the gateway has no link), never a hang, and readiness
     says 503. Nothing is half-written: every write is one Lua script, and a create retried with its
     Idempotency-Key after recovery gives one record. Once the nodes are back, everything serves."""
-    url = cluster_stack.gateway(RPC_TIMEOUT=3)
+    url = cluster_stack.add_gateway("asgi", RPC_TIMEOUT=3).url
     client = Client(url, timeout=30)
     run = uuid.uuid4().hex[:8]
     seed = client.post("/airports", {"name": f"majority-{run}-seed"})

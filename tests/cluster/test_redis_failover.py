@@ -17,7 +17,6 @@ import pytest
 
 from devstack.redis_sentinel import RedisSentinelSet
 from drills.redis_failover import redis_failover
-from tests.drills.conftest import drill_stack  # noqa: F401 (a fixture)
 from tests.support.processes import ROOT
 from workers.airports import storage as airport_storage
 
@@ -76,7 +75,7 @@ def lua_sha(lua):
     return hashlib.sha1(lua.encode()).hexdigest()
 
 
-def test_a_killed_primary_fails_over_with_503s_meanwhile_and_no_restart_by_hand(drill_stack, sentinel_set):  # noqa: F811
+def test_a_killed_primary_fails_over_with_503s_meanwhile_and_no_restart_by_hand(drill_stack, sentinel_set):
     stack = drill_stack(redis_uri=sentinel_set.uri)
     fault = Fault(sentinel_set)
     create_sha = lua_sha(airport_storage._CREATE)
@@ -102,18 +101,18 @@ def test_a_killed_primary_fails_over_with_503s_meanwhile_and_no_restart_by_hand(
     assert all(process.running() for process in stack.workers)
     health = subprocess.run(
         [sys.executable, "-m", "workers.healthcheck", "airports_service", "trips_service"],
-        env={**os.environ, "AMQP_URI": stack.amqp},
+        env={**os.environ, "AMQP_URI": stack.amqp_uri},
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert health.returncode == 0, health.stderr
-    for process in [*stack.workers, *(p for p, _ in stack.gateways.values())]:
+    for process in stack.processes:
         assert PASSWORD not in process.output(), f"{process.name} logged the Redis password"
 
 
-def test_waiting_for_a_replica_loses_no_acknowledged_write(drill_stack, sentinel_set):  # noqa: F811
+def test_waiting_for_a_replica_loses_no_acknowledged_write(drill_stack, sentinel_set):
     # REDIS_WAIT_TIMEOUT_MS as shipped (1000 ms). With 500, in about one run in four on this 2-core
     # machine every write of a 2 s stretch after the recovery got its 503 at once, in bursts 0.6 s
     # apart: the one replica left answered WAIT later than that for a while (the cause is not known).

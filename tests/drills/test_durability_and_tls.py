@@ -4,9 +4,9 @@ it), and the links to the broker and Redis can be TLS."""
 import time
 
 from devstack.http import Client
-from tests.drills.conftest import SERVICES
+from devstack.layout import SERVICE_NAMES
+from devstack.processes import wait_for_services
 from tests.support.private import RedisServer
-from tests.support.processes import wait_for_services
 
 
 def test_an_acknowledged_create_survives_a_worker_crash_and_redis_restarts(drill_stack):
@@ -19,7 +19,7 @@ def test_an_acknowledged_create_survives_a_worker_crash_and_redis_restarts(drill
         stack.workers[0].kill()  # the worker dies...
         redis.stop()  # ...and Redis restarts cleanly (SIGTERM: it syncs its append-only file)
         redis.start()
-        wait_for_services(stack.amqp, SERVICES, stack.add_worker())
+        wait_for_services(stack.amqp_uri, SERVICE_NAMES, [stack.add_worker()])
         assert client.get(f"/airports/{first.json()['id']}").json() == first.json()
 
         second = client.post("/airports", {"name": "kept through a crash"})

@@ -17,7 +17,8 @@ def test_sigterm_drains_the_gateway(drill_stack, kind):
         worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 20},
         gateways=(kind,),
     )
-    process, url = stack.gateways[kind]
+    [gateway] = stack.gateways
+    process, url = gateway.process, gateway.url
     client = Client(url)
     results = []
     threads = [threading.Thread(target=lambda: results.append(client.get("/airports/" + "a" * 32))) for _ in range(5)]

@@ -4,7 +4,9 @@ bookkeeping or memory left behind."""
 import pytest
 
 from drills.scenarios import saturation, timeouts
-from tests.conftest import amqp_uri
+from tests.support import broker
+from tests.support.processes import stack_on
+from tests.support.servers import amqp_uri
 
 SLOW = "/airports/" + "a" * 32
 
@@ -13,30 +15,28 @@ SLOW = "/airports/" + "a" * 32
 def hung(redis_prefix):
     """A stand-in airports_service taking 2 s, behind both gateways: the ASGI one lets 20 calls
     wait at most; the WSGI one has 8 proxies and waits 0.2 s for one; RPC timeout 0.5 s."""
-    from tests.drills.conftest import DrillStack
-    from tests.support import broker
-
     vhost = broker.create_vhost("travel-test-hung")
-    stack = DrillStack(
-        amqp_uri(vhost),
-        "redis://unused",
-        redis_prefix,
-        modules=["tests.services.hung"],
-        services=["airports_service"],
-        worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 100},
-        gateways=("asgi", "wsgi"),
-        gateway_extra={
-            "RPC_MAX_IN_FLIGHT": 20,
-            "RPC_CONNECTIONS": 8,
-            "RPC_PROXIES": 8,
-            "THREADS": 64,
-            "RPC_CHECKOUT_TIMEOUT": 0.2,
-            "RPC_TIMEOUT": 0.5,
-        },
-    )
-    yield stack
-    stack.close()
-    broker.delete_vhost(vhost)
+    try:
+        with stack_on(
+            amqp_uri(vhost),
+            "redis://unused",
+            redis_prefix,
+            modules=["tests.services.hung"],
+            services=["airports_service"],
+            worker_extra={"HANG_SECONDS": 2, "MAX_WORKERS": 100},
+            gateways=("asgi", "wsgi"),
+            gateway_extra={
+                "RPC_MAX_IN_FLIGHT": 20,
+                "RPC_CONNECTIONS": 8,
+                "RPC_PROXIES": 8,
+                "THREADS": 64,
+                "RPC_CHECKOUT_TIMEOUT": 0.2,
+                "RPC_TIMEOUT": 0.5,
+            },
+        ) as stack:
+            yield stack
+    finally:
+        broker.delete_vhost(vhost)
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])

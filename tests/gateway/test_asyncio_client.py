@@ -10,23 +10,24 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from devstack.processes import wait_for_services
 from gateway.rpc.amqp import CHANNEL_MAX
 from gateway.rpc.asyncio_client import AsyncRpcClient, backoff
 from gateway.rpc.calls import Caller, NotConnected, Overloaded, RpcCall, RpcTimeout, UnknownService
-from tests.conftest import amqp_uri
 from tests.support import broker
 from tests.support.probe import HUNG, echo
-from tests.support.processes import nameko_run, wait_for_services, worker_env
+from tests.support.processes import nameko_run, worker_env
+from tests.support.servers import amqp_uri
 
 CALLER = Caller("req-test", "testOperation")
 
 
 @pytest.fixture
-async def client(stack):
+async def client(services_on_vhost):
     clients = []
 
     async def make(**options):
-        rpc = AsyncRpcClient(stack.amqp, connection_name="travel-test-client", **options)
+        rpc = AsyncRpcClient(services_on_vhost.amqp, connection_name="travel-test-client", **options)
         clients.append(rpc)
         await rpc.start()
         assert await rpc.wait_connected(5)
@@ -87,8 +88,8 @@ async def all_links_up(rpc, within=5.0):
 
 
 @pytest.fixture
-def silent(stack):
-    service = SilentService(stack.amqp)
+def silent(services_on_vhost):
+    service = SilentService(services_on_vhost.amqp)
     yield service
     service.close()
 
@@ -132,7 +133,7 @@ async def test_calls_beyond_the_in_flight_bound_are_refused_at_once(client):
     assert await rpc.call(echo(2), CALLER) == 2
 
 
-async def test_a_lost_connection_republishes_pending_calls_once_it_reconnects(client, stack):
+async def test_a_lost_connection_republishes_pending_calls_once_it_reconnects(client, services_on_vhost):
     rpc = await client(connections=1, timeout=10)
     pending = asyncio.ensure_future(rpc.call(HUNG, CALLER))  # answered after 2 s
     await asyncio.sleep(0.2)
@@ -207,18 +208,18 @@ async def test_while_no_node_is_lost_an_unanswered_call_goes_out_once(client, si
     rpc = await client(timeout=2.5)
     call = asyncio.ensure_future(rpc.call(silent.call(), CALLER))
     await asyncio.to_thread(silent.receive)
-    await asyncio.sleep(1.8)  # past RESEND_FIRST: a slow call is not sent twice to a busy stack
+    await asyncio.sleep(1.8)  # past RESEND_FIRST: a slow call is not sent twice to a busy service
     assert silent.queue.get(no_ack=True) is None
     with pytest.raises(RpcTimeout):
         await call
     assert rpc.stats()["resent"] == 0 and not rpc.stats()["unsettled"]
 
 
-async def test_a_cluster_node_that_stops_answering_sends_unanswered_calls_again(stack, silent):
+async def test_a_cluster_node_that_stops_answering_sends_unanswered_calls_again(services_on_vhost, silent):
     # A node no link is on can still take calls with it: the client probes every node's port.
     node = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
     port = node.sockets[0].getsockname()[1]
-    rpc = AsyncRpcClient(f"{stack.amqp};amqp://guest:guest@127.0.0.1:{port}/", connections=1, timeout=6)
+    rpc = AsyncRpcClient(f"{services_on_vhost.amqp};amqp://guest:guest@127.0.0.1:{port}/", connections=1, timeout=6)
     await rpc.start()
     try:
         assert await rpc.wait_connected(5) and rpc.links[0].node == 0
@@ -237,7 +238,7 @@ async def test_a_cluster_node_that_stops_answering_sends_unanswered_calls_again(
         await rpc.close()
 
 
-async def test_a_probe_round_that_fails_does_not_stop_the_probing(stack, monkeypatch, caplog):
+async def test_a_probe_round_that_fails_does_not_stop_the_probing(services_on_vhost, monkeypatch, caplog):
     node = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
     port = node.sockets[0].getsockname()[1]
     probe, failures = AsyncRpcClient._probe, [RuntimeError("a bug in a probe")]
@@ -248,7 +249,7 @@ async def test_a_probe_round_that_fails_does_not_stop_the_probing(stack, monkeyp
         return await probe(params)
 
     monkeypatch.setattr(AsyncRpcClient, "_probe", staticmethod(failing_once))
-    rpc = AsyncRpcClient(f"{stack.amqp};amqp://guest:guest@127.0.0.1:{port}/", connections=1)
+    rpc = AsyncRpcClient(f"{services_on_vhost.amqp};amqp://guest:guest@127.0.0.1:{port}/", connections=1)
     await rpc.start()
     try:
         await asyncio.sleep(1.2)  # the failed round, then two that find both nodes up
@@ -261,7 +262,7 @@ async def test_a_probe_round_that_fails_does_not_stop_the_probing(stack, monkeyp
         await rpc.close()
 
 
-async def test_a_lost_call_waits_for_a_link_no_longer_than_its_timeout(client, stack):
+async def test_a_lost_call_waits_for_a_link_no_longer_than_its_timeout(client, services_on_vhost):
     rpc = await client(connections=1, timeout=1)
     rpc.links[0].node = 0
     pending = asyncio.ensure_future(rpc.call(HUNG, CALLER))
@@ -305,7 +306,7 @@ async def test_unmodified_nameko_services_and_proxies_work_beside_it(fresh_vhost
         process = nameko_run(
             worker_env(amqp, "redis://unused", "unused:"), modules=["tests.services.probe"], name="probe"
         )
-        await asyncio.to_thread(wait_for_services, amqp, ["probe_service"], process)
+        await asyncio.to_thread(wait_for_services, amqp, ["probe_service"], [process])
         assert await rpc.call(echo("ours"), CALLER) == "ours"
         with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=5) as proxy:
             assert proxy.probe_service.echo(value="nameko's") == "nameko's"
@@ -315,10 +316,10 @@ async def test_unmodified_nameko_services_and_proxies_work_beside_it(fresh_vhost
             process.close()
 
 
-async def test_a_request_nobody_took_in_time_expires_in_the_queue(client, stack):
+async def test_a_request_nobody_took_in_time_expires_in_the_queue(client, services_on_vhost):
     # A service whose queue exists but has no worker: the request waits there. Once its caller
     # has timed out the broker drops it, so a worker starting later does not run it for nobody.
-    with Connection(stack.amqp) as connection:
+    with Connection(services_on_vhost.amqp) as connection:
         Queue(
             "rpc-sleeper_service",
             Exchange("nameko-rpc", type="topic", durable=True),
@@ -329,7 +330,7 @@ async def test_a_request_nobody_took_in_time_expires_in_the_queue(client, stack)
     with pytest.raises(RpcTimeout):
         await rpc.call(RpcCall("sleeper_service", "work"), CALLER)
     deadline = time.monotonic() + 5
-    while (await asyncio.to_thread(broker.queue_messages, stack.vhost)).get("rpc-sleeper_service") != 0:
+    while (await asyncio.to_thread(broker.queue_messages, services_on_vhost.vhost)).get("rpc-sleeper_service") != 0:
         assert time.monotonic() < deadline, "the expired request is still queued"
         await asyncio.sleep(0.2)
 

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from tests.conftest import amqp_uri
+from devstack.processes import wait_for_services
 from tests.support import broker
-from tests.support.processes import nameko_run, wait_for_services, worker_env
+from tests.support.processes import nameko_run, worker_env
+from tests.support.servers import amqp_uri
 
 ANY_ID = "a" * 32
 
@@ -28,7 +29,7 @@ def hung_airports(redis_prefix):
         worker_env(amqp, "redis://unused", redis_prefix, HANG_SECONDS=2), modules=["tests.services.hung"], name="hung"
     )
     try:
-        wait_for_services(amqp, ["airports_service"], process)
+        wait_for_services(amqp, ["airports_service"], [process])
         yield amqp
     finally:
         process.kill()

@@ -15,11 +15,11 @@ CALLER = Caller("req-pool", "testOperation")
 
 
 @pytest.fixture
-def pool(stack):
+def pool(services_on_vhost):
     pools = []
 
     def make(**options):
-        pools.append(ProxyPool({"AMQP_URI": stack.amqp}, **options))
+        pools.append(ProxyPool({"AMQP_URI": services_on_vhost.amqp}, **options))
         return pools[-1]
 
     yield make
@@ -100,11 +100,11 @@ def test_a_request_that_finds_the_broker_gone_drops_the_idle_proxies(pool, monke
     assert rpc.stats()["idle"] == 0 and not rpc.connected
 
 
-def test_a_broker_dropping_every_connection_while_warm(pool, stack):
+def test_a_broker_dropping_every_connection_while_warm(pool, services_on_vhost):
     rpc = pool(size=4, timeout=2)
     with ThreadPoolExecutor(4) as threads:
         list(threads.map(lambda n: rpc.call(echo(n), CALLER), range(16)))
-    broker.close_connections(stack.vhost)  # clients and the service alike, as a broker restart would
+    broker.close_connections(services_on_vhost.vhost)  # clients and the service alike, as a broker restart would
     failures, deadline = [], time.monotonic() + 15
     while True:
         try:
@@ -118,8 +118,8 @@ def test_a_broker_dropping_every_connection_while_warm(pool, stack):
         assert list(threads.map(lambda n: rpc.call(echo(n), CALLER), range(16))) == list(range(16))
 
 
-def test_a_thousand_recycles_leak_no_connection(pool, stack):
-    baseline = len(broker.connections(stack.vhost))
+def test_a_thousand_recycles_leak_no_connection(pool, services_on_vhost):
+    baseline = len(broker.connections(services_on_vhost.vhost))
     rpc = pool(size=2, max_age=1e-9)  # every proxy is recycled after its one call
     with ThreadPoolExecutor(2) as threads:
         assert list(threads.map(lambda n: rpc.call(echo(n), CALLER), range(1000))) == list(range(1000))
@@ -127,4 +127,4 @@ def test_a_thousand_recycles_leak_no_connection(pool, stack):
     rpc.close()
     time.sleep(1)
     # What remains beyond the service's own are kombu's shared publisher connections, not proxies.
-    assert len(broker.connections(stack.vhost)) - baseline <= 2
+    assert len(broker.connections(services_on_vhost.vhost)) - baseline <= 2

@@ -24,16 +24,16 @@ class Blocking:
 
 
 @pytest.fixture(params=["asyncio", "proxy pool"])
-async def rpc(request, stack):
+async def rpc(request, services_on_vhost):
     if request.param == "asyncio":
-        client = AsyncRpcClient(stack.amqp, timeout=5, connection_name="travel-test-clients")
+        client = AsyncRpcClient(services_on_vhost.amqp, timeout=5, connection_name="travel-test-clients")
         assert isinstance(client, AsyncBaseRpcClient)
         await client.start()
         assert await client.wait_connected(5) and client.connected
         yield client
         await client.close()
     else:
-        client = ProxyPool({"AMQP_URI": stack.amqp}, size=2, timeout=5)
+        client = ProxyPool({"AMQP_URI": services_on_vhost.amqp}, size=2, timeout=5)
         assert isinstance(client, BaseRpcClient) and client.connected
         yield Blocking(client)
         client.close()

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from devstack import procfs
-from devstack.processes import ROOT, RUN_ID_VARIABLE, ChildProcess, marked_pids
-from tests.conftest import REDIS_URI, amqp_uri
-from tests.support.processes import free_port, wait_for_http
+from devstack.processes import ROOT, RUN_ID_VARIABLE, ChildProcess, alive, marked_pids
+from devstack.stack import wait_for_http
+from tests.support.processes import free_port
+from tests.support.servers import REDIS_URI, amqp_uri
 
 
 def request(url, body=None, timeout=10):
@@ -83,8 +83,8 @@ def test_scripts_run_serves_the_article_walkthrough_and_stops_on_a_signal(gatewa
         except subprocess.TimeoutExpired:
             pytest.fail(f"scripts/run did not stop within 60 s of SIGTERM:\n{process.output()[-3000:]}")
         deadline = time.monotonic() + 15
-        while any(procfs.alive(pid) for pid in members) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in members) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not [pid for pid in members if procfs.alive(pid)], "scripts/run left processes behind"
+        assert not [pid for pid in members if alive(pid)], "scripts/run left processes behind"
     finally:
         process.close()

@@ -72,9 +72,9 @@ def check_span(span, service, method, error_type=None):
         assert span.attributes["error.type"] == error_type
 
 
-async def test_the_asgi_client_spans_and_propagates(stack, exported):
-    rpc = AsyncRpcClient(stack.amqp, timeout=0.5, connections=1, connection_name="travel-test-traced")
-    runner = runners.AsgiRunner(rpc, Settings(amqp_uri=stack.amqp))
+async def test_the_asgi_client_spans_and_propagates(services_on_vhost, exported):
+    rpc = AsyncRpcClient(services_on_vhost.amqp, timeout=0.5, connections=1, connection_name="travel-test-traced")
+    runner = runners.AsgiRunner(rpc, Settings(amqp_uri=services_on_vhost.amqp))
     await rpc.start()
     try:
         assert await rpc.wait_connected(5)
@@ -114,9 +114,9 @@ async def test_the_asgi_client_spans_and_propagates(stack, exported):
         await rpc.close()
 
 
-def test_the_wsgi_pool_spans_and_propagates(stack, exported):
-    pool = ProxyPool({"AMQP_URI": stack.amqp}, size=2, timeout=0.5)
-    runner = runners.WsgiRunner(pool, Settings(amqp_uri=stack.amqp))
+def test_the_wsgi_pool_spans_and_propagates(services_on_vhost, exported):
+    pool = ProxyPool({"AMQP_URI": services_on_vhost.amqp}, size=2, timeout=0.5)
+    runner = runners.WsgiRunner(pool, Settings(amqp_uri=services_on_vhost.amqp))
     try:
         seen = runner.call(PROBE, CALLER)
         span = only(exported)

@@ -10,12 +10,13 @@ import uuid
 import pytest
 import requests
 
+from devstack.layout import SERVICE_NAMES
 from devstack.otlp_sink import OtlpSink
-from tests.conftest import REDIS_URI, amqp_uri
+from devstack.processes import wait_for_services
 from tests.support import broker
-from tests.support.processes import nameko_run, start_gateway, wait_for_services, worker_env
+from tests.support.processes import nameko_run, start_gateway, worker_env
+from tests.support.servers import REDIS_URI, amqp_uri
 
-SERVICES = ["airports_service", "trips_service", "greeting_service"]
 GATEWAYS = ["asgi", "wsgi"]
 
 
@@ -47,7 +48,7 @@ def traced(sink, redis_prefix):
     workers = nameko_run(env, name="traced-workers")
     gateways = {}
     try:
-        wait_for_services(amqp, SERVICES, workers)
+        wait_for_services(amqp, SERVICE_NAMES, [workers])
         for kind in GATEWAYS:
             gateways[kind] = start_gateway(kind, {**env, "LOG_LEVEL": "INFO"})
         yield {"workers": workers, "gateways": gateways, "redis_prefix": redis_prefix}
@@ -264,7 +265,7 @@ def test_json_logs_carry_trace_and_span_ids(sink, redis_prefix, fresh_vhost):
     env = worker_env(amqp, REDIS_URI, redis_prefix, LOG_FORMAT="json", **otel_env(sink))
     workers = nameko_run(env, modules=("workers.greeting", "workers.airports"), name="traced-json")
     try:
-        wait_for_services(amqp, ["greeting_service", "airports_service"], workers)
+        wait_for_services(amqp, ["greeting_service", "airports_service"], [workers])
         process, url = start_gateway("asgi", {**env, "LOG_LEVEL": "INFO"})
         try:
             trace_id, parent_id = new_ids()

@@ -24,8 +24,11 @@ def trip_store(redis_client, prefix):
     return TripStore(redis_client, prefix, {})
 
 
-def incoming_call(delivery_id=None, request_id=None):
-    return IncomingCall(request_id=request_id, delivery_id=delivery_id)
+@pytest.fixture
+def incoming_call():
+    """incoming_call(delivery_id=None, request_id=None) -> the IncomingCall a worker sees for a
+    request with those ids."""
+    return lambda delivery_id=None, request_id=None: IncomingCall(request_id=request_id, delivery_id=delivery_id)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from schemas.errors import Conflict, NotFound, ValidationError
-from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
 
 pytestmark = pytest.mark.fast
@@ -15,7 +14,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 @pytest.fixture
-def airports(airport_store):
+def airports(airport_store, incoming_call):
     return worker_factory(AirportsService, store=airport_store, incoming=incoming_call())
 
 

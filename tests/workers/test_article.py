@@ -8,9 +8,9 @@ import time
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from tests.conftest import amqp_uri
 from tests.support.broker import queue_consumers
 from tests.support.processes import nameko_run, worker_env
+from tests.support.servers import amqp_uri
 
 DELAY = 0.5
 

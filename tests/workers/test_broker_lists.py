@@ -13,12 +13,14 @@ import urllib.request
 
 import pytest
 
+from devstack.processes import wait_for_services
 from gateway.logs import PasswordFilter as GatewayPasswordFilter  # the same class, as the gateway configures it
 from gateway.rpc.asyncio_client import AsyncRpcClient
 from gateway.rpc.calls import Caller, RpcCall
 from gateway.rpc.proxy_pool import ProxyPool
 from gateway.settings import Settings, masked
-from tests.support.processes import free_port, nameko_run, wait_for_services, worker_env
+from tests.support.processes import free_port, nameko_run, worker_env
+from tests.support.servers import REDIS_URI, amqp_uri
 from workers.common import metrics
 from workers.common.logs import PasswordFilter, mask_passwords
 
@@ -151,13 +153,11 @@ def test_no_free_metrics_port_is_a_clear_warning_not_an_error(monkeypatch, caplo
 
 
 def test_a_second_worker_instance_on_the_same_host_serves_on_the_next_port(fresh_vhost, redis_prefix):
-    from tests.conftest import REDIS_URI, amqp_uri
-
     first_port = free_port()
     env = worker_env(amqp_uri(fresh_vhost), REDIS_URI, redis_prefix, METRICS_PORT=f"{first_port}-{first_port + 5}")
     instances = [nameko_run(env, modules=["workers.greeting"], name=f"side-by-side-{n}") for n in range(2)]
     try:
-        wait_for_services(amqp_uri(fresh_vhost), ["greeting_service"], instances[0])
+        wait_for_services(amqp_uri(fresh_vhost), ["greeting_service"], instances[:1])
         deadline = time.monotonic() + 30
         while not all("metrics and health on" in p.output() for p in instances):
             assert time.monotonic() < deadline, [p.output()[-1500:] for p in instances]

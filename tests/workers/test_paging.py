@@ -6,7 +6,6 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from schemas.errors import ValidationError
-from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
 from workers.common.paging import encode_cursor
 
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.fast
 
 
 @pytest.fixture
-def airports(airport_store):
+def airports(airport_store, incoming_call):
     return worker_factory(AirportsService, store=airport_store, incoming=incoming_call())
 
 

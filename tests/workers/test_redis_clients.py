@@ -70,10 +70,8 @@ def test_a_provider_with_a_bad_uri_fails_to_start_without_the_uri_in_its_error()
     assert "word" not in "".join(traceback.format_exception(caught.value))  # what nameko would log
 
 
-def test_the_plain_forms_keep_working_and_have_no_replica(redis_client):
-    from tests.conftest import REDIS_URI
-
-    clients = connect(REDIS_URI, decode_responses=True)
+def test_the_plain_forms_keep_working_and_have_no_replica(redis_uri):
+    clients = connect(redis_uri, decode_responses=True)
     try:
         assert clients.primary.ping() and clients.replica is None
     finally:
@@ -99,7 +97,7 @@ def test_a_get_reads_where_every_read_does(redis_client, prefix):
     assert Reads(unreachable(), redis_client).get(key) == "from the replica"
     assert Reads(redis_client).get(f"{prefix}no-such-key") is None
     # Outside a green process (here: OS threads) a GET goes straight to the client, alone: the
-    # round trips GETs share are the workers' (tests/containers/test_shared_gets.py).
+    # round trips GETs share are the workers' (tests/eventlet/test_shared_gets.py).
     assert shared_gets(redis_client) is redis_client
 
 

@@ -5,7 +5,6 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from schemas.errors import NotFound
-from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
 from workers.common.idempotency import Duplicate
 from workers.runtime.context import IncomingCall
@@ -20,20 +19,20 @@ class Airports:
 
 
 def airports_for(store, delivery_id):
-    return worker_factory(AirportsService, store=store, incoming=incoming_call(delivery_id))
+    return worker_factory(AirportsService, store=store, incoming=IncomingCall(None, delivery_id))
 
 
 def trips_for(store, airports, delivery_id):
     return worker_factory(
         TripsService,
         store=store,
-        incoming=incoming_call(delivery_id),
+        incoming=IncomingCall(None, delivery_id),
         airports=Airports(airports),
         config={"TRIP_HOLD_DEADLINE": 60, "TRIP_RELEASE_RETRY": 0},
     )
 
 
-def test_an_airport_delete_run_twice_under_one_delivery_id_succeeds_twice(airport_store, redis_client):
+def test_an_airport_delete_run_twice_under_one_delivery_id_succeeds_twice(airport_store, redis_client, incoming_call):
     first = airports_for(airport_store, "corr-1")
     record = first.create(name="Lisbon", iata="LIS")
     assert first.delete(record["id"]) is None
@@ -54,7 +53,7 @@ def test_a_delete_without_a_delivery_id_leaves_no_marker(airport_store):
         service.delete(record["id"])
 
 
-def test_the_marker_is_checked_inside_the_delete_script(airport_store):
+def test_the_marker_is_checked_inside_the_delete_script(airport_store, incoming_call):
     """A repeat that read the record before the first run deleted it still answers success."""
     service = airports_for(airport_store, "corr-3")
     record = service.create(name="Faro")

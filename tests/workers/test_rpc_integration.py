@@ -10,6 +10,7 @@ import pytest
 from nameko.exceptions import BadRequest, MethodNotFound, RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from devstack.processes import wait_for_services
 from schemas.errors import (
     Conflict,
     IdempotencyKeyInUse,
@@ -19,8 +20,8 @@ from schemas.errors import (
     TravelError,
     ValidationError,
 )
-from tests.conftest import REDIS_URI, amqp_uri
-from tests.support.processes import BIN, ROOT, nameko_run, wait_for_services, worker_env
+from tests.support.processes import BIN, ROOT, nameko_run, worker_env
+from tests.support.servers import REDIS_URI, amqp_uri
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def test_json_logs_carry_the_request_id(fresh_vhost, redis_prefix):
         worker_env(amqp, REDIS_URI, redis_prefix, LOG_FORMAT="json"), modules=["workers.airports"], name="json-logs"
     )
     try:
-        wait_for_services(amqp, ["airports_service"], process)
+        wait_for_services(amqp, ["airports_service"], [process])
         miss_and_wait_for_the_log(amqp, process, "json-7", '"json-7"')
     finally:
         process.stop()

@@ -13,7 +13,6 @@ from kombu.exceptions import OperationalError
 from nameko.testing.services import worker_factory
 
 from schemas.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
-from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
 from workers.trips.service import TripsService
 
@@ -36,7 +35,7 @@ class FlakyAirports:
 
 
 @pytest.fixture
-def airports(airport_store):
+def airports(airport_store, incoming_call):
     return worker_factory(AirportsService, store=airport_store, incoming=incoming_call())
 
 
@@ -46,7 +45,7 @@ def remote(airports):
 
 
 @pytest.fixture
-def trips(trip_store, remote):
+def trips(trip_store, remote, incoming_call):
     return worker_factory(
         TripsService,
         store=trip_store,

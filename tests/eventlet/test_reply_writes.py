@@ -16,6 +16,8 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from workers.runtime import replies
 from workers.runtime.entrypoint import rpc
 
+pytestmark = pytest.mark.eventlet  # tests/conftest.py says why
+
 BASIC_PUBLISH, BASIC_ACK = (60, 40), (60, 80)
 
 

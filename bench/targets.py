@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from bench.measure import listening_pids
 from bench.routes import routes_of
 from bench.seed import wait_ready
-from devstack import procfs, rabbitmq
+from devstack import rabbitmq
 from devstack.gateways import gateway_command, uvicorn_command
 from devstack.isolation import clean_environment, delete_keys, free_port
 from devstack.layout import SERVICES, parse_layout, worker_command, worker_variable
@@ -101,7 +102,7 @@ class Target:
         port on this machine (nothing, for a remote URL)."""
         if self.process is not None:
             return self.process.pids()
-        return procfs.listening_pids(self.port) if self.port and _is_local(self.url) else []
+        return listening_pids(self.port) if self.port and _is_local(self.url) else []
 
 
 def _is_local(url):
@@ -109,8 +110,10 @@ def _is_local(url):
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-class Stack(Started):
-    """Use as a context manager: `start()` in `__enter__`, everything undone in `__exit__`."""
+class BenchTargets(Started):
+    """The targets under benchmark (peers included) and the workers behind them, on a vhost and a
+    Redis prefix of the run's own. A context manager: `start()` in `__enter__`, everything undone in
+    `__exit__`."""
 
     def __init__(self, target_names, options, run_id=None):
         self.options = options

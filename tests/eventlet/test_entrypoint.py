@@ -17,6 +17,8 @@ from workers.greeting import GreetingService
 from workers.runtime.context import IncomingCallProvider
 from workers.runtime.entrypoint import rpc
 
+pytestmark = pytest.mark.eventlet  # tests/conftest.py says why
+
 log = logging.getLogger("probe")
 
 

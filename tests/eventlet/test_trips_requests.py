@@ -5,11 +5,14 @@ broker anyway (workers/trips/service.py).
 Runs under `nameko test` (eventlet monkey-patched); see tests/conftest.py.
 """
 
+import pytest
 from amqp.serialization import decode_properties_basic
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from workers.airports.service import AirportsService
 from workers.trips.service import TripsService
+
+pytestmark = pytest.mark.eventlet  # tests/conftest.py says why
 
 BASIC_DELIVER = b"\x00\x3c\x00\x3c"  # class 60, method 60
 METHOD, HEADER = 1, 2  # AMQP frame types

@@ -25,6 +25,8 @@ from workers.runtime.container import DOTTED_PATH, ServiceContainer
 from workers.runtime.entrypoint import rpc
 from workers.runtime.proxy import RpcProxy
 
+pytestmark = pytest.mark.eventlet  # tests/conftest.py says why
+
 
 class CalleeService:
     name = "consumer_callee"

@@ -13,6 +13,8 @@ from workers.common.redis_clients import connect
 from workers.runtime import shared_gets as module
 from workers.runtime.shared_gets import SharedGets, shared_gets
 
+pytestmark = pytest.mark.eventlet  # tests/conftest.py says why
+
 
 @pytest.fixture
 def client(redis_uri):
