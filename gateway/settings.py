@@ -33,6 +33,12 @@ class Settings:
     amqp_ssl_cert: str = setting("AMQP_SSL_CERT", "")  # amqps://: client certificate, for brokers that ask
     amqp_ssl_key: str = setting("AMQP_SSL_KEY", "")
     server_threads: int = setting("THREADS", 16)  # WSGI: the server's threads per process (gunicorn.conf.py)
+    # The edge (gateway/protocol.py): what a request may be and how long it may take to arrive
+    max_url_bytes: int = setting("MAX_URL_BYTES", 8192)  # the request target; longer: 414
+    max_header_fields: int = setting("MAX_HEADER_FIELDS", 100)  # more: 431
+    max_header_field_bytes: int = setting("MAX_HEADER_FIELD_BYTES", 8192)  # one field, name and value; larger: 431
+    max_header_section_bytes: int = setting("MAX_HEADER_SECTION_BYTES", 65536)  # all of them; larger: 431
+    request_read_timeout: float = setting("REQUEST_READ_TIMEOUT", 10.0)  # seconds to send a whole request
 
     @classmethod
     def variable(cls, name):
@@ -61,7 +67,14 @@ class Settings:
     def validate(self):
         if self.log_format not in ("plain", "json"):
             raise ValueError("LOG_FORMAT must be plain or json")
-        for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes", "server_threads"):
+        for name in (
+            "rpc_timeout",
+            "rpc_max_in_flight",
+            "rpc_checkout_timeout",
+            "max_body_bytes",
+            "server_threads",
+            *EDGE,
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.variable(name)} must be positive")
         for name in ("rpc_connections", "rpc_proxies"):
@@ -135,6 +148,14 @@ class Settings:
             f"CORS {self.cors_origins or 'off'}"
         )
 
+
+EDGE = (
+    "max_url_bytes",
+    "max_header_fields",
+    "max_header_field_bytes",
+    "max_header_section_bytes",
+    "request_read_timeout",
+)
 
 # Variables renamed: the old name sets each new one the environment does not set itself.
 RENAMED = {"RPC_POOL_SIZE": ("RPC_CONNECTIONS", "RPC_PROXIES")}  # it counted either, by gateway kind
