@@ -6,6 +6,8 @@ process are summed at scrape time (prometheus_client's multiprocess mode; with g
 use `-c gateway/gunicorn.conf.py` so dead workers are forgotten).
 """
 
+import http
+import logging
 import os
 import time
 
@@ -18,9 +20,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 from telemetry.metrics import LATENCY_BUCKETS
+
+log = logging.getLogger("gateway")
 
 
 class Children:
@@ -77,6 +82,21 @@ rpc_calls, rpc_duration = Children(RPC_CALLS), Children(RPC_DURATION)
 pool_proxies, pool_events = Children(POOL_PROXIES), Children(POOL_EVENTS)
 
 
+# Label values a client chooses are bounded: a method outside these, or a status outside HTTP's
+# registry, is counted as "other" (a route outside the table is "unmatched": middleware.py).
+KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
+KNOWN_STATUSES = frozenset(status.value for status in http.HTTPStatus)
+OTHER = "other"
+
+
+def method_label(method):
+    return method if method in KNOWN_METHODS else OTHER
+
+
+def status_label(status):
+    return status if status in KNOWN_STATUSES else OTHER
+
+
 def observe_rpc(rpc_call, started, error):
     """Count and time one finished RPC (`error` None when it succeeded)."""
     name = f"{rpc_call.service}.{rpc_call.method}"
@@ -94,9 +114,28 @@ def watch_pending(count):
 
 def exposition():
     """(body, content type) of the current metrics, across processes in multiprocess mode."""
+    return generate_latest(_registry()), CONTENT_TYPE_LATEST
+
+
+def _registry():
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+        return registry
+    return REGISTRY
+
+
+def serve_metrics(host, port):
+    """/metrics on host:port, a server thread of prometheus_client's (METRICS_PORT), so that it can
+    stay off the API's port. Of several server processes (uvicorn --workers), the first to bind
+    serves, in multiprocess mode the sum of all; the others say so and go on."""
+    try:
+        start_http_server(port, addr=host, registry=_registry())
+    except OSError as exc:
+        level = logging.INFO if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else logging.WARNING
+        log.log(
+            level, "metrics: %s:%s is taken (%s); METRICS_PORT names it: not served by this process", host, port, exc
+        )
+        return False
+    log.info("metrics: /metrics on http://%s:%s", host, port)
+    return True

@@ -5,6 +5,8 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass, field, fields
 
+from telemetry.metrics import parse_ports
+
 
 def setting(variable, default, secret=False):
     """A setting read from the environment variable `variable`; its type is its default's.
@@ -39,6 +41,9 @@ class Settings:
     max_header_field_bytes: int = setting("MAX_HEADER_FIELD_BYTES", 8192)  # one field, name and value; larger: 431
     max_header_section_bytes: int = setting("MAX_HEADER_SECTION_BYTES", 65536)  # all of them; larger: 431
     request_read_timeout: float = setting("REQUEST_READ_TIMEOUT", 10.0)  # seconds to send a whole request
+    metrics_port: str = setting("METRICS_PORT", "0")  # /metrics on a port (or FIRST-LAST) of its own; 0: the API's
+    host: str = setting("HOST", "127.0.0.1")  # where the server listens (its command line says so too)
+    rate_limit: str = setting("RATE_LIMIT", "")  # Q/W: Q requests per W seconds per client and process; empty: off
 
     @classmethod
     def variable(cls, name):
@@ -80,6 +85,8 @@ class Settings:
         for name in ("rpc_connections", "rpc_proxies"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{self.variable(name)} must not be negative")
+        self.rate_limit_policy  # noqa: B018 (a ValueError if malformed)
+        parse_ports(self.metrics_port)
         uris = self.amqp_uris
         if not uris:
             raise ValueError("AMQP_URI names no broker")
@@ -101,6 +108,20 @@ class Settings:
     def proxies(self):
         """RPC_PROXIES, or a proxy per server thread, so no request waits for one."""
         return self.rpc_proxies or self.server_threads
+
+    @property
+    def rate_limit_policy(self):
+        """RATE_LIMIT as (quota, window in seconds), or None when off."""
+        if not self.rate_limit.strip():
+            return None
+        quota, slash, window = self.rate_limit.partition("/")
+        try:
+            policy = int(quota), float(window)
+        except ValueError:
+            policy = None
+        if not slash or policy is None or policy[0] < 1 or policy[1] <= 0:
+            raise ValueError(f"RATE_LIMIT={self.rate_limit!r} is not Q/W (Q requests in W seconds, e.g. 100/60)")
+        return policy
 
     @property
     def tokens(self):
@@ -145,7 +166,7 @@ class Settings:
             f"{brokers} {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, "
             f"connections {self.rpc_connections or 'auto'}, proxies {self.rpc_proxies or 'auto'}, "
             f"auth {'on' if self.tokens else 'off'}, "
-            f"CORS {self.cors_origins or 'off'}"
+            f"CORS {self.cors_origins or 'off'}, rate limit {self.rate_limit or 'off'}"
         )
 
 
