@@ -240,7 +240,7 @@ def slow_clients(report, url, connections, seconds):
 
     def trickle():
         while not stop.is_set():
-            dropped.append(_trickle_once(url, stop))
+            dropped.append(trickle_once(url, stop))
 
     threads = [threading.Thread(target=trickle, daemon=True) for _ in range(connections)]
     for thread in threads:
@@ -252,13 +252,14 @@ def slow_clients(report, url, connections, seconds):
     report.stats["slow connections dropped by the gateway"] = sum(dropped)
 
 
-def _trickle_once(url, stop):
-    """True if the gateway dropped this connection, False if the drill ended first."""
+def trickle_once(url, stop, interval=1.0):
+    """A slow client: a request's head, a byte every `interval` seconds, on a connection of its own
+    until `stop`. True if the gateway dropped the connection, False if the drill ended first."""
     parts = urllib.parse.urlsplit(url)
     try:
         with socket.create_connection((parts.hostname, parts.port or 80), timeout=5) as sock:
             for byte in b"GET /health/live HTTP/1.1\r\nHost: drill\r\nX-Slow: " + b"z" * 10_000:
-                if stop.wait(1.0):
+                if stop.wait(interval):
                     return False
                 sock.send(bytes((byte,)))
     except OSError:

@@ -169,4 +169,7 @@ def configure_logging(level="INFO", fmt="plain"):
             library.propagate = False
     server = logging.getLogger(SERVER_LOGGER)
     if server.handlers:  # uvicorn configured it (its access log is off: the gateway writes its own)
-        server.handlers = [handler]
+        # written at once, not at the end of a loop turn: its last lines come as the process exits
+        direct = logging.StreamHandler(sys.stderr)
+        direct.filters, direct.formatter = handler.filters, handler.formatter
+        server.handlers = [direct]

@@ -125,17 +125,20 @@ def _registry():
     return REGISTRY
 
 
-def serve_metrics(host, port):
-    """/metrics on host:port, a server thread of prometheus_client's (METRICS_PORT), so that it can
-    stay off the API's port. Of several server processes (uvicorn --workers), the first to bind
-    serves, in multiprocess mode the sum of all; the others say so and go on."""
-    try:
-        start_http_server(port, addr=host, registry=_registry())
-    except OSError as exc:
-        level = logging.INFO if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else logging.WARNING
-        log.log(
-            level, "metrics: %s:%s is taken (%s); METRICS_PORT names it: not served by this process", host, port, exc
-        )
-        return False
-    log.info("metrics: /metrics on http://%s:%s", host, port)
-    return True
+def serve_metrics(host, ports):
+    """/metrics on the first free one of `ports` (METRICS_PORT) of `host`, a server thread of
+    prometheus_client's, off the API's port; True if it serves. None free (the workers' port in a
+    shared environment, or a sibling server process's): False, and the caller keeps /metrics on the
+    API's port (in multiprocess mode every process there answers with the sum of all)."""
+    failure = None
+    for port in ports:
+        try:
+            start_http_server(port, addr=host, registry=_registry())
+        except OSError as exc:
+            failure = exc
+            continue
+        log.info("metrics: /metrics on http://%s:%s, not on the API's port", host, port)
+        return True
+    if ports:
+        log.warning("metrics: METRICS_PORT %s taken (%s): /metrics stays on the API's port", ports[0], failure)
+    return False

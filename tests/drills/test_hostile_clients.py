@@ -5,18 +5,27 @@ and the rate limit. Everything stays up, memory comes back, others are served me
 
 import pytest
 
-from drills.hostile_clients import hostile_clients
+from devstack.http import Client
+from drills.hostile_clients import hostile_clients, rate_limit
+from drills.report import Report
+from tests.support.processes import free_port
 
 
 @pytest.mark.parametrize("kind, log_format", [("asgi", "plain"), ("wsgi", "json")])
 def test_hostile_clients(drill_stack, kind, log_format):
+    metrics_port = free_port()
     stack = drill_stack(
         gateways=(kind,),
         # 3 s to send a request, so the slow clients are dropped and come back within the phase
-        gateway_extra={"LOG_LEVEL": "INFO", "LOG_FORMAT": log_format, "REQUEST_READ_TIMEOUT": 3, "THREADS": 8},
+        gateway_extra={
+            **{"LOG_LEVEL": "INFO", "LOG_FORMAT": log_format, "REQUEST_READ_TIMEOUT": 3, "THREADS": 8},
+            "METRICS_PORT": metrics_port,
+        },
     )
     process, url = stack.gateways[kind]
-    report = hostile_clients(url, log_path=process.log_path, slow_connections=50, slow_seconds=5)
+    metrics_url = f"http://127.0.0.1:{metrics_port}"
+    assert Client(url).get("/metrics").status == 404  # off the API's port: on its own
+    report = hostile_clients(url, metrics_url=metrics_url, log_path=process.log_path, slow_seconds=5)
     assert report.passed, str(report)
     assert report.stats["slow connections dropped by the gateway"] >= 25  # REQUEST_READ_TIMEOUT did it
     assert process.running()
@@ -27,8 +36,6 @@ def test_the_rate_limit_in_the_drill(drill_stack, kind):
     stack = drill_stack(gateways=(kind,), gateway_extra={"RATE_LIMIT": "50/60"})
     process, url = stack.gateways[kind]
     from devstack.http import Client
-    from drills.hostile_clients import rate_limit
-    from drills.report import Report
 
     report = Report("rate-limit")
     rate_limit(report, Client(url))
