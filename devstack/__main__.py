@@ -1,7 +1,8 @@
 """`python -m devstack run`: the whole system in the foreground, as `scripts/run` starts it.
 
 The three services in one `nameko run` (the article's layout) and the gateway chosen by GATEWAY
-(`asgi`, or `wsgi` with WSGI_SERVER `gunicorn` or `waitress`) on HOST:PORT, with the environment
+(`asgi`, or `wsgi` with WSGI_SERVER `uvicorn`, `gunicorn` or `waitress`) on HOST:PORT (HOST
+127.0.0.1 unless set: nothing is open to the network by default), with the environment
 as given (AMQP_URI, REDIS_URI and the rest: README, "Configuration"). Ctrl+C (or SIGTERM) stops
 everything; whichever process exits first takes the others down with it.
 """
@@ -15,19 +16,19 @@ from devstack.stack import Stack
 
 
 def gateway_kind(environ):
-    gateway, server = environ.get("GATEWAY", "asgi"), environ.get("WSGI_SERVER", "gunicorn")
+    gateway, server = environ.get("GATEWAY", "asgi"), environ.get("WSGI_SERVER", "uvicorn")
     if gateway == "asgi":
         return "asgi"
     if gateway != "wsgi":
         raise SystemExit("GATEWAY must be asgi or wsgi")
-    if server not in ("gunicorn", "waitress"):
-        raise SystemExit("WSGI_SERVER must be gunicorn or waitress")
-    return "wsgi" if server == "gunicorn" else "waitress"
+    if server not in ("uvicorn", "gunicorn", "waitress"):
+        raise SystemExit("WSGI_SERVER must be uvicorn, gunicorn or waitress")
+    return "wsgi" if server == "uvicorn" else server
 
 
 def run(environ):
     kind = gateway_kind(environ)
-    host, port = environ.get("HOST", "0.0.0.0"), environ.get("PORT", "8000")
+    host, port = environ.get("HOST", "127.0.0.1"), environ.get("PORT", "8000")
     stop = []
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda signum, frame: stop.append(signum))

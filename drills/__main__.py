@@ -13,6 +13,7 @@ Faults are shell commands run at the right moment, e.g. for the Compose file:
       --kill "docker compose -f compose/docker-compose.yml --profile cluster kill -s KILL rabbitmq-1" \\
       --restore "docker compose -f compose/docker-compose.yml --profile cluster start rabbitmq-1" \\
       --kill ... --restore ...    (one pair per node, run in turn)
+  python -m drills hostile-clients --url http://127.0.0.1:8000 [--metrics-url URL] [--log FILE]
 Exit status 0 when the drill passed, 1 when it did not.
 """
 
@@ -21,7 +22,7 @@ import shlex
 import subprocess
 import sys
 
-from drills import broker_node_loss, redis_failover, scenarios
+from drills import broker_node_loss, hostile_clients, redis_failover, scenarios
 
 
 def command(text):
@@ -52,6 +53,7 @@ def main(argv=None):
             "saturation",
             "timeouts",
             "hostile-input",
+            "hostile-clients",
         ],
     )
     parser.add_argument(
@@ -69,7 +71,9 @@ def main(argv=None):
     parser.add_argument("--path", help="saturation, timeouts: a GET path that is slow / hangs")
     parser.add_argument("--kill", action="append", help="broker-node-loss: the command that kills a node (repeat)")
     parser.add_argument("--restore", action="append", help="broker-node-loss: the command that brings it back")
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--metrics-url", help="hostile-clients: where the gateway serves /metrics (default: --url)")
+    parser.add_argument("--log", help="hostile-clients: the gateway's log file, read back for forged lines")
+    parser.add_argument("--duration", type=float, default=10.0, help="hostile-clients: seconds of slow clients")
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--limit", type=float, default=11.0, help="timeouts: longest acceptable 504 (s)")
     args = parser.parse_args(argv)
@@ -113,6 +117,10 @@ def main(argv=None):
     elif args.drill == "timeouts":
         report = scenarios.timeouts(
             url, _need(parser, args.path, "--path"), concurrency=args.concurrency or 20, limit=args.limit
+        )
+    elif args.drill == "hostile-clients":
+        report = hostile_clients.hostile_clients(
+            url, metrics_url=args.metrics_url, log_path=args.log, slow_seconds=args.duration, token=args.token
         )
     else:
         report = scenarios.hostile_input(url, token=args.token)

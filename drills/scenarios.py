@@ -2,13 +2,12 @@
 from a shell command, the tests from the processes they started) and returns a Report."""
 
 import collections
-import socket
 import threading
 import time
-import urllib.parse
 import uuid
 
 from devstack.http import Client
+from drills.hostile_clients import trickle_once
 from drills.report import Report
 
 PROBLEM = "application/problem+json"
@@ -255,7 +254,8 @@ def hostile_input(url, *, slow_clients=30, token=None):
         ("a body that is not JSON", "POST", "/airports", b"<xml/>", {"Content-Type": "application/xml"}),
     ]
     stop = threading.Event()
-    slow = [threading.Thread(target=_trickle, args=(url, stop), daemon=True) for _ in range(slow_clients)]
+    # slow clients: a request's head a byte every 0.2 s, as long as the drill runs
+    slow = [threading.Thread(target=trickle_once, args=(url, stop, 0.2), daemon=True) for _ in range(slow_clients)]
     for thread in slow:
         thread.start()
     try:
@@ -274,16 +274,3 @@ def hostile_input(url, *, slow_clients=30, token=None):
             thread.join(5)
     report.stats["cases"] = len(cases)
     return report
-
-
-def _trickle(url, stop):
-    """A slow client: sends a request's headers one byte at a time, for as long as the drill runs."""
-    parts = urllib.parse.urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname, parts.port or 80), timeout=5) as sock:
-            for byte in b"GET /health/live HTTP/1.1\r\nHost: drill\r\nX-Slow: " + b"z" * 10_000:
-                if stop.wait(0.2):
-                    return
-                sock.send(bytes((byte,)))
-    except OSError:
-        pass  # the server may rightly drop a client this slow

@@ -8,14 +8,18 @@ import falcon
 import falcon.asgi
 
 from gateway import tracing
+from gateway.http.cors import Cors
 from gateway.http.middleware import RequestId
 from gateway.http.problems import serialize_problem
+from gateway.http.ratelimit import RateLimit
 from gateway.http.resources import AsgiResource, RouteTableRouter, WsgiResource
 from gateway.http.runners import AsgiRunner, WsgiRunner
 from gateway.logs import configure_logging
+from gateway.metrics import serve_metrics
 from gateway.routes import served_routes
 from gateway.rpc.asyncio_client import AsyncRpcClient
 from gateway.settings import Settings
+from telemetry.metrics import parse_ports
 
 log = logging.getLogger("gateway")
 
@@ -66,11 +70,13 @@ def create_wsgi_app(settings=None, rpc=None):
 
 def _middleware(settings):
     middleware = [RequestId()]
+    if settings.rate_limit_policy:
+        middleware.append(RateLimit(*settings.rate_limit_policy, settings.tokens))
     if settings.origins:
         middleware.append(
-            falcon.CORSMiddleware(
+            Cors(
                 allow_origins="*" if "*" in settings.origins else settings.origins,
-                expose_headers=["Location", "ETag", "X-Request-ID", "Retry-After"],
+                expose_headers=["Location", "ETag", "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"],
             )
         )
     return middleware
@@ -82,6 +88,7 @@ def _assemble(app, resource_class, runner, settings):
     if tracing.ENABLED:
         log.info("gateway: %s", tracing.describe())
     app.set_error_serializer(serialize_problem)
-    for path, operations in served_routes(auth=bool(settings.tokens)).items():
+    metrics_apart = serve_metrics(settings.host, parse_ports(settings.metrics_port))
+    for path, operations in served_routes(auth=bool(settings.tokens), metrics=not metrics_apart).items():
         app.add_route(path, resource_class(runner, operations))
     return app

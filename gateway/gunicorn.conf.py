@@ -10,7 +10,7 @@ worker_class = "gthread"
 # THREADS, read as the gateway reads it: its RPC pool holds a proxy per thread
 threads = Settings.from_env().server_threads
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"  # HOST=0.0.0.0 to open it
 graceful_timeout = 10
 accesslog = None  # the gateway writes its own access log, with request ids
 # gunicorn (27 here) opens a control socket at ~/.gunicorn/gunicorn.ctl: one path for every instance a

@@ -8,6 +8,7 @@ import time
 
 from telemetry import ENABLED as TRACING
 from telemetry import current_ids, with_trace_ids
+from telemetry.logsafe import SafeFormatter, escape
 from telemetry.passwords import PasswordFilter, mask_passwords
 
 request_id_var = contextvars.ContextVar("request_id", default="-")
@@ -107,7 +108,7 @@ class AccessLog:
         second = int(now)
         if second != self._second:  # logging's default asctime: local time, then ",<ms>"
             self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        message = mask_passwords(f"{method} {uri} {status} {elapsed_ms:.1f}ms")
+        message = mask_passwords(escape(f"{method} {uri} {status} {elapsed_ms:.1f}ms"))
         handler.write_line(
             f"{self._stamp},{int((now - second) * 1000):03d} INFO gateway.access [{request_id_var.get()}] {message}"
         )
@@ -125,14 +126,17 @@ def _fast_handler(gateway_logger, access_logger):
     return handlers[0]
 
 
-# The libraries the WSGI pool runs (nameko's ClusterRpcProxy on kombu and amqp): their warnings go
-# through the gateway's handler, so that they are formatted and masked like the gateway's own.
-LIBRARY_LOGGERS = ("nameko", "kombu", "amqp")
+# The libraries the WSGI pool runs (nameko's ClusterRpcProxy on kombu and amqp), and waitress: their
+# warnings go through the gateway's handler, so that they are formatted, escaped and masked like the
+# gateway's own.
+LIBRARY_LOGGERS = ("nameko", "kombu", "amqp", "waitress")
+# The server's own log (uvicorn's "uvicorn.error", at the level uvicorn set): through it too.
+SERVER_LOGGER = "uvicorn"
 
 
 def configure_logging(level="INFO", fmt="plain"):
-    """Send the `gateway` loggers to stderr, as text or (fmt="json") one JSON object per line.
-    The server's own loggers are left as it set them."""
+    """Send the `gateway` loggers to stderr, as text or (fmt="json") one JSON object per line, every
+    value escaped (telemetry/logsafe.py); uvicorn's own lines go the same way, at uvicorn's level."""
     logger = logging.getLogger("gateway")
     if any(getattr(h, "_gateway", False) for h in logger.handlers):
         return
@@ -150,7 +154,7 @@ def configure_logging(level="INFO", fmt="plain"):
             )
         )
     else:
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(SafeFormatter(FORMAT))
         handler._plain = True  # AccessLog may write its lines itself
     logger.addHandler(handler)
     logger.setLevel(level)
@@ -163,3 +167,9 @@ def configure_logging(level="INFO", fmt="plain"):
                 max(logging.WARNING, logging.getLevelName(level.upper()) if isinstance(level, str) else level)
             )
             library.propagate = False
+    server = logging.getLogger(SERVER_LOGGER)
+    if server.handlers:  # uvicorn configured it (its access log is off: the gateway writes its own)
+        # written at once, not at the end of a loop turn: its last lines come as the process exits
+        direct = logging.StreamHandler(sys.stderr)
+        direct.filters, direct.formatter = handler.filters, handler.formatter
+        server.handlers = [direct]

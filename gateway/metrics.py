@@ -6,6 +6,8 @@ process are summed at scrape time (prometheus_client's multiprocess mode; with g
 use `-c gateway/gunicorn.conf.py` so dead workers are forgotten).
 """
 
+import http
+import logging
 import os
 import time
 
@@ -18,9 +20,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 from telemetry.metrics import LATENCY_BUCKETS
+
+log = logging.getLogger("gateway")
 
 
 class Children:
@@ -77,6 +82,21 @@ rpc_calls, rpc_duration = Children(RPC_CALLS), Children(RPC_DURATION)
 pool_proxies, pool_events = Children(POOL_PROXIES), Children(POOL_EVENTS)
 
 
+# Label values a client chooses are bounded: a method outside these, or a status outside HTTP's
+# registry, is counted as "other" (a route outside the table is "unmatched": middleware.py).
+KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
+KNOWN_STATUSES = frozenset(status.value for status in http.HTTPStatus)
+OTHER = "other"
+
+
+def method_label(method):
+    return method if method in KNOWN_METHODS else OTHER
+
+
+def status_label(status):
+    return status if status in KNOWN_STATUSES else OTHER
+
+
 def observe_rpc(rpc_call, started, error):
     """Count and time one finished RPC (`error` None when it succeeded)."""
     name = f"{rpc_call.service}.{rpc_call.method}"
@@ -94,9 +114,31 @@ def watch_pending(count):
 
 def exposition():
     """(body, content type) of the current metrics, across processes in multiprocess mode."""
+    return generate_latest(_registry()), CONTENT_TYPE_LATEST
+
+
+def _registry():
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+        return registry
+    return REGISTRY
+
+
+def serve_metrics(host, ports):
+    """/metrics on the first free one of `ports` (METRICS_PORT) of `host`, a server thread of
+    prometheus_client's, off the API's port; True if it serves. None free (the workers' port in a
+    shared environment, or a sibling server process's): False, and the caller keeps /metrics on the
+    API's port (in multiprocess mode every process there answers with the sum of all)."""
+    failure = None
+    for port in ports:
+        try:
+            start_http_server(port, addr=host, registry=_registry())
+        except OSError as exc:
+            failure = exc
+            continue
+        log.info("metrics: /metrics on http://%s:%s, not on the API's port", host, port)
+        return True
+    if ports:
+        log.warning("metrics: METRICS_PORT %s taken (%s): /metrics stays on the API's port", ports[0], failure)
+    return False

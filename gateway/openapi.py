@@ -23,12 +23,14 @@ from gateway.http.auth import MUTATING, BearerAuth
 from gateway.http.problems import (
     PROBLEM_JSON,
     PROBLEM_TYPES,
+    RateLimited,
     problem_document,
     problem_for,
     reason_phrase,
     service_failed,
     unexpected,
 )
+from gateway.http.ratelimit import UNLIMITED_PATHS
 from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN, idempotency_key, parse_body, too_large
 from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
 from gateway.settings import Settings
@@ -75,6 +77,9 @@ ERROR_DESCRIPTIONS = {
     "Idempotency-Key is still being processed (then with Retry-After).",
     413: "The body is larger than the gateway accepts.",
     415: "The body is not JSON.",
+    429: "Only where the gateway sets RATE_LIMIT: the client (its token, or its address) made more requests "
+    "than the limit allows; retry after Retry-After. RateLimit-Policy and RateLimit (IETF "
+    "draft-ietf-httpapi-ratelimit-headers) are then on every response.",
     422: "The input is not valid: `errors` names each field at fault. Also an Idempotency-Key "
     "reused with a different body.",
     500: "An unexpected error in the gateway.",
@@ -84,10 +89,19 @@ ERROR_DESCRIPTIONS = {
 }
 # The headers problem responses may carry besides X-Request-ID; which statuses carry them, and
 # whether always, is read off the problems themselves (problem_samples).
+STRING = {"schema": {"type": "string"}}
 PROBLEM_HEADERS = {
     "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}},
     "WWW-Authenticate": {"description": "The Bearer challenge.", "schema": {"type": "string"}},
     "Allow": {"description": "The methods this path serves.", "schema": {"type": "string"}},
+    "RateLimit-Policy": {
+        "description": 'The quota: `"default";q=<requests>;w=<seconds>`.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'Where the client stands: `"default";r=<left>;t=<seconds>`.',
+        "schema": {"type": "string"},
+    },
 }
 EXAMPLE_PATH = "/airports"
 EXAMPLE_REQUEST_ID = "4a1f0c7e9b2d4e6f8a0b1c2d3e4f5a6b"
@@ -302,6 +316,7 @@ def problem_samples():
         "serviceUnavailable": problem_for(Unavailable()),
         "dataStoreUnavailable": problem_for(ServiceUnavailable("The data store is unavailable; try again later.")),
         "overloaded": problem_for(Overloaded()),
+        "rateLimited": problem_for(RateLimited("More than 100 requests in 60 seconds; retry after Retry-After.")),
         "timeout": problem_for(RpcTimeout()),
     }
     by_status = defaultdict(dict)
@@ -376,6 +391,8 @@ def _errors(op, needs_token=False):
         statuses |= set(BODY_ERRORS)
     if op.calls_services:
         statuses |= set(RPC_ERRORS)
+    if op.path not in UNLIMITED_PATHS:
+        statuses.add(429)
     statuses -= set(op.replies)
     return {str(status): _problem_name(status) for status in sorted(statuses)}
 

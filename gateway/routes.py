@@ -38,9 +38,12 @@ def bound(routes):
 API = [op for operations in bound(ROUTES).values() for op in operations.values()]
 
 
-def served_routes(auth=False):
+def served_routes(auth=False, metrics=True):
     """The route table and the routes that serve its description (saying whether this gateway
-    asks for a bearer token)."""
+    asks for a bearer token); without /metrics when it is served on a port of its own."""
     from gateway.openapi import build_document
 
-    return bound({**ROUTES, **docs_routes(ApiDocs(build_document(API, auth=auth)))})
+    routes = {**ROUTES, **docs_routes(ApiDocs(build_document(API, auth=auth)))}
+    if not metrics:
+        del routes["/metrics"]
+    return bound(routes)

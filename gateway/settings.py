@@ -5,6 +5,8 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass, field, fields
 
+from telemetry.metrics import parse_ports
+
 
 def setting(variable, default, secret=False):
     """A setting read from the environment variable `variable`; its type is its default's.
@@ -33,6 +35,15 @@ class Settings:
     amqp_ssl_cert: str = setting("AMQP_SSL_CERT", "")  # amqps://: client certificate, for brokers that ask
     amqp_ssl_key: str = setting("AMQP_SSL_KEY", "")
     server_threads: int = setting("THREADS", 16)  # WSGI: the server's threads per process (gunicorn.conf.py)
+    # The edge (gateway/protocol.py): what a request may be and how long it may take to arrive
+    max_url_bytes: int = setting("MAX_URL_BYTES", 8192)  # the request target; longer: 414
+    max_header_fields: int = setting("MAX_HEADER_FIELDS", 100)  # more: 431
+    max_header_field_bytes: int = setting("MAX_HEADER_FIELD_BYTES", 8192)  # one field, name and value; larger: 431
+    max_header_section_bytes: int = setting("MAX_HEADER_SECTION_BYTES", 65536)  # all of them; larger: 431
+    request_read_timeout: float = setting("REQUEST_READ_TIMEOUT", 10.0)  # seconds to send a whole request
+    metrics_port: str = setting("METRICS_PORT", "0")  # /metrics on a port (or FIRST-LAST) of its own; 0: the API's
+    host: str = setting("HOST", "127.0.0.1")  # where the server listens (its command line says so too)
+    rate_limit: str = setting("RATE_LIMIT", "")  # Q/W: Q requests per W seconds per client and process; empty: off
 
     @classmethod
     def variable(cls, name):
@@ -61,12 +72,21 @@ class Settings:
     def validate(self):
         if self.log_format not in ("plain", "json"):
             raise ValueError("LOG_FORMAT must be plain or json")
-        for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes", "server_threads"):
+        for name in (
+            "rpc_timeout",
+            "rpc_max_in_flight",
+            "rpc_checkout_timeout",
+            "max_body_bytes",
+            "server_threads",
+            *EDGE,
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.variable(name)} must be positive")
         for name in ("rpc_connections", "rpc_proxies"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{self.variable(name)} must not be negative")
+        self.rate_limit_policy  # noqa: B018 (a ValueError if malformed)
+        parse_ports(self.metrics_port)
         uris = self.amqp_uris
         if not uris:
             raise ValueError("AMQP_URI names no broker")
@@ -88,6 +108,20 @@ class Settings:
     def proxies(self):
         """RPC_PROXIES, or a proxy per server thread, so no request waits for one."""
         return self.rpc_proxies or self.server_threads
+
+    @property
+    def rate_limit_policy(self):
+        """RATE_LIMIT as (quota, window in seconds), or None when off."""
+        if not self.rate_limit.strip():
+            return None
+        quota, slash, window = self.rate_limit.partition("/")
+        try:
+            policy = int(quota), float(window)
+        except ValueError:
+            policy = None
+        if not slash or policy is None or policy[0] < 1 or policy[1] <= 0:
+            raise ValueError(f"RATE_LIMIT={self.rate_limit!r} is not Q/W (Q requests in W seconds, e.g. 100/60)")
+        return policy
 
     @property
     def tokens(self):
@@ -132,9 +166,17 @@ class Settings:
             f"{brokers} {masked(self.amqp_uri)}, RPC timeout {self.rpc_timeout:g}s, "
             f"connections {self.rpc_connections or 'auto'}, proxies {self.rpc_proxies or 'auto'}, "
             f"auth {'on' if self.tokens else 'off'}, "
-            f"CORS {self.cors_origins or 'off'}"
+            f"CORS {self.cors_origins or 'off'}, rate limit {self.rate_limit or 'off'}"
         )
 
+
+EDGE = (
+    "max_url_bytes",
+    "max_header_fields",
+    "max_header_field_bytes",
+    "max_header_section_bytes",
+    "request_read_timeout",
+)
 
 # Variables renamed: the old name sets each new one the environment does not set itself.
 RENAMED = {"RPC_POOL_SIZE": ("RPC_CONNECTIONS", "RPC_PROXIES")}  # it counted either, by gateway kind

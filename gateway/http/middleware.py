@@ -8,7 +8,7 @@ import time
 from random import getrandbits
 
 from gateway.logs import AccessLog, request_id_var
-from gateway.metrics import HTTP_IN_FLIGHT, http_duration, http_requests
+from gateway.metrics import HTTP_IN_FLIGHT, http_duration, http_requests, method_label, status_label
 from gateway.tracing import ENABLED as TRACING
 from gateway.tracing import server_span_route
 
@@ -37,8 +37,9 @@ class RequestId:
         elapsed = time.perf_counter() - req.context.started
         HTTP_IN_FLIGHT.dec()
         route = req.uri_template or "unmatched"  # a template, never the raw path: bounded labels
-        http_requests(route, req.method, resp.status_code).inc()
-        http_duration(route, req.method).observe(elapsed)
+        method = method_label(req.method)
+        http_requests(route, method, status_label(resp.status_code)).inc()
+        http_duration(route, method).observe(elapsed)
         if TRACING:
             server_span_route(req.method, req.uri_template)
         if access_log.enabled():

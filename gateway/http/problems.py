@@ -32,6 +32,7 @@ CONFLICT = TYPE_PREFIX + "conflict"
 KEY_REUSED = TYPE_PREFIX + "idempotency-key-reused"
 KEY_IN_USE = TYPE_PREFIX + "idempotency-key-in-use"
 OVERLOADED = TYPE_PREFIX + "overloaded"
+RATE_LIMITED = TYPE_PREFIX + "rate-limited"
 # RFC 9110's reason phrases where Python before 3.13 still has RFC 2616's in http.HTTPStatus:
 # titles (and the API description's response names, made from them) must not change with the
 # Python the gateway runs on.
@@ -49,7 +50,21 @@ PROBLEM_TYPES = {
     KEY_REUSED: "The Idempotency-Key was first used with a different body (422).",
     KEY_IN_USE: "A request with the same Idempotency-Key is still being processed; retry after Retry-After (409).",
     OVERLOADED: "The gateway has too many calls in flight; retry after Retry-After (503).",
+    RATE_LIMITED: "The client made more requests than RATE_LIMIT allows; retry after Retry-After (429).",
 }
+
+
+class RateLimited(Exception):
+    """A client over RATE_LIMIT (gateway/http/ratelimit.py), with the headers saying when to retry."""
+
+    def __init__(self, detail, headers=None):
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {
+            "Retry-After": "1",
+            "RateLimit-Policy": '"default";q=100;w=60',
+            "RateLimit": '"default";r=0;t=1',
+        }
 
 
 class HTTPProblem(falcon.HTTPError):
@@ -97,6 +112,7 @@ ERROR_TABLE = {
         503, "A service needed for this request is unavailable.", headers={"Retry-After": "5"}
     ),
     RpcTimeout: lambda e: HTTPProblem(504, "A service did not answer in time."),
+    RateLimited: lambda e: HTTPProblem(429, e.detail, type_uri=RATE_LIMITED, headers=e.headers),
 }
 
 

@@ -9,7 +9,7 @@ import falcon
 
 from gateway.http.auth import MUTATING, BearerAuth
 from gateway.http.conversation import Conversation
-from gateway.http.problems import problem_for
+from gateway.http.problems import HTTPProblem, problem_for
 from gateway.http.requests import build_request, check_length, too_large
 from gateway.metrics import RPC_IN_FLIGHT, observe_rpc
 from gateway.rpc.calls import Caller
@@ -113,7 +113,11 @@ class WsgiRunner(Runner):
         # stream ends with the body when it says so (gunicorn and waitress set this flag).
         chunked = req.content_length is None and req.env.get("wsgi.input_terminated")
         stream = req.stream if chunked else req.bounded_stream
-        return self.check_body(stream.read(self.max_body_bytes + 1))
+        try:
+            raw = stream.read(self.max_body_bytes + 1)
+        except Exception as exc:  # the server could not read it: malformed chunks, a client gone
+            raise HTTPProblem(400, "The body could not be read (malformed chunked encoding?).") from exc
+        return self.check_body(raw)
 
     def perform(self, step, caller):
         """(result, None) or (None, error); a list of calls runs one after another, each outcome kept."""

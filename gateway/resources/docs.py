@@ -1,18 +1,21 @@
 """The API description (/openapi.json, /openapi.yaml) and a page for people (/docs: Swagger UI,
 served from the swagger-ui-py package's files, so it works offline and without a CDN)."""
 
+import hashlib
 import mimetypes
 from pathlib import Path
 
 import swagger_ui
 
-from gateway.http.operations import ApiResponse, Reply, operation
+from gateway.http.operations import ApiResponse, Reply, etag_matches, operation
 from gateway.http.problems import HTTPProblem
 from gateway.openapi import render
 
 ASSETS_DIR = Path(swagger_ui.__file__).parent / "static"
 ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "favicon-16x16.png")
-CACHE = {"Cache-Control": "public, max-age=3600"}
+CACHE = {"Cache-Control": "public, max-age=3600"}  # the page's files: they change with swagger-ui-py only
+# The description changes with a deploy: a cache asks again each time (its ETag makes that a 304).
+REVALIDATE = "no-cache"
 
 # Relative links, so the page also works behind a path prefix.
 PAGE = b"""<!doctype html>
@@ -49,13 +52,20 @@ class ApiDocs:
         self.as_json, self.as_yaml = render(document, "json"), render(document, "yaml")
         self.assets = {"init.js": (INIT, "text/javascript; charset=utf-8")}
 
-    @operation(summary="The API description, JSON", **UNDOCUMENTED)
+    @operation(summary="The API description, JSON", conditional=True, **UNDOCUMENTED)
     def get_openapi_json(self, request):
-        return ApiResponse(200, self.as_json, "application/json", CACHE)
+        return self.description(request, self.as_json, "application/json")
 
-    @operation(summary="The API description, YAML", **UNDOCUMENTED)
+    @operation(summary="The API description, YAML", conditional=True, **UNDOCUMENTED)
     def get_openapi_yaml(self, request):
-        return ApiResponse(200, self.as_yaml, "application/yaml", CACHE)
+        return self.description(request, self.as_yaml, "application/yaml")
+
+    def description(self, request, data, media_type):
+        etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+        headers = {"Cache-Control": REVALIDATE, "ETag": etag}
+        if request.if_none_match and etag_matches(request.if_none_match, etag):
+            return ApiResponse(304, headers=headers)
+        return ApiResponse(200, data, media_type, headers)
 
     @operation(summary="The API documentation page", **UNDOCUMENTED)
     def get_docs(self, request):

@@ -200,7 +200,10 @@ def test_gateway_serves_on_8000(resolved):
         "--port",
         "8000",
         "--no-access-log",
+        "--http",
+        "gateway.protocol:BoundedHttpProtocol",  # the limits and read deadline (devstack/gateways.py)
     ]
+    assert gateway["environment"]["METRICS_PORT"] == "9100"  # /metrics off the published port
     assert ("8000", "8000") in [port_parts(port) for port in gateway["ports"]]
 
 

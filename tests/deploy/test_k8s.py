@@ -126,6 +126,7 @@ def test_commands(manifests):
         assert container["command"] == ["nameko", "run", "--config", "/app/config/workers.yml", f"workers.{worker}"]
     gateway = deployments["travel-gateway"]["spec"]["template"]["spec"]["containers"][0]
     assert gateway["command"][:2] == ["uvicorn", "gateway.asgi:app"]
+    assert gateway["command"][gateway["command"].index("--http") + 1] == "gateway.protocol:BoundedHttpProtocol"
     assert gateway["command"][gateway["command"].index("--port") + 1] == "8000"
 
 

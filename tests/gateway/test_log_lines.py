@@ -10,6 +10,7 @@ import pytest
 
 from gateway import logs
 from gateway.logs import FORMAT, AccessLog, LoopBatchingHandler, PasswordFilter, RequestIdFilter
+from telemetry.logsafe import SafeFormatter
 
 pytestmark = pytest.mark.fast
 
@@ -80,7 +81,7 @@ def gateway_handler():
     handler = LoopBatchingHandler(stream)
     handler.addFilter(RequestIdFilter())
     handler.addFilter(PasswordFilter())
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(SafeFormatter(FORMAT))
     handler._plain = True
     logger = logging.getLogger("gateway")
     saved = logger.handlers, logger.level, logger.propagate

@@ -99,6 +99,14 @@ ROWS = [
         "A service did not answer in time.",
         {},
     ),
+    (
+        problems.RateLimited("Over the limit.", {"Retry-After": "2", "RateLimit": '"default";r=0;t=9'}),
+        429,
+        problems.RATE_LIMITED,
+        None,
+        "Over the limit.",
+        {"Retry-After": "2", "RateLimit": '"default";r=0;t=9'},
+    ),
 ]
 
 

@@ -172,4 +172,26 @@ LIBRARY_PRIVATES = [
     # ... and the pool's semaphore, whose counter and balance say whether a slot is free for a
     # newcomer (eventlet documents neither the attribute nor that a newcomer queues behind waiters)
     ("eventlet.greenpool", "GreenPool", "sem"),
+    # gateway/protocol.py: uvicorn's httptools protocol (not a documented API) — the httptools
+    # callbacks it overrides, the answer uvicorn sends to a parser error, and the state it reads
+    *(
+        ("uvicorn.protocols.http.httptools_impl", "HttpToolsProtocol", attribute)
+        for attribute in (
+            "data_received",
+            "on_message_begin",
+            "on_url",
+            "on_header",
+            "on_headers_complete",
+            "on_message_complete",
+            "send_400_response",
+            "server_state",
+            "parser",
+            "headers",
+            "cycle",
+            "client",
+            "loop",
+            "transport",
+        )
+    ),
+    ("uvicorn.protocols.http.httptools_impl", "RequestResponseCycle", "response_complete"),
 ]

@@ -5,6 +5,7 @@ import logging
 from schemas.errors import ServiceUnavailable, TravelError
 from telemetry import ENABLED as TRACING
 from telemetry import current_ids, with_trace_ids
+from telemetry.logsafe import SafeFormatter
 from telemetry.passwords import PasswordFilter, mask_passwords  # noqa: F401 (workers/config.yml names it here)
 from workers.runtime.context import current_request_id
 
@@ -21,9 +22,10 @@ class RequestIdFilter(logging.Filter):
 
 
 def plain_formatter(format, datefmt=None):
-    """The plain format of config.yml; with tracing on, the trace and span ids beside the request id
-    (the JSON formatter prints them as they are record attributes)."""
-    return logging.Formatter(with_trace_ids(format), datefmt)
+    """The plain format of config.yml, every value escaped (telemetry/logsafe.py); with tracing on,
+    the trace and span ids beside the request id (the JSON formatter prints them as they are record
+    attributes, and escapes as JSON does)."""
+    return SafeFormatter(with_trace_ids(format), datefmt)
 
 
 class ExpectedErrorFilter(logging.Filter):

@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
-from telemetry.metrics import LATENCY_BUCKETS
+from telemetry.metrics import LATENCY_BUCKETS, parse_ports
 
 log = logging.getLogger(__name__)
 
@@ -153,21 +153,6 @@ class _Server:
     def _answer(start_response, status, body):
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
-
-
-def parse_ports(value):
-    """METRICS_PORT: `9100`, a range `9100-9109`, or 0 / empty (off): the ports to try, in order."""
-    text = str(value if value is not None else "").strip()
-    if text in ("", "0"):
-        return []
-    first, _, last = text.partition("-")
-    try:
-        first, last = int(first), int(last or first)
-    except ValueError:
-        raise ValueError(f"METRICS_PORT={value!r}: a port, a range FIRST-LAST, or 0") from None
-    if not 0 < first <= last < 65536:
-        raise ValueError(f"METRICS_PORT={value!r}: a port, a range FIRST-LAST, or 0")
-    return list(range(first, last + 1))
 
 
 def _describe(ports):
