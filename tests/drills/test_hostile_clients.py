@@ -22,7 +22,8 @@ def test_hostile_clients(drill_stack, kind, log_format):
             "METRICS_PORT": metrics_port,
         },
     )
-    process, url = stack.gateways[kind]
+    gateway = stack.gateways[0]
+    process, url = gateway.process, gateway.url
     metrics_url = f"http://127.0.0.1:{metrics_port}"
     assert Client(url).get("/metrics").status == 404  # off the API's port: on its own
     report = hostile_clients(url, metrics_url=metrics_url, log_path=process.log_path, slow_seconds=5)
@@ -34,7 +35,8 @@ def test_hostile_clients(drill_stack, kind, log_format):
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 def test_the_rate_limit_in_the_drill(drill_stack, kind):
     stack = drill_stack(gateways=(kind,), gateway_extra={"RATE_LIMIT": "50/60"})
-    process, url = stack.gateways[kind]
+    gateway = stack.gateways[0]
+    url = gateway.url
     from devstack.http import Client
 
     report = Report("rate-limit")
