@@ -8,6 +8,7 @@ import falcon
 import falcon.asgi
 
 from gateway import tracing
+from gateway.draining import DrainOnSigterm
 from gateway.http.middleware import RequestId
 from gateway.http.problems import serialize_problem
 from gateway.http.runners import AsgiRunner, WsgiRunner
@@ -42,7 +43,8 @@ def create_app(settings=None, rpc=None):
     """The ASGI app (uvicorn gateway.asgi:app)."""
     settings = settings or Settings.from_env()
     rpc = rpc or AsyncRpcClient.from_settings(settings)
-    app = falcon.asgi.App(middleware=[*_middleware(settings), RpcLifecycle(rpc, settings.rpc_startup_wait)])
+    lifecycle = [RpcLifecycle(rpc, settings.rpc_startup_wait), DrainOnSigterm(settings.shutdown_grace)]
+    app = falcon.asgi.App(middleware=[*_middleware(settings), *lifecycle])
     return _assemble(app, AsgiRunner(rpc, settings), settings)
 
 

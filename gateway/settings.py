@@ -32,6 +32,7 @@ class Settings:
     amqp_ssl_ca: str = setting("AMQP_SSL_CA", "")  # amqps://: CA bundle to verify the broker (default: system's)
     amqp_ssl_cert: str = setting("AMQP_SSL_CERT", "")  # amqps://: client certificate, for brokers that ask
     amqp_ssl_key: str = setting("AMQP_SSL_KEY", "")
+    shutdown_grace: float = setting("SHUTDOWN_GRACE", 0.0)  # seconds served after SIGTERM, readiness failing
     server_threads: int = setting("THREADS", 16)  # WSGI: the server's threads per process (gunicorn.conf.py)
 
     @classmethod
@@ -61,8 +62,9 @@ class Settings:
         for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes", "server_threads"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.variable(name)} must be positive")
-        if self.rpc_pool_size < 0:
-            raise ValueError("RPC_POOL_SIZE must not be negative")
+        for name in ("rpc_pool_size", "shutdown_grace"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{self.variable(name)} must not be negative")
         uris = self.amqp_uris
         if not uris:
             raise ValueError("AMQP_URI names no broker")
