@@ -28,7 +28,9 @@ after 20 s of silence; until then its calls time out. Failure modes, each ending
   a worker wrote on a connection to the dead node is gone, with its request acknowledged; no
   confirm says so. Outside those seconds nothing is sent twice, so an overloaded stack is not
   sent more work;
-* more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue.
+* more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue;
+* the broker refuses the publish (a nack: the service's queue is at its length limit, the
+  `reject-publish` policy) -> QueueFull (an Overloaded) at once, not a timeout later.
 
 Request and reply follow nameko 2.x's wire protocol (nameko/rpc.py): requests on the `nameko-rpc` topic
 exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, context in
@@ -47,7 +49,7 @@ from nameko.exceptions import deserialize
 
 from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES, REPUBLISHED, watch_pending
 from gateway.rpc.amqp import AmqpConnection, AmqpParams, ConnectionLost, encode_headers
-from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
+from gateway.rpc.calls import NotConnected, Overloaded, QueueFull, RpcTimeout, UnknownService
 from gateway.settings import masked, split_uris
 from gateway.tracing import ENABLED as TRACING
 from gateway.tracing import trace_headers
@@ -154,7 +156,7 @@ class _Link:
     async def _connect(self):
         self.lost.clear()
         reply_to = uuid.uuid4().hex
-        connection = await AmqpConnection.open(self.params, self._delivered, self._returned, self._lost)
+        connection = await AmqpConnection.open(self.params, self._delivered, self._returned, self._lost, self._refused)
         try:
             await connection.consume_replies(self.client.exchange, reply_to)
         except BaseException:
@@ -184,6 +186,11 @@ class _Link:
         call = self.pending.pop(correlation_id, None)
         if call is not None and not call.future.done():
             call.future.set_exception(UnknownService(reply_text))
+
+    def _refused(self, correlation_id):
+        call = self.pending.pop(correlation_id, None)
+        if call is not None and not call.future.done():
+            call.future.set_exception(QueueFull("The service's queue is full."))
 
     def _lost(self, exc):
         was_up = self.connection is not None and not self.client.closing
