@@ -8,13 +8,13 @@ import os
 from gateway import draining
 from gateway.settings import Settings
 
-settings = Settings.from_env()
+_gateway = Settings.from_env()
 worker_class = "gthread"
 # THREADS, read as the gateway reads it: its RPC pool holds a proxy per thread
-threads = settings.server_threads
+threads = _gateway.server_threads
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-graceful_timeout = 10 + math.ceil(settings.shutdown_grace)  # after SHUTDOWN_GRACE, 10 s to finish
+graceful_timeout = 10 + math.ceil(_gateway.shutdown_grace)  # after SHUTDOWN_GRACE, 10 s to finish
 accesslog = None  # the gateway writes its own access log, with request ids
 # gunicorn (27 here) opens a control socket at ~/.gunicorn/gunicorn.ctl: one path for every instance a
 # user runs on a host, which the next instance takes over. The gateway does not use it.
@@ -30,7 +30,7 @@ def on_starting(server):
 def post_worker_init(worker):
     """SHUTDOWN_GRACE: a worker told to stop fails its readiness and serves on for that long first
     (gateway/draining.py); the master sends it SIGTERM and waits `graceful_timeout`."""
-    draining.on_sigterm(settings.shutdown_grace, worker.handle_exit)
+    draining.on_sigterm(_gateway.shutdown_grace, worker.handle_exit)
 
 
 def child_exit(server, worker):

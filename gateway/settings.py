@@ -47,7 +47,9 @@ class Settings:
         values = {}
         for spec in fields(cls):
             name = spec.metadata["variable"]
-            if name in environ:
+            if not spec.repr and f"{name}_FILE" in environ:  # a secret, mounted as a file (Kubernetes)
+                values[spec.name] = read_secret_file(environ[f"{name}_FILE"], name)
+            elif name in environ:
                 try:
                     values[spec.name] = type(spec.default)(environ[name])
                 except ValueError:
@@ -131,6 +133,15 @@ class Settings:
             f"pool {self.rpc_pool_size or 'auto'}, auth {'on' if self.tokens else 'off'}, "
             f"CORS {self.cors_origins or 'off'}"
         )
+
+
+def read_secret_file(path, name):
+    """A secret's value from the file `path` (its `<name>_FILE` variable), without the final newline."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"{name}_FILE={path!r}: cannot read it ({exc.strerror})") from None
 
 
 def split_uris(value):
