@@ -1,7 +1,8 @@
 """compose/monitoring/: the rules pass `promtool check rules` and their unit tests (each alert
 fired and kept quiet: rules.test.yml, rules.daily.test.yml); every metric and label the rules and
 the dashboard use exists on a live gateway (both kinds) and worker, or on the exporters (Redis's,
-run here from Debian's package; RabbitMQ's names are listed below, from its plugin's documentation),
+run here from Debian's package; RabbitMQ's are listed below and checked on a live node by
+test_rabbitmq_boot.py),
 so a renamed metric fails here; Prometheus's own configuration is valid.
 
 Needs promtool (Debian: prometheus) and prometheus-redis-exporter; scripts/test installs both.
@@ -26,6 +27,7 @@ MONITORING = ROOT / "compose" / "monitoring"
 RULES = MONITORING / "rules.yml"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "nameko-travel.json"
 # rabbitmq_prometheus (3.10+): what the dashboard reads from /metrics and /metrics/detailed
+# (tests/deploy/test_rabbitmq_boot.py finds each on a node booted with the project's definitions)
 RABBITMQ_METRICS = {
     "rabbitmq_connections": set(),
     "rabbitmq_detailed_queue_messages_ready": {"vhost", "queue"},
