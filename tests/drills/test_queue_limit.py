@@ -32,26 +32,14 @@ def set_policy(vhost, policy, **overrides):
         )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def limited(redis_prefix):
-    from tests.drills.conftest import DrillStack
-
+@pytest.fixture
+def limited_vhost():
+    """A vhost of its own, quorum by default, with the shipped policy but a length limit of LIMIT."""
     vhost = rabbitmq.create_vhost(f"travel-test-limit-{uuid.uuid4().hex[:8]}-{int(time.time())}", queue_type="quorum")
     try:
         (policy,) = [p for p in DEFINITIONS["policies"] if p["name"] == "rpc-requests"]
         set_policy(vhost, policy, **{"max-length": LIMIT})
-        stack = DrillStack(
-            amqp_uri(vhost),
-            "redis://unused",
-            redis_prefix,
-            modules=["tests.services.hung"],
-            services=["airports_service"],
-            worker_extra={"HANG_SECONDS": 1, "MAX_WORKERS": 1},  # one call at a time: the queue fills
-            gateways=("asgi", "wsgi"),
-            gateway_extra={"RPC_TIMEOUT": 20, "THREADS": 48, "RPC_MAX_IN_FLIGHT": 1024},
-        )
-        yield stack
-        stack.close()
+        yield vhost
     finally:
         broker.delete_vhost(vhost)
 
@@ -69,9 +57,26 @@ def test_the_shipped_policy_limits_the_rpc_queues_and_dead_letters_poison_reques
     assert vhost["metadata"]["default_queue_type"] == "quorum"
 
 
-@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
-def test_a_flood_against_a_slow_worker_gets_fast_503_overloaded(limited, kind):
-    client = Client(limited.url(kind), timeout=30)
+def test_a_flood_against_a_slow_worker_gets_fast_503_overloaded(drill_stack, limited_vhost):
+    slow_worker = {"HANG_SECONDS": 1, "MAX_WORKERS": 1}  # one call at a time: the queue fills
+    gateways = {"RPC_TIMEOUT": 20, "THREADS": 48, "RPC_MAX_IN_FLIGHT": 1024}  # no limit of their own in the way
+    stack = drill_stack(
+        amqp_uri(limited_vhost), modules=["tests.services.hung"], services=["airports_service"],
+        worker_extra=slow_worker, gateways=("asgi", "wsgi"), gateway_extra=gateways,
+    )  # fmt: skip
+    for kind in ("asgi", "wsgi"):
+        outcomes = flood(Client(stack.url(kind), timeout=30), 3 * LIMIT)
+        refused = [o for o in outcomes if o.status == 503]
+        assert len(refused) >= LIMIT, (kind, [o.describe() for o in outcomes])
+        for outcome in refused:
+            assert outcome.json()["type"].endswith(":overloaded"), outcome.describe()
+            assert outcome.headers.get("retry-after") == "1"
+            assert outcome.elapsed < 2.0, outcome.describe()  # the broker's nack, not a 20 s timeout
+        assert not [o for o in outcomes if o.status not in (200, 503)], (kind, [o.describe() for o in outcomes])
+
+
+def flood(client, count):
+    """`count` requests for the slow airport at once: their outcomes."""
     outcomes, lock = [], threading.Lock()
 
     def one():
@@ -79,13 +84,7 @@ def test_a_flood_against_a_slow_worker_gets_fast_503_overloaded(limited, kind):
         with lock:
             outcomes.append(outcome)
 
-    threads = [threading.Thread(target=one) for _ in range(3 * LIMIT)]
+    threads = [threading.Thread(target=one) for _ in range(count)]
     [thread.start() for thread in threads]
     [thread.join(60) for thread in threads]
-    refused = [o for o in outcomes if o.status == 503]
-    assert len(refused) >= LIMIT, [o.describe() for o in outcomes]
-    for outcome in refused:
-        assert outcome.json()["type"].endswith(":overloaded"), outcome.describe()
-        assert outcome.headers.get("retry-after") == "1"
-        assert outcome.elapsed < 2.0, outcome.describe()  # the broker's nack, not a 20 s timeout
-    assert not [o for o in outcomes if o.status not in (200, 503)], [o.describe() for o in outcomes]
+    return outcomes

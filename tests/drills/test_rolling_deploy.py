@@ -13,7 +13,10 @@ from tests.conftest import AMQP_BASE, REDIS_URI
 def test_a_rolling_deploy_of_both_gateway_kinds_and_the_workers_fails_no_request():
     if shutil.which("haproxy") is None:
         pytest.fail("haproxy is not installed (Debian: apt-get install haproxy; scripts/test installs it)")
-    reports = rolling_deploy(("asgi", "wsgi"), amqp_base=AMQP_BASE, redis_uri=REDIS_URI, grace=5.0, concurrency=6)
+    # a grace of 3 s: haproxy takes a gateway out within about 1 s of its readiness failing
+    reports = rolling_deploy(
+        ("asgi", "wsgi"), amqp_base=AMQP_BASE, redis_uri=REDIS_URI, grace=3.0, concurrency=6, settle=1.0
+    )
     assert [report.passed for report in reports] == [True, True], "\n".join(map(str, reports))
     assert [report.stats["gateways_replaced"] for report in reports] == [2, 2]
     assert reports[-1].stats["workers_replaced"] == 2
