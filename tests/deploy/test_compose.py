@@ -6,6 +6,7 @@ Needs `docker-compose` (Debian: apt-get install docker-compose). When the `docke
 CLI plugin is installed too, the file is checked with it as well.
 """
 
+import json
 import os
 import re
 import shutil
@@ -405,3 +406,22 @@ def test_the_broker_loads_the_definitions_at_boot(resolved):
     assert "definitions.local.path = /run/rabbitmq-definitions" in conf
     gateway = resolved["services"]["gateway"]
     assert gateway["environment"]["SHUTDOWN_GRACE"] == "5" and gateway["stop_grace_period"] == "30s"
+
+
+def test_the_broker_command_writes_the_definitions_and_a_users_file(source, tmp_path):
+    """The rabbitmq service's start command, run by sh with its paths moved under tmp_path (and the
+    image's own steps, chown and the entrypoint, left out)."""
+    script = source["services"]["rabbitmq"]["command"][2].replace("$$", "$")
+    for path, moved in (("/run/rabbitmq-definitions", tmp_path / "run"), ("/etc/rabbitmq", tmp_path)):
+        script = script.replace(path, str(moved))
+    script = script.replace(f"chown -R rabbitmq {tmp_path / 'run'} && ", "")
+    script = script.replace("exec docker-entrypoint.sh rabbitmq-server", "true")
+    shutil.copy(COMPOSE_DIR / "k8s" / "rabbitmq" / "definitions.json", tmp_path / "travel-definitions.json")
+    env = {"PATH": os.environ["PATH"], "RABBITMQ_DEFAULT_USER": "ann", "RABBITMQ_DEFAULT_PASS": "pa%ss word"}
+    subprocess.run(["sh", "-c", script], env=env, check=True, timeout=30)
+    written = sorted(path.name for path in (tmp_path / "run").iterdir())
+    assert written == ["10-travel.json", "20-users.json"]  # the topology first: permissions name its vhost
+    users = json.loads((tmp_path / "run" / "20-users.json").read_text())
+    assert users["users"] == [{"name": "ann", "password": "pa%ss word", "tags": ["administrator"]}]
+    assert users["permissions"][0]["vhost"] == "travel"
+    assert (tmp_path / "run" / "20-users.json").stat().st_mode & 0o077 == 0
