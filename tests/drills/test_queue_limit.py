@@ -17,7 +17,7 @@ from tests.support.processes import ROOT
 
 DEFINITIONS = json.loads((ROOT / "compose" / "k8s" / "rabbitmq" / "definitions.json").read_text())
 SLOW = "/airports/" + "a" * 32
-LIMIT = 10  # the shipped policy's 10000, made small enough to reach
+LIMIT = 20  # the shipped policy's 10000, made small enough to reach
 
 
 def set_policy(vhost, policy, **overrides):
@@ -58,33 +58,45 @@ def test_the_shipped_policy_limits_the_rpc_queues_and_dead_letters_poison_reques
 
 
 def test_a_flood_against_a_slow_worker_gets_fast_503_overloaded(drill_stack, limited_vhost):
-    slow_worker = {"HANG_SECONDS": 1, "MAX_WORKERS": 1}  # one call at a time: the queue fills
-    gateways = {"RPC_TIMEOUT": 20, "THREADS": 48, "RPC_MAX_IN_FLIGHT": 1024}  # no limit of their own in the way
+    slow_worker = {"HANG_SECONDS": 0.25, "MAX_WORKERS": 1}  # one call at a time: the queue fills
+    gateways = {"RPC_TIMEOUT": 30, "THREADS": 64, "RPC_MAX_IN_FLIGHT": 1024}  # no limit of their own in the way
     stack = drill_stack(
         amqp_uri(limited_vhost), modules=["tests.services.hung"], services=["airports_service"],
         worker_extra=slow_worker, gateways=("asgi", "wsgi"), gateway_extra=gateways,
     )  # fmt: skip
     for kind in ("asgi", "wsgi"):
-        outcomes = flood(Client(stack.url(kind), timeout=30), 3 * LIMIT)
-        refused = [o for o in outcomes if o.status == 503]
-        assert len(refused) >= LIMIT, (kind, [o.describe() for o in outcomes])
+        client = Client(stack.url(kind), timeout=40)
+        # A quorum queue tells its publishers it is full a moment after it is (and lets a burst
+        # already on its way in): the first wave fills it, the second meets the limit.
+        first = Flood(client, 2 * LIMIT)
+        time.sleep(0.3)
+        second = Flood(client, LIMIT).outcomes()
+        refused = [o for o in second if o.status == 503]
+        # most of it: a channel new to the queue (a WSGI proxy's) may still get one in
+        assert len(refused) >= LIMIT // 2, (kind, [o.describe() for o in second])
+        assert {o.status for o in second} <= {200, 503}, (kind, [o.describe() for o in second])
         for outcome in refused:
             assert outcome.json()["type"].endswith(":overloaded"), outcome.describe()
             assert outcome.headers.get("retry-after") == "1"
-            assert outcome.elapsed < 2.0, outcome.describe()  # the broker's nack, not a 20 s timeout
-        assert not [o for o in outcomes if o.status not in (200, 503)], (kind, [o.describe() for o in outcomes])
+            assert outcome.elapsed < 2.0, outcome.describe()  # the broker's nack, not a 30 s timeout
+        filled = first.outcomes()
+        assert {o.status for o in filled} <= {200, 503}, (kind, [o.describe() for o in filled])
+        assert sum(o.status == 200 for o in filled) >= LIMIT, (kind, [o.describe() for o in filled])
 
 
-def flood(client, count):
-    """`count` requests for the slow airport at once: their outcomes."""
-    outcomes, lock = [], threading.Lock()
+class Flood:
+    """`count` requests for the slow airport at once, in threads started now."""
 
-    def one():
-        outcome = client.get(SLOW)
-        with lock:
-            outcomes.append(outcome)
+    def __init__(self, client, count):
+        self.client, self.lock, self.done = client, threading.Lock(), []
+        self.threads = [threading.Thread(target=self.one) for _ in range(count)]
+        [thread.start() for thread in self.threads]
 
-    threads = [threading.Thread(target=one) for _ in range(count)]
-    [thread.start() for thread in threads]
-    [thread.join(60) for thread in threads]
-    return outcomes
+    def one(self):
+        outcome = self.client.get(SLOW)
+        with self.lock:
+            self.done.append(outcome)
+
+    def outcomes(self):
+        [thread.join(60) for thread in self.threads]
+        return self.done
