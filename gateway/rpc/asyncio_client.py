@@ -30,7 +30,9 @@ after 20 s of silence; until then its calls time out. Failure modes, each ending
   sent more work;
 * more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue;
 * the broker refuses the publish (a nack: the service's queue is at its length limit, the
-  `reject-publish` policy) -> QueueFull (an Overloaded) at once, not a timeout later.
+  `reject-publish` policy) -> QueueFull (an Overloaded) at once, not a timeout later; but within
+  UNSETTLED_FOR of a node's loss a nack is what a quorum queue electing its leader answers, and
+  the call goes out again like the copies above.
 
 Request and reply follow nameko 2.x's wire protocol (nameko/rpc.py): requests on the `nameko-rpc` topic
 exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, context in
@@ -188,9 +190,11 @@ class _Link:
             call.future.set_exception(UnknownService(reply_text))
 
     def _refused(self, correlation_id):
-        call = self.pending.pop(correlation_id, None)
-        if call is not None and not call.future.done():
-            call.future.set_exception(QueueFull("The service's queue is full."))
+        call = self.pending.get(correlation_id)
+        if call is None or call.future.done() or self.client.send_again_if_unsettled(call):
+            return
+        del self.pending[correlation_id]
+        call.future.set_exception(QueueFull("The service's queue is full."))
 
     def _lost(self, exc):
         was_up = self.connection is not None and not self.client.closing
@@ -373,6 +377,16 @@ class AsyncRpcClient:
             for call in link.pending.values():
                 self._watch(call, now)
 
+    def send_again_if_unsettled(self, call):
+        """A nacked publish of `call`. Within UNSETTLED_FOR of a node's loss the broker nacks what
+        it sends to a quorum queue still electing its leader: the call goes out again, as a copy
+        the broker dropped would (True). Otherwise its queue is full (False)."""
+        now = self._loop.time()
+        if now >= self._unsettled_until:
+            return False
+        self._watch(call, now)
+        return True
+
     def _watch(self, call, now, restart=False):
         """Send `call` again RESEND_FIRST after `now` if it is still unanswered; `restart` for a
         call just published anew (its link was lost), which starts its intervals over."""
@@ -389,10 +403,10 @@ class AsyncRpcClient:
         quorum queue before its leader died can go on sending to the dead leader for about 10 s,
         and the broker drops all of it (measured: every copy sent again on the channel it first
         went out on, or on a connection made while the queue was still electing its leader, was
-        lost until the call's timeout); a channel opened after the election looks the new leader
-        up. So each round that has copies to send first renews the links' older channels (calls
-        made meanwhile go out on the new ones too), and a later round renews them again, in case
-        the election was not over yet."""
+        lost until the call's timeout; with publisher confirms on, those are nacks); a channel
+        opened after the election looks the new leader up. So each round that has copies to send
+        first renews the links' older channels (calls made meanwhile go out on the new ones too),
+        and a later round renews them again, in case the election was not over yet."""
         self._resend_timer = None
         usable = [link for link in self.links if link.usable]
         link = max(usable, key=lambda link: link.connected_at) if usable else None
