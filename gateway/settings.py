@@ -21,6 +21,7 @@ class Settings:
     # ASGI: AMQP connections (0: 2); WSGI: proxies (0: one per server thread)
     rpc_pool_size: int = setting("RPC_POOL_SIZE", 0)
     rpc_max_in_flight: int = setting("RPC_MAX_IN_FLIGHT", 1024)  # ASGI: calls waiting before new ones get 503
+    rpc_confirms: int = setting("RPC_CONFIRMS", 1)  # ASGI: publisher confirms (1), for a full queue's fast 503
     rpc_startup_wait: float = setting("RPC_STARTUP_WAIT", 5.0)  # ASGI: seconds start-up waits for the broker
     rpc_checkout_timeout: float = setting("RPC_CHECKOUT_TIMEOUT", 1.0)  # WSGI: seconds to wait for a free proxy
     rpc_proxy_max_age: float = setting("RPC_PROXY_MAX_AGE", 0.0)  # WSGI: recycle proxies older than this (0: never)
@@ -64,6 +65,8 @@ class Settings:
         for name in ("rpc_timeout", "rpc_max_in_flight", "rpc_checkout_timeout", "max_body_bytes", "server_threads"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.variable(name)} must be positive")
+        if self.rpc_confirms not in (0, 1):
+            raise ValueError("RPC_CONFIRMS must be 0 or 1")
         for name in ("rpc_pool_size", "shutdown_grace"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{self.variable(name)} must not be negative")

@@ -73,6 +73,7 @@ class AmqpParams:
     connect_timeout: float = 5.0
     connection_name: str = "nameko-travel gateway"
     timestamps: bool = False  # the AMQP `timestamp` on each request: the workers' queue wait in traces
+    confirms: bool = True  # publisher confirms, to hear of the requests the broker refuses (nacks)
 
     @classmethod
     def from_uri(cls, uri, ssl_context=None, **options):
@@ -214,9 +215,10 @@ class AmqpConnection(asyncio.Protocol):
         await self._expect(commands.Connection.OpenOk)
         self._send(commands.Channel.Open())
         await self._expect(commands.Channel.OpenOk)
-        self._send(commands.Confirm.Select())
-        await self._expect(commands.Confirm.SelectOk)
-        self._unconfirmed[CHANNEL], self._published[CHANNEL] = {}, 0
+        if self.params.confirms:
+            self._send(commands.Confirm.Select())
+            await self._expect(commands.Confirm.SelectOk)
+            self._unconfirmed[CHANNEL], self._published[CHANNEL] = {}, 0
         self.publish_channel_opened = self.loop.time()
         if heartbeat:
             self._heartbeat = self.loop.call_later(heartbeat / 2, self._beat, heartbeat / 2)
@@ -272,10 +274,11 @@ class AmqpConnection(asyncio.Protocol):
         if channel == CHANNEL:
             channel += 1
         self._queue(pamqp_frame.marshal(commands.Channel.Open(), channel))
-        self._queue(pamqp_frame.marshal(commands.Confirm.Select(nowait=True), channel))
         for old in [number for number in self._unconfirmed if number not in (replaced, CHANNEL)]:
             del self._unconfirmed[old], self._published[old]  # closed already: its confirms came or never will
-        self._unconfirmed[channel], self._published[channel] = {}, 0
+        if self.params.confirms:
+            self._queue(pamqp_frame.marshal(commands.Confirm.Select(nowait=True), channel))
+            self._unconfirmed[channel], self._published[channel] = {}, 0
         if replaced != CHANNEL:
             close = commands.Channel.Close(reply_code=200, reply_text="renewed", class_id=0, method_id=0)
             self._queue(pamqp_frame.marshal(close, replaced))
@@ -317,8 +320,9 @@ class AmqpConnection(asyncio.Protocol):
         outgoing = self._outgoing
         if not outgoing:
             self.loop.call_soon(self._flush)
-        tag = self._published[channel] = self._published[channel] + 1  # the broker numbers them from 1
-        self._unconfirmed[channel][tag] = correlation_id
+        if channel in self._published:  # a channel in confirm mode
+            tag = self._published[channel] = self._published[channel] + 1  # the broker numbers them from 1
+            self._unconfirmed[channel][tag] = correlation_id
         outgoing += (prefix, _frame_prefix(FRAME_HEADER, channel, len(header)), header, b"\xce")
         chunk = self.frame_max - 8
         for start in range(0, len(body), chunk):

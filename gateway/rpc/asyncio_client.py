@@ -241,8 +241,10 @@ class AsyncRpcClient:
         ssl_context=None,
         connection_name="nameko-travel gateway",
         heartbeat=10,
+        confirms=True,
     ):
         options = {"connection_name": connection_name, "heartbeat": heartbeat, "timestamps": TRACING}
+        options["confirms"] = confirms
         self.nodes = [
             AmqpParams.from_uri(uri, ssl_context if uri.startswith("amqps://") else None, **options)
             for uri in split_uris(amqp_uri)
@@ -278,6 +280,7 @@ class AsyncRpcClient:
             max_in_flight=settings.rpc_max_in_flight,
             exchange=settings.rpc_exchange,
             ssl_context=settings.ssl_context(),
+            confirms=bool(settings.rpc_confirms),
         )
 
     async def start(self):
