@@ -49,7 +49,7 @@ from bench.seed import wait_ready
 from devstack import rabbitmq
 from devstack.gateways import gateway_command, uvicorn_command
 from devstack.isolation import clean_environment, delete_keys, free_port
-from devstack.layout import SERVICES, parse_layout, worker_command, worker_variable
+from devstack.layout import SERVICES, nameko_command, parse_layout, worker_command, worker_variable
 from devstack.processes import BIN, ChildProcess, child_env, sweep, wait_for_services
 from devstack.stack import Started
 
@@ -310,7 +310,7 @@ class BenchTargets(Started):
             f'WEB_SERVER_ADDRESS: "127.0.0.1:{port}"\n'
             f"max_workers: {o.baseline_max_workers}\n" + _logging_config("WARNING")
         )
-        argv = [BIN / "nameko", "run", "--config", config, "bench.baseline_gateway"]
+        argv = nameko_command("run", "--config", config, "bench.baseline_gateway")
         env = self.gateway_env()
         settings = {"port": port, "max_workers": o.baseline_max_workers, "LOG_LEVEL": "WARNING"}
         return self._target("baseline", argv, env, settings)

@@ -1,5 +1,7 @@
 """The workers: which services exist, and how they are grouped into `nameko run` processes."""
 
+import sys
+
 from devstack.processes import BIN, ROOT
 
 SERVICES = {  # short name: (module, service name)
@@ -14,6 +16,13 @@ LAYOUTS = {
     "split": "airports,trips,greeting",  # one process per service (compose, Kubernetes)
 }
 CONFIG = ROOT / "workers" / "config.yml"
+# nameko's CLI imports pkg_resources (setuptools says it is deprecated) and eventlet (which says the
+# same of itself): two notices at every start, about nameko's dependencies, not this project. They
+# are silenced where nameko imports them, and nothing else is: PYTHONWARNINGS's syntax, which
+# compose/Dockerfile sets too (a test compares) and scripts/test for `nameko test`.
+NAMEKO_WARNINGS = (
+    "ignore:pkg_resources is deprecated as an API:UserWarning:nameko.cli.main,ignore::Warning:nameko.cli.commands"
+)
 
 
 def parse_layout(spec):
@@ -48,6 +57,12 @@ def worker_variable(key):
     return service, name
 
 
+def nameko_command(*args):
+    """`nameko ARGS`, with NAMEKO_WARNINGS as the interpreter's -W options."""
+    options = [item for spec in NAMEKO_WARNINGS.split(",") for item in ("-W", spec)]
+    return [sys.executable, *options, str(BIN / "nameko"), *map(str, args)]
+
+
 def worker_command(modules=WORKER_MODULES, config=CONFIG):
     """`nameko run` of `modules`, as scripts/run, compose and Kubernetes run them."""
-    return [str(BIN / "nameko"), "run", "--config", str(config), *modules]
+    return nameko_command("run", "--config", config, *modules)

@@ -14,6 +14,8 @@ Faults are shell commands run at the right moment, e.g. for the Compose file:
       --restore "docker compose -f compose/docker-compose.yml --profile cluster start rabbitmq-1" \\
       --kill ... --restore ...    (one pair per node, run in turn)
   python -m drills hostile-clients --url http://127.0.0.1:8000 [--metrics-url URL] [--log FILE]
+  python -m drills rolling-deploy [--kind asgi --kind wsgi] [--grace 5]
+      (starts its own workers, gateways and haproxy on loopback, on the broker and Redis given)
 Exit status 0 when the drill passed, 1 when it did not.
 """
 
@@ -22,7 +24,7 @@ import shlex
 import subprocess
 import sys
 
-from drills import broker_node_loss, hostile_clients, redis_failover, scenarios
+from drills import broker_node_loss, hostile_clients, redis_failover, rolling_deploy, scenarios
 
 
 def command(text):
@@ -54,11 +56,10 @@ def main(argv=None):
             "timeouts",
             "hostile-input",
             "hostile-clients",
+            "rolling-deploy",
         ],
     )
-    parser.add_argument(
-        "--url", action="append", required=True, help="the gateway's base URL (outage drills take several)"
-    )
+    parser.add_argument("--url", action="append", help="the gateway's base URL (outage drills take several)")
     parser.add_argument("--token", help="a bearer token, if the gateway asks for one")
     parser.add_argument(
         "--fault", help="worker-failure: the command that breaks a worker; redis-failover: kills the primary"
@@ -76,9 +77,23 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=10.0, help="hostile-clients: seconds of slow clients")
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--limit", type=float, default=11.0, help="timeouts: longest acceptable 504 (s)")
+    parser.add_argument("--kind", action="append", choices=["asgi", "wsgi"], help="rolling-deploy: gateway kinds")
+    parser.add_argument("--grace", type=float, default=5.0, help="rolling-deploy: the gateways' SHUTDOWN_GRACE")
+    parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672", help="rolling-deploy: the broker")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="rolling-deploy: Redis")
     args = parser.parse_args(argv)
 
-    url = args.url[0]
+    if args.drill == "rolling-deploy":
+        reports = rolling_deploy.rolling_deploy(
+            tuple(args.kind or ("asgi", "wsgi")),
+            amqp_base=args.amqp,
+            redis_uri=args.redis,
+            grace=args.grace,
+            concurrency=args.concurrency or 8,
+        )
+        print("\n".join(map(str, reports)))
+        return 0 if all(report.passed for report in reports) else 1
+    url = _need(parser, args.url, "--url")[0]
     if args.drill == "worker-failure":
         report = scenarios.worker_failure(
             url,

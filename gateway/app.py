@@ -8,6 +8,7 @@ import falcon
 import falcon.asgi
 
 from gateway import tracing
+from gateway.draining import DrainOnSigterm
 from gateway.http.cors import Cors
 from gateway.http.middleware import RequestId
 from gateway.http.problems import serialize_problem
@@ -47,9 +48,8 @@ def create_app(settings=None, rpc=None):
     """The ASGI app (uvicorn gateway.asgi:app)."""
     settings = settings or Settings.from_env()
     rpc = rpc or AsyncRpcClient.from_settings(settings)
-    app = falcon.asgi.App(
-        middleware=[*_middleware(settings), RpcLifecycle(rpc, settings.rpc_startup_wait)], router=RouteTableRouter()
-    )
+    lifecycle = [RpcLifecycle(rpc, settings.rpc_startup_wait), DrainOnSigterm(settings.shutdown_grace)]
+    app = falcon.asgi.App(middleware=[*_middleware(settings), *lifecycle], router=RouteTableRouter())
     return _assemble(app, AsgiResource, AsgiRunner(rpc, settings), settings)
 
 

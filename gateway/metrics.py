@@ -63,6 +63,11 @@ PENDING_REPLIES = Gauge(
 BROKER_CONNECTIONS = Gauge(
     "gateway_broker_connections", "AMQP connections up (ASGI client)", multiprocess_mode="livesum"
 )
+BROKER_REACHABLE = Gauge(
+    "gateway_broker_reachable",
+    "1 while the RPC client has a usable broker connection (ASGI: a link up; WSGI: the port answered), set at scrape",
+    multiprocess_mode="livemin",
+)
 LATE_REPLIES = Counter("gateway_rpc_late_replies_total", "Replies that came after their call gave up")
 REPUBLISHED = Counter(
     "gateway_rpc_republished_total",

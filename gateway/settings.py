@@ -23,6 +23,7 @@ class Settings:
     rpc_connections: int = setting("RPC_CONNECTIONS", 0)  # ASGI: AMQP connections (0: 2, or one per node)
     rpc_proxies: int = setting("RPC_PROXIES", 0)  # WSGI: ClusterRpcProxy instances (0: one per server thread)
     rpc_max_in_flight: int = setting("RPC_MAX_IN_FLIGHT", 1024)  # ASGI: calls waiting before new ones get 503
+    rpc_confirms: int = setting("RPC_CONFIRMS", 1)  # ASGI: publisher confirms (1), for a full queue's fast 503
     rpc_startup_wait: float = setting("RPC_STARTUP_WAIT", 5.0)  # ASGI: seconds start-up waits for the broker
     rpc_checkout_timeout: float = setting("RPC_CHECKOUT_TIMEOUT", 1.0)  # WSGI: seconds to wait for a free proxy
     rpc_proxy_max_age: float = setting("RPC_PROXY_MAX_AGE", 0.0)  # WSGI: recycle proxies older than this (0: never)
@@ -34,6 +35,7 @@ class Settings:
     amqp_ssl_ca: str = setting("AMQP_SSL_CA", "")  # amqps://: CA bundle to verify the broker (default: system's)
     amqp_ssl_cert: str = setting("AMQP_SSL_CERT", "")  # amqps://: client certificate, for brokers that ask
     amqp_ssl_key: str = setting("AMQP_SSL_KEY", "")
+    shutdown_grace: float = setting("SHUTDOWN_GRACE", 0.0)  # seconds served after SIGTERM, readiness failing
     server_threads: int = setting("THREADS", 16)  # WSGI: the server's threads per process (gunicorn.conf.py)
     # The edge (gateway/protocol.py): what a request may be and how long it may take to arrive
     max_url_bytes: int = setting("MAX_URL_BYTES", 8192)  # the request target; longer: 414
@@ -60,7 +62,9 @@ class Settings:
         values = {}
         for spec in fields(cls):
             name = spec.metadata["variable"]
-            if name in environ:
+            if not spec.repr and f"{name}_FILE" in environ:  # a secret, mounted as a file (Kubernetes)
+                values[spec.name] = read_secret_file(environ[f"{name}_FILE"], name)
+            elif name in environ:
                 try:
                     values[spec.name] = type(spec.default)(environ[name])
                 except ValueError:
@@ -82,7 +86,9 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{self.variable(name)} must be positive")
-        for name in ("rpc_connections", "rpc_proxies"):
+        if self.rpc_confirms not in (0, 1):
+            raise ValueError("RPC_CONFIRMS must be 0 or 1")
+        for name in ("rpc_connections", "rpc_proxies", "shutdown_grace"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{self.variable(name)} must not be negative")
         self.rate_limit_policy  # noqa: B018 (a ValueError if malformed)
@@ -180,6 +186,15 @@ EDGE = (
 
 # Variables renamed: the old name sets each new one the environment does not set itself.
 RENAMED = {"RPC_POOL_SIZE": ("RPC_CONNECTIONS", "RPC_PROXIES")}  # it counted either, by gateway kind
+
+
+def read_secret_file(path, name):
+    """A secret's value from the file `path` (its `<name>_FILE` variable), without the final newline."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"{name}_FILE={path!r}: cannot read it ({exc.strerror})") from None
 
 
 def split_uris(value):

@@ -9,6 +9,7 @@ slow client holds no thread: 50 of them sending a byte a second leave everyone e
 
 from a2wsgi import WSGIMiddleware
 
+from gateway.draining import on_sigterm
 from gateway.settings import Settings
 from gateway.wsgi import app as wsgi_app
 
@@ -18,10 +19,12 @@ class WholeRequests:
     to answer 413), then calls `app` with it in one piece and a Content-Length that says so (a
     chunked body too)."""
 
-    def __init__(self, app, limit):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit, grace=0.0):
+        self.app, self.limit, self.grace = app, limit, grace
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await self.lifespan(receive, send)
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         chunks, size, more = [], 0, True
@@ -48,6 +51,18 @@ class WholeRequests:
 
         return await self.app(scope, whole, send)
 
+    async def lifespan(self, receive, send):
+        """What the ASGI app's middleware does at start-up (gateway/app.py): take SIGTERM over for
+        SHUTDOWN_GRACE, now that uvicorn has installed its handler. The WSGI app has no such event."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                on_sigterm(self.grace)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
     @staticmethod
     def _declared(scope):
         for name, value in scope["headers"]:
@@ -58,7 +73,8 @@ class WholeRequests:
 
 def make_app(settings=None):
     settings = settings or Settings.from_env()
-    return WholeRequests(WSGIMiddleware(wsgi_app, workers=settings.server_threads), settings.max_body_bytes)
+    wrapped = WSGIMiddleware(wsgi_app, workers=settings.server_threads)
+    return WholeRequests(wrapped, settings.max_body_bytes, settings.shutdown_grace)
 
 
 app = make_app()

@@ -86,7 +86,7 @@ class ApiRequest:
     request_id: str
     idempotency_key: str | None = None
     if_none_match: str | None = None
-    broker_connected: Callable[[], bool] = lambda: True  # asked only by the readiness check
+    broker_connected: Callable[[], bool] = lambda: True  # asked by the readiness check and /metrics
 
 
 @dataclass

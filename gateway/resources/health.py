@@ -1,5 +1,6 @@
 """Liveness and readiness, for load balancers and orchestrators."""
 
+from gateway.draining import draining
 from gateway.http.operations import Reply, json_response, operation
 from gateway.rpc.calls import NotConnected, RpcCall, RpcTimeout, UnknownService
 from schemas.errors import ServiceUnavailable
@@ -7,6 +8,7 @@ from schemas.problem import Health
 
 SERVICES = ("airports_service", "trips_service", "greeting_service")
 READY_TIMEOUT = 1.0  # seconds each service has to answer
+DRAINING = {"ok": False, "detail": "draining"}
 
 
 @operation(
@@ -29,6 +31,8 @@ def get_liveness(request):
     replies={200: Reply("Every check passed.", Health), 503: Reply("A check failed; `checks` says which.", Health)},
 )
 def get_readiness(request):
+    if draining():  # told to stop: out of the balancer's rotation first (gateway/draining.py)
+        return json_response(503, {"status": "unavailable", "checks": {"shutdown": DRAINING}})
     connected = request.broker_connected()
     checks = {"broker": {"ok": connected}}
     if connected:

@@ -1,7 +1,7 @@
 """/metrics: the gateway's Prometheus metrics (see gateway.metrics)."""
 
 from gateway.http.operations import ApiResponse, Reply, operation
-from gateway.metrics import exposition
+from gateway.metrics import BROKER_REACHABLE, exposition
 
 
 @operation(
@@ -12,5 +12,6 @@ from gateway.metrics import exposition
     replies={200: Reply("")},
 )
 def get_metrics(request):
+    BROKER_REACHABLE.set(1 if request.broker_connected() else 0)
     body, media_type = exposition()
     return ApiResponse(200, body, media_type)

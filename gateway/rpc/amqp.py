@@ -40,6 +40,7 @@ FRAME_END = 0xCE
 FRAME_HEADER_SIZE = 7
 BASIC_DELIVER = (60, 60)
 BASIC_RETURN = (60, 50)
+BASIC_ACK, BASIC_NACK = (60, 80), (60, 120)
 FRAME_MAX = 131072
 
 _frame_prefix = struct.Struct(">BHI").pack
@@ -47,6 +48,7 @@ _unpack_frame_prefix = struct.Struct(">BHI").unpack_from
 _unpack_ids = struct.Struct(">HH").unpack_from
 _unpack_body_size_flags = struct.Struct(">QH").unpack_from
 _unpack_long = struct.Struct(">I").unpack_from
+_unpack_confirm = struct.Struct(">QB").unpack_from  # delivery tag, bits (the first: multiple)
 
 # Basic properties, in the order the flags are numbered (AMQP 0-9-1, 4.2.6.1)
 _CONTENT_TYPE, _CONTENT_ENCODING, _HEADERS = 0x8000, 0x4000, 0x2000
@@ -71,6 +73,7 @@ class AmqpParams:
     connect_timeout: float = 5.0
     connection_name: str = "nameko-travel gateway"
     timestamps: bool = False  # the AMQP `timestamp` on each request: the workers' queue wait in traces
+    confirms: bool = True  # publisher confirms, to hear of the requests the broker refuses (nacks)
 
     @classmethod
     def from_uri(cls, uri, ssl_context=None, **options):
@@ -129,11 +132,16 @@ class _Incoming:
 class AmqpConnection(asyncio.Protocol):
     """One connection with one channel. `on_delivery(correlation_id, body)` gets each message
     consumed; `on_return(correlation_id, reply_text)` each mandatory publish the broker could not
-    route; `on_lost(exc)` is called once when the connection ends, for whatever reason."""
+    route; `on_nack(correlation_id)` each publish it refused (publisher confirms: a queue at its
+    length limit with `reject-publish`); `on_lost(exc)` is called once when the connection ends,
+    for whatever reason. Only nacks are acted on: nothing waits for the acks."""
 
-    def __init__(self, params, on_delivery, on_return, on_lost):
+    def __init__(self, params, on_delivery, on_return, on_lost, on_nack=None):
         self.params = params
         self.on_delivery, self.on_return, self.on_lost = on_delivery, on_return, on_lost
+        self.on_nack = on_nack or (lambda correlation_id: None)
+        self._unconfirmed = {}  # channel -> {delivery tag: correlation id}, in publishing order
+        self._published = {}  # channel -> publishes on it so far (the last delivery tag)
         self.transport = None
         self.loop = None
         self.frame_max = FRAME_MAX
@@ -157,11 +165,11 @@ class AmqpConnection(asyncio.Protocol):
     # -- set-up ---------------------------------------------------------------
 
     @classmethod
-    async def open(cls, params, on_delivery, on_return, on_lost):
+    async def open(cls, params, on_delivery, on_return, on_lost, on_nack=None):
         loop = asyncio.get_running_loop()
         _, connection = await asyncio.wait_for(
             loop.create_connection(
-                lambda: cls(params, on_delivery, on_return, on_lost), params.host, params.port, ssl=params.ssl
+                lambda: cls(params, on_delivery, on_return, on_lost, on_nack), params.host, params.port, ssl=params.ssl
             ),
             params.connect_timeout,
         )
@@ -207,6 +215,10 @@ class AmqpConnection(asyncio.Protocol):
         await self._expect(commands.Connection.OpenOk)
         self._send(commands.Channel.Open())
         await self._expect(commands.Channel.OpenOk)
+        if self.params.confirms:
+            self._send(commands.Confirm.Select())
+            await self._expect(commands.Confirm.SelectOk)
+            self._unconfirmed[CHANNEL], self._published[CHANNEL] = {}, 0
         self.publish_channel_opened = self.loop.time()
         if heartbeat:
             self._heartbeat = self.loop.call_later(heartbeat / 2, self._beat, heartbeat / 2)
@@ -262,6 +274,11 @@ class AmqpConnection(asyncio.Protocol):
         if channel == CHANNEL:
             channel += 1
         self._queue(pamqp_frame.marshal(commands.Channel.Open(), channel))
+        for old in [number for number in self._unconfirmed if number not in (replaced, CHANNEL)]:
+            del self._unconfirmed[old], self._published[old]  # closed already: its confirms came or never will
+        if self.params.confirms:
+            self._queue(pamqp_frame.marshal(commands.Confirm.Select(nowait=True), channel))
+            self._unconfirmed[channel], self._published[channel] = {}, 0
         if replaced != CHANNEL:
             close = commands.Channel.Close(reply_code=200, reply_text="renewed", class_id=0, method_id=0)
             self._queue(pamqp_frame.marshal(close, replaced))
@@ -303,6 +320,9 @@ class AmqpConnection(asyncio.Protocol):
         outgoing = self._outgoing
         if not outgoing:
             self.loop.call_soon(self._flush)
+        if channel in self._published:  # a channel in confirm mode
+            tag = self._published[channel] = self._published[channel] + 1  # the broker numbers them from 1
+            self._unconfirmed[channel][tag] = correlation_id
         outgoing += (prefix, _frame_prefix(FRAME_HEADER, channel, len(header)), header, b"\xce")
         chunk = self.frame_max - 8
         for start in range(0, len(body), chunk):
@@ -348,12 +368,31 @@ class AmqpConnection(asyncio.Protocol):
             ids = _unpack_ids(buffer, start)
             if ids == BASIC_DELIVER:
                 self._content = _Incoming()
+            elif ids == BASIC_ACK or ids == BASIC_NACK:
+                self._confirmed(
+                    _unpack_ids(buffer, offset + 1)[0], *_unpack_confirm(buffer, start + 4), ids == BASIC_NACK
+                )
             elif ids == BASIC_RETURN:
                 returned = pamqp_frame.unmarshal(bytes(buffer[offset : end + 1]))[2]
                 self._content = _Incoming(returned=True, reply_text=returned.reply_text)
             else:
                 self._method(pamqp_frame.unmarshal(bytes(buffer[offset : end + 1]))[2])
         # heartbeats need nothing: any data counts as a sign of life
+
+    def _confirmed(self, channel, tag, bits, refused):
+        """The broker took (ack) or refused (nack) publishes on `channel`: `tag`, or all up to it."""
+        unconfirmed = self._unconfirmed.get(channel)
+        if not unconfirmed:
+            return
+        if bits & 1:  # multiple
+            settled = []
+            while unconfirmed and (first := next(iter(unconfirmed))) <= tag:
+                settled.append(unconfirmed.pop(first))
+        else:
+            settled = [unconfirmed.pop(tag)] if tag in unconfirmed else []
+        if refused:
+            for correlation_id in settled:
+                self.on_nack(correlation_id)
 
     def _content_header(self, buffer, start):
         body_size, flags = _unpack_body_size_flags(buffer, start + 4)

@@ -28,7 +28,11 @@ after 20 s of silence; until then its calls time out. Failure modes, each ending
   a worker wrote on a connection to the dead node is gone, with its request acknowledged; no
   confirm says so. Outside those seconds nothing is sent twice, so an overloaded stack is not
   sent more work;
-* more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue.
+* more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue;
+* the broker refuses the publish (a nack: the service's queue is at its length limit, the
+  `reject-publish` policy) -> QueueFull (an Overloaded) at once, not a timeout later; but within
+  UNSETTLED_FOR of a node's loss a nack is what a quorum queue electing its leader answers, and
+  the call goes out again like the copies above.
 
 Request and reply follow nameko 2.x's wire protocol (nameko/rpc.py): requests on the `nameko-rpc` topic
 exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, context in
@@ -48,7 +52,7 @@ from nameko.exceptions import deserialize
 from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES, REPUBLISHED, watch_pending
 from gateway.rpc.amqp import AmqpConnection, AmqpParams, ConnectionLost, encode_headers
 from gateway.rpc.base import AsyncBaseRpcClient
-from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
+from gateway.rpc.calls import NotConnected, Overloaded, QueueFull, RpcTimeout, UnknownService
 from gateway.settings import masked, split_uris
 from gateway.tracing import ENABLED as TRACING
 from gateway.tracing import trace_headers
@@ -155,7 +159,7 @@ class _Link:
     async def _connect(self):
         self.lost.clear()
         reply_to = uuid.uuid4().hex
-        connection = await AmqpConnection.open(self.params, self._delivered, self._returned, self._lost)
+        connection = await AmqpConnection.open(self.params, self._delivered, self._returned, self._lost, self._refused)
         try:
             await connection.consume_replies(self.client.exchange, reply_to)
         except BaseException:
@@ -185,6 +189,13 @@ class _Link:
         call = self.pending.pop(correlation_id, None)
         if call is not None and not call.future.done():
             call.future.set_exception(UnknownService(reply_text))
+
+    def _refused(self, correlation_id):
+        call = self.pending.get(correlation_id)
+        if call is None or call.future.done() or self.client.send_again_if_unsettled(call):
+            return
+        del self.pending[correlation_id]
+        call.future.set_exception(QueueFull("The service's queue is full."))
 
     def _lost(self, exc):
         was_up = self.connection is not None and not self.client.closing
@@ -231,8 +242,10 @@ class AsyncRpcClient(AsyncBaseRpcClient):
         ssl_context=None,
         connection_name="nameko-travel gateway",
         heartbeat=10,
+        confirms=True,
     ):
         options = {"connection_name": connection_name, "heartbeat": heartbeat, "timestamps": TRACING}
+        options["confirms"] = confirms
         self.nodes = [
             AmqpParams.from_uri(uri, ssl_context if uri.startswith("amqps://") else None, **options)
             for uri in split_uris(amqp_uri)
@@ -268,6 +281,7 @@ class AsyncRpcClient(AsyncBaseRpcClient):
             max_in_flight=settings.rpc_max_in_flight,
             exchange=settings.rpc_exchange,
             ssl_context=settings.ssl_context(),
+            confirms=bool(settings.rpc_confirms),
         )
 
     async def start(self):
@@ -367,6 +381,16 @@ class AsyncRpcClient(AsyncBaseRpcClient):
             for call in link.pending.values():
                 self._watch(call, now)
 
+    def send_again_if_unsettled(self, call):
+        """A nacked publish of `call`. Within UNSETTLED_FOR of a node's loss the broker nacks what
+        it sends to a quorum queue still electing its leader: the call goes out again, as a copy
+        the broker dropped would (True). Otherwise its queue is full (False)."""
+        now = self._loop.time()
+        if now >= self._unsettled_until:
+            return False
+        self._watch(call, now)
+        return True
+
     def _watch(self, call, now, restart=False):
         """Send `call` again RESEND_FIRST after `now` if it is still unanswered; `restart` for a
         call just published anew (its link was lost), which starts its intervals over."""
@@ -383,10 +407,10 @@ class AsyncRpcClient(AsyncBaseRpcClient):
         quorum queue before its leader died can go on sending to the dead leader for about 10 s,
         and the broker drops all of it (measured: every copy sent again on the channel it first
         went out on, or on a connection made while the queue was still electing its leader, was
-        lost until the call's timeout); a channel opened after the election looks the new leader
-        up. So each round that has copies to send first renews the links' older channels (calls
-        made meanwhile go out on the new ones too), and a later round renews them again, in case
-        the election was not over yet."""
+        lost until the call's timeout; with publisher confirms on, those are nacks); a channel
+        opened after the election looks the new leader up. So each round that has copies to send
+        first renews the links' older channels (calls made meanwhile go out on the new ones too),
+        and a later round renews them again, in case the election was not over yet."""
         self._resend_timer = None
         usable = [link for link in self.links if link.usable]
         link = max(usable, key=lambda link: link.connected_at) if usable else None

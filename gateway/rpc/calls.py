@@ -47,3 +47,8 @@ class UnknownService(Unavailable):
 
 class Overloaded(Unavailable):
     """Too many calls in flight already: refused at once rather than queued (HTTP 503 + Retry-After)."""
+
+
+class QueueFull(Overloaded):
+    """The broker refused the request (a nack): the service's queue is at its length limit (the
+    `reject-publish` policy of compose/rabbitmq/definitions.json)."""

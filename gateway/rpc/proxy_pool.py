@@ -35,7 +35,7 @@ from collections import deque
 
 import kombu.serialization
 import orjson
-from amqp.exceptions import AMQPError
+from amqp.exceptions import AMQPError, MessageNacked
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout as NamekoRpcTimeout
 from nameko.exceptions import UnknownService as NamekoUnknownService
@@ -44,7 +44,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.metrics import POOL_WAITING, pool_events, pool_proxies
 from gateway.rpc.base import BaseRpcClient
-from gateway.rpc.calls import NotConnected, Overloaded, RpcTimeout, UnknownService
+from gateway.rpc.calls import NotConnected, Overloaded, QueueFull, RpcTimeout, UnknownService
 from gateway.settings import split_uris
 from gateway.tracing import service_proxy_class
 
@@ -228,6 +228,9 @@ class ProxyPool(BaseRpcClient):
             keep = True
             raise UnknownService(str(exc)) from None
         except BROKEN_CONNECTION as exc:
+            if isinstance(exc.__cause__, MessageNacked):  # the publisher's confirm was a nack (kombu wraps it)
+                keep = True
+                raise QueueFull("The service's queue is full.") from None
             raise NotConnected(f"Broker connection failed: {type(exc).__name__}") from None
         except Exception as exc:
             # A service's own error (typed, or nameko's RemoteError) leaves the proxy fine.

@@ -6,6 +6,7 @@ Needs `docker-compose` (Debian: apt-get install docker-compose). When the `docke
 CLI plugin is installed too, the file is checked with it as well.
 """
 
+import json
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ DOCKERFILE = COMPOSE_DIR / "Dockerfile"
 WORKERS = {"airports": "airports_service", "trips": "trips_service", "greeting": "greeting_service"}
 APPS = [*WORKERS, "gateway"]
 SERVICES = {"rabbitmq", "redis", *APPS}
-PROFILED = {"jaeger"}  # only with `--profile tracing` (Compose v1's `config` lists them anyway)
+PROFILED = {"jaeger", "redis-exporter"}  # profiled, and nothing in their images to probe with (see the file)
 WORKERS_CONFIG = "/app/config/workers.yml"
 
 COMMON_ENV = ["AMQP_URI", "LOG_LEVEL", "LOG_FORMAT"]
@@ -168,7 +169,7 @@ def test_redis_appends_to_a_named_volume(resolved):
 
 def test_images_are_pinned(resolved):
     services = resolved["services"]
-    assert re.fullmatch(r"rabbitmq:3\.\d+\.\d+-management", services["rabbitmq"]["image"])
+    assert re.fullmatch(r"rabbitmq:4\.\d+\.\d+-management", services["rabbitmq"]["image"])  # a supported series
     assert re.fullmatch(r"redis:\d+\.\d+\.\d+(-\w+)?", services["redis"]["image"])
     for name in APPS:
         assert re.fullmatch(r"nameko-travel:\d+\.\d+\.\d+", services[name]["image"]), name
@@ -212,7 +213,7 @@ def test_app_environment_defaults(resolved, source):
     for name in WORKERS:
         env = services[name]["environment"]
         assert set(WORKER_ENV) <= set(env), name
-        assert env["AMQP_URI"] == "amqp://guest:guest@rabbitmq:5672/"
+        assert env["AMQP_URI"] == "amqp://guest:guest@rabbitmq:5672/travel"  # the definitions' vhost
         assert env["REDIS_URI"] == "redis://redis:6379/0"
         assert env["REDIS_KEY_PREFIX"] == "travel:"
         assert env["METRICS_PORT"] == "9100"
@@ -321,7 +322,10 @@ def test_build_context_leaves_out_the_work_tree():
     ]
     assert lines[0] == "*", "exclude everything, then let the build's inputs back in"
     let_back = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert let_back == {"pyproject.toml", "setup.cfg", "README.md", "gateway", "workers", "schemas", "telemetry"}
+    assert let_back == {
+        *["pyproject.toml", "setup.cfg", "README.md", "gateway", "workers", "schemas", "telemetry"],
+        "compose/healthcheck.py",  # the image's HEALTHCHECK
+    }
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -359,7 +363,9 @@ def test_the_tracing_profile_adds_jaeger_and_tracing_stays_off_without_it(empty_
         services = yaml.safe_load(result.stdout)["services"]
         # the cluster profile's services are tests/deploy/test_compose_cluster.py's (docker-compose
         # v1 lists every profile's)
-        assert {n for n, s in services.items() if s.get("profiles") != ["cluster"]} == SERVICES | PROFILED, command
+        monitoring = {"prometheus", "grafana", "redis-exporter"}  # test_monitoring_profile's
+        listed = {n for n, s in services.items() if s.get("profiles") != ["cluster"]} - monitoring
+        assert listed == SERVICES | PROFILED - monitoring, command
         jaeger = services["jaeger"]
         assert re.fullmatch(r"jaegertracing/all-in-one:\d+\.\d+\.\d+", jaeger["image"])
         assert jaeger["profiles"] == ["tracing"]
@@ -371,3 +377,55 @@ def test_the_tracing_profile_adds_jaeger_and_tracing_stays_off_without_it(empty_
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] in ("", None), name
         assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
         assert "jaeger" not in resolved["services"][name].get("depends_on", {}), name
+
+
+def test_the_monitoring_profile_runs_prometheus_with_the_rules_and_grafana_with_the_dashboard(resolved):
+    services = resolved["services"]
+    for name in ("prometheus", "grafana", "redis-exporter"):
+        assert services[name]["profiles"] == ["monitoring"], name
+    mounts = {volume_parts(v)[1]: volume_parts(v)[0] for v in services["prometheus"]["volumes"]}
+    assert Path(mounts["/etc/prometheus/rules.yml"]).resolve() == COMPOSE_DIR / "monitoring" / "rules.yml"
+    assert Path(mounts["/etc/prometheus/prometheus.yml"]).resolve() == COMPOSE_DIR / "monitoring" / "prometheus.yml"
+    grafana = {volume_parts(v)[1]: volume_parts(v)[0] for v in services["grafana"]["volumes"]}
+    assert (
+        Path(grafana["/var/lib/grafana/dashboards"]).resolve() == COMPOSE_DIR / "monitoring" / "grafana" / "dashboards"
+    )
+    for name in ("prometheus", "grafana"):
+        assert all(
+            str(port).startswith("127.0.0.1:") or port.get("host_ip") == "127.0.0.1" for port in services[name]["ports"]
+        )
+
+
+def test_the_broker_loads_the_definitions_at_boot(resolved):
+    for name in ("rabbitmq", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3"):
+        service = resolved["services"][name]
+        mounts = {volume_parts(v)[1]: volume_parts(v)[0] for v in service["volumes"]}
+        definitions = Path(mounts["/etc/rabbitmq/travel-definitions.json"]).resolve()
+        assert definitions == COMPOSE_DIR / "k8s" / "rabbitmq" / "definitions.json", name
+        assert Path(mounts["/etc/rabbitmq/conf.d/10-travel.conf"]).resolve() == COMPOSE_DIR / "rabbitmq.conf"
+        command = " ".join(service["command"])
+        assert "/run/rabbitmq-definitions/10-travel.json" in command and "20-users.json" in command
+        assert command.endswith("exec docker-entrypoint.sh rabbitmq-server"), name
+    conf = (COMPOSE_DIR / "rabbitmq.conf").read_text()
+    assert "definitions.local.path = /run/rabbitmq-definitions" in conf
+    gateway = resolved["services"]["gateway"]
+    assert gateway["environment"]["SHUTDOWN_GRACE"] == "5" and gateway["stop_grace_period"] == "30s"
+
+
+def test_the_broker_command_writes_the_definitions_and_a_users_file(source, tmp_path):
+    """The rabbitmq service's start command, run by sh with its paths moved under tmp_path (and the
+    image's own steps, chown and the entrypoint, left out)."""
+    script = source["services"]["rabbitmq"]["command"][2].replace("$$", "$")
+    for path, moved in (("/run/rabbitmq-definitions", tmp_path / "run"), ("/etc/rabbitmq", tmp_path)):
+        script = script.replace(path, str(moved))
+    script = script.replace(f"chown -R rabbitmq {tmp_path / 'run'} && ", "")
+    script = script.replace("exec docker-entrypoint.sh rabbitmq-server", "true")
+    shutil.copy(COMPOSE_DIR / "k8s" / "rabbitmq" / "definitions.json", tmp_path / "travel-definitions.json")
+    env = {"PATH": os.environ["PATH"], "RABBITMQ_DEFAULT_USER": "ann", "RABBITMQ_DEFAULT_PASS": "pa%ss word"}
+    subprocess.run(["sh", "-c", script], env=env, check=True, timeout=30)
+    written = sorted(path.name for path in (tmp_path / "run").iterdir())
+    assert written == ["10-travel.json", "20-users.json"]  # the topology first: permissions name its vhost
+    users = json.loads((tmp_path / "run" / "20-users.json").read_text())
+    assert users["users"] == [{"name": "ann", "password": "pa%ss word", "tags": ["administrator"]}]
+    assert users["permissions"][0]["vhost"] == "travel"
+    assert (tmp_path / "run" / "20-users.json").stat().st_mode & 0o077 == 0

@@ -42,7 +42,7 @@ def test_three_rabbitmq_nodes_form_one_cluster_with_quorum_queues(resolved):
     assert len(cookies) == 1, "the nodes must share one Erlang cookie"
     for node in NODES:
         assert services[node]["hostname"] == node  # the node name rabbit@<hostname> the peers list
-        assert services[node]["environment"]["RABBITMQ_DEFAULT_VHOST"] == "travel"
+        assert "RABBITMQ_DEFAULT_VHOST" not in services[node]["environment"]  # the definitions make `travel`
         mounts = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in services[node]["volumes"]]
         assert any("rabbitmq-cluster.conf" in m and "/etc/rabbitmq/conf.d/" in m for m in mounts), mounts
         assert "healthcheck" in services[node]
@@ -56,6 +56,7 @@ def test_three_rabbitmq_nodes_form_one_cluster_with_quorum_queues(resolved):
         f"rabbit@{node}" for node in NODES
     ]
     assert conf["default_queue_type"] == "quorum"
+    assert conf["cluster_partition_handling"] == "pause_minority"
 
 
 def test_redis_has_a_primary_two_replicas_and_three_sentinels(resolved):

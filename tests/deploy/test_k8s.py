@@ -23,6 +23,8 @@ OLDEST_KUBERNETES = "1.29.0"  # autoscaling/v2 and policy/v1 are GA well before 
 IMAGE = re.compile(r"nameko-travel:\d+\.\d+\.\d+")
 
 SECRET_KEYS = {"AMQP_URI", "REDIS_URI", "API_TOKENS"}
+SECRETS_DIR = "/etc/travel/secrets"
+OTHER_SECRETS = {"travel-rabbitmq-users", "travel-rabbitmq-cookie", "travel-redis-auth"}  # the broker's, Redis's
 CONFIG_KEYS = {
     "REDIS_KEY_PREFIX",
     "MAX_WORKERS",
@@ -32,6 +34,7 @@ CONFIG_KEYS = {
     "RPC_MAX_IN_FLIGHT",
     "MAX_BODY_BYTES",
     "CORS_ORIGINS",
+    "SHUTDOWN_GRACE",
     "LOG_LEVEL",
     "LOG_FORMAT",
 }
@@ -123,7 +126,10 @@ def test_commands(manifests):
     deployments = of_kind(manifests, "Deployment")
     for worker in WORKERS:
         container = deployments[f"travel-{worker}"]["spec"]["template"]["spec"]["containers"][0]
-        assert container["command"] == ["nameko", "run", "--config", "/app/config/workers.yml", f"workers.{worker}"]
+        assert container["command"] == [
+            *["python", "-m", "workers.secret_files"],  # AMQP_URI and REDIS_URI from their files
+            *["nameko", "run", "--config", "/app/config/workers.yml", f"workers.{worker}"],
+        ]
     gateway = deployments["travel-gateway"]["spec"]["template"]["spec"]["containers"][0]
     assert gateway["command"][:2] == ["uvicorn", "gateway.asgi:app"]
     assert gateway["command"][gateway["command"].index("--http") + 1] == "gateway.protocol:BoundedHttpProtocol"
@@ -180,19 +186,19 @@ def test_worker_metrics_service_selects_every_worker(manifests):
 def test_secret_holds_the_uris_and_configmap_the_rest(manifests):
     secrets = of_kind(manifests, "Secret")
     configmaps = of_kind(manifests, "ConfigMap")
-    assert set(secrets) == {"travel-secrets"} and set(configmaps) == {"travel-config"}
+    assert set(secrets) == {"travel-secrets", *OTHER_SECRETS} and set(configmaps) == {"travel-config"}
     secret = secrets["travel-secrets"]
     secret_keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
     assert secret_keys == SECRET_KEYS
     assert secret["stringData"]["AMQP_URI"].startswith("amqp://")
-    assert secret["stringData"]["REDIS_URI"].startswith("redis://")
+    assert secret["stringData"]["REDIS_URI"].startswith("redis+sentinel://")  # the StatefulSet travel-redis
     config = configmaps["travel-config"]["data"]
     assert set(config) == CONFIG_KEYS
     assert not any("://" in value for value in config.values()), "URIs belong in the Secret"
     for name, deployment in of_kind(manifests, "Deployment").items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         sources = {next(iter(source)): next(iter(source.values()))["name"] for source in container["envFrom"]}
-        assert sources == {"configMapRef": "travel-config", "secretRef": "travel-secrets"}, name
+        assert sources == {"configMapRef": "travel-config"}, name
     # The probes use the port the workers are told to serve on.
     assert int(config["METRICS_PORT"]) == 9100
 
@@ -203,7 +209,9 @@ def test_kustomization_lists_the_resources_but_not_the_secret_template():
     for resource in listed:
         assert (K8S_DIR / resource).is_file(), resource
     assert set(listed) == {path.name for path in manifest_files()} - {SECRET_TEMPLATE}
-    assert [image["name"] for image in kustomization.get("images", [])] == ["nameko-travel"]
+    images = [image["name"] for image in kustomization.get("images", [])]
+    assert images == ["nameko-travel", "rabbitmq", "redis", "oliver006/redis_exporter"]
+    assert kustomization["namespace"] == "travel"
 
 
 def container_port(container, port):

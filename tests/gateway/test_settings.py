@@ -126,3 +126,17 @@ def test_the_readme_gives_each_gateway_setting_the_default_the_code_has(spec):
     default = spec.default
     shown = "empty" if default == "" else f"{default:g}" if isinstance(default, float) else str(default)
     assert shown in cell, f"README says {cell!r}, the code {default!r}"
+
+
+def test_secrets_are_read_from_files_named_by_their_FILE_variables(tmp_path):
+    (tmp_path / "amqp").write_text("amqp://travel:s3cret@rabbit:5672/travel\n")
+    (tmp_path / "tokens").write_text("one,two")
+    environ = {"AMQP_URI_FILE": str(tmp_path / "amqp"), "API_TOKENS_FILE": str(tmp_path / "tokens")}
+    settings = Settings.from_env({**environ, "AMQP_URI": "amqp://ignored/"})
+    assert settings.amqp_uri == "amqp://travel:s3cret@rabbit:5672/travel"
+    assert settings.tokens == ["one", "two"]
+    assert "s3cret" not in repr(settings)
+    with pytest.raises(ValueError, match="AMQP_URI_FILE=.*cannot read it"):
+        Settings.from_env({"AMQP_URI_FILE": str(tmp_path / "missing")})
+    # only secrets have a _FILE form
+    assert Settings.from_env({"RPC_TIMEOUT_FILE": str(tmp_path / "tokens")}).rpc_timeout == Settings().rpc_timeout

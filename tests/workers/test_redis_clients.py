@@ -91,6 +91,22 @@ def test_reads_go_to_the_replica_only_while_the_primary_is_unreachable(redis_cli
         Reads(unreachable())(lambda r: r.get(key))  # no replica to fall back to: the outage shows
 
 
+def test_reads_from_the_replica_are_counted_for_the_failover_alert(redis_client, prefix):
+    from prometheus_client import REGISTRY
+
+    import workers.common.metrics  # noqa: F401  (registers the counter)
+
+    def counted():
+        return REGISTRY.get_sample_value("nameko_worker_redis_replica_reads_total")
+
+    key = f"{prefix}counted"
+    before = counted()
+    Reads(redis_client, unreachable())(lambda r: r.get(key))  # the primary answers: nothing counted
+    assert counted() == before
+    Reads(unreachable(), redis_client)(lambda r: r.get(key))
+    assert counted() == before + 1
+
+
 def test_a_get_reads_where_every_read_does(redis_client, prefix):
     key = f"{prefix}get"
     redis_client.set(key, "from the replica")

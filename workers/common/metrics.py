@@ -19,7 +19,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from eventlet.patcher import original
 from nameko.extensions import DependencyProvider
-from prometheus_client import REGISTRY, make_wsgi_app
+from prometheus_client import REGISTRY, Counter, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
@@ -47,6 +47,11 @@ class WorkerCalls:
         self._calls = {}  # (service, method, outcome) -> count
         self._durations = {}  # (service, method) -> [count per bucket, the last for +Inf; their sum]
         self._in_flight = {}  # service -> calls being handled now
+        self._capacity = {}  # service -> max_workers: the calls it may handle at once
+
+    def capacity(self, service, max_workers):
+        with self._lock:
+            self._capacity[service] = max_workers
 
     def started(self, service):
         with self._lock:
@@ -66,7 +71,7 @@ class WorkerCalls:
 
     def collect(self):
         with self._lock:
-            calls, in_flight = dict(self._calls), dict(self._in_flight)
+            calls, in_flight, capacity = dict(self._calls), dict(self._in_flight), dict(self._capacity)
             durations = {key: (list(counts), total) for key, (counts, total) in self._durations.items()}
         family = CounterMetricFamily(
             "nameko_worker_calls", "Calls handled by the service's workers", labels=["service", "method", "outcome"]
@@ -89,10 +94,21 @@ class WorkerCalls:
         for service, count in in_flight.items():
             family.add_metric([service], count)
         yield family
+        family = GaugeMetricFamily(
+            "nameko_worker_max_workers", "Calls the service may handle at once (max_workers)", labels=["service"]
+        )
+        for service, count in capacity.items():
+            family.add_metric([service], count)
+        yield family
 
 
 WORKER_CALLS = WorkerCalls()
 REGISTRY.register(WORKER_CALLS)
+# Reads sent to a replica because the primary could not be reached: a Redis failover (Sentinel) is
+# under way. Counted only on that rare path, so prometheus_client's own Counter (a green lock) is fine.
+REDIS_REPLICA_READS = Counter(
+    "nameko_worker_redis_replica_reads", "Reads served by a Redis replica while the primary was unreachable"
+)
 
 
 class _Server:
@@ -171,6 +187,7 @@ class Metrics(DependencyProvider):
         self._started = {}
 
     def start(self):
+        WORKER_CALLS.capacity(self.container.service_name, self.container.max_workers)
         _Server.ensure(
             parse_ports(self.container.config.get("METRICS_PORT", DEFAULT_PORTS)), self.container.service_name
         )

@@ -5,6 +5,7 @@ from nameko.extensions import DependencyProvider
 from redis import exceptions as redis_errors
 
 from schemas.errors import ServiceUnavailable
+from workers.common.metrics import REDIS_REPLICA_READS
 from workers.common.redis_clients import connect
 from workers.common.tracing import instrument_redis
 from workers.common.tracing import script as named_script
@@ -87,6 +88,7 @@ class Reads:
         except (redis_errors.ConnectionError, redis_errors.TimeoutError):
             if self.replica is None:
                 raise
+        REDIS_REPLICA_READS.inc()
         try:
             return read(self.replica)
         except redis_errors.ConnectionError:
