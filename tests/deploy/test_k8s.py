@@ -168,7 +168,7 @@ def test_gateway_service(manifests):
     assert service["spec"]["selector"].items() <= pod_labels.items()
     container = gateway["spec"]["template"]["spec"]["containers"][0]
     ports = [(port["port"], container_port(container, port["targetPort"])) for port in service["spec"]["ports"]]
-    assert ports == [(80, 8000)]
+    assert ports == [(80, 8000), (9100, 9100)]  # the API, and /metrics on METRICS_PORT (travel-config)
 
 
 def test_worker_metrics_service_selects_every_worker(manifests):

@@ -21,7 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.isolation import free_port
 from devstack.processes import ChildProcess
-from tests.support.processes import ROOT, start_gateway, wait_for_http
+from devstack.stack import wait_for_http
+from tests.support.processes import ROOT, start_gateway
 
 MONITORING = ROOT / "compose" / "monitoring"
 RULES = MONITORING / "rules.yml"
