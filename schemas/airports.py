@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from schemas.fields import IATA_PATTERN, Cursor, Id, Limit, NextCursor, Timestamp, TrimmedString
+from schemas.fields import IATA_PATTERN, Cursor, FullMatch, Id, Limit, NextCursor, Timestamp, TrimmedString
 
 NAME_MAX_LENGTH = 120
 
@@ -19,7 +19,7 @@ class AirportCreate(Schema):
     iata = fields.String(
         load_default=None,  # optional: the document leaves this out (gateway.openapi), not "default: null"
         allow_none=True,
-        validate=validate.Regexp(IATA_PATTERN, error="Not a valid IATA code: three letters A-Z."),
+        validate=FullMatch(IATA_PATTERN, error="Not a valid IATA code: three letters A-Z."),
         metadata={
             "description": "Three-letter IATA code, unique among airports; omit it (or null) for none.",
             "example": "LIS",

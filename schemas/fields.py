@@ -14,7 +14,18 @@ DEFAULT_PAGE_SIZE = 20
 
 def is_id(value):
     """True for a well-formed record id: checked before an id ever becomes part of a Redis key."""
-    return isinstance(value, str) and ID_PATTERN.match(value) is not None
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+class FullMatch(validate.Regexp):
+    """marshmallow's Regexp, matched against the whole value. Regexp uses `re.match`, where `$`
+    also matches before a final newline: "LIS\\n" passed `^[A-Z]{3}$`. The pattern itself stays
+    as written, for the OpenAPI document (where `$` means the end, as in ECMAScript)."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise marshmallow.ValidationError(self._format_error(value))
+        return value
 
 
 # The white space ECMAScript's \s matches (the regex dialect of JSON Schema's `pattern`). The
@@ -23,7 +34,7 @@ def is_id(value):
 _WHITE_SPACE_CLASS = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # Anchored at the start only, as marshmallow's Regexp matches: some white space, then anything else.
 NON_BLANK_PATTERN = rf"^[{_WHITE_SPACE_CLASS}]*[^{_WHITE_SPACE_CLASS}]"
-_SURROUNDING_SPACE = re.compile(rf"^[{_WHITE_SPACE_CLASS}]+|[{_WHITE_SPACE_CLASS}]+$")
+_SURROUNDING_SPACE = re.compile(rf"^[{_WHITE_SPACE_CLASS}]+|[{_WHITE_SPACE_CLASS}]+\Z")
 
 
 class TrimmedString(fields.String):
@@ -49,7 +60,7 @@ class TrimmedString(fields.String):
 def Id(**kwargs):
     """A record id; pass `load_default=None` for an optional one."""
     return fields.String(
-        validate=validate.Regexp(ID_PATTERN, error="Not a valid id: 32 lowercase hexadecimal characters."),
+        validate=FullMatch(ID_PATTERN, error="Not a valid id: 32 lowercase hexadecimal characters."),
         metadata={"example": "f2bddf0e506145f6ba0c28c247c54629", **kwargs.pop("metadata", {})},
         **kwargs,
     )
@@ -73,7 +84,7 @@ def Limit():
 def Cursor():
     return fields.String(
         load_default=None,  # the first page
-        validate=validate.Regexp(CURSOR_PATTERN, error="Not a valid cursor."),
+        validate=FullMatch(CURSOR_PATTERN, error="Not a valid cursor."),
         metadata={"description": "The `next_cursor` of the previous page; omit it for the first page."},
     )
 

@@ -12,7 +12,7 @@ from gateway.http.operations import ApiRequest
 from gateway.http.problems import HTTPProblem, invalid
 from schemas.validation import field_messages
 
-_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE)
+_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\Z", re.IGNORECASE)
 # A structured-field string without escapes ("..."), or, leniently, a bare token.
 IDEMPOTENCY_KEY_PATTERN = r'^(?:"[ !#-\[\]-~]{1,255}"|[!#-~]{1,255})$'
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)

@@ -31,7 +31,7 @@ def test_get_has_an_etag_and_honours_if_none_match(api, airport):
     assert api.get(f"/airports/{record['id']}", headers={"If-None-Match": '"other"'}).status_code == 200
 
 
-@pytest.mark.parametrize("airport_id", ["f" * 32, "nope", "F" * 32, "x" * 5000, "%2A"])
+@pytest.mark.parametrize("airport_id", ["f" * 32, "nope", "F" * 32, "x" * 5000, "%2A", "f" * 32 + "%0A"])
 def test_unknown_or_malformed_ids_are_404(api, assert_problem, airport_id):
     assert_problem(api.get(f"/airports/{airport_id}"), 404)
     assert_problem(api.delete(f"/airports/{airport_id}"), 404)
@@ -73,6 +73,7 @@ def test_an_airport_without_iata_has_null(api):
         ({"name": "x" * 121}, {"name"}),
         ({"name": 42}, {"name"}),
         ({"name": "ok", "iata": "lis"}, {"iata"}),
+        ({"name": "ok", "iata": "LIS\n"}, {"iata"}),
         ({"name": "ok", "iata": 123}, {"iata"}),
         ({"name": "ok", "colour": "red"}, {"colour"}),
         ([], {"_schema"}),

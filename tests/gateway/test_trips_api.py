@@ -36,6 +36,7 @@ def test_a_trip_to_itself_is_422_naming_airport_to(api, assert_problem, airport)
         ({}, {"airport_from", "airport_to"}),
         ({"airport_from": "x", "airport_to": 5}, {"airport_from", "airport_to"}),
         ({"airport_from": "a" * 32, "airport_to": "b" * 32, "when": "now"}, {"when"}),
+        ({"airport_from": "a" * 32 + "\n", "airport_to": "b" * 32}, {"airport_from"}),
     ],
 )
 def test_invalid_trip_bodies_are_422(api, assert_problem, body, fields):
@@ -50,6 +51,7 @@ def test_list_filters_by_airport(api, assert_problem, airport, trip):
     assert elsewhere["id"] not in ids
     assert api.get("/trips", params={"airport": "c" * 32}).json == {"items": [], "next_cursor": None}
     assert "airport" in assert_problem(api.get("/trips", params={"airport": "nope"}), 422)["errors"]
+    assert "airport" in assert_problem(api.get("/trips", query_string="airport=" + "c" * 32 + "%0A"), 422)["errors"]
 
 
 def test_a_cursor_from_another_listing_is_422(api, assert_problem, airport, trip):

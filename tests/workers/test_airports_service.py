@@ -43,6 +43,7 @@ def test_iata_is_optional(airports):
         ("ok", "lis", {"iata"}),
         ("ok", "LISB", {"iata"}),
         ("ok", "L1S", {"iata"}),
+        ("ok", "LIS\n", {"iata"}),  # `$` alone would match before the newline
         ("", "xx", {"name", "iata"}),
     ],
 )
@@ -70,7 +71,9 @@ def test_a_deleted_airport_frees_its_iata_code(airports):
     assert airports.create(name="Lisbon again", iata="LIS")["iata"] == "LIS"
 
 
-@pytest.mark.parametrize("airport_id", ["f" * 32, "nope", "*", "airport:*", "../" * 20, "F" * 32, "", None, 7])
+@pytest.mark.parametrize(
+    "airport_id", ["f" * 32, "nope", "*", "airport:*", "../" * 20, "F" * 32, "", None, 7, "f" * 32 + "\n"]
+)
 def test_unknown_or_malformed_ids_are_not_found(airports, airport_id):
     with pytest.raises(NotFound):
         airports.get(airport_id)
@@ -113,7 +116,10 @@ def test_hold_is_all_or_nothing(airports):
     assert airports.holders(record["id"]) == []
 
 
-@pytest.mark.parametrize("ids, holder", [([], "a" * 32), (["x"], "a" * 32), ("f" * 32, "a" * 32), (["f" * 32], "*")])
+@pytest.mark.parametrize(
+    "ids, holder",
+    [([], "a" * 32), (["x"], "a" * 32), ("f" * 32, "a" * 32), (["f" * 32], "*"), (["f" * 32 + "\n"], "a" * 32)],
+)
 def test_hold_validates_its_arguments(airports, ids, holder):
     with pytest.raises(ValidationError):
         airports.hold(ids, holder)
