@@ -1,18 +1,21 @@
 """Airports: what a client sends, what a record looks like, how a list is paged."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from schemas.fields import IATA_PATTERN, Cursor, FullMatch, Id, Limit, NextCursor, Timestamp, TrimmedString
+from schemas.fields import IATA_PATTERN, Cursor, FullMatch, Id, Limit, NextCursor, Timestamp
+from schemas.names import Name
 
 NAME_MAX_LENGTH = 120
 
 
 class AirportCreate(Schema):
-    name = TrimmedString(
+    name = Name(
         required=True,
-        validate=validate.Length(max=NAME_MAX_LENGTH),
+        max_length=NAME_MAX_LENGTH,
         metadata={
-            "description": "At most 120 characters, not only white space; surrounding white space is trimmed.",
+            "description": "At most 120 characters, at least one of them visible; no control characters (tab, "
+            "newline...) nor bidirectional controls. Surrounding white space is trimmed, and the name is "
+            "normalised to NFC.",
             "example": "Lisbon",
         },
     )

@@ -28,35 +28,6 @@ class FullMatch(validate.Regexp):
         return value
 
 
-# The white space ECMAScript's \s matches (the regex dialect of JSON Schema's `pattern`). The
-# server trims exactly these, not Python's str.isspace() set (which adds \x1c-\x1f and \x85 and
-# lacks \ufeff), so that the documented pattern and the server's rule are the same rule.
-_WHITE_SPACE_CLASS = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-# Anchored at the start only, as marshmallow's Regexp matches: some white space, then anything else.
-NON_BLANK_PATTERN = rf"^[{_WHITE_SPACE_CLASS}]*[^{_WHITE_SPACE_CLASS}]"
-_SURROUNDING_SPACE = re.compile(rf"^[{_WHITE_SPACE_CLASS}]+|[{_WHITE_SPACE_CLASS}]+\Z")
-
-
-class TrimmedString(fields.String):
-    """A string that must hold more than white space, which is trimmed from both ends. The
-    non-blank rule is a Regexp validator, so the OpenAPI document carries it as a `pattern`; the
-    Length validator's maximum also bounds the string as sent, so the documented maxLength holds."""
-
-    def __init__(self, *args, **kwargs):
-        validators = kwargs.pop("validate", None) or []
-        validators = [validators] if callable(validators) else list(validators)
-        non_blank = validate.Regexp(NON_BLANK_PATTERN, error="Must contain more than white space.")
-        super().__init__(*args, validate=[non_blank, *validators], **kwargs)
-        self._longest = min((v.max for v in self.validators if isinstance(v, validate.Length) and v.max), default=None)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        longest = self._longest
-        if longest is not None and len(text) > longest:
-            raise marshmallow.ValidationError(f"Longer than {longest} characters.")
-        return _SURROUNDING_SPACE.sub("", text)
-
-
 def Id(**kwargs):
     """A record id; pass `load_default=None` for an optional one."""
     return fields.String(

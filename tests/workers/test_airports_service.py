@@ -45,6 +45,9 @@ def test_iata_is_optional(airports):
         ("ok", "L1S", {"iata"}),
         ("ok", "LIS\n", {"iata"}),  # `$` alone would match before the newline
         ("", "xx", {"name", "iata"}),
+        ("Lis\nbon", None, {"name"}),
+        ("\u202eNOBSIL", None, {"name"}),
+        ("\u200b", None, {"name"}),
     ],
 )
 def test_invalid_input_names_each_bad_field(airports, name, iata, fields):
@@ -52,6 +55,10 @@ def test_invalid_input_names_each_bad_field(airports, name, iata, fields):
         airports.create(name=name, iata=iata)
     assert set(error.value.errors) == fields
     assert all(isinstance(m, str) for messages in error.value.errors.values() for m in messages)
+
+
+def test_names_are_stored_in_nfc(airports):
+    assert airports.create(name=" Sa\u0303o Paulo ")["name"] == "S\u00e3o Paulo"
 
 
 def test_names_of_120_characters_are_fine(airports):
