@@ -281,6 +281,7 @@ def problem_samples():
     json_request = _ExampleRequest("application/json")
     samples = {
         "malformedJson": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon",}'),
+        "duplicateMember": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon", "name": "Porto"}'),
         "malformedIdempotencyKey": _raised(idempotency_key, _ExampleRequest(headers={"Idempotency-Key": "a key"})),
         "noToken": _raised(BearerAuth(["a-token"]).client_id, _ExampleRequest()),
         "noSuchRecord": problem_for(NotFound("No airport with id 'f2bddf0e506145f6ba0c28c247c54629'.")),

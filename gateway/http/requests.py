@@ -3,6 +3,7 @@ the operation's contract. Everything here is shared by the ASGI and WSGI apps; o
 the body's bytes differs (see gateway.http.runners)."""
 
 import functools
+import json
 import re
 
 import marshmallow
@@ -53,7 +54,39 @@ def parse_body(op, req, raw):
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise HTTPProblem(400, f"The body is not valid JSON: {exc}.") from None
+    if isinstance(data, (dict, list)):
+        check_unique_members(raw)
     return _load(op.body, data)
+
+
+class _DuplicateMember(Exception):
+    pass
+
+
+def _unique_members(pairs):
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen = set()
+        raise _DuplicateMember(next(name for name, _ in pairs if name in seen or seen.add(name)))
+    return members
+
+
+_MEMBERS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members)
+
+
+def check_unique_members(raw):
+    """400 unless each object's member names are unique, as I-JSON (RFC 7493) requires: orjson
+    keeps the last of a repeated name silently, the standard library's decoder hands every pair to
+    a hook (about 2 µs more for a create's body)."""
+    try:
+        _MEMBERS_DECODER.decode(raw.decode())
+    except _DuplicateMember as duplicate:
+        name = json.dumps(duplicate.args[0][:64])  # quoted and escaped: never raw
+        raise HTTPProblem(
+            400, f"The body has the member {name} twice in one object; send each member name once."
+        ) from None
+    except RecursionError:  # deeper than Python's limit, though within orjson's
+        raise HTTPProblem(400, "The body is nested too deeply.") from None
 
 
 @functools.cache

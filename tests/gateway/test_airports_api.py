@@ -95,6 +95,26 @@ def test_malformed_json_is_400(api, assert_problem, body):
     assert_problem(api.post("/airports", body=body, headers={"content-type": "application/json"}), 400)
 
 
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/airports", b'{"name": "Lisbon", "name": "Porto"}'),
+        ("/airports", b'{"name": "Lisbon", "iata": "LIS", "iata": null}'),
+        ("/airports", b'[{"name": "x"}, {"a": 1, "b": {"c": 1, "c": 2}}]'),
+        ("/airport", b'{"airport": "a", "airport": "b"}'),  # the article's route too
+    ],
+)
+def test_a_member_name_twice_in_one_object_is_400(api, assert_problem, path, body):
+    """I-JSON (RFC 7493): names are unique; not "the last one wins" silently."""
+    problem = assert_problem(api.post(path, body=body, headers={"content-type": "application/json"}), 400)
+    assert "twice in one object" in problem["detail"]
+
+
+def test_the_same_name_in_different_objects_is_fine(api):
+    body = b'[{"name": "x"}, {"name": "y"}]'  # a 422 (not an object), but no duplicate member
+    assert api.post("/airports", body=body, headers={"content-type": "application/json"}).status_code == 422
+
+
 def test_an_empty_body_is_400(api, assert_problem):
     assert_problem(api.post("/airports", headers={"content-type": "application/json"}), 400)
 
