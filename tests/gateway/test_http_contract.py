@@ -29,6 +29,14 @@ def test_wrong_methods_are_405_with_allow(api, assert_problem, method, path, all
     assert allowed <= {m.strip() for m in result.headers["allow"].split(",")}
 
 
+@pytest.mark.parametrize("path", ["/airports", "/airports/" + "a" * 32, "/trips/" + "a" * 32, "/health/ready"])
+def test_options_and_405_send_the_same_allow(api, path):
+    options, refused = api.request("OPTIONS", path), api.request("PUT", path)
+    assert options.status_code == 200 and refused.status_code == 405
+    assert options.headers["allow"] == refused.headers["allow"]
+    assert "OPTIONS" in options.headers["allow"].split(", ")
+
+
 def test_a_given_request_id_is_echoed_and_reported(api):
     request_id = "req-" + uuid.uuid4().hex
     result = api.get("/airports/" + "0" * 32, headers={"X-Request-ID": request_id})
