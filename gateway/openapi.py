@@ -33,7 +33,15 @@ from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN, idempotency_key, pars
 from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
 from gateway.settings import Settings
 from schemas.airports import AirportCreate
-from schemas.errors import Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable
+from schemas.errors import (
+    KEY_IN_USE,
+    KEY_REUSED,
+    Conflict,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    ServiceUnavailable,
+    not_found,
+)
 from schemas.errors import ValidationError as InvalidInput
 from schemas.fields import ID_PATTERN
 from schemas.problem import Problem
@@ -284,20 +292,16 @@ def problem_samples():
         "duplicateMember": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon", "name": "Porto"}'),
         "malformedIdempotencyKey": _raised(idempotency_key, _ExampleRequest(headers={"Idempotency-Key": "a key"})),
         "noToken": _raised(BearerAuth(["a-token"]).client_id, _ExampleRequest()),
-        "noSuchRecord": problem_for(NotFound("No airport with id 'f2bddf0e506145f6ba0c28c247c54629'.")),
+        "noSuchRecord": problem_for(not_found("airport", "f2bddf0e506145f6ba0c28c247c54629")),
         "noSuchRoute": falcon.HTTPNotFound(),
         "methodNotAllowed": falcon.HTTPMethodNotAllowed(["GET", "HEAD", "OPTIONS", "POST"]),
         "conflict": problem_for(Conflict("IATA code LIS belongs to another airport.")),
-        "idempotencyKeyInUse": problem_for(
-            IdempotencyKeyInUse("A request with this idempotency key is still being processed.")
-        ),
+        "idempotencyKeyInUse": problem_for(IdempotencyKeyInUse(KEY_IN_USE)),
         "tooLarge": too_large(Settings().max_body_bytes),
         "notJson": _raised(parse_body, body_op, _ExampleRequest("text/plain"), b"Lisbon"),
         "invalidRequest": _raised(parse_body, body_op, json_request, b'{"name": " ", "iata": "lis", "city": "Lisbon"}'),
         "invalidInput": problem_for(InvalidInput({"airport_to": ["No airport with this id."]})),
-        "idempotencyKeyReused": problem_for(
-            IdempotencyKeyReused("This idempotency key was used with a different input.")
-        ),
+        "idempotencyKeyReused": problem_for(IdempotencyKeyReused(KEY_REUSED)),
         "unexpected": unexpected(),
         "serviceFailed": service_failed(),
         "serviceUnavailable": problem_for(Unavailable()),

@@ -13,6 +13,11 @@ with 502, never with a 4xx that would blame the client.
 
 from nameko.exceptions import deserialize_to_instance
 
+# The details of the errors that read the same wherever they are raised.
+INVALID_INPUT = "The input is not valid; change what `errors` names, field by field."
+KEY_REUSED = "This Idempotency-Key was used with a different request; send this one with a new key."
+KEY_IN_USE = "A request with this Idempotency-Key is still being processed; retry after the seconds in Retry-After."
+
 
 class TravelError(Exception):
     """Base of the typed, expected errors (logged as warnings, not tracebacks)."""
@@ -34,6 +39,14 @@ class NotFound(TravelError):
         self.ids = list(ids)
 
 
+def not_found(kind, record_id):
+    """The NotFound of a `kind` ("airport", "trip") record: one wording wherever it is missing
+    (the gateway says the same of an id that cannot be one)."""
+    return NotFound(
+        f"There is no {kind} with this id; check the id, or find the {kind} in the list of {kind}s.", [record_id]
+    )
+
+
 @deserialize_to_instance
 class Conflict(TravelError):
     """The request clashes with the current state (a duplicate IATA code, an airport in use)."""
@@ -47,7 +60,8 @@ class ValidationError(TravelError):
     (`marshmallow.ValidationError`): this one crosses the wire, and keeps its name because nameko
     sends the class name as the error's type, which callers already running deserialize by."""
 
-    def __init__(self, errors, detail="The input is not valid."):
+    def __init__(self, errors, detail=None):
+        detail = detail or INVALID_INPUT
         Exception.__init__(self, errors, detail)  # args in constructor order, for nameko
         self.errors = errors
         self.detail = detail

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from gateway.http.problems import HTTPProblem
+from gateway.http.problems import problem_for
+from schemas.errors import not_found
 from schemas.fields import is_id
 
 
@@ -134,5 +135,5 @@ def path_id(request, name, record):
     (then it never reaches a service)."""
     value = request.params[name]
     if not is_id(value):
-        raise HTTPProblem(404, f"No {record} with that id.")
+        raise problem_for(not_found(record, value))
     return value

@@ -15,6 +15,7 @@ from nameko.exceptions import RemoteError
 
 from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
 from schemas.errors import (
+    INVALID_INPUT,
     Conflict,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
@@ -24,6 +25,7 @@ from schemas.errors import (
 )
 
 log = logging.getLogger("gateway.errors")
+RETRY_LATER = "{}; retry after the seconds in Retry-After."
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "tag:nameko-travel,2026:"
@@ -66,16 +68,18 @@ def reason_phrase(status):
     return RFC_9110_PHRASES.get(status) or http.HTTPStatus(status).phrase
 
 
-def invalid(errors, detail="The request is not valid."):
+def invalid(errors, detail=INVALID_INPUT):
     return HTTPProblem(422, detail, type_uri=VALIDATION, errors=errors)
 
 
 def service_failed():
-    return HTTPProblem(502, "A service failed to handle the request.")
+    return HTTPProblem(
+        502, "A service failed to handle the request; retry later, and report the request_id if it goes on."
+    )
 
 
 def unexpected():
-    return HTTPProblem(500, "An unexpected error occurred.")
+    return HTTPProblem(500, "An unexpected error occurred; retry later, and report the request_id if it goes on.")
 
 
 # What the services and the RPC clients raise, and the problem each becomes. An error is matched
@@ -91,12 +95,16 @@ ERROR_TABLE = {
     Conflict: lambda e: HTTPProblem(409, e.detail, type_uri=CONFLICT),
     ServiceUnavailable: lambda e: HTTPProblem(503, e.detail, headers={"Retry-After": "5"}),
     Overloaded: lambda e: HTTPProblem(
-        503, "The gateway is at capacity; retry shortly.", type_uri=OVERLOADED, headers={"Retry-After": "1"}
+        503, RETRY_LATER.format("The gateway is at capacity"), type_uri=OVERLOADED, headers={"Retry-After": "1"}
     ),
     Unavailable: lambda e: HTTPProblem(
-        503, "A service needed for this request is unavailable.", headers={"Retry-After": "5"}
+        503, RETRY_LATER.format("A service needed for this request is unavailable"), headers={"Retry-After": "5"}
     ),
-    RpcTimeout: lambda e: HTTPProblem(504, "A service did not answer in time."),
+    RpcTimeout: lambda e: HTTPProblem(
+        504,
+        "A service did not answer in time, and the request may have taken effect: retry it (a create or a "
+        "change with the same Idempotency-Key).",
+    ),
 }
 
 
@@ -143,6 +151,6 @@ def problem_document(error, path, request_id=None):
 
 
 DEFAULT_DETAILS = {
-    404: "Nothing is here.",
-    405: "This resource does not support that method; see the Allow header.",
+    404: "Nothing is at this path; check it against the API description.",
+    405: "This path does not serve this method; use one that the Allow header lists.",
 }

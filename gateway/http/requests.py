@@ -26,7 +26,7 @@ def check_length(req, limit):
 
 
 def too_large(limit):
-    return HTTPProblem(413, f"The body is larger than {limit} bytes.")
+    return HTTPProblem(413, f"The body is larger than {limit} bytes; send a smaller one.")
 
 
 def build_request(op, req, params, raw_body, broker_connected=lambda: True, client=None):
@@ -49,11 +49,11 @@ def parse_body(op, req, raw):
     if not op.any_content_type and req.content_type and not _JSON_TYPE.match(req.content_type.split(";")[0].strip()):
         raise HTTPProblem(415, "Send the body as application/json.")
     if not raw:
-        raise HTTPProblem(400, "The request needs a JSON body.")
+        raise HTTPProblem(400, "The request has no body; send the JSON this operation takes.")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise HTTPProblem(400, f"The body is not valid JSON: {exc}.") from None
+        raise HTTPProblem(400, f"The body is not valid JSON ({exc}); correct it there.") from None
     if isinstance(data, (dict, list)):
         check_unique_members(raw)
     return _load(op.body, data)

@@ -66,7 +66,7 @@ class ApiDocs:
         name = request.params["asset"]
         if name not in self.assets:
             if name not in ASSETS:
-                raise HTTPProblem(404, "No such file.")
+                raise HTTPProblem(404)
             self.assets[name] = ((ASSETS_DIR / name).read_bytes(), mimetypes.guess_type(name)[0])
         data, media_type = self.assets[name]
         return ApiResponse(200, data, media_type, CACHE)

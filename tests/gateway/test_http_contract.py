@@ -106,3 +106,18 @@ def test_405_lists_head_wherever_get_is_served(api):
     assert {"GET", "HEAD", "POST"} <= allowed
     allowed = {m.strip() for m in api.request("PUT", "/trips/" + "a" * 32).headers["allow"].split(",")}
     assert {"GET", "HEAD", "DELETE"} <= allowed
+
+
+def test_one_problem_one_wording_whoever_finds_it(api, airport):
+    """The gateway and the services word the same problem the same way: an id that cannot be one
+    (the gateway) and one that names nothing (the service); input the gateway's schema refuses and
+    input the service refuses."""
+    malformed, unknown = api.get("/airports/nope"), api.get("/airports/" + "0" * 32)
+    assert malformed.status_code == unknown.status_code == 404
+    assert malformed.json["detail"] == unknown.json["detail"]
+    assert "check the id" in unknown.json["detail"]
+    by_schema = api.post("/trips", json={"airport_from": "x"})
+    by_service = api.post("/trips", json={"airport_from": airport()["id"], "airport_to": "0" * 32})
+    assert by_schema.status_code == by_service.status_code == 422
+    assert by_schema.json["detail"] == by_service.json["detail"]
+    assert by_schema.json["title"] == by_service.json["title"] == "Unprocessable Content"

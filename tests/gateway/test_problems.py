@@ -65,7 +65,7 @@ ROWS = [
         503,
         problems.OVERLOADED,
         None,
-        "The gateway is at capacity; retry shortly.",
+        "The gateway is at capacity; retry after the seconds in Retry-After.",
         {"Retry-After": "1"},
     ),
     (
@@ -73,7 +73,7 @@ ROWS = [
         503,
         problems.OVERLOADED,
         None,
-        "The gateway is at capacity; retry shortly.",
+        "The gateway is at capacity; retry after the seconds in Retry-After.",
         {"Retry-After": "1"},
     ),
     *(
@@ -82,7 +82,7 @@ ROWS = [
             503,
             "about:blank",
             None,
-            "A service needed for this request is unavailable.",
+            "A service needed for this request is unavailable; retry after the seconds in Retry-After.",
             {"Retry-After": "5"},
         )
         for error in (
@@ -96,7 +96,8 @@ ROWS = [
         504,
         "about:blank",
         None,
-        "A service did not answer in time.",
+        "A service did not answer in time, and the request may have taken effect: retry it (a create or a "
+        "change with the same Idempotency-Key).",
         {},
     ),
 ]
@@ -133,14 +134,20 @@ def test_a_failed_service_is_502_and_logged(caplog):
     with caplog.at_level(logging.ERROR, logger="gateway.errors"):
         problem = problem_for(error)
     assert (problem.status_code, problem.type_uri) == (502, "about:blank")
-    assert problem.description == "A service failed to handle the request."
+    assert (
+        problem.description
+        == "A service failed to handle the request; retry later, and report the request_id if it goes on."
+    )
     assert "KeyError" in caplog.text  # the details go to the log, not to the client
 
 
 def test_a_call_the_service_refused_is_our_fault_500(caplog):
     with caplog.at_level(logging.ERROR, logger="gateway.errors"):
         problem = problem_for(over_the_wire(IncorrectSignature("unexpected keyword argument 'colour'")))
-    assert problem.status_code == 500 and problem.description == "An unexpected error occurred."
+    assert (
+        problem.status_code == 500
+        and problem.description == "An unexpected error occurred; retry later, and report the request_id if it goes on."
+    )
     assert "refused the gateway's call" in caplog.text and "colour" in caplog.text
 
 
@@ -152,7 +159,7 @@ def test_an_unexpected_error_is_500_logged_with_its_traceback_and_answered_witho
     with caplog.at_level(logging.ERROR, logger="gateway.errors"):
         problem = problem_for(error)
     assert (problem.status_code, problem.type_uri) == (500, "about:blank")
-    assert problem.description == "An unexpected error occurred."
+    assert problem.description == "An unexpected error occurred; retry later, and report the request_id if it goes on."
     assert problem.errors is None and not problem.headers
     [record] = [r for r in caplog.records if r.name == "gateway.errors"]
     assert record.exc_info[1] is error  # logged with its traceback
@@ -173,7 +180,7 @@ def test_an_unexpected_error_is_500_logged_with_its_traceback_and_answered_witho
         "type": "about:blank",
         "title": "Internal Server Error",
         "status": 500,
-        "detail": "An unexpected error occurred.",
+        "detail": "An unexpected error occurred; retry later, and report the request_id if it goes on.",
         "instance": "/failing",
     }
     assert "secret" not in result.text and "RuntimeError" not in result.text

@@ -53,7 +53,10 @@ def test_a_failing_service_is_502_without_internals(live_api, assert_problem, re
     broken = "c0" * 16
     redis_client.set(f"{redis_prefix}{{airports}}:record:{broken}", "{not json")
     problem = assert_problem(live_api.get(f"/airports/{broken}"), 502)  # nameko's RemoteError, as sent
-    assert problem["detail"] == "A service failed to handle the request."
+    assert (
+        problem["detail"]
+        == "A service failed to handle the request; retry later, and report the request_id if it goes on."
+    )
     assert "JSONDecode" not in str(problem)
 
 

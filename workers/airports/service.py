@@ -2,6 +2,7 @@
 
 from schemas.airports import AirportCreate, AirportListQuery
 from schemas.errors import Conflict, NotFound, ValidationError
+from schemas.errors import not_found as record_not_found
 from schemas.fields import is_id
 from schemas.validation import load
 from workers.airports.storage import AirportStore, HoldReleased
@@ -14,7 +15,7 @@ CREATE, LIST_QUERY = AirportCreate(), AirportListQuery()  # loading keeps no sta
 
 
 def not_found(airport_id):
-    return NotFound(f"No airport with id {airport_id!r}.", [airport_id])
+    return record_not_found("airport", airport_id)
 
 
 class AirportsService:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from schemas.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from schemas.errors import KEY_IN_USE, KEY_REUSED, IdempotencyKeyInUse, IdempotencyKeyReused
 from workers.common.records import dumps, loads
 from workers.common.tracing import script
 from workers.runtime.context import AnsweredElsewhere
@@ -186,8 +186,8 @@ class Idempotency:
         if outcome[0] == "duplicate":
             raise Duplicate("The first run of this call is still being processed and will answer.")
         if outcome[0] == "mismatch":
-            raise IdempotencyKeyReused("This idempotency key was used with a different input.")
-        raise IdempotencyKeyInUse("A request with this idempotency key is still being processed.")
+            raise IdempotencyKeyReused(KEY_REUSED)
+        raise IdempotencyKeyInUse(KEY_IN_USE)
 
     def create_once(self, incoming, idempotency_key, payload, write):
         """`write(attempt)` (the create itself) once per key and input; the first result for any repeat."""

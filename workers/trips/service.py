@@ -14,6 +14,7 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 
 from schemas.errors import NotFound, ServiceUnavailable, ValidationError
+from schemas.errors import not_found as record_not_found
 from schemas.fields import is_id
 from schemas.trips import TripCreate, TripListQuery
 from schemas.validation import load
@@ -38,7 +39,7 @@ def now_ms():
 
 
 def not_found(trip_id):
-    return NotFound(f"No trip with id {trip_id!r}.", [trip_id])
+    return record_not_found("trip", trip_id)
 
 
 class TripsService:
