@@ -36,10 +36,11 @@ from schemas.airports import AirportCreate
 from schemas.errors import (
     KEY_IN_USE,
     KEY_REUSED,
-    Conflict,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     ServiceUnavailable,
+    airport_in_use,
+    iata_taken,
     not_found,
 )
 from schemas.errors import ValidationError as InvalidInput
@@ -295,7 +296,10 @@ def problem_samples():
         "noSuchRecord": problem_for(not_found("airport", "f2bddf0e506145f6ba0c28c247c54629")),
         "noSuchRoute": falcon.HTTPNotFound(),
         "methodNotAllowed": falcon.HTTPMethodNotAllowed(["GET", "HEAD", "OPTIONS", "POST"]),
-        "conflict": problem_for(Conflict("IATA code LIS belongs to another airport.")),
+        "conflict": problem_for(iata_taken("LIS", "f2bddf0e506145f6ba0c28c247c54629")),
+        "airportInUse": problem_for(
+            airport_in_use(2, ["0c6f1e6a3b2d4c5e8f9a0b1c2d3e4f5a", "6b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"])
+        ),
         "idempotencyKeyInUse": problem_for(IdempotencyKeyInUse(KEY_IN_USE)),
         "tooLarge": too_large(Settings().max_body_bytes),
         "notJson": _raised(parse_body, body_op, _ExampleRequest("text/plain"), b"Lisbon"),

@@ -49,7 +49,32 @@ def not_found(kind, record_id):
 
 @deserialize_to_instance
 class Conflict(TravelError):
-    """The request clashes with the current state (a duplicate IATA code, an airport in use)."""
+    """The request clashes with the current state (a duplicate IATA code, an airport in use);
+    `conflicts_with` names the records it clashes with, by kind: {"airports": [id]}, {"trips": [...]}."""
+
+    def __init__(self, detail, conflicts_with=None):
+        super().__init__(detail, conflicts_with or {})
+        self.conflicts_with = conflicts_with or {}
+
+
+NAMED_AT_MOST = 10  # records a conflict names
+
+
+def iata_taken(code, airport_id):
+    """The Conflict of an IATA code that belongs to another airport."""
+    return Conflict(
+        f"IATA code {code} belongs to airport {airport_id}; choose another code, or change that airport's first.",
+        {"airports": [airport_id]},
+    )
+
+
+def airport_in_use(count, trip_ids):
+    """The Conflict of deleting an airport `count` trips use (`trip_ids`: some of them)."""
+    named = sorted(trip_ids)[:NAMED_AT_MOST]
+    some = "" if count <= len(named) else f" ({len(named)} named here)"
+    return Conflict(
+        f"{count} trip(s) use this airport{some}; delete them or change their airports first.", {"trips": named}
+    )
 
 
 @deserialize_to_instance

@@ -57,10 +57,11 @@ PROBLEM_TYPES = {
 class HTTPProblem(falcon.HTTPError):
     """An HTTPError that knows its problem type and, for validation, the messages by field."""
 
-    def __init__(self, status, detail=None, *, type_uri="about:blank", errors=None, headers=None):
+    def __init__(self, status, detail=None, *, type_uri="about:blank", errors=None, headers=None, extensions=None):
         super().__init__(status, title=reason_phrase(status), description=detail, headers=headers)
         self.type_uri = type_uri
         self.errors = errors
+        self.extensions = extensions  # more members of the problem document (RFC 9457 3.2)
 
 
 def reason_phrase(status):
@@ -92,7 +93,7 @@ ERROR_TABLE = {
     IdempotencyKeyReused: lambda e: HTTPProblem(422, e.detail, type_uri=KEY_REUSED),
     IdempotencyKeyInUse: lambda e: HTTPProblem(409, e.detail, type_uri=KEY_IN_USE, headers={"Retry-After": "1"}),
     NotFound: lambda e: HTTPProblem(404, e.detail),
-    Conflict: lambda e: HTTPProblem(409, e.detail, type_uri=CONFLICT),
+    Conflict: lambda e: HTTPProblem(409, e.detail, type_uri=CONFLICT, extensions=_naming(e.conflicts_with)),
     ServiceUnavailable: lambda e: HTTPProblem(503, e.detail, headers={"Retry-After": "5"}),
     Overloaded: lambda e: HTTPProblem(
         503, RETRY_LATER.format("The gateway is at capacity"), type_uri=OVERLOADED, headers={"Retry-After": "1"}
@@ -147,7 +148,12 @@ def problem_document(error, path, request_id=None):
     errors = getattr(error, "errors", None)
     if errors:
         problem["errors"] = errors
+    problem.update(getattr(error, "extensions", None) or {})
     return problem
+
+
+def _naming(conflicts_with):
+    return {"conflicts_with": conflicts_with} if conflicts_with else None
 
 
 DEFAULT_DETAILS = {

@@ -50,14 +50,17 @@ def test_an_airport_used_by_a_trip_cannot_be_deleted(api, trip, assert_problem):
     used = trip()
     problem = assert_problem(api.delete(f"/airports/{used['airport_from']}"), 409)
     assert problem["type"].endswith(":conflict")
+    assert problem["conflicts_with"] == {"trips": [used["id"]]}
     assert api.delete(f"/trips/{used['id']}").status_code == 204
     assert api.delete(f"/airports/{used['airport_from']}").status_code == 204
 
 
 def test_a_duplicate_iata_code_is_409(api, airport, assert_problem, unique_iata):
-    taken = airport(iata=unique_iata())["iata"]
-    refused = api.post("/airports", json={"name": "Other", "iata": taken})
-    assert_problem(refused, 409, type="tag:nameko-travel,2026:conflict")
+    holder = airport(iata=unique_iata())
+    refused = api.post("/airports", json={"name": "Other", "iata": holder["iata"]})
+    problem = assert_problem(refused, 409, type="tag:nameko-travel,2026:conflict")
+    assert problem["conflicts_with"] == {"airports": [holder["id"]]}
+    assert holder["id"] in problem["detail"]
     assert "retry-after" not in refused.headers  # only a key still in use says when to retry
 
 

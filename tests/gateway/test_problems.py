@@ -22,6 +22,7 @@ from schemas.errors import (
     NotFound,
     ServiceUnavailable,
     ValidationError,
+    iata_taken,
 )
 
 pytestmark = pytest.mark.fast
@@ -51,7 +52,7 @@ ROWS = [
         {"Retry-After": "1"},
     ),
     (over_the_wire(NotFound("No airport with id 'x'.", ["x"])), 404, "about:blank", None, None, {}),
-    (over_the_wire(Conflict("IATA code LIS belongs to another airport.")), 409, problems.CONFLICT, None, None, {}),
+    (over_the_wire(iata_taken("LIS", "f" * 32)), 409, problems.CONFLICT, None, None, {}),
     (
         over_the_wire(ServiceUnavailable("The data store is unavailable; try again later.")),
         503,
@@ -114,6 +115,13 @@ def test_each_row_of_the_table(error, status, type_uri, errors, detail, headers)
     assert problem.errors == errors
     assert problem.description == (str(error) if detail is None else detail)
     assert dict(problem.headers or {}) == headers
+
+
+def test_a_conflict_names_what_it_conflicts_with():
+    problem = problem_for(over_the_wire(iata_taken("LIS", "f" * 32)))
+    document = problems.problem_document(problem, "/airports")
+    assert document["conflicts_with"] == {"airports": ["f" * 32]}
+    assert "conflicts_with" not in problems.problem_document(problem_for(Conflict("No names.")), "/airports")
 
 
 def test_the_typed_errors_arrive_as_themselves():

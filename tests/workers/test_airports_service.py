@@ -65,10 +65,12 @@ def test_names_of_120_characters_are_fine(airports):
     assert airports.create(name="x" * 120)["name"] == "x" * 120
 
 
-def test_a_taken_iata_code_is_a_conflict_and_creates_nothing(airports):
-    airports.create(name="Lisbon", iata="LIS")
-    with pytest.raises(Conflict):
+def test_a_taken_iata_code_is_a_conflict_naming_its_airport_and_creates_nothing(airports):
+    lisbon = airports.create(name="Lisbon", iata="LIS")
+    with pytest.raises(Conflict) as refused:
         airports.create(name="Other", iata="LIS")
+    assert refused.value.conflicts_with == {"airports": [lisbon["id"]]}
+    assert lisbon["id"] in refused.value.detail
     assert len(airports.list()["items"]) == 1
 
 
@@ -107,11 +109,25 @@ def test_a_held_airport_cannot_be_deleted_until_released(airports):
     trip = "a" * 32
     airports.hold([record["id"]], trip)
     assert airports.holders(record["id"]) == [trip]
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         airports.delete(record["id"])
+    assert refused.value.conflicts_with == {"trips": [trip]}
+    assert refused.value.detail.startswith("1 trip(s) use this airport;")
     airports.release([record["id"]], trip)
     airports.release([record["id"]], trip)  # idempotent
     airports.delete(record["id"])
+
+
+def test_an_airport_in_use_by_many_trips_names_ten(airports):
+    record = airports.create(name="Lisbon")
+    trips = [f"{n:032x}" for n in range(12)]
+    for trip in trips:
+        airports.hold([record["id"]], trip)
+    with pytest.raises(Conflict) as refused:
+        airports.delete(record["id"])
+    named = refused.value.conflicts_with["trips"]
+    assert len(named) == 10 and set(named) <= set(trips)
+    assert refused.value.detail.startswith("12 trip(s) use this airport (10 named here);")
 
 
 def test_hold_is_all_or_nothing(airports):

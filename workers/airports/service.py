@@ -1,7 +1,7 @@
 """airports_service: airports, their IATA codes, and the holds trips keep on them."""
 
 from schemas.airports import AirportCreate, AirportListQuery
-from schemas.errors import Conflict, NotFound, ValidationError
+from schemas.errors import Conflict, NotFound, ValidationError, airport_in_use, iata_taken
 from schemas.errors import not_found as record_not_found
 from schemas.fields import is_id
 from schemas.validation import load
@@ -32,9 +32,9 @@ class AirportsService:
 
         def write_record(attempt):  # once per key and input (create_once)
             record = {"id": new_id(), "name": data["name"], "iata": data["iata"], "created_at": utc_now()}
-            outcome = self.store.create(record, attempt)
+            outcome, conflicting = self.store.create(record, attempt)
             if outcome == "iata_taken":
-                raise Conflict(f"IATA code {data['iata']} belongs to another airport.")
+                raise iata_taken(data["iata"], conflicting)
             if outcome == "superseded":
                 raise self.store.idempotency.commit_failed()
             return record
@@ -63,11 +63,12 @@ class AirportsService:
             if is_id(airport_id) and self.store.idempotency.deleted_by(self.incoming, airport_id):
                 return None
             raise not_found(airport_id)
-        outcome = self.store.delete(record, self.store.idempotency.deletion_marker(self.incoming))
+        outcome, *holders = self.store.delete(record, self.store.idempotency.deletion_marker(self.incoming))
         if outcome == "missing":
             raise not_found(airport_id)
         if outcome == "held":
-            raise Conflict("Trips use this airport; delete them first.")
+            count, some = holders
+            raise airport_in_use(count, some)
 
     @rpc
     def hold(self, airport_ids, holder):

@@ -13,6 +13,7 @@
 Every write that touches more than one key is a Lua script: it happens whole or not at all.
 """
 
+from schemas.errors import NAMED_AT_MOST
 from workers.common.idempotency import DELETED_LUA, GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
@@ -23,7 +24,10 @@ _CREATE = (
     + """
 -- KEYS: record, index, seq, iata, idempotency; ARGV: id, record, has iata, token, done entry, ttl
 if not owns_idempotency_key(KEYS[5], ARGV[4]) then return "superseded" end
-if ARGV[3] == "1" and redis.call("EXISTS", KEYS[4]) == 1 then return "iata_taken" end
+if ARGV[3] == "1" then
+  local holder = redis.call("GET", KEYS[4])
+  if holder then return {"iata_taken", holder} end
+end
 local seq = redis.call("INCR", KEYS[3])
 redis.call("SET", KEYS[1], ARGV[2])
 redis.call("ZADD", KEYS[2], seq, ARGV[1])
@@ -36,12 +40,13 @@ return "created"
 _DELETE = (
     DELETED_LUA
     + """
--- KEYS: record, index, holders, iata; ARGV: id, deletion marker key, its ttl
+-- KEYS: record, index, holders, iata; ARGV: id, deletion marker key, its ttl, holders to name
 if redis.call("EXISTS", KEYS[1]) == 0 then
   if deleted_by_this_call(ARGV[2], ARGV[1]) then return "deleted" end
   return "missing"
 end
-if redis.call("SCARD", KEYS[3]) > 0 then return "held" end
+local held = redis.call("SCARD", KEYS[3])
+if held > 0 then return {"held", held, redis.call("SRANDMEMBER", KEYS[3], ARGV[4])} end
 redis.call("DEL", KEYS[1])
 redis.call("ZREM", KEYS[2], ARGV[1])
 if redis.call("GET", KEYS[4]) == ARGV[1] then redis.call("DEL", KEYS[4]) end
@@ -76,6 +81,11 @@ NO_IATA = "-"  # names a key that can never exist: codes are three letters
 RELEASED_MARKER_TTL = 24 * 3600  # seconds: longer than any hold could plausibly wait to be handled
 
 
+def _outcome(result):
+    """A script's (outcome, detail): scripts answer a bare string when there is no detail."""
+    return (result, None) if isinstance(result, str) else tuple(result)
+
+
 class HoldReleased(Exception):
     """The holder's holds were already released: this hold is stale."""
 
@@ -103,39 +113,43 @@ class AirportStore:
         return self.read(lambda redis: read_page(redis, self.keys("index"), self.record_key, "airports", limit, cursor))
 
     def create(self, record, attempt):
-        """Store a new record; "created", "iata_taken" or "superseded"."""
+        """Store a new record: ("created", None), ("iata_taken", the id holding the code) or
+        ("superseded", None)."""
         iata = record["iata"]
-        return self._create(
-            keys=[
-                self.record_key(record["id"]),
-                self.keys("index"),
-                self.keys("seq"),
-                self.keys("iata", iata or NO_IATA),
-                attempt.key,
-            ],
-            args=[
-                record["id"],
-                dumps(record),
-                "1" if iata else "",
-                attempt.token,
-                attempt.done_entry(record),
-                attempt.ttl,
-            ],
+        return _outcome(
+            self._create(
+                keys=[
+                    self.record_key(record["id"]),
+                    self.keys("index"),
+                    self.keys("seq"),
+                    self.keys("iata", iata or NO_IATA),
+                    attempt.key,
+                ],
+                args=[
+                    record["id"],
+                    dumps(record),
+                    "1" if iata else "",
+                    attempt.token,
+                    attempt.done_entry(record),
+                    attempt.ttl,
+                ],
+            )
         )
 
     def delete(self, record, marker=""):
-        """ "deleted" (now, or by an earlier run of this call: `marker`), "missing" (gone meanwhile)
-        or "held" (a trip references it)."""
+        """("deleted",) (now, or by an earlier run of this call: `marker`), ("missing",) (gone
+        meanwhile) or ("held", how many holders, some of them) (trips reference it)."""
         airport_id = record["id"]
-        return self._delete(
+        outcome = self._delete(
             keys=[
                 self.record_key(airport_id),
                 self.keys("index"),
                 self.keys("holders", airport_id),
                 self.keys("iata", record["iata"] or NO_IATA),
             ],
-            args=[airport_id, marker, self.idempotency.redelivery_ttl],
+            args=[airport_id, marker, self.idempotency.redelivery_ttl, NAMED_AT_MOST],
         )
+        return (outcome,) if isinstance(outcome, str) else tuple(outcome)
 
     def hold(self, airport_ids, holder):
         """Mark the airports as referenced by `holder`, if all exist; returns the missing ids.
