@@ -29,7 +29,14 @@ from gateway.http.problems import (
     service_failed,
     unexpected,
 )
-from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN, idempotency_key, parse_body, too_large
+from gateway.http.requests import (
+    IDEMPOTENCY_KEY_PATTERN,
+    IF_MATCH_PATTERN,
+    idempotency_key,
+    if_match,
+    parse_body,
+    too_large,
+)
 from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
 from gateway.settings import Settings
 from schemas.airports import AirportCreate
@@ -42,6 +49,7 @@ from schemas.errors import (
     airport_in_use,
     iata_taken,
     not_found,
+    precondition_failed,
 )
 from schemas.errors import ValidationError as InvalidInput
 from schemas.fields import ID_PATTERN
@@ -82,6 +90,7 @@ ERROR_DESCRIPTIONS = {
     405: "This path does not serve that method; `Allow` lists the ones it does.",
     409: "The request conflicts with the current state (see `detail`), or a request with the same "
     "Idempotency-Key is still being processed (then with Retry-After).",
+    412: "The record has changed since the ETag given in If-Match: nothing was changed.",
     413: "The body is larger than the gateway accepts.",
     415: "The body is not JSON.",
     422: "The input is not valid: `errors` names each field at fault. Also an Idempotency-Key "
@@ -138,9 +147,20 @@ def build_document(operations, auth=False):
         )
     for op in documented:
         spec.path(path=op.path, operations={op.method.lower(): _operation(op, auth and op.method in MUTATING)})
-    doc = _query_parameters_are_never_null(_absent_is_not_a_default(spec.to_dict()))
+    doc = _unused_components_dropped(_query_parameters_are_never_null(_absent_is_not_a_default(spec.to_dict())))
     problem_type = doc["components"]["schemas"]["Problem"]["properties"]["type"]
     problem_type["examples"] = ["about:blank", *PROBLEM_TYPES]
+    return doc
+
+
+def _unused_components_dropped(doc):
+    """Leave out the shared parameters and responses no operation refers to (If-Match, 412...
+    while no documented operation takes them): linters report unused components."""
+    used = orjson.dumps(doc["paths"])
+    for section in ("parameters", "responses"):
+        components = doc["components"].get(section, {})
+        for name in [n for n in components if f'"#/components/{section}/{n}"'.encode() not in used]:
+            del components[name]
     return doc
 
 
@@ -190,7 +210,11 @@ def _components(spec, auth):
     )
     spec.components.header(
         "ETag",
-        {"description": "Entity tag of the record, for If-None-Match.", "required": True, "schema": {"type": "string"}},
+        {
+            "description": "Entity tag of the record, for If-None-Match and If-Match.",
+            "required": True,
+            "schema": {"type": "string"},
+        },
     )
     spec.components.parameter(
         "X-Request-ID",
@@ -222,6 +246,17 @@ def _components(spec, auth):
             "description": "ETags the client has; 304 Not Modified if the record still has one of them.",
             "schema": {"type": "string"},
             "required": False,
+        },
+    )
+    spec.components.parameter(
+        "If-Match",
+        "header",
+        {
+            "description": "The record's ETag: the change is made only if the record still has it, else 412 and "
+            "nothing changes (`*`: whatever it is now). Without it, the change applies to the record as it is.",
+            "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+            "required": False,
+            "example": '"1f0e3dad99908345f7439f8ffabdffc4"',
         },
     )
     samples = problem_samples()
@@ -292,10 +327,12 @@ def problem_samples():
         "malformedJson": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon",}'),
         "duplicateMember": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon", "name": "Porto"}'),
         "malformedIdempotencyKey": _raised(idempotency_key, _ExampleRequest(headers={"Idempotency-Key": "a key"})),
+        "malformedIfMatch": _raised(if_match, _ExampleRequest(headers={"If-Match": "1f0e3dad99908345"})),
         "noToken": _raised(BearerAuth(["a-token"]).client_id, _ExampleRequest()),
         "noSuchRecord": problem_for(not_found("airport", "f2bddf0e506145f6ba0c28c247c54629")),
         "noSuchRoute": falcon.HTTPNotFound(),
         "methodNotAllowed": falcon.HTTPMethodNotAllowed(["GET", "HEAD", "OPTIONS", "POST"]),
+        "preconditionFailed": problem_for(precondition_failed("airport")),
         "conflict": problem_for(iata_taken("LIS", "f2bddf0e506145f6ba0c28c247c54629")),
         "airportInUse": problem_for(
             airport_in_use(2, ["0c6f1e6a3b2d4c5e8f9a0b1c2d3e4f5a", "6b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"])
@@ -340,6 +377,8 @@ def _operation(op, needs_token=False):
         parameters.append("Idempotency-Key")
     if op.conditional:
         parameters.append("If-None-Match")
+    if op.if_match:
+        parameters.append("If-Match")
     parameters.append("X-Request-ID")
     doc = {
         "operationId": op.operation_id,
@@ -381,6 +420,8 @@ def _replies(op):
 
 def _errors(op, needs_token=False):
     statuses = set(op.errors) | set(EVERY_OPERATION_ERRORS) | ({401} if needs_token else set())
+    if op.if_match:
+        statuses |= {400, 412}
     if op.body:
         statuses |= set(BODY_ERRORS)
     if op.calls_services:

@@ -93,6 +93,18 @@ class ValidationError(TravelError):
 
 
 @deserialize_to_instance
+class PreconditionFailed(TravelError):
+    """If-Match named none of the record's current ETags: the change was not made."""
+
+
+def precondition_failed(kind):
+    return PreconditionFailed(
+        f"The {kind} has changed since the ETag given in If-Match; GET it again, and make your change to what "
+        "it is now."
+    )
+
+
+@deserialize_to_instance
 class IdempotencyKeyReused(TravelError):
     """The idempotency key was first used with a different input."""
 

@@ -8,7 +8,6 @@ serves the ASGI and the WSGI app, and its contract feeds the OpenAPI document. T
 """
 
 import dataclasses
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ import orjson
 
 from gateway.http.problems import problem_for
 from schemas.errors import not_found
+from schemas.etags import etag_of
 from schemas.fields import is_id
 
 
@@ -46,6 +46,7 @@ class Operation:
     any_content_type: bool = False  # parse the body as JSON whatever its Content-Type says
     idempotency_key: bool = False  # takes an Idempotency-Key header
     conditional: bool = False  # answers with an ETag, and 304 to a matching If-None-Match
+    if_match: bool = False  # takes If-Match: the change is made only to the record it names (else 412)
     deprecated: bool = False
     calls_services: bool = True  # may fail with 502/503/504 when a service does
     documented: bool = True  # part of the API description (the docs routes are not)
@@ -87,6 +88,7 @@ class ApiRequest:
     request_id: str
     idempotency_key: str | None = None
     if_none_match: str | None = None
+    if_match: list | None = None  # If-Match's entity tags (or ["*"]), for the service to compare
     broker_connected: Callable[[], bool] = lambda: True  # asked only by the readiness check
 
 
@@ -116,8 +118,7 @@ def text_response(status, text):
 
 def with_etag(request, value):
     """200 with a strong ETag over the JSON body, or 304 when If-None-Match already has it."""
-    data = orjson.dumps(value)
-    etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    data, etag = orjson.dumps(value), etag_of(value)
     if request.if_none_match and etag_matches(request.if_none_match, etag):
         return ApiResponse(304, headers={"ETag": etag})
     return ApiResponse(200, data, "application/json", {"ETag": etag})

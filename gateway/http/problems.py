@@ -20,6 +20,7 @@ from schemas.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     NotFound,
+    PreconditionFailed,
     ServiceUnavailable,
     ValidationError,
 )
@@ -93,6 +94,7 @@ ERROR_TABLE = {
     IdempotencyKeyReused: lambda e: HTTPProblem(422, e.detail, type_uri=KEY_REUSED),
     IdempotencyKeyInUse: lambda e: HTTPProblem(409, e.detail, type_uri=KEY_IN_USE, headers={"Retry-After": "1"}),
     NotFound: lambda e: HTTPProblem(404, e.detail),
+    PreconditionFailed: lambda e: HTTPProblem(412, e.detail),
     Conflict: lambda e: HTTPProblem(409, e.detail, type_uri=CONFLICT, extensions=_naming(e.conflicts_with)),
     ServiceUnavailable: lambda e: HTTPProblem(503, e.detail, headers={"Retry-After": "5"}),
     Overloaded: lambda e: HTTPProblem(

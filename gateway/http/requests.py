@@ -17,6 +17,11 @@ _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\Z", re.IGNORECASE)
 # A structured-field string without escapes ("..."), or, leniently, a bare token.
 IDEMPOTENCY_KEY_PATTERN = r'^(?:"[ !#-\[\]-~]{1,255}"|[!#-~]{1,255})$'
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+# RFC 9110 8.8.3 and 13.1.1: "*", or entity tags separated by commas (and optional white space).
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'  # obs-text (\x80-\xff) left out: no tag of ours has any
+IF_MATCH_PATTERN = rf"^(?:\*|{_ENTITY_TAG}(?:[ \t]*,[ \t]*{_ENTITY_TAG})*)$"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_TAG = re.compile(_ENTITY_TAG)
 
 
 def check_length(req, limit):
@@ -41,6 +46,7 @@ def build_request(op, req, params, raw_body, broker_connected=lambda: True, clie
         request_id=req.context.request_id,
         idempotency_key=key,
         if_none_match=req.get_header("If-None-Match") if op.conditional else None,
+        if_match=if_match(req) if op.if_match else None,
         broker_connected=broker_connected,
     )
 
@@ -99,6 +105,17 @@ def _load(schema, data):
         return _instance(schema).load(data)
     except marshmallow.ValidationError as exc:
         raise invalid(field_messages(exc.messages)) from None
+
+
+def if_match(req):
+    """If-Match's entity tags, as a list (["*"] for "*"); None without the header."""
+    value = req.get_header("If-Match")
+    if value is None:
+        return None
+    value = value.strip(" \t")
+    if not _IF_MATCH.fullmatch(value):
+        raise HTTPProblem(400, 'If-Match must be * or entity tags ("...", as ETag sends them) separated by commas.')
+    return ["*"] if value == "*" else _TAG.findall(value)
 
 
 def idempotency_key(req):

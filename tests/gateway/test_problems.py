@@ -23,6 +23,7 @@ from schemas.errors import (
     ServiceUnavailable,
     ValidationError,
     iata_taken,
+    precondition_failed,
 )
 
 pytestmark = pytest.mark.fast
@@ -52,6 +53,7 @@ ROWS = [
         {"Retry-After": "1"},
     ),
     (over_the_wire(NotFound("No airport with id 'x'.", ["x"])), 404, "about:blank", None, None, {}),
+    (over_the_wire(precondition_failed("airport")), 412, "about:blank", None, None, {}),
     (over_the_wire(iata_taken("LIS", "f" * 32)), 409, problems.CONFLICT, None, None, {}),
     (
         over_the_wire(ServiceUnavailable("The data store is unavailable; try again later.")),

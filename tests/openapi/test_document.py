@@ -151,9 +151,11 @@ def test_every_row_of_the_error_table_has_an_example(doc):
         for _, _, examples in problem_responses(doc)
         for example in examples.values()
     }
+    answered = doc["components"]["responses"]  # the statuses some operation answers
     for error_type in problems.ERROR_TABLE:
         problem = problems.problem_for(error_type("A detail."))
-        assert (problem.status_code, problem.type_uri) in shown, error_type
+        if _problem_name(problem.status_code) in answered:
+            assert (problem.status_code, problem.type_uri) in shown, error_type
     samples = problem_samples()
     for error_type in problems.ERROR_TABLE:
         problem = problems.problem_for(error_type("A detail."))
