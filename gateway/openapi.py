@@ -56,6 +56,7 @@ from schemas.fields import ID_PATTERN
 from schemas.problem import Problem
 
 OPENAPI_VERSION = "3.1.0"
+MERGE_PATCH = "application/merge-patch+json"
 DESCRIPTION = """\
 The travel system of "Introduction to Python Microservices With Nameko": airports and trips,
 served by nameko services over RabbitMQ, with this gateway in front.
@@ -394,6 +395,13 @@ def _operation(op, needs_token=False):
         doc["deprecated"] = True
     if op.body:
         doc["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+        if op.merge_patch:
+            doc["requestBody"]["content"] = {MERGE_PATCH: {"schema": op.body}, "application/json": {"schema": op.body}}
+            doc["requestBody"]["description"] = (
+                "A JSON Merge Patch (RFC 7396): the members to change, with their new values (`null` for none, "
+                "where the field may be none); members left out stay as they are. Sent as "
+                f"`{MERGE_PATCH}` or as `application/json`."
+            )
         if op.any_content_type:
             doc["requestBody"]["description"] = "JSON, whatever the Content-Type says (`curl -d` sends it as a form)."
     return doc

@@ -44,6 +44,7 @@ class Operation:
     query: Any = None  # marshmallow schema class of the query string
     path_params: dict = field(default_factory=dict)  # name -> description
     any_content_type: bool = False  # parse the body as JSON whatever its Content-Type says
+    merge_patch: bool = False  # the body is a JSON Merge Patch (RFC 7396) of the record
     idempotency_key: bool = False  # takes an Idempotency-Key header
     conditional: bool = False  # answers with an ETag, and 304 to a matching If-None-Match
     if_match: bool = False  # takes If-Match: the change is made only to the record it names (else 412)
