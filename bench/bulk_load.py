@@ -119,7 +119,7 @@ class _Once:
     """The stores' idempotency, for records that are each created once: the create runs, and its
     entry (which expires anyway) is not written."""
 
-    def create_once(self, incoming, idempotency_key, payload, write):
+    def write_once(self, incoming, idempotency_key, payload, write):
         return write(None)
 
 

@@ -30,7 +30,7 @@ class AirportsService:
         """Create an airport; the record. Conflict if the IATA code is taken."""
         data = load(CREATE, {"name": name, "iata": iata})
 
-        def write_record(attempt):  # once per key and input (create_once)
+        def write_record(attempt):  # once per key and input (write_once)
             record = {"id": new_id(), "name": data["name"], "iata": data["iata"], "created_at": utc_now()}
             outcome, conflicting = self.store.create(record, attempt)
             if outcome == "iata_taken":
@@ -39,7 +39,7 @@ class AirportsService:
                 raise self.store.idempotency.commit_failed()
             return record
 
-        return self.store.idempotency.create_once(self.incoming, idempotency_key, data, write_record)
+        return self.store.idempotency.write_once(self.incoming, idempotency_key, data, write_record)
 
     @rpc
     def get(self, airport_id):

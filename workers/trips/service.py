@@ -58,7 +58,7 @@ class TripsService:
     def create(self, airport_from, airport_to, idempotency_key=None):
         """Create a trip between two existing, different airports; the record."""
         data = load(CREATE, {"airport_from": airport_from, "airport_to": airport_to})
-        return self.store.idempotency.create_once(
+        return self.store.idempotency.write_once(
             self.incoming, idempotency_key, data, lambda attempt: self._create(data, attempt)
         )
 
