@@ -17,6 +17,20 @@ def is_id(value):
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
 
 
+# Who holds airports (trips_service asks airports_service to hold them): a trip, by its id, for the
+# holds its create took; `<trip id>.<change id>` for the holds one change of its airports took.
+HOLDER_PATTERN = re.compile(r"[0-9a-f]{32}(?:\.[0-9a-f]{32})?")
+
+
+def is_holder(value):
+    return isinstance(value, str) and HOLDER_PATTERN.fullmatch(value) is not None
+
+
+def trip_of(holder):
+    """The trip a holder id belongs to."""
+    return holder[:32]
+
+
 class FullMatch(validate.Regexp):
     """marshmallow's Regexp, matched against the whole value. Regexp uses `re.match`, where `$`
     also matches before a final newline: "LIS\\n" passed `^[A-Z]{3}$`. The pattern itself stays

@@ -130,6 +130,22 @@ def test_an_airport_in_use_by_many_trips_names_ten(airports):
     assert refused.value.detail.startswith("12 trip(s) use this airport (10 named here);")
 
 
+def test_a_change_of_a_trips_airports_holds_under_a_holder_of_its_own(airports):
+    # A trip's create holds as the trip; each change of its airports as `<trip>.<change>`, so that
+    # releasing the create's holds does not refuse the change's (a released holder holds no more).
+    record = airports.create(name="Lisbon")
+    trip, change = "a" * 32, "a" * 32 + "." + "b" * 32
+    airports.hold([record["id"]], trip)
+    airports.hold([record["id"]], change)
+    airports.release([record["id"]], trip)
+    assert airports.holders(record["id"]) == [trip]  # the trips, not their holders
+    with pytest.raises(Conflict) as refused:
+        airports.delete(record["id"])
+    assert refused.value.conflicts_with == {"trips": [trip]}
+    airports.release([record["id"]], change)
+    airports.delete(record["id"])
+
+
 def test_hold_is_all_or_nothing(airports):
     record = airports.create(name="Lisbon")
     missing = "b" * 32
@@ -141,7 +157,16 @@ def test_hold_is_all_or_nothing(airports):
 
 @pytest.mark.parametrize(
     "ids, holder",
-    [([], "a" * 32), (["x"], "a" * 32), ("f" * 32, "a" * 32), (["f" * 32], "*"), (["f" * 32 + "\n"], "a" * 32)],
+    [
+        ([], "a" * 32),
+        (["x"], "a" * 32),
+        ("f" * 32, "a" * 32),
+        (["f" * 32], "*"),
+        (["f" * 32 + "\n"], "a" * 32),
+        (["f" * 32], "a" * 32 + "."),
+        (["f" * 32], "a" * 32 + ".b"),
+        (["f" * 32], "a" * 32 + "." + "b" * 32 + "\n"),
+    ],
 )
 def test_hold_validates_its_arguments(airports, ids, holder):
     with pytest.raises(ValidationError):

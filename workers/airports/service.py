@@ -3,7 +3,7 @@
 from schemas.airports import AirportCreate, AirportListQuery
 from schemas.errors import Conflict, NotFound, ValidationError, airport_in_use, iata_taken
 from schemas.errors import not_found as record_not_found
-from schemas.fields import is_id
+from schemas.fields import is_holder, is_id, trip_of
 from schemas.validation import load
 from workers.airports.storage import AirportStore, HoldReleased
 from workers.common.metrics import Metrics
@@ -68,11 +68,12 @@ class AirportsService:
             raise not_found(airport_id)
         if outcome == "held":
             count, some = holders
-            raise airport_in_use(count, some)
+            raise airport_in_use(count, set(map(trip_of, some)))
 
     @rpc
     def hold(self, airport_ids, holder):
-        """Record that `holder` (a trip) references these airports, atomically with checking
+        """Record that `holder` (a trip, or one change of a trip's airports: schemas/fields.py)
+        references these airports, atomically with checking
         that they all exist; NotFound naming the missing ones, holding none of them."""
         self._check_ids(airport_ids, holder)
         try:
@@ -91,7 +92,7 @@ class AirportsService:
     @rpc
     def holders(self, airport_id):
         """The ids of the trips holding an airport: for operators."""
-        return self.store.holders(self.get(airport_id)["id"])
+        return sorted(set(map(trip_of, self.store.holders(self.get(airport_id)["id"]))))
 
     @rpc
     def health(self):
@@ -103,7 +104,7 @@ class AirportsService:
         errors = {}
         if not isinstance(airport_ids, (list, tuple)) or not airport_ids or not all(map(is_id, airport_ids)):
             errors["airport_ids"] = ["Must be a non-empty list of airport ids."]
-        if not is_id(holder):
-            errors["holder"] = ["Not a valid id: 32 lowercase hexadecimal characters."]
+        if not is_holder(holder):
+            errors["holder"] = ["Not a valid holder: a trip's id, or a trip's id, a dot and a change's id."]
         if errors:
             raise ValidationError(errors)
