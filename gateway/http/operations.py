@@ -106,7 +106,8 @@ def json_response(status, value, **headers):
 
 
 def created(record, location):
-    return json_response(201, record, Location=location)
+    """201 with the new record, where it lives, and its ETag (ready for an If-Match)."""
+    return json_response(201, record, Location=location, ETag=etag_of(record))
 
 
 def no_content():

@@ -20,7 +20,7 @@ BY_ID = {"airport_id": "$response.body#/id"}
         201: Reply(
             "The new airport.",
             Airport,
-            headers=("Location",),
+            headers=("Location", "ETag"),
             links={"GetAirport": ("getAirport", BY_ID), "DeleteAirport": ("deleteAirport", BY_ID)},
         )
     },

@@ -20,7 +20,7 @@ BY_ID = {"trip_id": "$response.body#/id"}
         201: Reply(
             "The new trip.",
             Trip,
-            headers=("Location",),
+            headers=("Location", "ETag"),
             links={"GetTrip": ("getTrip", BY_ID), "DeleteTrip": ("deleteTrip", BY_ID)},
         )
     },

@@ -16,7 +16,9 @@ def test_create_answers_201_with_location_and_the_record(api, unique_iata):
     assert record["name"] == "Lisbon" and record["iata"] == iata
     assert re.fullmatch(r"[0-9a-f]{32}", record["id"])
     assert result.headers["location"] == f"/airports/{record['id']}"
-    assert api.get(result.headers["location"]).json == record
+    fetched = api.get(result.headers["location"])
+    assert fetched.json == record
+    assert result.headers["etag"] == fetched.headers["etag"]  # ready for an If-Match
 
 
 def test_get_has_an_etag_and_honours_if_none_match(api, airport):

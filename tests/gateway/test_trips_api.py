@@ -13,7 +13,7 @@ def test_create_answers_201_with_location(api, airport):
     assert (trip["airport_from"], trip["airport_to"]) == (a, b)
     assert result.headers["location"] == f"/trips/{trip['id']}"
     fetched = api.get(result.headers["location"])
-    assert fetched.json == trip and fetched.headers["etag"]
+    assert fetched.json == trip and fetched.headers["etag"] == result.headers["etag"]
 
 
 def test_a_trip_to_a_missing_airport_is_422_naming_the_field(api, assert_problem, airport):
