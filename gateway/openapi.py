@@ -143,7 +143,7 @@ def build_document(operations, auth=False):
             {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "One of the tokens in the gateway's API_TOKENS; needed to create and delete.",
+                "description": "One of the tokens in the gateway's API_TOKENS; needed to create, change and delete.",
             },
         )
     for op in documented:
@@ -328,7 +328,7 @@ def problem_samples():
         "malformedJson": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon",}'),
         "duplicateMember": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon", "name": "Porto"}'),
         "malformedIdempotencyKey": _raised(idempotency_key, _ExampleRequest(headers={"Idempotency-Key": "a key"})),
-        "malformedIfMatch": _raised(if_match, _ExampleRequest(headers={"If-Match": "1f0e3dad99908345"})),
+        "malformedIfMatch": _raised(if_match, _ExampleRequest(headers={"If-Match": '"1f0e3dad99908345'})),
         "noToken": _raised(BearerAuth(["a-token"]).client_id, _ExampleRequest()),
         "noSuchRecord": problem_for(not_found("airport", "f2bddf0e506145f6ba0c28c247c54629")),
         "noSuchRoute": falcon.HTTPNotFound(),

@@ -17,9 +17,10 @@ _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\Z", re.IGNORECASE)
 # A structured-field string without escapes ("..."), or, leniently, a bare token.
 IDEMPOTENCY_KEY_PATTERN = r'^(?:"[ !#-\[\]-~]{1,255}"|[!#-~]{1,255})$'
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
-# RFC 9110 8.8.3 and 13.1.1: "*", or entity tags separated by commas (and optional white space).
-_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'  # obs-text (\x80-\xff) left out: no tag of ours has any
-IF_MATCH_PATTERN = rf"^(?:\*|{_ENTITY_TAG}(?:[ \t]*,[ \t]*{_ENTITY_TAG})*)$"
+# RFC 9110 8.8.3 and 13.1.1: "*", or entity tags separated by commas (and optional white space);
+# leniently, a tag without its quotes too (clients that strip them), compared as the quoted one.
+_ENTITY_TAG = r'(?:W/)?"[!#-~]*"|[!#-)+.-~-]+'  # etagc without obs-text (\x80-\xff): no tag of ours has it
+IF_MATCH_PATTERN = rf"^(?:\*|(?:{_ENTITY_TAG})(?:[ \t]*,[ \t]*(?:{_ENTITY_TAG}))*)$"
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
 _TAG = re.compile(_ENTITY_TAG)
 
@@ -115,7 +116,7 @@ def if_match(req):
     value = value.strip(" \t")
     if not _IF_MATCH.fullmatch(value):
         raise HTTPProblem(400, 'If-Match must be * or entity tags ("...", as ETag sends them) separated by commas.')
-    return ["*"] if value == "*" else _TAG.findall(value)
+    return ["*"] if value == "*" else [tag if tag.endswith('"') else f'"{tag}"' for tag in _TAG.findall(value)]
 
 
 def idempotency_key(req):

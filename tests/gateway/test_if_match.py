@@ -28,13 +28,16 @@ class Request:
         ("*", ["*"]),
         ('"abc"', ['"abc"']),
         (' "abc" ,W/"def",""', ['"abc"', 'W/"def"', '""']),
+        ("abc, 0", ['"abc"', '"0"']),  # without quotes (a client that strips them): as if quoted
     ],
 )
 def test_the_header_is_read_as_a_list_of_tags(value, tags):
     assert if_match(Request(value)) == tags
 
 
-@pytest.mark.parametrize("value", ["abc", '"abc', '"a"b"', '*, "abc"', '"abc",', "W/abc", '"tab\there"', '"abc"\n'])
+@pytest.mark.parametrize(
+    "value", ['"abc', '"a"b"', '*, "abc"', '"abc",', '"tab\there"', '"abc"\n', "a b", "\u00e9", "abc*", "*, *"]
+)
 def test_a_malformed_header_is_400(value):
     with pytest.raises(falcon.HTTPError) as error:
         if_match(Request(value))
