@@ -6,7 +6,11 @@ from gateway.resources.docs import ApiDocs
 
 ROUTES = {
     "/airports": {"POST": airports.create_airport, "GET": airports.list_airports},
-    "/airports/{airport_id}": {"GET": airports.get_airport, "DELETE": airports.delete_airport},
+    "/airports/{airport_id}": {
+        "GET": airports.get_airport,
+        "PATCH": airports.update_airport,
+        "DELETE": airports.delete_airport,
+    },
     "/trips": {"POST": trips.create_trip, "GET": trips.list_trips},
     "/trips/{trip_id}": {"GET": trips.get_trip, "DELETE": trips.delete_trip},
     # the article's routes

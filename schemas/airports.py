@@ -30,6 +30,20 @@ class AirportCreate(Schema):
     )
 
 
+class AirportUpdate(Schema):
+    """A JSON Merge Patch of an airport: the fields to change (no field is required, none defaults)."""
+
+    name = Name(
+        max_length=NAME_MAX_LENGTH,
+        metadata={"description": "The new name, under the same rules as at creation.", "example": "Lisboa"},
+    )
+    iata = fields.String(
+        allow_none=True,
+        validate=FullMatch(IATA_PATTERN, error="Not a valid IATA code: three letters A-Z."),
+        metadata={"description": "The new IATA code, unique among airports; null for none.", "example": "LIS"},
+    )
+
+
 class Airport(Schema):
     id = Id(required=True)
     name = fields.String(required=True, metadata={"example": "Lisbon"})

@@ -77,6 +77,11 @@ def airport_in_use(count, trip_ids):
     )
 
 
+def changed_meanwhile(kind):
+    """The Conflict of a change or delete that kept finding the record changed under it."""
+    return Conflict(f"The {kind} kept changing while this request was applied; send it again.")
+
+
 @deserialize_to_instance
 class ValidationError(TravelError):
     """The input broke a rule; `errors` maps each field to its messages.

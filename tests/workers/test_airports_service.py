@@ -5,7 +5,9 @@ import re
 import pytest
 from nameko.testing.services import worker_factory
 
-from schemas.errors import Conflict, NotFound, ValidationError
+from schemas.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from schemas.etags import etag_of
+from tests.support.races import write_after_first_read
 from tests.workers.conftest import incoming_call
 from workers.airports.service import AirportsService
 
@@ -183,3 +185,49 @@ def test_a_hold_that_comes_after_its_release_is_refused(airports):
         airports.hold([record["id"]], trip)
     assert airports.holders(record["id"]) == []
     airports.delete(record["id"])
+
+
+def test_update_changes_the_record_and_moves_its_iata_index_atomically(airports, airport_store):
+    record = airports.create(name="Lisbon", iata="LIS")
+    changed = airports.update(record["id"], {"iata": "LPT", "name": "Lisboa"})
+    assert changed == {**record, "iata": "LPT", "name": "Lisboa"} == airports.get(record["id"])
+    redis = airport_store.redis
+    assert redis.get(airport_store.keys("iata", "LIS")) is None
+    assert redis.get(airport_store.keys("iata", "LPT")) == record["id"]
+
+
+def test_a_change_that_lost_a_race_reads_again_and_applies_to_the_new_record(airports, airport_store, monkeypatch):
+    record = airports.create(name="Lisbon", iata="LIS")
+    reads = write_after_first_read(monkeypatch, airport_store, lambda airport_id: rename(airport_store, airport_id))
+    assert airports.update(record["id"], {"iata": "LPT"}) == {**record, "name": "Lisboa", "iata": "LPT"}
+    assert len(reads) == 2
+
+
+def rename(store, airport_id):
+    """Another change, written behind the service's back."""
+    key = store.record_key(airport_id)
+    store.redis.set(key, store.redis.get(key).replace("Lisbon", "Lisboa"))
+
+
+def test_a_change_with_if_match_that_lost_a_race_is_412_and_changes_nothing(airports, airport_store, monkeypatch):
+    record = airports.create(name="Lisbon", iata="LIS")
+    write_after_first_read(monkeypatch, airport_store, lambda airport_id: rename(airport_store, airport_id))
+    with pytest.raises(PreconditionFailed):
+        airports.update(record["id"], {"iata": "LPT"}, if_match=[etag_of(record)])
+    assert airports.get(record["id"]) == {**record, "name": "Lisboa"}
+    assert airport_store.redis.get(airport_store.keys("iata", "LIS")) == record["id"]
+
+
+def test_a_delete_that_raced_a_change_of_the_code_frees_the_new_code(airports, airport_store, monkeypatch):
+    record = airports.create(name="Lisbon", iata="LIS")
+    write_after_first_read(monkeypatch, airport_store, lambda airport_id: airports.update(airport_id, {"iata": "LPT"}))
+    airports.delete(record["id"])
+    assert airport_store.redis.get(airport_store.keys("iata", "LPT")) is None  # not left pointing at nothing
+    assert airports.create(name="New", iata="LPT")["iata"] == "LPT"
+
+
+def test_an_update_of_an_unknown_airport_is_not_found_and_claims_no_key(airports):
+    with pytest.raises(NotFound):
+        airports.update("f" * 32, {"name": "x"}, idempotency_key="k")
+    with pytest.raises(NotFound):
+        airports.update("nope", {"name": "x"})
