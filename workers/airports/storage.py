@@ -13,13 +13,11 @@
 Every write that touches more than one key is a Lua script: it happens whole or not at all.
 """
 
-from typing import NamedTuple
-
 from schemas.errors import NAMED_AT_MOST
 from workers.common.idempotency import DELETED_LUA, GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
-from workers.common.storage import Keyspace, Reads, Writes
+from workers.common.storage import Keyspace, Reads, Stored, Writes
 
 _CREATE = (
     GUARD_LUA
@@ -107,11 +105,6 @@ return 1
 
 NO_IATA = "-"  # names a key that can never exist: codes are three letters
 RELEASED_MARKER_TTL = 24 * 3600  # seconds: longer than any hold could plausibly wait to be handled
-
-
-class Stored(NamedTuple):
-    record: dict
-    raw: str  # its JSON, as stored
 
 
 def _outcome(result):
