@@ -12,7 +12,7 @@ ROUTES = {
         "DELETE": airports.delete_airport,
     },
     "/trips": {"POST": trips.create_trip, "GET": trips.list_trips},
-    "/trips/{trip_id}": {"GET": trips.get_trip, "DELETE": trips.delete_trip},
+    "/trips/{trip_id}": {"GET": trips.get_trip, "PATCH": trips.update_trip, "DELETE": trips.delete_trip},
     # the article's routes
     "/airport": {"POST": legacy.create_airport_legacy},
     "/airport/{airport_id}": {"GET": legacy.get_airport_legacy},

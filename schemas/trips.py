@@ -16,6 +16,13 @@ class TripCreate(Schema):
             raise marshmallow.ValidationError("Must differ from airport_from.", field_name="airport_to")
 
 
+class TripUpdate(Schema):
+    """A JSON Merge Patch of a trip: the airports to change (no field is required, none defaults)."""
+
+    airport_from = Id(metadata={"description": "The new departure airport; it must exist."})
+    airport_to = Id(metadata={"description": "The new arrival airport; it must exist, and differ from the departure."})
+
+
 class Trip(Schema):
     id = Id(required=True)
     airport_from = Id(required=True)

@@ -3,11 +3,12 @@ the rules (both airports must exist and differ)."""
 
 from gateway.http.operations import Reply, created, json_response, no_content, operation, path_id, with_etag
 from gateway.rpc.calls import RpcCall
-from schemas.trips import Trip, TripCreate, TripListQuery, TripPage
+from schemas.trips import Trip, TripCreate, TripListQuery, TripPage, TripUpdate
 
 SERVICE = "trips_service"
 TRIP_ID = {"trip_id": "The trip's id (32 lowercase hexadecimal characters)."}
 BY_ID = {"trip_id": "$response.body#/id"}
+AS_IT_IS = {**BY_ID, "header.If-Match": "$response.header.ETag"}  # a change to the trip as this response has it
 
 
 @operation(
@@ -21,7 +22,11 @@ BY_ID = {"trip_id": "$response.body#/id"}
             "The new trip.",
             Trip,
             headers=("Location", "ETag"),
-            links={"GetTrip": ("getTrip", BY_ID), "DeleteTrip": ("deleteTrip", BY_ID)},
+            links={
+                "GetTrip": ("getTrip", BY_ID),
+                "UpdateTrip": ("updateTrip", AS_IT_IS),
+                "DeleteTrip": ("deleteTrip", BY_ID),
+            },
         )
     },
     errors=(409, 422),
@@ -38,13 +43,43 @@ def create_trip(request):
     path_params=TRIP_ID,
     conditional=True,
     replies={
-        200: Reply("The trip.", Trip, headers=("ETag",)),
+        200: Reply("The trip.", Trip, headers=("ETag",), links={"UpdateTrip": ("updateTrip", AS_IT_IS)}),
         304: Reply("It has not changed since the ETag given in If-None-Match.", headers=("ETag",)),
     },
     errors=(404,),
 )
 def get_trip(request):
     record = yield RpcCall(SERVICE, "get", {"trip_id": path_id(request, "trip_id", "trip")})
+    return with_etag(request, record)
+
+
+@operation(
+    tag="trips",
+    summary="Change a trip's airports",
+    description="A JSON Merge Patch of the trip: `airport_from`, `airport_to`, or both; they must exist and "
+    "differ (a 422 names the field at fault). The new airports are held before the trip points at them, the old "
+    "ones released after: an old airport can then be deleted, a new one cannot. With If-Match (the ETag of a GET, "
+    "a create or an earlier change), the change is made only if the trip has not changed since: else 412, and "
+    "nothing changes.",
+    path_params=TRIP_ID,
+    body=TripUpdate,
+    merge_patch=True,
+    if_match=True,
+    idempotency_key=True,
+    replies={200: Reply("The trip as it is now.", Trip, headers=("ETag",), links={"GetTrip": ("getTrip", BY_ID)})},
+    errors=(404, 409, 422),
+)
+def update_trip(request):
+    record = yield RpcCall(
+        SERVICE,
+        "update",
+        {
+            "trip_id": path_id(request, "trip_id", "trip"),
+            "changes": request.body,
+            "if_match": request.if_match,
+            "idempotency_key": request.idempotency_key,
+        },
+    )
     return with_etag(request, record)
 
 

@@ -105,9 +105,14 @@ def test_headers_are_described(doc):
 
 
 def test_creates_link_to_what_can_be_done_with_the_record(doc):
-    links = doc["paths"]["/trips"]["post"]["responses"]["201"]["links"]
-    assert {link["operationId"] for link in links.values()} == {"getTrip", "deleteTrip"}
-    assert all(link["parameters"] == {"trip_id": "$response.body#/id"} for link in links.values())
+    for collection, kind in [("/airports", "Airport"), ("/trips", "Trip")]:
+        links = doc["paths"][collection]["post"]["responses"]["201"]["links"]
+        by_operation = {link["operationId"]: link["parameters"] for link in links.values()}
+        assert set(by_operation) == {f"get{kind}", f"update{kind}", f"delete{kind}"}
+        record_id = {f"{kind.lower()}_id": "$response.body#/id"}
+        assert by_operation[f"get{kind}"] == by_operation[f"delete{kind}"] == record_id
+        # a change made to the record as created, with If-Match
+        assert by_operation[f"update{kind}"] == {**record_id, "header.If-Match": "$response.header.ETag"}
 
 
 def test_schemas_carry_the_rules_and_examples(doc):
@@ -209,3 +214,13 @@ def test_every_operation_states_security_and_405_in_both_forms(doc):
         for path, method, op in operations(form):
             assert "security" in op, (path, method)
             assert "405" in op["responses"], (path, method)
+
+
+def test_changes_take_a_merge_patch_and_if_match_and_answer_412(doc):
+    for path in ("/airports/{airport_id}", "/trips/{trip_id}"):
+        change = doc["paths"][path]["patch"]
+        assert list(change["requestBody"]["content"]) == ["application/merge-patch+json", "application/json"]
+        assert {"If-Match", "Idempotency-Key"} <= {resolve(doc, p)["name"] for p in change["parameters"]}
+        assert "412" in change["responses"] and "ETag" in change["responses"]["200"]["headers"]
+        schema = resolve(doc, change["requestBody"]["content"]["application/json"]["schema"])
+        assert "required" not in schema and schema["additionalProperties"] is False
