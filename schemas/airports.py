@@ -1,11 +1,13 @@
 """Airports: what a client sends, what a record looks like, how a list is paged."""
 
-from marshmallow import Schema, fields
+import marshmallow
+from marshmallow import Schema, fields, validates_schema
 
 from schemas.fields import IATA_PATTERN, Cursor, FullMatch, Id, Limit, NextCursor, Timestamp
 from schemas.names import Name
 
 NAME_MAX_LENGTH = 120
+IATA_LOOKUP_PATTERN = r"^[A-Za-z]{3}$"
 
 
 class AirportCreate(Schema):
@@ -54,6 +56,22 @@ class Airport(Schema):
 class AirportListQuery(Schema):
     limit = Limit()
     cursor = Cursor()
+    iata = fields.String(  # no default: a gateway passes it to the service only when asked (older
+        # workers, during a rolling upgrade, take no `iata`)
+        allow_none=True,
+        validate=FullMatch(IATA_LOOKUP_PATTERN, error="Not a valid IATA code: three letters."),
+        post_load=[str.upper],
+        metadata={
+            "description": "Only the airport with this IATA code (any case: `lis` finds LIS): a page of one, or "
+            "an empty page. Not with `cursor`.",
+            "example": "LIS",
+        },
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def one_page_only(self, data, **kwargs):
+        if data.get("iata") is not None and data["cursor"] is not None:
+            raise marshmallow.ValidationError("A lookup by iata has one page only: leave cursor out.", "cursor")
 
 
 class AirportPage(Schema):

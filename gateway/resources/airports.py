@@ -87,8 +87,9 @@ def update_airport(request):
 
 @operation(
     tag="airports",
-    summary="List airports, oldest first",
-    description="`limit` airports at a time; pass `next_cursor` as `cursor` to get the next page.",
+    summary="List airports, oldest first, or find one by its IATA code",
+    description="`limit` airports at a time; pass `next_cursor` as `cursor` to get the next page. With `iata`, "
+    "the page holding the airport with that code (case does not matter), or an empty page.",
     query=AirportListQuery,
     replies={200: Reply("A page of airports.", AirportPage)},
     errors=(422,),

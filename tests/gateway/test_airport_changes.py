@@ -129,3 +129,11 @@ def test_a_renamed_airport_keeps_its_trips(api, trip):
     assert patch(api, used["airport_from"], {"name": "Renamed"}).status_code == 200
     assert api.get(f"/trips/{used['id']}").json == used
     assert api.delete(f"/airports/{used['airport_from']}").status_code == 409
+
+
+def test_the_lookup_by_code_follows_a_change_of_code(api, airport, unique_iata):
+    record = airport(iata=unique_iata())
+    old, new = record["iata"], unique_iata()
+    changed = patch(api, record["id"], {"iata": new}).json
+    assert api.get("/airports", params={"iata": old}).json["items"] == []
+    assert api.get("/airports", params={"iata": new.lower()}).json["items"] == [changed]

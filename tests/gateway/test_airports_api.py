@@ -262,3 +262,28 @@ def test_an_idempotent_retry_in_another_normal_form_is_the_same_request(api):
     again = api.post("/airports", json={"name": "S\u00e3o Paulo"}, headers=key)
     assert first.status_code == again.status_code == 201
     assert again.json == first.json
+
+
+@pytest.mark.parametrize("spelt", [str.upper, str.lower, str.title])
+def test_an_airport_is_found_by_its_iata_code_in_any_case(api, airport, unique_iata, spelt):
+    record = airport(name="Found", iata=unique_iata())
+    page = api.get("/airports", params={"iata": spelt(record["iata"])})
+    assert page.status_code == 200
+    assert page.json == {"items": [record], "next_cursor": None}
+
+
+def test_a_code_nobody_holds_finds_an_empty_page(api, airport, unique_iata):
+    code = unique_iata()
+    assert api.get("/airports", params={"iata": code}).json == {"items": [], "next_cursor": None}
+    record = airport(iata=code)
+    assert api.get("/airports", params={"iata": code}).json["items"] == [record]
+    api.delete(f"/airports/{record['id']}")
+    assert api.get("/airports", params={"iata": code}).json["items"] == []
+
+
+@pytest.mark.parametrize(
+    "query", ["iata=LI", "iata=LISB", "iata=L1S", "iata=LIS%0A", "iata=%C3%89VR", "iata=LIS&cursor=abc"]
+)
+def test_a_malformed_lookup_is_422(api, assert_problem, query):
+    problem = assert_problem(api.get("/airports", query_string=query), 422)
+    assert set(problem["errors"]) <= {"iata", "cursor"}

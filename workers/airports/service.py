@@ -89,9 +89,13 @@ class AirportsService:
         return record
 
     @rpc
-    def list(self, limit=20, cursor=None):
-        """{"items": [...], "next_cursor": ...} in creation order."""
-        query = load(LIST_QUERY, {"limit": limit, "cursor": cursor})
+    def list(self, limit=20, cursor=None, iata=None):
+        """{"items": [...], "next_cursor": ...} in creation order; with `iata` (any case), the one
+        page of the airport holding that code, or an empty one."""
+        query = load(LIST_QUERY, {"limit": limit, "cursor": cursor, "iata": iata})
+        if query.get("iata") is not None:
+            record = self.store.find_by_iata(query["iata"])
+            return {"items": [] if record is None else [record], "next_cursor": None}
         return self.store.page(query["limit"], query["cursor"])
 
     @rpc

@@ -141,6 +141,13 @@ class AirportStore:
         raw = self.read.get(self.record_key(airport_id))
         return None if raw is None else Stored(loads(raw), raw)
 
+    def find_by_iata(self, code):
+        """The airport holding an IATA code, or None: the code's index entry, then its record (which
+        must still have the code: it may have changed between the two reads)."""
+        airport_id = self.read.get(self.keys("iata", code))
+        record = None if airport_id is None else self.get(airport_id)
+        return record if record is not None and record["iata"] == code else None
+
     def page(self, limit, cursor):
         return self.read(lambda redis: read_page(redis, self.keys("index"), self.record_key, "airports", limit, cursor))
 
