@@ -11,6 +11,7 @@ ROUTES = {
         "PATCH": airports.update_airport,
         "DELETE": airports.delete_airport,
     },
+    "/airports/{airport_id}/trips": {"GET": trips.list_airport_trips},
     "/trips": {"POST": trips.create_trip, "GET": trips.list_trips},
     "/trips/{trip_id}": {"GET": trips.get_trip, "PATCH": trips.update_trip, "DELETE": trips.delete_trip},
     # the article's routes

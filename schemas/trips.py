@@ -36,6 +36,13 @@ class TripListQuery(Schema):
     cursor = Cursor()
 
 
+class AirportTripsQuery(Schema):
+    """The query of an airport's trips (the airport is in the path)."""
+
+    limit = Limit()
+    cursor = Cursor()
+
+
 class TripPage(Schema):
     items = fields.List(fields.Nested(Trip), required=True)
     next_cursor = NextCursor()

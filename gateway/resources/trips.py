@@ -3,7 +3,7 @@ the rules (both airports must exist and differ)."""
 
 from gateway.http.operations import Reply, created, json_response, no_content, operation, path_id, with_etag
 from gateway.rpc.calls import RpcCall
-from schemas.trips import Trip, TripCreate, TripListQuery, TripPage, TripUpdate
+from schemas.trips import AirportTripsQuery, Trip, TripCreate, TripListQuery, TripPage, TripUpdate
 
 SERVICE = "trips_service"
 TRIP_ID = {"trip_id": "The trip's id (32 lowercase hexadecimal characters)."}
@@ -87,13 +87,30 @@ def update_trip(request):
     tag="trips",
     summary="List trips, oldest first",
     description="`limit` trips at a time; pass `next_cursor` as `cursor` to get the next page. With "
-    "`airport`, only the trips from or to that airport.",
+    "`airport`, only the trips from or to that airport (404 when no airport has that id), as "
+    "`listAirportTrips` lists them.",
     query=TripListQuery,
     replies={200: Reply("A page of trips.", TripPage)},
-    errors=(422,),
+    errors=(404, 422),
 )
 def list_trips(request):
     page = yield RpcCall(SERVICE, "list", request.query)
+    return json_response(200, page)
+
+
+@operation(
+    tag="trips",
+    summary="List an airport's trips, oldest first",
+    description="The trips from or to the airport, `limit` at a time; pass `next_cursor` as `cursor` to get the "
+    "next page. 404 when no airport has that id.",
+    path_params={"airport_id": "The airport's id (32 lowercase hexadecimal characters)."},
+    query=AirportTripsQuery,
+    replies={200: Reply("A page of the airport's trips.", TripPage)},
+    errors=(404, 422),
+)
+def list_airport_trips(request):
+    airport_id = path_id(request, "airport_id", "airport")
+    page = yield RpcCall(SERVICE, "list", {**request.query, "airport": airport_id})
     return json_response(200, page)
 
 

@@ -125,7 +125,17 @@ def test_list_filters_trips_from_or_to_an_airport(trips, airports, pair):
     assert [t["id"] for t in trips.list(airport=pair[0])["items"]] == [a["id"], b["id"]]
     assert [t["id"] for t in trips.list(airport=third)["items"]] == [b["id"], c["id"]]
     assert [t["id"] for t in trips.list()["items"]] == [a["id"], b["id"], c["id"]]
-    assert trips.list(airport="c" * 32)["items"] == []
+    with pytest.raises(NotFound):  # no such airport, rather than no trips
+        trips.list(airport="c" * 32)
+
+
+def test_only_an_empty_first_page_asks_whether_the_airport_exists(trips, airports, remote, pair):
+    trips.create(*pair)
+    remote.failing["get"] = AssertionError("an airport with trips exists: nothing to ask")
+    assert len(trips.list(airport=pair[0])["items"]) == 1
+    del remote.failing["get"]
+    lonely = airports.create(name="Lonely")["id"]
+    assert trips.list(airport=lonely) == {"items": [], "next_cursor": None}
 
 
 def test_a_cursor_of_one_filter_is_refused_by_another(trips, airports, pair):
@@ -276,12 +286,12 @@ def test_a_change_holds_the_new_airport_and_releases_the_old_one(trips, airports
     assert changed == {**trip, "airport_to": third} == trips.get(trip["id"])
     assert holders_of(airports, *pair, third) == [[trip["id"]], [], [trip["id"]]]
     assert outbox_is_empty(trip_store)
+    assert [t["id"] for t in trips.list(airport=third)["items"]] == [trip["id"]]
+    assert trips.list(airport=pair[1])["items"] == []
     airports.delete(pair[1])  # the old airport is free
     with pytest.raises(Conflict) as refused:
         airports.delete(third)  # the new one is held, by this trip
     assert refused.value.conflicts_with == {"trips": [trip["id"]]}
-    assert [t["id"] for t in trips.list(airport=third)["items"]] == [trip["id"]]
-    assert trips.list(airport=pair[1])["items"] == []
 
 
 def test_a_changed_trip_deleted_releases_what_it_holds_now(trips, airports, trip_store, pair, third):

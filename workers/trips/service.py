@@ -94,9 +94,14 @@ class TripsService:
     @rpc
     def list(self, airport=None, limit=20, cursor=None):
         """{"items": [...], "next_cursor": ...} in creation order; `airport` keeps the trips
-        from or to that airport."""
+        from or to that airport, and is NotFound when no airport has that id."""
         query = load(LIST_QUERY, {"airport": airport, "limit": limit, "cursor": cursor})
-        return self.store.page(query["limit"], query["cursor"], query["airport"])
+        page = self.store.page(query["limit"], query["cursor"], query["airport"])
+        if query["airport"] is not None and not page["items"] and query["cursor"] is None:
+            # A trip holds its airports, so an airport with trips exists: only an empty first page
+            # asks airports_service whether this one does (NotFound if not).
+            self._call_airports("get", airport_id=query["airport"])
+        return page
 
     @rpc
     def delete(self, trip_id):
