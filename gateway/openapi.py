@@ -217,6 +217,23 @@ def _components(spec, auth):
             "schema": {"type": "string"},
         },
     )
+    spec.components.header(
+        "Deprecation",
+        {
+            "description": "This operation is deprecated, since the date given (RFC 9745: `@` and seconds since "
+            "1970); errors carry it too.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^@-?[0-9]{1,15}$"},
+        },
+    )
+    spec.components.header(
+        "Link",
+        {
+            "description": 'The operation that replaces this one: `<path>; rel="successor-version"`.',
+            "required": True,
+            "schema": {"type": "string"},
+        },
+    )
     spec.components.parameter(
         "X-Request-ID",
         "header",
@@ -411,7 +428,8 @@ def _replies(op):
     responses = {}
     for status, reply in op.replies.items():
         headers = {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
-        headers.update({name: {"$ref": f"#/components/headers/{name}"} for name in reply.headers})
+        names = (*reply.headers, *(("Deprecation", "Link") if op.deprecated else ()))
+        headers.update({name: {"$ref": f"#/components/headers/{name}"} for name in names})
         response = {"description": reply.description, "headers": headers}
         if reply.links:
             response["links"] = {

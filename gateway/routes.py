@@ -36,8 +36,10 @@ def docs_routes(docs):
 
 
 def bound(routes):
-    """`routes` with each operation told its method and path."""
-    return {path: {method: op.at(method, path) for method, op in methods.items()} for path, methods in routes.items()}
+    """`routes` with each operation told its method and path (and a deprecated one, its successor's)."""
+    table = {path: {method: op.at(method, path) for method, op in methods.items()} for path, methods in routes.items()}
+    paths = {op.operation_id: op.path for methods in table.values() for op in methods.values()}
+    return {path: {method: op.succeeded_at(paths) for method, op in methods.items()} for path, methods in table.items()}
 
 
 API = [op for operations in bound(ROUTES).values() for op in operations.values()]

@@ -10,7 +10,9 @@ serves the ASGI and the WSGI app, and its contract feeds the OpenAPI document. T
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -32,6 +34,21 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Deprecation:
+    """A deprecated operation: since when (RFC 9745's Deprecation header) and the operation that
+    replaces it (a Link, rel="successor-version", to its path: the route table fills it in)."""
+
+    since: datetime
+    successor: str  # its operationId
+    successor_path: str = ""
+
+    def headers(self, params):
+        """The headers every response of the operation carries, errors included."""
+        path = self.successor_path.format(**{name: quote(value, safe="") for name, value in params.items()})
+        return {"Deprecation": f"@{int(self.since.timestamp())}", "Link": f'<{path}>; rel="successor-version"'}
+
+
+@dataclass(frozen=True)
 class Operation:
     operation_id: str
     handler: Callable
@@ -48,7 +65,7 @@ class Operation:
     idempotency_key: bool = False  # takes an Idempotency-Key header
     conditional: bool = False  # answers with an ETag, and 304 to a matching If-None-Match
     if_match: bool = False  # takes If-Match: the change is made only to the record it names (else 412)
-    deprecated: bool = False
+    deprecated: Deprecation | None = None
     calls_services: bool = True  # may fail with 502/503/504 when a service does
     documented: bool = True  # part of the API description (the docs routes are not)
     method: str = ""  # set by the route table (`at`)
@@ -61,6 +78,14 @@ class Operation:
     def at(self, method, path):
         """This operation served on `method` `path` (the route table's binding)."""
         return dataclasses.replace(self, method=method, path=path)
+
+    def succeeded_at(self, paths):
+        """A deprecated operation told its successor's path (`paths`: operationId -> path)."""
+        if self.deprecated is None:
+            return self
+        return dataclasses.replace(
+            self, deprecated=dataclasses.replace(self.deprecated, successor_path=paths[self.deprecated.successor])
+        )
 
 
 def operation(**contract):

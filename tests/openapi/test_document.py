@@ -78,6 +78,9 @@ def test_every_route_is_described_once_with_its_operation_id(doc):
 def test_the_articles_routes_are_deprecated_and_only_they(doc):
     deprecated = {op["operationId"] for _, _, op in operations(doc) if op.get("deprecated")}
     assert deprecated == LEGACY_IDS
+    for _, _, op in operations(doc):  # and their answers say so (RFC 9745), with the successor's Link
+        headers = {name for status, r in op["responses"].items() if status < "400" for name in r.get("headers", {})}
+        assert ({"Deprecation", "Link"} <= headers) == (op["operationId"] in LEGACY_IDS), op["operationId"]
 
 
 def test_every_error_response_is_a_problem_document(doc):
