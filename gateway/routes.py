@@ -26,8 +26,9 @@ ROUTES = {
 
 
 def docs_routes(docs):
-    """The routes of the API description and its page, served by `docs` (an ApiDocs)."""
+    """The routes of the root, the API description and its page, served by `docs` (an ApiDocs)."""
     return {
+        "/": {"GET": docs.get_index},
         "/openapi.json": {"GET": docs.get_openapi_json},
         "/openapi.yaml": {"GET": docs.get_openapi_yaml},
         "/docs": {"GET": docs.get_docs},
@@ -50,4 +51,7 @@ def served_routes(auth=False):
     asks for a bearer token)."""
     from gateway.openapi import build_document
 
-    return bound({**ROUTES, **docs_routes(ApiDocs(build_document(API, auth=auth)))})
+    docs = ApiDocs(build_document(API, auth=auth))
+    routes = bound({**ROUTES, **docs_routes(docs)})
+    docs.link(routes)
+    return routes

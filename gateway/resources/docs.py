@@ -1,9 +1,11 @@
-"""The API description (/openapi.json, /openapi.yaml) and a page for people (/docs: Swagger UI,
-served from the swagger-ui-py package's files, so it works offline and without a CDN)."""
+"""The API description (/openapi.json, /openapi.yaml), a page for people (/docs: Swagger UI,
+served from the swagger-ui-py package's files, so it works offline and without a CDN), and the
+root (/): a small JSON index linking to them and to the collections."""
 
 import mimetypes
 from pathlib import Path
 
+import orjson
 import swagger_ui
 
 from gateway.http.operations import ApiResponse, Reply, operation
@@ -39,6 +41,13 @@ INIT = b"""window.ui = SwaggerUIBundle({
 });
 """
 
+# The root's links: relation -> the operation it points to (RFC 8631's service-doc and service-desc).
+INDEX = {
+    "service-doc": "getDocs",
+    "service-desc": "getOpenapiJson",
+    "airports": "listAirports",
+    "trips": "listTrips",
+}
 UNDOCUMENTED = dict(tag="docs", documented=False, calls_services=False, replies={200: Reply("")})
 
 
@@ -48,6 +57,20 @@ class ApiDocs:
     def __init__(self, document):
         self.as_json, self.as_yaml = render(document, "json"), render(document, "yaml")
         self.assets = {"init.js": (INIT, "text/javascript; charset=utf-8")}
+        self.title = f"{document['info']['title']} {document['info']['version']}"
+        self.index = None
+
+    def link(self, routes):
+        """Make the root's index, to the paths `routes` (the route table as served) has its links' operations on."""
+        paths = {op.operation_id: op.path for methods in routes.values() for op in methods.values()}
+        links = {relation: {"href": paths[operation_id]} for relation, operation_id in INDEX.items()}
+        body = {"title": self.title, "links": {"self": {"href": paths["getIndex"]}, **links}}
+        header = ", ".join(f'<{paths[INDEX[rel]]}>; rel="{rel}"' for rel in ("service-doc", "service-desc"))
+        self.index = ApiResponse(200, orjson.dumps(body), "application/json", {"Link": header})
+
+    @operation(summary="Where to start: links to the docs, the description and the collections", **UNDOCUMENTED)
+    def get_index(self, request):
+        return self.index
 
     @operation(summary="The API description, JSON", **UNDOCUMENTED)
     def get_openapi_json(self, request):

@@ -121,3 +121,19 @@ def test_one_problem_one_wording_whoever_finds_it(api, airport):
     assert by_schema.status_code == by_service.status_code == 422
     assert by_schema.json["detail"] == by_service.json["detail"]
     assert by_schema.json["title"] == by_service.json["title"] == "Unprocessable Content"
+
+
+def test_the_root_links_where_to_start(api):
+    root = api.get("/")
+    assert root.status_code == 200 and root.headers["content-type"] == "application/json"
+    links = {relation: link["href"] for relation, link in root.json["links"].items()}
+    assert links == {
+        "self": "/",
+        "service-doc": "/docs",
+        "service-desc": "/openapi.json",
+        "airports": "/airports",
+        "trips": "/trips",
+    }
+    assert root.headers["link"] == '</docs>; rel="service-doc", </openapi.json>; rel="service-desc"'
+    for href in links.values():
+        assert api.get(href).status_code == 200, href
