@@ -40,6 +40,15 @@ def create_trip(seed):
     return [Request("POST", "/trips", _json({"airport_from": a, "airport_to": b})) for a, b in seed.pairs()]
 
 
+def update_airport(seed):
+    """A change of each seeded airport's name in turn (PATCH, a JSON Merge Patch sent as
+    application/json, no If-Match): a read, then one Lua script, in airports_service."""
+    return [
+        Request("PATCH", f"/airports/{airport_id}", _json({"name": f"Bench airport {n % 7}"}))
+        for n, airport_id in enumerate(seed.airports)
+    ]
+
+
 def mix(seed):
     """90% GET /airports/<id>, 10% POST /airports, interleaved (one POST after every nine GETs)."""
     gets, posts = get_airport(seed), create_airport(seed)
@@ -92,6 +101,7 @@ class Scenario:
     build: callable
     memory: bool = False  # measured by request counts and gateway RSS rather than for a duration
     lists: bool = False  # needs the list routes (and a seed with list data: bench/seed.py)
+    changes: bool = False  # needs the PATCH routes
 
 
 SCENARIOS = {
@@ -100,6 +110,12 @@ SCENARIOS = {
         Scenario("get_airport", "GET /airports/<id> of a seeded airport (one RPC)", get_airport),
         Scenario("create_airport", "POST /airports (one RPC, Redis writes)", create_airport),
         Scenario("create_trip", "POST /trips between two seeded airports (two RPCs: trips asks airports)", create_trip),
+        Scenario(
+            "update_airport",
+            "PATCH /airports/<id>: a seeded airport's name (one RPC: a read, a Lua script)",
+            update_airport,
+            changes=True,
+        ),
         Scenario("mix", "90% GET /airports/<id>, 10% POST /airports", mix),
         Scenario("memory", "the mix, counted: gateway RSS after N1 and after N2 requests", mix, memory=True),
         Scenario("list_airports", "GET /airports: the first page (20)", list_airports, lists=True),
@@ -134,6 +150,8 @@ ONLY = {REFERENCE: ("get_airport",)}
 # (the reference; peers serving get and create only) are not given the `lists` scenarios. A
 # target given by --url under a name that is no kind is taken to be the full gateway.
 LISTS = frozenset({"asgi", "wsgi", "baseline"})
+# The kinds that serve the changes (PATCH): the gateway's two apps only.
+CHANGES = frozenset({"asgi", "wsgi"})
 
 
 def serves(target_name, scenario_name):
@@ -149,4 +167,6 @@ def skip_reason(target_name, scenario_name):
     scenario = SCENARIOS.get(scenario_name)
     if scenario is not None and scenario.lists and target_name not in LISTS and target_name in stack.KINDS:
         return f"{target_name} has no list routes"
+    if scenario is not None and scenario.changes and target_name not in CHANGES and target_name in stack.KINDS:
+        return f"{target_name} has no PATCH routes"
     return None
