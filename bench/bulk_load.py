@@ -119,7 +119,7 @@ class _Once:
     """The stores' idempotency, for records that are each created once: the create runs, and its
     entry (which expires anyway) is not written."""
 
-    def create_once(self, incoming, idempotency_key, payload, write):
+    def write_once(self, incoming, idempotency_key, payload, write):
         return write(None)
 
 
@@ -144,7 +144,7 @@ class AirportWrites(_Collecting):
         if record["iata"]:
             self.batch.strings[self.keys("iata", record["iata"])] = record["id"]
         self.batch.records += 1
-        return "created"
+        return "created", None
 
     def hold(self, airport_ids, holder):  # _HOLD: SADD holders:<id> for each (all exist: loaded first)
         for airport_id in airport_ids:

@@ -10,7 +10,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from bench import targets
-from bench.routes import Request
+from bench.routes import Request, json_body
 from bench.targets import REFERENCE
 
 
@@ -25,6 +25,15 @@ def create_airport(seed, routes):
 
 def create_trip(seed, routes):
     return [routes.create_trip(a, b) for a, b in seed.pairs()]
+
+
+def update_airport(seed, routes):
+    """A change of each seeded airport's name in turn (PATCH, a JSON Merge Patch sent as
+    application/json, no If-Match): a read, then one Lua script, in airports_service."""
+    return [
+        Request("PATCH", routes.airport.format(id=airport_id), json_body({"name": f"Bench airport {n % 7}"}))
+        for n, airport_id in enumerate(seed.airports)
+    ]
 
 
 def mix(seed, routes):
@@ -81,6 +90,7 @@ class Scenario:
     build: callable  # (Seed, the target's routes: bench/routes.py) -> [Request]
     memory: bool = False  # measured by request counts and gateway RSS rather than for a duration
     lists: bool = False  # needs the list routes (and a seed with list data: bench/seed.py)
+    changes: bool = False  # needs the PATCH routes
 
 
 SCENARIOS = {
@@ -94,6 +104,12 @@ SCENARIOS = {
             "create_trip",
             "POST /trips (article: /trip) between two seeded airports (two RPCs: trips asks airports)",
             create_trip,
+        ),
+        Scenario(
+            "update_airport",
+            "PATCH /airports/<id>: a seeded airport's name (one RPC: a read, a Lua script)",
+            update_airport,
+            changes=True,
         ),
         Scenario("mix", "90% GET one airport, 10% POST one (the target's routes, as in get_/create_airport)", mix),
         Scenario("memory", "the mix, counted: gateway RSS after N1 and after N2 requests", mix, memory=True),
@@ -130,6 +146,8 @@ ONLY = {REFERENCE: ("get_airport",)}
 # not given the `lists` scenarios. A
 # target given by --url under a name that is no kind is taken to be the full gateway.
 LISTS = frozenset({"asgi", "wsgi", "baseline"})
+# The kinds that serve the changes (PATCH): the gateway's two apps only.
+CHANGES = frozenset({"asgi", "wsgi"})
 
 
 def serves(target_name, scenario_name):
@@ -145,4 +163,6 @@ def skip_reason(target_name, scenario_name):
     scenario = SCENARIOS.get(scenario_name)
     if scenario is not None and scenario.lists and target_name not in LISTS and target_name in targets.KINDS:
         return f"{target_name} has no list routes"
+    if scenario is not None and scenario.changes and target_name not in CHANGES and target_name in targets.KINDS:
+        return f"{target_name} has no PATCH routes"
     return None

@@ -2,6 +2,7 @@
 from a shell command, the tests from the processes they started) and returns a Report."""
 
 import collections
+import json
 import threading
 import time
 import uuid
@@ -35,21 +36,41 @@ def _walk(client, path):
             return items
 
 
-def worker_failure(url, fault, *, duration=10.0, concurrency=8, fault_at=0.3, token=None):
-    """Mixed traffic (creates, reads, trips) while `fault` breaks a worker (e.g. SIGKILL one of two
-    instances). Passes when no request failed, and every acknowledged create exists exactly once."""
+def worker_failure(url, fault, *, duration=10.0, concurrency=8, fault_at=0.3, token=None, released_within=None):
+    """Mixed traffic (creates, reads, trips, changes of a trip's destination with If-Match) while
+    `fault` breaks a worker (e.g. SIGKILL one of two instances). Passes when no request failed,
+    every acknowledged create exists exactly once, every trip is as its last acknowledged write left
+    it, and every airport a trip points to is held. With `released_within` (seconds: more than
+    TRIP_HOLD_DEADLINE), the run's trips are then deleted, and every airport of the run must be free
+    to delete within that time: no hold outlived its trip."""
     report = Report("worker-failure")
     client = Client(url, token)
     run = uuid.uuid4().hex[:8]
     lock = threading.Lock()
-    outcomes, airports, trips = [], {}, []
+    outcomes, airports, trips, changes = [], {}, [], {}
     stop_at = time.monotonic() + duration
 
+    def change(trip, mine, n, step):
+        """Move the trip's destination to another airport of thread `n`'s, as of its ETag."""
+        record, etag = trip
+        to = next(a for a in reversed(mine) if a not in (record["airport_from"], record["airport_to"]))
+        headers = {"If-Match": etag, "Content-Type": "application/merge-patch+json"}
+        if step % 4 == 0:
+            headers["Idempotency-Key"] = f"{run}-{n}-{step}-change"
+        body = json.dumps({"airport_to": to}).encode()
+        return client.request("PATCH", f"/trips/{record['id']}", body=body, headers=headers)
+
     def traffic(n):
-        mine, step = [], 0
+        mine, step, my_trip = [], 0, None
         while time.monotonic() < stop_at:
             step += 1
-            if step % 5 in (1, 2, 3) or len(mine) < 2:
+            if step % 10 == 0 and my_trip is not None and len(mine) >= 3:
+                outcome = change(my_trip, mine, n, step)
+                if outcome.status == 200:
+                    my_trip = (outcome.json(), outcome.headers["etag"])
+                    with lock:
+                        changes[my_trip[0]["id"]] = my_trip[0]
+            elif step % 5 in (1, 2, 3) or len(mine) < 2:
                 name = f"drill-{run}-{n}-{step}"
                 # Half the creates carry a key; the others rely on the delivery id alone.
                 headers = {"Idempotency-Key": f"{run}-{n}-{step}"} if step % 2 else {}
@@ -63,6 +84,7 @@ def worker_failure(url, fault, *, duration=10.0, concurrency=8, fault_at=0.3, to
             else:
                 outcome = client.post("/trips", {"airport_from": mine[-2], "airport_to": mine[-1]})
                 if outcome.status == 201:
+                    my_trip = (outcome.json(), outcome.headers["etag"])
                     with lock:
                         trips.append(outcome.json())
             with lock:
@@ -76,30 +98,68 @@ def worker_failure(url, fault, *, duration=10.0, concurrency=8, fault_at=0.3, to
 
     failed = [o for o in outcomes if not o.ok]
     report.stats.update(
-        requests=len(outcomes), failed=len(failed), airports_created=len(airports), trips_created=len(trips)
+        requests=len(outcomes),
+        failed=len(failed),
+        airports_created=len(airports),
+        trips_created=len(trips),
+        trips_changed=len(changes),
     )
     for outcome in failed:
         report.fail(outcome.describe())
+    if not _check_airports(client, report, run, airports):
+        return report
+    _check_trips(client, report, trips, changes)
+    if released_within is not None:
+        _check_nothing_stays_held(client, report, trips, airports.values(), released_within)
+    return report
+
+
+def _check_airports(client, report, run, airports):
+    """Every acknowledged airport of the run exists once, and no other; False if it cannot tell."""
     try:
         found = collections.Counter(
             a["name"] for a in _walk(client, "/airports") if a["name"].startswith(f"drill-{run}-")
         )
     except RuntimeError as exc:
         report.fail(f"cannot check for lost or doubled records: {exc}")
-        return report
+        return False
     for name in airports:
         report.check(found[name] == 1, f"airport {name} was acknowledged and exists {found[name]} times")
     for name, count in found.items():
         report.check(name in airports, f"airport {name} exists ({count}x) although its create failed")
-    for trip in trips:
+    return True
+
+
+def _check_trips(client, report, trips, changes):
+    """Each trip exists once, as its last acknowledged write left it, and holds both its airports."""
+    for created in trips:
+        trip = changes.get(created["id"], created)  # as its last acknowledged write left it
         try:
             listed = _walk(client, f"/trips?airport={trip['airport_from']}")
         except RuntimeError as exc:
             report.fail(f"cannot check trip {trip['id']}: {exc}")
             continue
-        matching = [t for t in listed if t["airport_to"] == trip["airport_to"]]
-        report.check(len(matching) == 1, f"trip {trip['id']} was acknowledged and exists {len(matching)} times")
-    return report
+        matching = [t for t in listed if t["id"] == trip["id"]]
+        report.check(matching == [trip], f"trip {trip['id']} was acknowledged as {trip} and is listed as {matching}")
+        for end in ("airport_from", "airport_to"):  # held: refused (never deleted: 409 before anything)
+            refused = client.request("DELETE", f"/airports/{trip[end]}")
+            report.check(refused.status == 409, f"trip {trip['id']}'s {end} is not held: {refused.describe()}")
+
+
+def _check_nothing_stays_held(client, report, trips, airport_ids, within):
+    """Delete the trips, then every airport must be free to delete within `within` seconds."""
+    for trip in trips:
+        gone = client.request("DELETE", f"/trips/{trip['id']}")
+        report.check(gone.status == 204, f"cannot delete trip {trip['id']}: {gone.describe()}")
+    left, deadline = set(airport_ids), time.monotonic() + within
+    while left and time.monotonic() < deadline:
+        for airport_id in sorted(left):
+            if client.request("DELETE", f"/airports/{airport_id}").status in (204, 404):
+                left.discard(airport_id)
+        time.sleep(0.5 if left else 0)
+    report.stats["held_after_deletes"] = len(left)
+    for airport_id in sorted(left):
+        report.fail(f"airport {airport_id} is still held {within:g} s after its trips were deleted")
 
 
 def outage(urls, stop, start, *, what, down_for=3.0, recovery_limit=15.0, fast=1.0, token=None):

@@ -31,16 +31,34 @@ from gateway.http.problems import (
     unexpected,
 )
 from gateway.http.ratelimit import UNLIMITED_PATHS
-from gateway.http.requests import IDEMPOTENCY_KEY_PATTERN, idempotency_key, parse_body, too_large
+from gateway.http.requests import (
+    IDEMPOTENCY_KEY_PATTERN,
+    IF_MATCH_PATTERN,
+    idempotency_key,
+    if_match,
+    parse_body,
+    too_large,
+)
 from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
 from gateway.settings import Settings
 from schemas.airports import AirportCreate
-from schemas.errors import Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable
+from schemas.errors import (
+    KEY_IN_USE,
+    KEY_REUSED,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    ServiceUnavailable,
+    airport_in_use,
+    iata_taken,
+    not_found,
+    precondition_failed,
+)
 from schemas.errors import ValidationError as InvalidInput
 from schemas.fields import ID_PATTERN
 from schemas.problem import Problem
 
 OPENAPI_VERSION = "3.1.0"
+MERGE_PATCH = "application/merge-patch+json"
 DESCRIPTION = """\
 The travel system of "Introduction to Python Microservices With Nameko": airports and trips,
 served by nameko services over RabbitMQ, with this gateway in front.
@@ -75,6 +93,7 @@ ERROR_DESCRIPTIONS = {
     405: "This path does not serve that method; `Allow` lists the ones it does.",
     409: "The request conflicts with the current state (see `detail`), or a request with the same "
     "Idempotency-Key is still being processed (then with Retry-After).",
+    412: "The record has changed since the ETag given in If-Match: nothing was changed.",
     413: "The body is larger than the gateway accepts.",
     415: "The body is not JSON.",
     429: "Only where the gateway sets RATE_LIMIT: the client (its token, or its address) made more requests "
@@ -138,14 +157,25 @@ def build_document(operations, auth=False):
             {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "One of the tokens in the gateway's API_TOKENS; needed to create and delete.",
+                "description": "One of the tokens in the gateway's API_TOKENS; needed to create, change and delete.",
             },
         )
     for op in documented:
         spec.path(path=op.path, operations={op.method.lower(): _operation(op, auth and op.method in MUTATING)})
-    doc = _query_parameters_are_never_null(_absent_is_not_a_default(spec.to_dict()))
+    doc = _unused_components_dropped(_query_parameters_are_never_null(_absent_is_not_a_default(spec.to_dict())))
     problem_type = doc["components"]["schemas"]["Problem"]["properties"]["type"]
     problem_type["examples"] = ["about:blank", *PROBLEM_TYPES]
+    return doc
+
+
+def _unused_components_dropped(doc):
+    """Leave out the shared parameters and responses no operation refers to (If-Match, 412...
+    while no documented operation takes them): linters report unused components."""
+    used = orjson.dumps(doc["paths"])
+    for section in ("parameters", "responses"):
+        components = doc["components"].get(section, {})
+        for name in [n for n in components if f'"#/components/{section}/{n}"'.encode() not in used]:
+            del components[name]
     return doc
 
 
@@ -195,7 +225,28 @@ def _components(spec, auth):
     )
     spec.components.header(
         "ETag",
-        {"description": "Entity tag of the record, for If-None-Match.", "required": True, "schema": {"type": "string"}},
+        {
+            "description": "Entity tag of the record, for If-None-Match and If-Match.",
+            "required": True,
+            "schema": {"type": "string"},
+        },
+    )
+    spec.components.header(
+        "Deprecation",
+        {
+            "description": "This operation is deprecated, since the date given (RFC 9745: `@` and seconds since "
+            "1970); errors carry it too.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^@-?[0-9]{1,15}$"},
+        },
+    )
+    spec.components.header(
+        "Link",
+        {
+            "description": 'The operation that replaces this one: `<path>; rel="successor-version"`.',
+            "required": True,
+            "schema": {"type": "string"},
+        },
     )
     spec.components.parameter(
         "X-Request-ID",
@@ -227,6 +278,17 @@ def _components(spec, auth):
             "description": "ETags the client has; 304 Not Modified if the record still has one of them.",
             "schema": {"type": "string"},
             "required": False,
+        },
+    )
+    spec.components.parameter(
+        "If-Match",
+        "header",
+        {
+            "description": "The record's ETag: the change is made only if the record still has it, else 412 and "
+            "nothing changes (`*`: whatever it is now). Without it, the change applies to the record as it is.",
+            "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+            "required": False,
+            "example": '"1f0e3dad99908345f7439f8ffabdffc4"',
         },
     )
     samples = problem_samples()
@@ -295,22 +357,24 @@ def problem_samples():
     json_request = _ExampleRequest("application/json")
     samples = {
         "malformedJson": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon",}'),
+        "duplicateMember": _raised(parse_body, body_op, json_request, b'{"name": "Lisbon", "name": "Porto"}'),
         "malformedIdempotencyKey": _raised(idempotency_key, _ExampleRequest(headers={"Idempotency-Key": "a key"})),
+        "malformedIfMatch": _raised(if_match, _ExampleRequest(headers={"If-Match": '"1f0e3dad99908345'})),
         "noToken": _raised(BearerAuth(["a-token"]).client_id, _ExampleRequest()),
-        "noSuchRecord": problem_for(NotFound("No airport with id 'f2bddf0e506145f6ba0c28c247c54629'.")),
+        "noSuchRecord": problem_for(not_found("airport", "f2bddf0e506145f6ba0c28c247c54629")),
         "noSuchRoute": falcon.HTTPNotFound(),
         "methodNotAllowed": falcon.HTTPMethodNotAllowed(["GET", "HEAD", "OPTIONS", "POST"]),
-        "conflict": problem_for(Conflict("IATA code LIS belongs to another airport.")),
-        "idempotencyKeyInUse": problem_for(
-            IdempotencyKeyInUse("A request with this idempotency key is still being processed.")
+        "preconditionFailed": problem_for(precondition_failed("airport")),
+        "conflict": problem_for(iata_taken("LIS", "f2bddf0e506145f6ba0c28c247c54629")),
+        "airportInUse": problem_for(
+            airport_in_use(2, ["0c6f1e6a3b2d4c5e8f9a0b1c2d3e4f5a", "6b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"])
         ),
+        "idempotencyKeyInUse": problem_for(IdempotencyKeyInUse(KEY_IN_USE)),
         "tooLarge": too_large(Settings().max_body_bytes),
         "notJson": _raised(parse_body, body_op, _ExampleRequest("text/plain"), b"Lisbon"),
         "invalidRequest": _raised(parse_body, body_op, json_request, b'{"name": " ", "iata": "lis", "city": "Lisbon"}'),
         "invalidInput": problem_for(InvalidInput({"airport_to": ["No airport with this id."]})),
-        "idempotencyKeyReused": problem_for(
-            IdempotencyKeyReused("This idempotency key was used with a different input.")
-        ),
+        "idempotencyKeyReused": problem_for(IdempotencyKeyReused(KEY_REUSED)),
         "unexpected": unexpected(),
         "serviceFailed": service_failed(),
         "serviceUnavailable": problem_for(Unavailable()),
@@ -346,6 +410,8 @@ def _operation(op, needs_token=False):
         parameters.append("Idempotency-Key")
     if op.conditional:
         parameters.append("If-None-Match")
+    if op.if_match:
+        parameters.append("If-Match")
     parameters.append("X-Request-ID")
     doc = {
         "operationId": op.operation_id,
@@ -361,6 +427,13 @@ def _operation(op, needs_token=False):
         doc["deprecated"] = True
     if op.body:
         doc["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+        if op.merge_patch:
+            doc["requestBody"]["content"] = {MERGE_PATCH: {"schema": op.body}, "application/json": {"schema": op.body}}
+            doc["requestBody"]["description"] = (
+                "A JSON Merge Patch (RFC 7396): the members to change, with their new values (`null` for none, "
+                "where the field may be none); members left out stay as they are. Sent as "
+                f"`{MERGE_PATCH}` or as `application/json`."
+            )
         if op.any_content_type:
             doc["requestBody"]["description"] = "JSON, whatever the Content-Type says (`curl -d` sends it as a form)."
     return doc
@@ -370,7 +443,8 @@ def _replies(op):
     responses = {}
     for status, reply in op.replies.items():
         headers = {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
-        headers.update({name: {"$ref": f"#/components/headers/{name}"} for name in reply.headers})
+        names = (*reply.headers, *(("Deprecation", "Link") if op.deprecated else ()))
+        headers.update({name: {"$ref": f"#/components/headers/{name}"} for name in names})
         response = {"description": reply.description, "headers": headers}
         if reply.links:
             response["links"] = {
@@ -387,6 +461,8 @@ def _replies(op):
 
 def _errors(op, needs_token=False):
     statuses = set(op.errors) | set(EVERY_OPERATION_ERRORS) | ({401} if needs_token else set())
+    if op.if_match:
+        statuses |= {400, 412}
     if op.body:
         statuses |= set(BODY_ERRORS)
     if op.calls_services:

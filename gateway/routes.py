@@ -6,9 +6,14 @@ from gateway.resources.docs import ApiDocs
 
 ROUTES = {
     "/airports": {"POST": airports.create_airport, "GET": airports.list_airports},
-    "/airports/{airport_id}": {"GET": airports.get_airport, "DELETE": airports.delete_airport},
+    "/airports/{airport_id}": {
+        "GET": airports.get_airport,
+        "PATCH": airports.update_airport,
+        "DELETE": airports.delete_airport,
+    },
+    "/airports/{airport_id}/trips": {"GET": trips.list_airport_trips},
     "/trips": {"POST": trips.create_trip, "GET": trips.list_trips},
-    "/trips/{trip_id}": {"GET": trips.get_trip, "DELETE": trips.delete_trip},
+    "/trips/{trip_id}": {"GET": trips.get_trip, "PATCH": trips.update_trip, "DELETE": trips.delete_trip},
     # the article's routes
     "/airport": {"POST": legacy.create_airport_legacy},
     "/airport/{airport_id}": {"GET": legacy.get_airport_legacy},
@@ -21,8 +26,9 @@ ROUTES = {
 
 
 def docs_routes(docs):
-    """The routes of the API description and its page, served by `docs` (an ApiDocs)."""
+    """The routes of the root, the API description and its page, served by `docs` (an ApiDocs)."""
     return {
+        "/": {"GET": docs.get_index},
         "/openapi.json": {"GET": docs.get_openapi_json},
         "/openapi.yaml": {"GET": docs.get_openapi_yaml},
         "/docs": {"GET": docs.get_docs},
@@ -31,8 +37,10 @@ def docs_routes(docs):
 
 
 def bound(routes):
-    """`routes` with each operation told its method and path."""
-    return {path: {method: op.at(method, path) for method, op in methods.items()} for path, methods in routes.items()}
+    """`routes` with each operation told its method and path (and a deprecated one, its successor's)."""
+    table = {path: {method: op.at(method, path) for method, op in methods.items()} for path, methods in routes.items()}
+    paths = {op.operation_id: op.path for methods in table.values() for op in methods.values()}
+    return {path: {method: op.succeeded_at(paths) for method, op in methods.items()} for path, methods in table.items()}
 
 
 API = [op for operations in bound(ROUTES).values() for op in operations.values()]
@@ -43,7 +51,10 @@ def served_routes(auth=False, metrics=True):
     asks for a bearer token); without /metrics when it is served on a port of its own."""
     from gateway.openapi import build_document
 
-    routes = {**ROUTES, **docs_routes(ApiDocs(build_document(API, auth=auth)))}
+    docs = ApiDocs(build_document(API, auth=auth))
+    routes = {**ROUTES, **docs_routes(docs)}
     if not metrics:
         del routes["/metrics"]
-    return bound(routes)
+    routes = bound(routes)
+    docs.link(routes)
+    return routes

@@ -1,15 +1,16 @@
 """The article's original routes (/airport, /trip), kept working and marked deprecated."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from schemas.airports import NAME_MAX_LENGTH
-from schemas.fields import Id, TrimmedString
+from schemas.fields import Id
+from schemas.names import Name
 
 
 class LegacyAirportCreate(Schema):
-    airport = TrimmedString(
+    airport = Name(
         required=True,
-        validate=validate.Length(max=NAME_MAX_LENGTH),
+        max_length=NAME_MAX_LENGTH,
         metadata={"description": "The airport's name.", "example": "first_airport"},
     )
 

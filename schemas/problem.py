@@ -2,6 +2,17 @@
 
 from marshmallow import Schema, fields
 
+from schemas.errors import NAMED_AT_MOST
+from schemas.fields import Id
+
+
+class ConflictingRecords(Schema):
+    airports = fields.List(Id(), metadata={"description": "The airport holding the IATA code asked for."})
+    trips = fields.List(
+        Id(),
+        metadata={"description": f"Trips using the airport (at most {NAMED_AT_MOST} of them; `detail` says how many)."},
+    )
+
 
 class Problem(Schema):
     # No examples here: the API description adds ones made by the code that answers errors
@@ -16,6 +27,10 @@ class Problem(Schema):
         keys=fields.String(),
         values=fields.List(fields.String()),
         metadata={"description": "Validation messages by field; errors not tied to one field are under `_schema`."},
+    )
+    conflicts_with = fields.Nested(
+        ConflictingRecords,
+        metadata={"description": "With a 409 conflict: the records the request conflicts with, by id."},
     )
 
 

@@ -16,6 +16,13 @@ class TripCreate(Schema):
             raise marshmallow.ValidationError("Must differ from airport_from.", field_name="airport_to")
 
 
+class TripUpdate(Schema):
+    """A JSON Merge Patch of a trip: the airports to change (no field is required, none defaults)."""
+
+    airport_from = Id(metadata={"description": "The new departure airport; it must exist."})
+    airport_to = Id(metadata={"description": "The new arrival airport; it must exist, and differ from the departure."})
+
+
 class Trip(Schema):
     id = Id(required=True)
     airport_from = Id(required=True)
@@ -25,6 +32,13 @@ class Trip(Schema):
 
 class TripListQuery(Schema):
     airport = Id(load_default=None, metadata={"description": "Only trips from or to this airport."})
+    limit = Limit()
+    cursor = Cursor()
+
+
+class AirportTripsQuery(Schema):
+    """The query of an airport's trips (the airport is in the path)."""
+
     limit = Limit()
     cursor = Cursor()
 

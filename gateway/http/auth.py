@@ -29,6 +29,8 @@ class BearerAuth:
         if not matched:
             challenge = REALM + (', error="invalid_token"' if given else "")
             raise HTTPProblem(
-                401, "A valid bearer token is required to change data.", headers={"WWW-Authenticate": challenge}
+                401,
+                "A valid bearer token is required to change data; send one in Authorization (Bearer).",
+                headers={"WWW-Authenticate": challenge},
             )
         return hashlib.sha256(given).hexdigest()[:16]

@@ -8,14 +8,17 @@ serves the ASGI and the WSGI app, and its contract feeds the OpenAPI document. T
 """
 
 import dataclasses
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
-from gateway.http.problems import HTTPProblem
+from gateway.http.problems import problem_for
+from schemas.errors import not_found
+from schemas.etags import etag_of
 from schemas.fields import is_id
 
 
@@ -31,6 +34,21 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Deprecation:
+    """A deprecated operation: since when (RFC 9745's Deprecation header) and the operation that
+    replaces it (a Link, rel="successor-version", to its path: the route table fills it in)."""
+
+    since: datetime
+    successor: str  # its operationId
+    successor_path: str = ""
+
+    def headers(self, params):
+        """The headers every response of the operation carries, errors included."""
+        path = self.successor_path.format(**{name: quote(value, safe="") for name, value in params.items()})
+        return {"Deprecation": f"@{int(self.since.timestamp())}", "Link": f'<{path}>; rel="successor-version"'}
+
+
+@dataclass(frozen=True)
 class Operation:
     operation_id: str
     handler: Callable
@@ -43,9 +61,11 @@ class Operation:
     query: Any = None  # marshmallow schema class of the query string
     path_params: dict = field(default_factory=dict)  # name -> description
     any_content_type: bool = False  # parse the body as JSON whatever its Content-Type says
+    merge_patch: bool = False  # the body is a JSON Merge Patch (RFC 7396) of the record
     idempotency_key: bool = False  # takes an Idempotency-Key header
     conditional: bool = False  # answers with an ETag, and 304 to a matching If-None-Match
-    deprecated: bool = False
+    if_match: bool = False  # takes If-Match: the change is made only to the record it names (else 412)
+    deprecated: Deprecation | None = None
     calls_services: bool = True  # may fail with 502/503/504 when a service does
     documented: bool = True  # part of the API description (the docs routes are not)
     method: str = ""  # set by the route table (`at`)
@@ -58,6 +78,14 @@ class Operation:
     def at(self, method, path):
         """This operation served on `method` `path` (the route table's binding)."""
         return dataclasses.replace(self, method=method, path=path)
+
+    def succeeded_at(self, paths):
+        """A deprecated operation told its successor's path (`paths`: operationId -> path)."""
+        if self.deprecated is None:
+            return self
+        return dataclasses.replace(
+            self, deprecated=dataclasses.replace(self.deprecated, successor_path=paths[self.deprecated.successor])
+        )
 
 
 def operation(**contract):
@@ -86,6 +114,7 @@ class ApiRequest:
     request_id: str
     idempotency_key: str | None = None
     if_none_match: str | None = None
+    if_match: list | None = None  # If-Match's entity tags (or ["*"]), for the service to compare
     broker_connected: Callable[[], bool] = lambda: True  # asked by the readiness check and /metrics
 
 
@@ -102,7 +131,8 @@ def json_response(status, value, **headers):
 
 
 def created(record, location):
-    return json_response(201, record, Location=location)
+    """201 with the new record, where it lives, and its ETag (ready for an If-Match)."""
+    return json_response(201, record, Location=location, ETag=etag_of(record))
 
 
 def no_content():
@@ -115,8 +145,7 @@ def text_response(status, text):
 
 def with_etag(request, value):
     """200 with a strong ETag over the JSON body, or 304 when If-None-Match already has it."""
-    data = orjson.dumps(value)
-    etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    data, etag = orjson.dumps(value), etag_of(value)
     if request.if_none_match and etag_matches(request.if_none_match, etag):
         return ApiResponse(304, headers={"ETag": etag})
     return ApiResponse(200, data, "application/json", {"ETag": etag})
@@ -134,5 +163,5 @@ def path_id(request, name, record):
     (then it never reaches a service)."""
     value = request.params[name]
     if not is_id(value):
-        raise HTTPProblem(404, f"No {record} with that id.")
+        raise problem_for(not_found(record, value))
     return value

@@ -15,15 +15,18 @@ from nameko.exceptions import RemoteError
 
 from gateway.rpc.calls import Overloaded, RpcTimeout, Unavailable
 from schemas.errors import (
+    INVALID_INPUT,
     Conflict,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     NotFound,
+    PreconditionFailed,
     ServiceUnavailable,
     ValidationError,
 )
 
 log = logging.getLogger("gateway.errors")
+RETRY_LATER = "{}; retry after the seconds in Retry-After."
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "tag:nameko-travel,2026:"
@@ -70,10 +73,11 @@ class RateLimited(Exception):
 class HTTPProblem(falcon.HTTPError):
     """An HTTPError that knows its problem type and, for validation, the messages by field."""
 
-    def __init__(self, status, detail=None, *, type_uri="about:blank", errors=None, headers=None):
+    def __init__(self, status, detail=None, *, type_uri="about:blank", errors=None, headers=None, extensions=None):
         super().__init__(status, title=reason_phrase(status), description=detail, headers=headers)
         self.type_uri = type_uri
         self.errors = errors
+        self.extensions = extensions  # more members of the problem document (RFC 9457 3.2)
 
 
 def reason_phrase(status):
@@ -81,16 +85,18 @@ def reason_phrase(status):
     return RFC_9110_PHRASES.get(status) or http.HTTPStatus(status).phrase
 
 
-def invalid(errors, detail="The request is not valid."):
+def invalid(errors, detail=INVALID_INPUT):
     return HTTPProblem(422, detail, type_uri=VALIDATION, errors=errors)
 
 
 def service_failed():
-    return HTTPProblem(502, "A service failed to handle the request.")
+    return HTTPProblem(
+        502, "A service failed to handle the request; retry later, and report the request_id if it goes on."
+    )
 
 
 def unexpected():
-    return HTTPProblem(500, "An unexpected error occurred.")
+    return HTTPProblem(500, "An unexpected error occurred; retry later, and report the request_id if it goes on.")
 
 
 # What the services and the RPC clients raise, and the problem each becomes. An error is matched
@@ -103,15 +109,20 @@ ERROR_TABLE = {
     IdempotencyKeyReused: lambda e: HTTPProblem(422, e.detail, type_uri=KEY_REUSED),
     IdempotencyKeyInUse: lambda e: HTTPProblem(409, e.detail, type_uri=KEY_IN_USE, headers={"Retry-After": "1"}),
     NotFound: lambda e: HTTPProblem(404, e.detail),
-    Conflict: lambda e: HTTPProblem(409, e.detail, type_uri=CONFLICT),
+    PreconditionFailed: lambda e: HTTPProblem(412, e.detail),
+    Conflict: lambda e: HTTPProblem(409, e.detail, type_uri=CONFLICT, extensions=_naming(e.conflicts_with)),
     ServiceUnavailable: lambda e: HTTPProblem(503, e.detail, headers={"Retry-After": "5"}),
     Overloaded: lambda e: HTTPProblem(
-        503, "The gateway is at capacity; retry shortly.", type_uri=OVERLOADED, headers={"Retry-After": "1"}
+        503, RETRY_LATER.format("The gateway is at capacity"), type_uri=OVERLOADED, headers={"Retry-After": "1"}
     ),
     Unavailable: lambda e: HTTPProblem(
-        503, "A service needed for this request is unavailable.", headers={"Retry-After": "5"}
+        503, RETRY_LATER.format("A service needed for this request is unavailable"), headers={"Retry-After": "5"}
     ),
-    RpcTimeout: lambda e: HTTPProblem(504, "A service did not answer in time."),
+    RpcTimeout: lambda e: HTTPProblem(
+        504,
+        "A service did not answer in time, and the request may have taken effect: retry it (a create or a "
+        "change with the same Idempotency-Key).",
+    ),
     RateLimited: lambda e: HTTPProblem(429, e.detail, type_uri=RATE_LIMITED, headers=e.headers),
 }
 
@@ -155,10 +166,15 @@ def problem_document(error, path, request_id=None):
     errors = getattr(error, "errors", None)
     if errors:
         problem["errors"] = errors
+    problem.update(getattr(error, "extensions", None) or {})
     return problem
 
 
+def _naming(conflicts_with):
+    return {"conflicts_with": conflicts_with} if conflicts_with else None
+
+
 DEFAULT_DETAILS = {
-    404: "Nothing is here.",
-    405: "This resource does not support that method; see the Allow header.",
+    404: "Nothing is at this path; check it against the API description.",
+    405: "This path does not serve this method; use one that the Allow header lists.",
 }

@@ -3,6 +3,7 @@ the operation's contract. Everything here is shared by the ASGI and WSGI apps; o
 the body's bytes differs (see gateway.http.runners)."""
 
 import functools
+import json
 import re
 
 import marshmallow
@@ -12,10 +13,16 @@ from gateway.http.operations import ApiRequest
 from gateway.http.problems import HTTPProblem, invalid
 from schemas.validation import field_messages
 
-_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE)
+_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\Z", re.IGNORECASE)
 # A structured-field string without escapes ("..."), or, leniently, a bare token.
 IDEMPOTENCY_KEY_PATTERN = r'^(?:"[ !#-\[\]-~]{1,255}"|[!#-~]{1,255})$'
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+# RFC 9110 8.8.3 and 13.1.1: "*", or entity tags separated by commas (and optional white space);
+# leniently, a tag without its quotes too (clients that strip them), compared as the quoted one.
+_ENTITY_TAG = r'(?:W/)?"[!#-~]*"|[!#-)+.-~-]+'  # etagc without obs-text (\x80-\xff): no tag of ours has it
+IF_MATCH_PATTERN = rf"^(?:\*|(?:{_ENTITY_TAG})(?:[ \t]*,[ \t]*(?:{_ENTITY_TAG}))*)$"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_TAG = re.compile(_ENTITY_TAG)
 
 
 def check_length(req, limit):
@@ -25,7 +32,7 @@ def check_length(req, limit):
 
 
 def too_large(limit):
-    return HTTPProblem(413, f"The body is larger than {limit} bytes.")
+    return HTTPProblem(413, f"The body is larger than {limit} bytes; send a smaller one.")
 
 
 def build_request(op, req, params, raw_body, broker_connected=lambda: True, client=None):
@@ -42,6 +49,7 @@ def build_request(op, req, params, raw_body, broker_connected=lambda: True, clie
         request_id=req.context.request_id,
         idempotency_key=key,
         if_none_match=req.get_header("If-None-Match") if op.conditional else None,
+        if_match=if_match(req) if op.if_match else None,
         broker_connected=broker_connected,
     )
 
@@ -52,11 +60,13 @@ def parse_body(op, req, raw):
     if not op.any_content_type and not _JSON_TYPE.match((req.content_type or "").split(";")[0].strip()):
         raise HTTPProblem(415, "Send the body as application/json.")
     if not raw:
-        raise HTTPProblem(400, "The request needs a JSON body.")
+        raise HTTPProblem(400, "The request has no body; send the JSON this operation takes.")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise HTTPProblem(400, f"The body is not valid JSON: {exc}.") from None
+        raise HTTPProblem(400, f"The body is not valid JSON ({exc}); correct it there.") from None
+    if isinstance(data, (dict, list)):
+        check_unique_members(raw)
     return _load(op.body, data)
 
 
@@ -66,6 +76,36 @@ def refuse_untyped_content(op, req):
     if op.method in ("POST", "PATCH", "DELETE") and not op.any_content_type and not req.content_type:
         if req.content_length or req.get_header("Transfer-Encoding"):
             raise HTTPProblem(415, "Say the content's type (Content-Type: application/json).")
+
+
+class _DuplicateMember(Exception):
+    pass
+
+
+def _unique_members(pairs):
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen = set()
+        raise _DuplicateMember(next(name for name, _ in pairs if name in seen or seen.add(name)))
+    return members
+
+
+_MEMBERS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members)
+
+
+def check_unique_members(raw):
+    """400 unless each object's member names are unique, as I-JSON (RFC 7493) requires: orjson
+    keeps the last of a repeated name silently, the standard library's decoder hands every pair to
+    a hook (about 2 µs more for a create's body)."""
+    try:
+        _MEMBERS_DECODER.decode(raw.decode())
+    except _DuplicateMember as duplicate:
+        name = json.dumps(duplicate.args[0][:64])  # quoted and escaped: never raw
+        raise HTTPProblem(
+            400, f"The body has the member {name} twice in one object; send each member name once."
+        ) from None
+    except RecursionError:  # deeper than Python's limit, though within orjson's
+        raise HTTPProblem(400, "The body is nested too deeply.") from None
 
 
 @functools.cache
@@ -78,6 +118,17 @@ def _load(schema, data):
         return _instance(schema).load(data)
     except marshmallow.ValidationError as exc:
         raise invalid(field_messages(exc.messages)) from None
+
+
+def if_match(req):
+    """If-Match's entity tags, as a list (["*"] for "*"); None without the header."""
+    value = req.get_header("If-Match")
+    if value is None:
+        return None
+    value = value.strip(" \t")
+    if not _IF_MATCH.fullmatch(value):
+        raise HTTPProblem(400, 'If-Match must be * or entity tags ("...", as ETag sends them) separated by commas.')
+    return ["*"] if value == "*" else [tag if tag.endswith('"') else f'"{tag}"' for tag in _TAG.findall(value)]
 
 
 def idempotency_key(req):

@@ -25,6 +25,9 @@ class AsgiResource:
     async def on_delete(self, req, resp, **params):
         await self.runner.respond(self.operations["DELETE"], req, resp, params)
 
+    async def on_options(self, req, resp, **params):
+        answer_options(resp, self.operations)
+
 
 class WsgiResource:
     """A path's operations as Falcon WSGI responders."""
@@ -46,11 +49,25 @@ class WsgiResource:
     def on_delete(self, req, resp, **params):
         self.runner.respond(self.operations["DELETE"], req, resp, params)
 
+    def on_options(self, req, resp, **params):
+        answer_options(resp, self.operations)
+
 
 class RouteTableRouter(CompiledRouter):
     """Falcon's router, routing to a resource only the methods its path serves in the route table
     (the resource classes above define every responder); Falcon answers the rest with 405."""
 
     def map_http_methods(self, resource, **kwargs):
-        methods = list(resource.operations) + (["HEAD"] if "GET" in resource.operations else [])
-        return {method: getattr(resource, f"on_{method.lower()}") for method in methods}
+        return {method: getattr(resource, f"on_{method.lower()}") for method in allowed_methods(resource.operations)}
+
+
+def allowed_methods(operations):
+    """What `Allow` lists for a path serving `operations`, in a 405 (Falcon's, from the methods
+    routed here) and to OPTIONS alike; Falcon's own OPTIONS would leave OPTIONS out."""
+    return sorted({*operations, "OPTIONS", *(["HEAD"] if "GET" in operations else [])})
+
+
+def answer_options(resp, operations):
+    resp.status = 200
+    resp.set_header("Allow", ", ".join(allowed_methods(operations)))
+    resp.content_length = 0

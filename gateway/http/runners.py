@@ -34,6 +34,13 @@ class Runner:
         request = build_request(op, req, params, raw_body, lambda: self.rpc.connected, client)
         return Conversation(op.handler(request)), Caller(request.request_id, op.operation_id)
 
+    @staticmethod
+    def announce(op, resp, params):
+        """The headers of a deprecated operation, on its every response (an error's too)."""
+        if op.deprecated is not None:
+            for name, value in op.deprecated.headers(params).items():
+                resp.set_header(name, value)
+
     def check_body(self, raw_body):
         if raw_body is not None and len(raw_body) > self.max_body_bytes:
             raise too_large(self.max_body_bytes)
@@ -56,6 +63,7 @@ class Runner:
 
 class AsgiRunner(Runner):
     async def respond(self, op, req, resp, params):
+        self.announce(op, resp, params)
         try:
             client = self.authorize(req, op)
             raw = await self.read_body(req) if op.body else None
@@ -97,6 +105,7 @@ class AsgiRunner(Runner):
 
 class WsgiRunner(Runner):
     def respond(self, op, req, resp, params):
+        self.announce(op, resp, params)
         try:
             client = self.authorize(req, op)
             raw = self.read_body(req) if op.body else None

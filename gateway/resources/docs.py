@@ -1,10 +1,12 @@
-"""The API description (/openapi.json, /openapi.yaml) and a page for people (/docs: Swagger UI,
-served from the swagger-ui-py package's files, so it works offline and without a CDN)."""
+"""The API description (/openapi.json, /openapi.yaml), a page for people (/docs: Swagger UI,
+served from the swagger-ui-py package's files, so it works offline and without a CDN), and the
+root (/): a small JSON index linking to them and to the collections."""
 
 import hashlib
 import mimetypes
 from pathlib import Path
 
+import orjson
 import swagger_ui
 
 from gateway.http.operations import ApiResponse, Reply, etag_matches, operation
@@ -42,6 +44,13 @@ INIT = b"""window.ui = SwaggerUIBundle({
 });
 """
 
+# The root's links: relation -> the operation it points to (RFC 8631's service-doc and service-desc).
+INDEX = {
+    "service-doc": "getDocs",
+    "service-desc": "getOpenapiJson",
+    "airports": "listAirports",
+    "trips": "listTrips",
+}
 UNDOCUMENTED = dict(tag="docs", documented=False, calls_services=False, replies={200: Reply("")})
 
 
@@ -51,6 +60,20 @@ class ApiDocs:
     def __init__(self, document):
         self.as_json, self.as_yaml = render(document, "json"), render(document, "yaml")
         self.assets = {"init.js": (INIT, "text/javascript; charset=utf-8")}
+        self.title = f"{document['info']['title']} {document['info']['version']}"
+        self.index = None
+
+    def link(self, routes):
+        """Make the root's index, to the paths `routes` (the route table as served) has its links' operations on."""
+        paths = {op.operation_id: op.path for methods in routes.values() for op in methods.values()}
+        links = {relation: {"href": paths[operation_id]} for relation, operation_id in INDEX.items()}
+        body = {"title": self.title, "links": {"self": {"href": paths["getIndex"]}, **links}}
+        header = ", ".join(f'<{paths[INDEX[rel]]}>; rel="{rel}"' for rel in ("service-doc", "service-desc"))
+        self.index = ApiResponse(200, orjson.dumps(body), "application/json", {"Link": header})
+
+    @operation(summary="Where to start: links to the docs, the description and the collections", **UNDOCUMENTED)
+    def get_index(self, request):
+        return self.index
 
     @operation(summary="The API description, JSON", conditional=True, **UNDOCUMENTED)
     def get_openapi_json(self, request):
@@ -76,7 +99,7 @@ class ApiDocs:
         name = request.params["asset"]
         if name not in self.assets:
             if name not in ASSETS:
-                raise HTTPProblem(404, "No such file.")
+                raise HTTPProblem(404)
             self.assets[name] = ((ASSETS_DIR / name).read_bytes(), mimetypes.guess_type(name)[0])
         data, media_type = self.assets[name]
         return ApiResponse(200, data, media_type, CACHE)

@@ -6,14 +6,23 @@ read the body as JSON whatever its type says. Unknown ids are 404s (the article 
 """
 
 import json
+from datetime import UTC, datetime
 
-from gateway.http.operations import ApiResponse, Reply, operation, path_id, text_response
+from gateway.http.operations import ApiResponse, Deprecation, Reply, operation, path_id, text_response
 from gateway.resources import airports, trips
 from gateway.rpc.calls import RpcCall
 from schemas.legacy import LegacyAirport, LegacyAirportCreate, LegacyTrip
 from schemas.trips import TripCreate
 
-LEGACY = dict(tag="article", deprecated=True)
+# The day the gateway first marked them deprecated (161ca66). No Sunset (RFC 8594): nobody has
+# decided to remove them, and the article's walkthrough still prints them.
+DEPRECATED_SINCE = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def deprecated(successor):
+    return dict(tag="article", deprecated=Deprecation(DEPRECATED_SINCE, successor))
+
+
 NEW_ID = Reply("The new record's id, as plain text.", media_type="text/plain")
 
 
@@ -29,7 +38,7 @@ def article_json(value):
     any_content_type=True,
     replies={200: NEW_ID},
     errors=(422,),
-    **LEGACY,
+    **deprecated("createAirport"),
 )
 def create_airport_legacy(request):
     record = yield RpcCall(airports.SERVICE, "create", {"name": request.body["airport"]})
@@ -42,7 +51,7 @@ def create_airport_legacy(request):
     path_params={"airport_id": "The airport's id."},
     replies={200: Reply("The airport's name.", LegacyAirport)},
     errors=(404,),
-    **LEGACY,
+    **deprecated("getAirport"),
 )
 def get_airport_legacy(request):
     record = yield RpcCall(airports.SERVICE, "get", {"airport_id": path_id(request, "airport_id", "airport")})
@@ -56,7 +65,7 @@ def get_airport_legacy(request):
     any_content_type=True,
     replies={200: NEW_ID},
     errors=(422,),
-    **LEGACY,
+    **deprecated("createTrip"),
 )
 def create_trip_legacy(request):
     record = yield RpcCall(trips.SERVICE, "create", request.body)
@@ -69,7 +78,7 @@ def create_trip_legacy(request):
     path_params={"trip_id": "The trip's id."},
     replies={200: Reply("The trip's airports.", LegacyTrip)},
     errors=(404,),
-    **LEGACY,
+    **deprecated("getTrip"),
 )
 def get_trip_legacy(request):
     record = yield RpcCall(trips.SERVICE, "get", {"trip_id": path_id(request, "trip_id", "trip")})

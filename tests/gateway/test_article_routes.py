@@ -54,3 +54,33 @@ def test_bad_bodies_on_the_old_routes_are_clean_errors(api, assert_problem):
         post_like_curl(api, "/trip", f'{{"airport_from": "{"1" * 32}", "airport_to": "{"2" * 32}"}}'), 422
     )
     assert set(problem["errors"]) == {"airport_from", "airport_to"}
+
+
+DEPRECATED_SINCE = "@1795737600"  # 2026-11-27, when the gateway first marked these routes deprecated
+
+
+def test_the_articles_routes_say_they_are_deprecated_and_what_replaces_them(api, airport, trip):
+    made = trip()
+    for method, path, successor in [
+        ("POST", "/airport", "</airports>"),
+        ("GET", f"/airport/{made['airport_from']}", f"</airports/{made['airport_from']}>"),
+        ("POST", "/trip", "</trips>"),
+        ("GET", f"/trip/{made['id']}", f"</trips/{made['id']}>"),
+        ("GET", "/airport/" + "0" * 32, "</airports/" + "0" * 32 + ">"),  # an error says so too
+        ("POST", "/trip", "</trips>"),
+    ]:
+        body = b'{"airport": "x"}' if path == "/airport" else b"{}"
+        result = api.request(method, path, body=body if method == "POST" else None, headers=CURL_FORM)
+        assert result.headers["deprecation"] == DEPRECATED_SINCE, (method, path, result.status_code)
+        assert result.headers["link"] == f'{successor}; rel="successor-version"', (method, path)
+        assert "sunset" not in result.headers  # no removal is decided
+
+
+def test_a_successor_link_never_carries_what_the_path_had_raw(api):
+    result = api.get("/airport/a%3E%0D%0Ab")
+    assert result.status_code == 404
+    assert result.headers["link"] == '</airports/a%3E%0D%0Ab>; rel="successor-version"'
+
+
+def test_the_current_routes_are_not_deprecated(api, airport):
+    assert "deprecation" not in api.get(f"/airports/{airport()['id']}").headers

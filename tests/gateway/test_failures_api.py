@@ -93,6 +93,9 @@ def test_a_failing_service_is_502_without_internals(api, assert_problem, redis_c
     broken = "b0" * 16
     redis_client.set(f"{redis_prefix}{{airports}}:record:{broken}", "{not json")
     problem = assert_problem(api.get(f"/airports/{broken}"), 502)
-    assert problem["detail"] == "A service failed to handle the request."
+    assert (
+        problem["detail"]
+        == "A service failed to handle the request; retry later, and report the request_id if it goes on."
+    )
     for leak in ("JSONDecode", "orjson", "Traceback", "workers.", "redis"):
         assert leak not in str(problem)

@@ -18,7 +18,7 @@ def test_unknown_routes_are_404_problems(api, assert_problem):
     "method, path, allowed",
     [
         ("PUT", "/airports", {"GET", "POST"}),
-        ("PATCH", "/airports/" + "a" * 32, {"GET", "DELETE"}),
+        ("PUT", "/airports/" + "a" * 32, {"GET", "PATCH", "DELETE"}),
         ("POST", "/trips/" + "a" * 32, {"GET", "DELETE"}),
         ("DELETE", "/health/ready", {"GET"}),
     ],
@@ -27,6 +27,14 @@ def test_wrong_methods_are_405_with_allow(api, assert_problem, method, path, all
     result = api.request(method, path)
     assert_problem(result, 405)
     assert allowed <= {m.strip() for m in result.headers["allow"].split(",")}
+
+
+@pytest.mark.parametrize("path", ["/airports", "/airports/" + "a" * 32, "/trips/" + "a" * 32, "/health/ready"])
+def test_options_and_405_send_the_same_allow(api, path):
+    options, refused = api.request("OPTIONS", path), api.request("PUT", path)
+    assert options.status_code == 200 and refused.status_code == 405
+    assert options.headers["allow"] == refused.headers["allow"]
+    assert "OPTIONS" in options.headers["allow"].split(", ")
 
 
 def test_a_given_request_id_is_echoed_and_reported(api):
@@ -98,3 +106,34 @@ def test_405_lists_head_wherever_get_is_served(api):
     assert {"GET", "HEAD", "POST"} <= allowed
     allowed = {m.strip() for m in api.request("PUT", "/trips/" + "a" * 32).headers["allow"].split(",")}
     assert {"GET", "HEAD", "DELETE"} <= allowed
+
+
+def test_one_problem_one_wording_whoever_finds_it(api, airport):
+    """The gateway and the services word the same problem the same way: an id that cannot be one
+    (the gateway) and one that names nothing (the service); input the gateway's schema refuses and
+    input the service refuses."""
+    malformed, unknown = api.get("/airports/nope"), api.get("/airports/" + "0" * 32)
+    assert malformed.status_code == unknown.status_code == 404
+    assert malformed.json["detail"] == unknown.json["detail"]
+    assert "check the id" in unknown.json["detail"]
+    by_schema = api.post("/trips", json={"airport_from": "x"})
+    by_service = api.post("/trips", json={"airport_from": airport()["id"], "airport_to": "0" * 32})
+    assert by_schema.status_code == by_service.status_code == 422
+    assert by_schema.json["detail"] == by_service.json["detail"]
+    assert by_schema.json["title"] == by_service.json["title"] == "Unprocessable Content"
+
+
+def test_the_root_links_where_to_start(api):
+    root = api.get("/")
+    assert root.status_code == 200 and root.headers["content-type"] == "application/json"
+    links = {relation: link["href"] for relation, link in root.json["links"].items()}
+    assert links == {
+        "self": "/",
+        "service-doc": "/docs",
+        "service-desc": "/openapi.json",
+        "airports": "/airports",
+        "trips": "/trips",
+    }
+    assert root.headers["link"] == '</docs>; rel="service-doc", </openapi.json>; rel="service-desc"'
+    for href in links.values():
+        assert api.get(href).status_code == 200, href

@@ -22,6 +22,8 @@ from schemas.errors import (
     NotFound,
     ServiceUnavailable,
     ValidationError,
+    iata_taken,
+    precondition_failed,
 )
 
 pytestmark = pytest.mark.fast
@@ -51,7 +53,8 @@ ROWS = [
         {"Retry-After": "1"},
     ),
     (over_the_wire(NotFound("No airport with id 'x'.", ["x"])), 404, "about:blank", None, None, {}),
-    (over_the_wire(Conflict("IATA code LIS belongs to another airport.")), 409, problems.CONFLICT, None, None, {}),
+    (over_the_wire(precondition_failed("airport")), 412, "about:blank", None, None, {}),
+    (over_the_wire(iata_taken("LIS", "f" * 32)), 409, problems.CONFLICT, None, None, {}),
     (
         over_the_wire(ServiceUnavailable("The data store is unavailable; try again later.")),
         503,
@@ -65,7 +68,7 @@ ROWS = [
         503,
         problems.OVERLOADED,
         None,
-        "The gateway is at capacity; retry shortly.",
+        "The gateway is at capacity; retry after the seconds in Retry-After.",
         {"Retry-After": "1"},
     ),
     (
@@ -73,7 +76,7 @@ ROWS = [
         503,
         problems.OVERLOADED,
         None,
-        "The gateway is at capacity; retry shortly.",
+        "The gateway is at capacity; retry after the seconds in Retry-After.",
         {"Retry-After": "1"},
     ),
     *(
@@ -82,7 +85,7 @@ ROWS = [
             503,
             "about:blank",
             None,
-            "A service needed for this request is unavailable.",
+            "A service needed for this request is unavailable; retry after the seconds in Retry-After.",
             {"Retry-After": "5"},
         )
         for error in (
@@ -96,7 +99,8 @@ ROWS = [
         504,
         "about:blank",
         None,
-        "A service did not answer in time.",
+        "A service did not answer in time, and the request may have taken effect: retry it (a create or a "
+        "change with the same Idempotency-Key).",
         {},
     ),
     (
@@ -123,6 +127,13 @@ def test_each_row_of_the_table(error, status, type_uri, errors, detail, headers)
     assert dict(problem.headers or {}) == headers
 
 
+def test_a_conflict_names_what_it_conflicts_with():
+    problem = problem_for(over_the_wire(iata_taken("LIS", "f" * 32)))
+    document = problems.problem_document(problem, "/airports")
+    assert document["conflicts_with"] == {"airports": ["f" * 32]}
+    assert "conflicts_with" not in problems.problem_document(problem_for(Conflict("No names.")), "/airports")
+
+
 def test_the_typed_errors_arrive_as_themselves():
     # what makes the rows above meaningful: nameko rebuilds each registered class, not RemoteError
     for error, *_ in ROWS:
@@ -141,14 +152,20 @@ def test_a_failed_service_is_502_and_logged(caplog):
     with caplog.at_level(logging.ERROR, logger="gateway.errors"):
         problem = problem_for(error)
     assert (problem.status_code, problem.type_uri) == (502, "about:blank")
-    assert problem.description == "A service failed to handle the request."
+    assert (
+        problem.description
+        == "A service failed to handle the request; retry later, and report the request_id if it goes on."
+    )
     assert "KeyError" in caplog.text  # the details go to the log, not to the client
 
 
 def test_a_call_the_service_refused_is_our_fault_500(caplog):
     with caplog.at_level(logging.ERROR, logger="gateway.errors"):
         problem = problem_for(over_the_wire(IncorrectSignature("unexpected keyword argument 'colour'")))
-    assert problem.status_code == 500 and problem.description == "An unexpected error occurred."
+    assert (
+        problem.status_code == 500
+        and problem.description == "An unexpected error occurred; retry later, and report the request_id if it goes on."
+    )
     assert "refused the gateway's call" in caplog.text and "colour" in caplog.text
 
 
@@ -160,7 +177,7 @@ def test_an_unexpected_error_is_500_logged_with_its_traceback_and_answered_witho
     with caplog.at_level(logging.ERROR, logger="gateway.errors"):
         problem = problem_for(error)
     assert (problem.status_code, problem.type_uri) == (500, "about:blank")
-    assert problem.description == "An unexpected error occurred."
+    assert problem.description == "An unexpected error occurred; retry later, and report the request_id if it goes on."
     assert problem.errors is None and not problem.headers
     [record] = [r for r in caplog.records if r.name == "gateway.errors"]
     assert record.exc_info[1] is error  # logged with its traceback
@@ -181,7 +198,7 @@ def test_an_unexpected_error_is_500_logged_with_its_traceback_and_answered_witho
         "type": "about:blank",
         "title": "Internal Server Error",
         "status": 500,
-        "detail": "An unexpected error occurred.",
+        "detail": "An unexpected error occurred; retry later, and report the request_id if it goes on.",
         "instance": "/failing",
     }
     assert "secret" not in result.text and "RuntimeError" not in result.text

@@ -33,6 +33,35 @@ def test_records_are_created_read_listed_and_deleted(live_api, assert_problem, u
     assert_problem(api.get(f"/airports/{lisbon['id']}"), 404)
 
 
+def test_records_change_and_are_found_over_the_wire(live_api, assert_problem, unique_iata):
+    """PATCH with If-Match (412 crossing the wire typed), a trip's holds moving between airports over
+    AMQP, the lookup by code and an airport's trips, on the real workers."""
+    api = live_api
+    merge_patch = {"content-type": "application/merge-patch+json"}
+    created = api.post("/airports", json={"name": "Lisbon", "iata": unique_iata()})
+    lisbon, etag = created.json, created.headers["etag"]
+    renamed = api.request(
+        "PATCH", created.headers["location"], json={"name": "Lisboa"}, headers={**merge_patch, "If-Match": etag}
+    )
+    assert renamed.status_code == 200 and renamed.json["name"] == "Lisboa"
+    stale = api.request(
+        "PATCH", created.headers["location"], json={"name": "X"}, headers={**merge_patch, "If-Match": etag}
+    )
+    assert_problem(stale, 412)
+    assert api.get("/airports", params={"iata": lisbon["iata"].lower()}).json["items"] == [renamed.json]
+
+    porto, faro = api.post("/airports", json={"name": "Porto"}).json, api.post("/airports", json={"name": "Faro"}).json
+    trip = api.post("/trips", json={"airport_from": lisbon["id"], "airport_to": porto["id"]}).json
+    moved = api.request("PATCH", f"/trips/{trip['id']}", json={"airport_to": faro["id"]}, headers=merge_patch)
+    assert moved.status_code == 200, moved.text
+    assert api.get(f"/airports/{faro['id']}/trips").json["items"] == [moved.json]
+    assert_problem(api.get("/airports/" + "0" * 32 + "/trips"), 404)
+    assert api.delete(f"/airports/{porto['id']}").status_code == 204  # released over AMQP
+    assert assert_problem(api.delete(f"/airports/{faro['id']}"), 409)["conflicts_with"] == {"trips": [trip["id"]]}
+    assert api.delete(f"/trips/{trip['id']}").status_code == 204
+    assert api.delete(f"/airports/{faro['id']}").status_code == 204
+
+
 def test_typed_errors_cross_the_wire_as_themselves(live_api, assert_problem, unique_iata):
     api = live_api
     taken = api.post("/airports", json={"name": "First", "iata": unique_iata()}).json
@@ -53,7 +82,10 @@ def test_a_failing_service_is_502_without_internals(live_api, assert_problem, re
     broken = "c0" * 16
     redis_client.set(f"{redis_prefix}{{airports}}:record:{broken}", "{not json")
     problem = assert_problem(live_api.get(f"/airports/{broken}"), 502)  # nameko's RemoteError, as sent
-    assert problem["detail"] == "A service failed to handle the request."
+    assert (
+        problem["detail"]
+        == "A service failed to handle the request; retry later, and report the request_id if it goes on."
+    )
     assert "JSONDecode" not in str(problem)
 
 

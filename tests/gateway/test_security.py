@@ -52,6 +52,13 @@ def test_idempotency_keys_belong_to_their_client(secured):
     assert first.json["id"] != other.json["id"]
 
 
+def test_a_change_needs_a_token_too(secured, assert_problem):
+    created = secured.post("/airports", json={"name": "Mine"}, headers=bearer("first-token"))
+    path = created.headers["location"]
+    assert_problem(secured.request("PATCH", path, json={"name": "Yours"}), 401)
+    assert secured.request("PATCH", path, json={"name": "Ours"}, headers=bearer("second-token")).status_code == 200
+
+
 def test_the_served_document_says_which_operations_need_a_token(secured):
     doc = secured.get("/openapi.json").json
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
@@ -61,7 +68,7 @@ def test_the_served_document_says_which_operations_need_a_token(secured):
     }
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
-            needs = method in ("post", "delete")
+            needs = method in ("post", "patch", "delete")
             assert op["security"] == ([{"bearerAuth": []}] if needs else []), (path, method)
             assert ("401" in op["responses"]) == needs, (path, method)
 

@@ -44,19 +44,20 @@ def module(package, name):
     return importlib.import_module(f"{package.__name__}.{name}")
 
 
-def test_the_generated_client_works_against_the_live_stack(client_package, live_gateway):
+def test_the_generated_client_works_against_the_live_stack(client_package, live_gateway, unique_iata):
     client = client_package.Client(base_url=live_gateway, raise_on_unexpected_status=True)
     airports = {
         name: module(client_package, f"api.airports.{name}")
-        for name in ("create_airport", "get_airport", "list_airports", "delete_airport")
+        for name in ("create_airport", "get_airport", "update_airport", "list_airports", "delete_airport")
     }
     trips = {
         name: module(client_package, f"api.trips.{name}")
-        for name in ("create_trip", "get_trip", "list_trips", "delete_trip")
+        for name in ("create_trip", "get_trip", "update_trip", "list_trips", "list_airport_trips", "delete_trip")
     }
     models = module(client_package, "models")
 
-    lisbon = airports["create_airport"].sync(client=client, body=models.AirportCreate(name="Lisbon"))
+    code = unique_iata()
+    lisbon = airports["create_airport"].sync(client=client, body=models.AirportCreate(name="Lisbon", iata=code))
     porto = airports["create_airport"].sync(
         client=client, body=models.AirportCreate(name="Porto"), idempotency_key='"porto-1"'
     )
@@ -83,6 +84,36 @@ def test_the_generated_client_works_against_the_live_stack(client_package, live_
     assert trips["get_trip"].sync(client=client, trip_id=trip.id).airport_to == porto.id
     listed = trips["list_trips"].sync(client=client, airport=porto.id)
     assert [t.id for t in listed.items] == [trip.id]
+
+    # find an airport by its code (in any case); list an airport's trips
+    found = airports["list_airports"].sync(client=client, iata=code.lower())
+    assert [a.id for a in found.items] == [lisbon.id]
+    of_lisbon = trips["list_airport_trips"].sync(client=client, airport_id=lisbon.id)
+    assert [t.id for t in of_lisbon.items] == [trip.id]
+
+    # change with If-Match: the current ETag changes it; a stale one is 412 and changes nothing
+    etag = fetched.headers["etag"]
+    renamed = airports["update_airport"].sync_detailed(
+        client=client, airport_id=lisbon.id, body=models.AirportUpdate(name="Lisboa"), if_match=etag
+    )
+    assert renamed.status_code == 200 and renamed.parsed.name == "Lisboa"
+    assert renamed.headers["etag"] != etag
+    stale = airports["update_airport"].sync_detailed(
+        client=client, airport_id=lisbon.id, body=models.AirportUpdate(name="Lisbon"), if_match=etag
+    )
+    assert stale.status_code == 412 and isinstance(stale.parsed, models.Problem)
+    assert airports["get_airport"].sync(client=client, airport_id=lisbon.id).name == "Lisboa"
+
+    # a trip's destination changes: the old airport is free, the new one held
+    faro = airports["create_airport"].sync(client=client, body=models.AirportCreate(name="Faro"))
+    trip_etag = trips["get_trip"].sync_detailed(client=client, trip_id=trip.id).headers["etag"]
+    moved = trips["update_trip"].sync_detailed(
+        client=client, trip_id=trip.id, body=models.TripUpdate(airport_to=faro.id), if_match=trip_etag
+    )
+    assert moved.status_code == 200 and moved.parsed.airport_to == faro.id
+    assert airports["delete_airport"].sync_detailed(client=client, airport_id=faro.id).status_code == 409
+    trips["update_trip"].sync(client=client, trip_id=trip.id, body=models.TripUpdate(airport_to=porto.id))
+    assert airports["delete_airport"].sync_detailed(client=client, airport_id=faro.id).status_code == 204
 
     refused = airports["delete_airport"].sync_detailed(client=client, airport_id=lisbon.id)
     assert refused.status_code == 409 and isinstance(refused.parsed, models.Problem)

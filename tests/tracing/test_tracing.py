@@ -221,7 +221,8 @@ def test_a_timer_release_links_to_the_trace_that_queued_it(traced, sink, redis_c
     # gone and the release queued, with the traceparent of the request that deleted it.
     cause_trace, cause_span = new_ids()
     store = TripStore(redis_client, traced["redis_prefix"], {})
-    assert store.delete(trip, int(time.time() * 1000), cause=f"00-{cause_trace}-{cause_span}-01") == "deleted"
+    stored, now = store.get_stored(trip["id"]), int(time.time() * 1000)
+    assert store.delete(stored, now, cause=f"00-{cause_trace}-{cause_span}-01") == ("deleted", trip["id"])
 
     def released(spans):
         return any(s.name == "release_holds" and any(link[0] == cause_trace for link in s.links) for s in spans)

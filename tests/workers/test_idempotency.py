@@ -38,21 +38,21 @@ def commit(redis_client, attempt, result):
 
 def test_the_same_key_and_input_returns_the_first_result_and_runs_once(idempotency, redis_client, incoming_call):
     create = Recorder()
-    first = idempotency.create_once(incoming_call("d1"), "key", {"a": 1}, lambda a: commit(redis_client, a, create(a)))
-    again = idempotency.create_once(incoming_call("d2"), "key", {"a": 1}, lambda a: commit(redis_client, a, create(a)))
+    first = idempotency.write_once(incoming_call("d1"), "key", {"a": 1}, lambda a: commit(redis_client, a, create(a)))
+    again = idempotency.write_once(incoming_call("d2"), "key", {"a": 1}, lambda a: commit(redis_client, a, create(a)))
     assert first == again == {"run": 1}
     assert create.runs == 1
 
 
 def test_the_same_key_with_another_input_is_refused(idempotency, redis_client, incoming_call):
-    idempotency.create_once(incoming_call("d1"), "key", {"a": 1}, lambda a: commit(redis_client, a, {"x": 1}))
+    idempotency.write_once(incoming_call("d1"), "key", {"a": 1}, lambda a: commit(redis_client, a, {"x": 1}))
     with pytest.raises(IdempotencyKeyReused):
-        idempotency.create_once(incoming_call("d2"), "key", {"a": 2}, Recorder())
+        idempotency.write_once(incoming_call("d2"), "key", {"a": 2}, Recorder())
 
 
 def test_input_order_does_not_change_the_fingerprint(idempotency, redis_client, incoming_call):
-    idempotency.create_once(incoming_call("d1"), "key", {"a": 1, "b": 2}, lambda a: commit(redis_client, a, {"x": 1}))
-    assert idempotency.create_once(incoming_call("d2"), "key", {"b": 2, "a": 1}, Recorder()) == {"x": 1}
+    idempotency.write_once(incoming_call("d1"), "key", {"a": 1, "b": 2}, lambda a: commit(redis_client, a, {"x": 1}))
+    assert idempotency.write_once(incoming_call("d2"), "key", {"b": 2, "a": 1}, Recorder()) == {"x": 1}
 
 
 def test_a_concurrent_duplicate_is_told_the_key_is_in_use(idempotency, incoming_call):
@@ -77,13 +77,13 @@ def test_a_redelivered_call_takes_over_and_the_first_attempt_can_no_longer_commi
 
 def test_without_a_key_the_delivery_id_protects_against_redelivery(idempotency, redis_client, incoming_call):
     create = Recorder()
-    first = idempotency.create_once(
+    first = idempotency.write_once(
         incoming_call("delivery-1"), None, {"a": 1}, lambda a: commit(redis_client, a, create(a))
     )
-    redelivered = idempotency.create_once(
+    redelivered = idempotency.write_once(
         incoming_call("delivery-1"), None, {"a": 1}, lambda a: commit(redis_client, a, create(a))
     )
-    other_call = idempotency.create_once(
+    other_call = idempotency.write_once(
         incoming_call("delivery-2"), None, {"a": 1}, lambda a: commit(redis_client, a, create(a))
     )
     assert first == redelivered == {"run": 1}
@@ -93,8 +93,8 @@ def test_without_a_key_the_delivery_id_protects_against_redelivery(idempotency, 
 def test_a_failed_attempt_gives_the_key_back(idempotency, redis_client, incoming_call):
     create = Recorder(fail=RuntimeError("boom"))
     with pytest.raises(RuntimeError):
-        idempotency.create_once(incoming_call("d1"), "key", {"a": 1}, create)
-    assert idempotency.create_once(
+        idempotency.write_once(incoming_call("d1"), "key", {"a": 1}, create)
+    assert idempotency.write_once(
         incoming_call("d2"), "key", {"a": 1}, lambda a: commit(redis_client, a, create(a))
     ) == {"run": 2}
 
@@ -106,7 +106,7 @@ def test_a_pending_key_is_free_again_after_its_lease(idempotency, incoming_call)
 
 
 def test_done_keys_expire_after_the_ttl(idempotency, redis_client, incoming_call):
-    idempotency.create_once(incoming_call("d1"), "key", {"a": 1}, lambda a: commit(redis_client, a, {"x": 1}))
+    idempotency.write_once(incoming_call("d1"), "key", {"a": 1}, lambda a: commit(redis_client, a, {"x": 1}))
     key = idempotency.begin(incoming_call("d2"), "key", {"a": 1}).key
     assert 86000 < redis_client.ttl(key) <= 86400
 
@@ -119,5 +119,5 @@ def test_an_error_after_the_commit_does_not_give_the_key_away(idempotency, redis
         raise TimeoutError("the reply was lost")
 
     with pytest.raises(TimeoutError):
-        idempotency.create_once(incoming_call("d1"), "key", {"a": 1}, commit_then_fail)
-    assert idempotency.create_once(incoming_call("d2"), "key", {"a": 1}, Recorder()) == {"id": "first"}
+        idempotency.write_once(incoming_call("d1"), "key", {"a": 1}, commit_then_fail)
+    assert idempotency.write_once(incoming_call("d2"), "key", {"a": 1}, Recorder()) == {"id": "first"}

@@ -150,7 +150,7 @@ def test_without_wait_a_write_is_not_held_back(redis_client, prefix):
     store = AirportStore(redis_client, prefix, {"REDIS_WAIT_REPLICAS": 0})
     record = {"id": "b" * 32, "name": "Porto", "iata": None, "created_at": "2026-01-01T00:00:00Z"}
     attempt = Attempt(store.idempotency.keys("idempotency", "n"), "token", "fp", 60)
-    assert store.create(record, attempt) == "created"
+    assert store.create(record, attempt) == ("created", None)
 
 
 def test_wait_needs_a_bounded_timeout(redis_client):

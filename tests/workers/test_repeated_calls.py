@@ -58,9 +58,10 @@ def test_the_marker_is_checked_inside_the_delete_script(airport_store, incoming_
     service = airports_for(airport_store, "corr-3")
     record = service.create(name="Faro")
     marker = airport_store.idempotency.deletion_marker(incoming_call("corr-3"))
-    assert airport_store.delete(record, marker) == "deleted"
-    assert airport_store.delete(record, marker) == "deleted"  # the stale record of a concurrent run
-    assert airport_store.delete(record, "") == "missing"
+    stored = airport_store.get_stored(record["id"])
+    assert airport_store.delete(stored, marker) == ("deleted",)
+    assert airport_store.delete(stored, marker) == ("deleted",)  # the stale record of a concurrent run
+    assert airport_store.delete(stored, "") == ("missing",)
 
 
 def test_a_trip_delete_run_twice_under_one_delivery_id_succeeds_and_releases_once(airport_store, trip_store):

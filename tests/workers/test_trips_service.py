@@ -12,7 +12,16 @@ import pytest
 from kombu.exceptions import OperationalError
 from nameko.testing.services import worker_factory
 
-from schemas.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
+from schemas.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+    ValidationError,
+)
+from schemas.etags import etag_of
+from tests.support.races import write_after_first_read
 from workers.airports.service import AirportsService
 from workers.trips.service import TripsService
 
@@ -115,7 +124,17 @@ def test_list_filters_trips_from_or_to_an_airport(trips, airports, pair):
     assert [t["id"] for t in trips.list(airport=pair[0])["items"]] == [a["id"], b["id"]]
     assert [t["id"] for t in trips.list(airport=third)["items"]] == [b["id"], c["id"]]
     assert [t["id"] for t in trips.list()["items"]] == [a["id"], b["id"], c["id"]]
-    assert trips.list(airport="c" * 32)["items"] == []
+    with pytest.raises(NotFound):  # no such airport, rather than no trips
+        trips.list(airport="c" * 32)
+
+
+def test_only_an_empty_first_page_asks_whether_the_airport_exists(trips, airports, remote, pair):
+    trips.create(*pair)
+    remote.failing["get"] = AssertionError("an airport with trips exists: nothing to ask")
+    assert len(trips.list(airport=pair[0])["items"]) == 1
+    del remote.failing["get"]
+    lonely = airports.create(name="Lonely")["id"]
+    assert trips.list(airport=lonely) == {"items": [], "next_cursor": None}
 
 
 def test_a_cursor_of_one_filter_is_refused_by_another(trips, airports, pair):
@@ -242,3 +261,180 @@ def test_idempotent_create_holds_once_and_replays(trips, airports, pair):
     assert first == again
     assert airports.holders(pair[0]) == [first["id"]]
     assert len(trips.list()["items"]) == 1
+
+
+# Changes of a trip's airports: hold the new ones first, release the old ones after.
+
+
+@pytest.fixture
+def third(airports):
+    return airports.create(name="Faro")["id"]
+
+
+def holders_of(airports, *airport_ids):
+    return [airports.holders(airport_id) for airport_id in airport_ids]
+
+
+def outbox_is_empty(trip_store):
+    return all(trip_store.redis.zcard(trip_store.keys(name)) == 0 for name in ("unconfirmed", "releasing"))
+
+
+def test_a_change_holds_the_new_airport_and_releases_the_old_one(trips, airports, trip_store, pair, third):
+    trip = trips.create(*pair)
+    changed = trips.update(trip["id"], {"airport_to": third})
+    assert changed == {**trip, "airport_to": third} == trips.get(trip["id"])
+    assert holders_of(airports, *pair, third) == [[trip["id"]], [], [trip["id"]]]
+    assert outbox_is_empty(trip_store)
+    assert [t["id"] for t in trips.list(airport=third)["items"]] == [trip["id"]]
+    assert trips.list(airport=pair[1])["items"] == []
+    airports.delete(pair[1])  # the old airport is free
+    with pytest.raises(Conflict) as refused:
+        airports.delete(third)  # the new one is held, by this trip
+    assert refused.value.conflicts_with == {"trips": [trip["id"]]}
+
+
+def test_a_changed_trip_deleted_releases_what_it_holds_now(trips, airports, trip_store, pair, third):
+    trip = trips.create(*pair)
+    trips.update(trip["id"], {"airport_from": third})
+    trips.update(trip["id"], {"airport_from": pair[0]})  # and back: a third holder
+    trips.delete(trip["id"])
+    assert holders_of(airports, *pair, third) == [[], [], []]
+    assert outbox_is_empty(trip_store) and trip_store.redis.hlen(trip_store.keys("holds")) == 0
+    for airport_id in (*pair, third):
+        airports.delete(airport_id)
+
+
+def test_swapping_the_ends_takes_no_holds(trips, airports, remote, pair):
+    trip = trips.create(*pair)
+    remote.failing["hold"] = AssertionError("the airports are the same: nothing to hold")
+    swapped = trips.update(trip["id"], {"airport_from": pair[1], "airport_to": pair[0]})
+    assert (swapped["airport_from"], swapped["airport_to"]) == (pair[1], pair[0])
+    assert holders_of(airports, *pair) == [[trip["id"]], [trip["id"]]]
+
+
+@pytest.mark.parametrize("end", ["airport_from", "airport_to"])
+def test_a_change_to_a_missing_airport_names_the_field_and_changes_nothing(trips, airports, trip_store, pair, end):
+    trip = trips.create(*pair)
+    with pytest.raises(ValidationError) as error:
+        trips.update(trip["id"], {end: "e" * 32})
+    assert error.value.errors == {end: ["No airport with this id."]}
+    assert trips.get(trip["id"]) == trip
+    assert holders_of(airports, *pair) == [[trip["id"]], [trip["id"]]]
+    assert outbox_is_empty(trip_store)
+
+
+@pytest.mark.parametrize(
+    "changes, field", [({"airport_to": "FROM"}, "airport_to"), ({"airport_from": "TO"}, "airport_from")]
+)
+def test_a_change_that_makes_both_ends_one_names_the_changed_field(trips, pair, changes, field):
+    trip = trips.create(*pair)
+    ends = {"FROM": pair[0], "TO": pair[1]}
+    with pytest.raises(ValidationError) as error:
+        trips.update(trip["id"], {name: ends[value] for name, value in changes.items()})
+    assert set(error.value.errors) == {field}
+
+
+@pytest.mark.parametrize("changes", [{"airport_to": None}, {"when": "now"}, {"airport_to": "nope"}, []])
+def test_an_invalid_change_is_refused_before_anything_is_asked(trips, remote, pair, changes):
+    trip = trips.create(*pair)
+    remote.failing["hold"] = AssertionError("airports_service must not be called")
+    with pytest.raises(ValidationError):
+        trips.update(trip["id"], changes)
+
+
+def test_a_stale_if_match_is_412_and_holds_nothing(trips, airports, remote, pair, third):
+    trip = trips.create(*pair)
+    current = etag_of(trip)
+    trips.update(trip["id"], {"airport_to": third}, if_match=[current])
+    remote.failing["hold"] = AssertionError("a precondition that fails holds nothing")
+    with pytest.raises(PreconditionFailed):
+        trips.update(trip["id"], {"airport_to": pair[1]}, if_match=[current])
+    assert trips.get(trip["id"])["airport_to"] == third
+
+
+def test_a_change_whose_hold_timed_out_is_released_and_changes_nothing(trips, airports, trip_store, pair, third):
+    trip = trips.create(*pair)
+
+    def hold_then_time_out(**kwargs):
+        airports.hold(**kwargs)
+        raise ServiceUnavailable("airports_service did not answer in time.")
+
+    trips.airports = SimpleNamespace(hold=hold_then_time_out, release=airports.release)
+    with pytest.raises(ServiceUnavailable):
+        trips.update(trip["id"], {"airport_to": third})
+    assert trips.get(trip["id"]) == trip
+    assert holders_of(airports, *pair, third) == [[trip["id"]], [trip["id"]], []]
+    assert outbox_is_empty(trip_store)
+
+
+def test_a_change_past_its_deadline_cannot_commit_and_its_holds_go(trips, airports, trip_store, pair, third):
+    trip = trips.create(*pair)
+    trips.config["TRIP_HOLD_DEADLINE"] = -1
+
+    def hold_then_sweep(**kwargs):
+        airports.hold(**kwargs)
+        trips.release_holds()  # the deadline passed: the sweep hands the new holds to release
+
+    trips.airports = SimpleNamespace(hold=hold_then_sweep, release=airports.release)
+    with pytest.raises(ServiceUnavailable):
+        trips.update(trip["id"], {"airport_to": third})
+    assert trips.get(trip["id"]) == trip
+    assert holders_of(airports, *pair, third) == [[trip["id"]], [trip["id"]], []]
+
+
+def test_a_change_that_dies_after_holding_is_released_after_the_deadline(trips, airports, trip_store, pair, third):
+    trip = trips.create(*pair)
+    holder = trip["id"] + "." + "c" * 32
+    trip_store.intend(holder, [pair[0], third], deadline_ms=int(time.time() * 1000) - 1)
+    airports.hold([pair[0], third], holder)  # ...and the worker died here
+    trips.release_holds()
+    assert holders_of(airports, *pair, third) == [[trip["id"]], [trip["id"]], []]
+    assert trips.get(trip["id"]) == trip
+
+
+def test_the_old_holds_are_released_by_the_timer_when_the_release_fails(trips, airports, remote, pair, third):
+    trip = trips.create(*pair)
+    remote.failing["release"] = ServiceUnavailable("down")
+    trips.update(trip["id"], {"airport_to": third})
+    assert airports.holders(pair[1]) == [trip["id"]]  # released later, still held: the safe side
+    del remote.failing["release"]
+    trips.release_holds()
+    assert holders_of(airports, *pair, third) == [[trip["id"]], [], [trip["id"]]]
+
+
+def test_a_change_that_lost_a_race_releases_its_holds_and_applies_to_the_new_trip(
+    trips, airports, trip_store, pair, third, monkeypatch
+):
+    trip = trips.create(*pair)
+    fourth = airports.create(name="Porto")["id"]
+    reads = write_after_first_read(
+        monkeypatch, trip_store, lambda trip_id: trips.update(trip_id, {"airport_from": fourth})
+    )
+    changed = trips.update(trip["id"], {"airport_to": third})
+    assert len(reads) == 3  # the first read, the winner's own, and the second read
+    assert changed == {**trip, "airport_from": fourth, "airport_to": third} == trips.get(trip["id"])
+    assert holders_of(airports, *pair, third, fourth) == [[], [], [trip["id"]], [trip["id"]]]
+    assert outbox_is_empty(trip_store)
+
+
+def test_a_delete_that_raced_a_change_releases_the_new_holds_and_every_index(
+    trips, airports, trip_store, pair, third, monkeypatch
+):
+    trip = trips.create(*pair)
+    write_after_first_read(monkeypatch, trip_store, lambda trip_id: trips.update(trip_id, {"airport_to": third}))
+    trips.delete(trip["id"])
+    assert holders_of(airports, *pair, third) == [[], [], []]
+    assert (
+        trips.list(airport=third)["items"] == [] and trip_store.redis.zcard(trip_store.keys("by_airport", third)) == 0
+    )
+
+
+def test_an_idempotent_change_holds_once_and_replays(trips, airports, pair, third):
+    trip = trips.create(*pair)
+    first = trips.update(trip["id"], {"airport_to": third}, idempotency_key="change-1")
+    trips.update(trip["id"], {"airport_to": pair[1]})  # changed back meanwhile
+    again = trips.update(trip["id"], {"airport_to": third}, idempotency_key="change-1")
+    assert again == first  # the first answer, not a second change
+    assert trips.get(trip["id"])["airport_to"] == pair[1]
+    with pytest.raises(IdempotencyKeyReused):
+        trips.update(trip["id"], {"airport_to": pair[0]}, idempotency_key="change-1")

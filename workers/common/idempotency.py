@@ -1,10 +1,11 @@
-"""Idempotent creates: the same key and input give the first result and create nothing.
+"""Idempotent writes (creates, and changes): the same key and input give the first result and
+write nothing more.
 
-A create runs in two steps:
+A write runs in two steps:
 
 1. `begin` claims the key with a *pending* entry holding a fingerprint of the input,
    the caller's delivery id (the AMQP correlation id) and a fresh attempt token.
-2. The service's own create script writes the record and, in the same atomic
+2. The service's own write script stores the record and, in the same atomic
    script, turns the entry into *done* with the result, after checking with
    `GUARD_LUA` that the attempt still owns the key.
 
@@ -22,7 +23,7 @@ What `begin` finds decides the outcome:
   so the copy stays silent (`Duplicate`) rather than start over;
 * pending, another delivery id: a concurrent duplicate, `IdempotencyKeyInUse`.
 
-Without an explicit key the delivery id itself is the key, which makes every create
+Without an explicit key the delivery id itself is the key, which makes every write
 safe against nameko's at-least-once redelivery.
 
 Deletes have the same problem the other way round: a delete run again under the same delivery
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from schemas.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from schemas.errors import KEY_IN_USE, KEY_REUSED, IdempotencyKeyInUse, IdempotencyKeyReused
 from workers.common.records import dumps, loads
 from workers.common.tracing import script
 from workers.runtime.context import AnsweredElsewhere
@@ -186,11 +187,12 @@ class Idempotency:
         if outcome[0] == "duplicate":
             raise Duplicate("The first run of this call is still being processed and will answer.")
         if outcome[0] == "mismatch":
-            raise IdempotencyKeyReused("This idempotency key was used with a different input.")
-        raise IdempotencyKeyInUse("A request with this idempotency key is still being processed.")
+            raise IdempotencyKeyReused(KEY_REUSED)
+        raise IdempotencyKeyInUse(KEY_IN_USE)
 
-    def create_once(self, incoming, idempotency_key, payload, write):
-        """`write(attempt)` (the create itself) once per key and input; the first result for any repeat."""
+    def write_once(self, incoming, idempotency_key, payload, write):
+        """`write(attempt)` (the create or change itself) once per key and input; the first result for
+        any repeat."""
         attempt = self.begin(incoming, idempotency_key, payload)
         if attempt.replay is not None:
             return attempt.replay

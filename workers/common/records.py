@@ -16,6 +16,13 @@ def utc_now():
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def merged(record, patch):
+    """`record` changed by a JSON Merge Patch (RFC 7396) of its fields. The records are flat, and
+    null is how they say "none" (an airport's iata), so each member of the patch simply replaces
+    the record's: removing a member (RFC 7396's null) and setting it to null are the same here."""
+    return {**record, **patch}
+
+
 def dumps(value):
     return orjson.dumps(value).decode()
 

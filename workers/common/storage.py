@@ -1,6 +1,8 @@
 """Redis for a service: a DependencyProvider of the project's own (REDIS_URI, a single server or
 Sentinel; see workers/common/redis_clients.py), behind the service's own store class."""
 
+from typing import NamedTuple
+
 from nameko.extensions import DependencyProvider
 from redis import exceptions as redis_errors
 
@@ -19,6 +21,14 @@ DEFAULT_WAIT_TIMEOUT_MS = 1000
 # a connection that takes longer to open, or a command longer to answer, fails.
 DEFAULT_CONNECT_TIMEOUT = 2
 DEFAULT_SOCKET_TIMEOUT = 5
+
+
+class Stored(NamedTuple):
+    """A record as read, with its JSON as stored: a change or a delete of it goes ahead only if
+    the JSON is still the same (compared in the write's Lua script)."""
+
+    record: dict
+    raw: str
 
 
 class Keyspace:

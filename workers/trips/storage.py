@@ -1,27 +1,32 @@
 """Trips in Redis. Keys (all under the service's hash tag):
 
-    record:<id>          the record, JSON
+    record:<id>          the record, JSON (a change or a delete goes ahead only if it is still the
+                         one read)
     index                sorted set of ids scored by creation sequence (listing)
     seq                  the creation sequence counter
     by_airport:<id>      the same, for the trips from or to one airport (filtered listing)
-    holds                hash: trip id -> JSON list of the airports it holds at airports_service
-    unconfirmed          sorted set: trips being created (holds taken, record not yet written),
-                         scored by the deadline after which their holds are released
-    releasing            sorted set: trips whose holds must be released, scored by the next attempt
-    causes               hash: trip id -> W3C traceparent of the request that promised or queued
+    holder               hash: trip id -> the holder holding its airports now, for a trip whose
+                         airports changed (absent: the trip's own id, whose create took them)
+    holds                hash: holder -> JSON list of the airports it holds at airports_service
+    unconfirmed          sorted set: holders being taken (a create's, or a change's: holds taken,
+                         record not yet written), scored by the deadline after which they are released
+    releasing            sorted set: holders whose holds must be released, scored by the next attempt
+    causes               hash: holder -> W3C traceparent of the request that promised or queued
                          the release (tracing on), for the release's span to link to
     idempotency:*        see workers.common.idempotency
     deleted:*            what a delete call deleted, by delivery id (workers.common.idempotency)
 
-`unconfirmed` and `releasing` form an outbox: a hold is promised before it is taken and a
-release is queued in the same script that deletes the trip, so a crash at any point leaves
-work that `due_releases` hands out again. Multi-key writes are Lua scripts: whole or nothing.
+A holder is a trip's id (the holds its create took) or `<trip id>.<change id>` (the holds a change
+of its airports took: schemas/fields.py). `unconfirmed` and `releasing` form an outbox: a hold is
+promised before it is taken, and a release is queued in the same script that deletes the trip or
+moves it to new holds, so a crash at any point leaves work that `due_releases` hands out again.
+Multi-key writes are Lua scripts: whole or nothing.
 """
 
 from workers.common.idempotency import DELETED_LUA, GUARD_LUA, Idempotency
 from workers.common.paging import read_page
 from workers.common.records import dumps, loads
-from workers.common.storage import Keyspace, Reads, Writes
+from workers.common.storage import Keyspace, Reads, Stored, Writes
 
 
 def _text(value):
@@ -29,7 +34,7 @@ def _text(value):
 
 
 _INTEND = """
--- KEYS: holds, unconfirmed, causes; ARGV: trip id, airports JSON, deadline, traceparent or ""
+-- KEYS: holds, unconfirmed, causes; ARGV: holder, airports JSON, deadline, traceparent or ""
 redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
 redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] ~= "" then redis.call("HSET", KEYS[3], ARGV[1], ARGV[4]) end
@@ -55,15 +60,44 @@ return "created"
 """
 )
 
+_UPDATE = (
+    GUARD_LUA
+    + """
+-- KEYS: record, index, by_airport from and to as read, the new ones, unconfirmed, releasing,
+-- holder, causes, idempotency
+-- ARGV: id, the record as read, the new record, the new holder ("": the same airports), now,
+-- traceparent or "", token, done entry, ttl
+if not owns_idempotency_key(KEYS[11], ARGV[7]) then return {"superseded"} end
+local current = redis.call("GET", KEYS[1])
+if not current then return {"missing"} end
+if current ~= ARGV[2] then return {"changed"} end
+local released = ""
+if ARGV[4] ~= "" then
+  -- As for a create: whoever removes the new holder from `unconfirmed` decides its fate.
+  if redis.call("ZREM", KEYS[7], ARGV[4]) == 0 then return {"expired"} end
+  released = redis.call("HGET", KEYS[9], ARGV[1]) or ARGV[1]
+  redis.call("HSET", KEYS[9], ARGV[1], ARGV[4])
+  redis.call("ZADD", KEYS[8], ARGV[5], released)
+  if ARGV[6] ~= "" then redis.call("HSET", KEYS[10], released, ARGV[6]) end
+end
+local seq = redis.call("ZSCORE", KEYS[2], ARGV[1])
+for i = 3, 4 do redis.call("ZREM", KEYS[i], ARGV[1]) end
+for i = 5, 6 do redis.call("ZADD", KEYS[i], seq, ARGV[1]) end
+redis.call("SET", KEYS[1], ARGV[3])
+redis.call("SET", KEYS[11], ARGV[8], "EX", ARGV[9])
+return {"updated", released}
+"""
+)
+
 _ABANDON = """
--- KEYS: unconfirmed, releasing; ARGV: trip id, now
+-- KEYS: unconfirmed, releasing; ARGV: holder, now
 if redis.call("ZREM", KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call("ZADD", KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 
 _FORGET = """
--- KEYS: unconfirmed, holds, causes; ARGV: trip id
+-- KEYS: unconfirmed, holds, causes; ARGV: holder
 redis.call("ZREM", KEYS[1], ARGV[1])
 redis.call("HDEL", KEYS[2], ARGV[1])
 redis.call("HDEL", KEYS[3], ARGV[1])
@@ -73,18 +107,22 @@ return 1
 _DELETE = (
     DELETED_LUA
     + """
--- KEYS: record, index, by_airport from, by_airport to, releasing, causes;
--- ARGV: id, now, marker key, its ttl, traceparent or ""
-if redis.call("EXISTS", KEYS[1]) == 0 then
-  if deleted_by_this_call(ARGV[3], ARGV[1]) then return "deleted before" end
-  return "missing"
+-- KEYS: record, index, by_airport from, by_airport to, releasing, causes, holder;
+-- ARGV: id, now, marker key, its ttl, traceparent or "", the record as read
+local current = redis.call("GET", KEYS[1])
+if not current then
+  if deleted_by_this_call(ARGV[3], ARGV[1]) then return {"deleted before"} end
+  return {"missing"}
 end
+if current ~= ARGV[6] then return {"changed"} end
+local holder = redis.call("HGET", KEYS[7], ARGV[1]) or ARGV[1]
+redis.call("HDEL", KEYS[7], ARGV[1])
 redis.call("DEL", KEYS[1])
 for i = 2, 4 do redis.call("ZREM", KEYS[i], ARGV[1]) end
-redis.call("ZADD", KEYS[5], ARGV[2], ARGV[1])
+redis.call("ZADD", KEYS[5], ARGV[2], holder)
 remember_deletion(ARGV[3], ARGV[1], ARGV[4])
-if ARGV[5] ~= "" then redis.call("HSET", KEYS[6], ARGV[1], ARGV[5]) end
-return "deleted"
+if ARGV[5] ~= "" then redis.call("HSET", KEYS[6], holder, ARGV[5]) end
+return {"deleted", holder}
 """
 )
 
@@ -107,7 +145,7 @@ return out
 """
 
 _RELEASED = """
--- KEYS: releasing, holds, causes; ARGV: trip id
+-- KEYS: releasing, holds, causes; ARGV: holder
 redis.call("ZREM", KEYS[1], ARGV[1])
 redis.call("HDEL", KEYS[2], ARGV[1])
 redis.call("HDEL", KEYS[3], ARGV[1])
@@ -127,6 +165,7 @@ class TripStore:
             for name, span_name, lua in [
                 ("intend", "promise_holds", _INTEND),
                 ("create", "create_trip", _CREATE),
+                ("update", "update_trip", _UPDATE),
                 ("abandon", "abandon_trip", _ABANDON),
                 ("forget", "forget_holds", _FORGET),
                 ("delete", "delete_trip", _DELETE),
@@ -140,8 +179,13 @@ class TripStore:
         return self.keys("record", trip_id)
 
     def get(self, trip_id):
+        stored = self.get_stored(trip_id)
+        return None if stored is None else stored.record
+
+    def get_stored(self, trip_id):
+        """The record and its JSON as stored, which a change or a delete of it is conditional on."""
         raw = self.read.get(self.record_key(trip_id))
-        return None if raw is None else loads(raw)
+        return None if raw is None else Stored(loads(raw), raw)
 
     def page(self, limit, cursor, airport=None):
         if airport is None:
@@ -150,12 +194,12 @@ class TripStore:
             index, scope = self.keys("by_airport", airport), "trips@" + airport
         return self.read(lambda redis: read_page(redis, index, self.record_key, scope, limit, cursor))
 
-    def intend(self, trip_id, airport_ids, deadline_ms, *, cause=""):
-        """Promise the holds about to be taken: released after the deadline unless `create` ran.
-        `cause`: the traceparent of the create, for a release of these holds to link to."""
+    def intend(self, holder, airport_ids, deadline_ms, *, cause=""):
+        """Promise the holds about to be taken: released after the deadline unless `create` (or
+        `update`) ran. `cause`: the traceparent of the request, for a release of them to link to."""
         self._scripts["intend"](
             keys=[self.keys("holds"), self.keys("unconfirmed"), self.keys("causes")],
-            args=[trip_id, dumps(airport_ids), deadline_ms, cause],
+            args=[holder, dumps(airport_ids), deadline_ms, cause],
         )
 
     def create(self, record, attempt):
@@ -174,38 +218,77 @@ class TripStore:
             args=[trip_id, dumps(record), attempt.token, attempt.done_entry(record), attempt.ttl],
         )
 
-    def abandon(self, trip_id, now_ms):
-        """A create failed after it may have taken holds: queue their release. False if the trip
-        was no longer unconfirmed (written after all, or already queued by `due_releases`)."""
+    def update(self, stored, record, holder, attempt, now_ms, *, cause=""):
+        """Replace `stored` (as read by get_stored) by `record`. With a `holder` (a change of
+        airports, whose holds it promised and took), the trip moves to that holder's holds and the
+        release of the ones it had is queued. ("updated", the holder to release, or ""),
+        ("changed",) (no longer what was read), ("missing",), ("expired",) (the new holds were
+        handed to release already) or ("superseded",)."""
+        trip_id, before = record["id"], stored.record
+        return tuple(
+            self._scripts["update"](
+                keys=[
+                    self.record_key(trip_id),
+                    self.keys("index"),
+                    self.keys("by_airport", before["airport_from"]),
+                    self.keys("by_airport", before["airport_to"]),
+                    self.keys("by_airport", record["airport_from"]),
+                    self.keys("by_airport", record["airport_to"]),
+                    self.keys("unconfirmed"),
+                    self.keys("releasing"),
+                    self.keys("holder"),
+                    self.keys("causes"),
+                    attempt.key,
+                ],
+                args=[
+                    trip_id,
+                    stored.raw,
+                    dumps(record),
+                    holder,
+                    now_ms,
+                    cause,
+                    attempt.token,
+                    attempt.done_entry(record),
+                    attempt.ttl,
+                ],
+            )
+        )
+
+    def abandon(self, holder, now_ms):
+        """A create or change failed after it may have taken holds: queue their release. False if
+        the holder was no longer unconfirmed (written after all, or already queued by `due_releases`)."""
         return 1 == self._scripts["abandon"](
-            keys=[self.keys("unconfirmed"), self.keys("releasing")], args=[trip_id, now_ms]
+            keys=[self.keys("unconfirmed"), self.keys("releasing")], args=[holder, now_ms]
         )
 
-    def forget(self, trip_id):
-        """A create failed before any hold was taken: drop its promise."""
-        self._scripts["forget"](
-            keys=[self.keys("unconfirmed"), self.keys("holds"), self.keys("causes")], args=[trip_id]
-        )
+    def forget(self, holder):
+        """A create or change failed before any hold was taken: drop its promise."""
+        self._scripts["forget"](keys=[self.keys("unconfirmed"), self.keys("holds"), self.keys("causes")], args=[holder])
 
-    def delete(self, record, now_ms, marker="", *, cause=""):
-        """Delete the trip and queue the release of its holds; "deleted", "missing", or "deleted
-        before" (by an earlier run of this call, `marker`: its release is queued already). `cause`:
-        the traceparent of the delete, for the release to link to."""
+    def delete(self, stored, now_ms, marker="", *, cause=""):
+        """Delete the trip (`stored`, as get_stored read it) and queue the release of its holds:
+        ("deleted", its holder), ("missing",), ("changed",) (no longer what was read), or ("deleted
+        before",) (by an earlier run of this call, `marker`: its release is queued already).
+        `cause`: the traceparent of the delete, for the release to link to."""
+        record = stored.record
         trip_id = record["id"]
-        return self._scripts["delete"](
-            keys=[
-                self.record_key(trip_id),
-                self.keys("index"),
-                self.keys("by_airport", record["airport_from"]),
-                self.keys("by_airport", record["airport_to"]),
-                self.keys("releasing"),
-                self.keys("causes"),
-            ],
-            args=[trip_id, now_ms, marker, self.idempotency.redelivery_ttl, cause],
+        return tuple(
+            self._scripts["delete"](
+                keys=[
+                    self.record_key(trip_id),
+                    self.keys("index"),
+                    self.keys("by_airport", record["airport_from"]),
+                    self.keys("by_airport", record["airport_to"]),
+                    self.keys("releasing"),
+                    self.keys("causes"),
+                    self.keys("holder"),
+                ],
+                args=[trip_id, now_ms, marker, self.idempotency.redelivery_ttl, cause, stored.raw],
+            )
         )
 
     def due_releases(self, now_ms, retry_at_ms, batch=100):
-        """[(trip id, airport ids, cause)] whose holds are due for release (cause: the traceparent
+        """[(holder, airport ids, cause)] whose holds are due for release (cause: the traceparent
         of the request that queued it, or ""); each is handed out again at `retry_at_ms` unless
         `released` is called first."""
         flat = self._scripts["due"](
@@ -214,10 +297,8 @@ class TripStore:
         )
         return [(flat[i], loads(flat[i + 1]), _text(flat[i + 2])) for i in range(0, len(flat), 3)]
 
-    def released(self, trip_id):
-        self._scripts["released"](
-            keys=[self.keys("releasing"), self.keys("holds"), self.keys("causes")], args=[trip_id]
-        )
+    def released(self, holder):
+        self._scripts["released"](keys=[self.keys("releasing"), self.keys("holds"), self.keys("causes")], args=[holder])
 
     def ping(self):
         self.redis.ping()

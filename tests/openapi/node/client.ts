@@ -107,6 +107,61 @@ for (const airport of [lisbon.id, porto.data.id]) {
   );
 }
 
+// Find an airport by its IATA code, in any case: a page of one.
+const found = await client.GET("/airports", { params: { query: { iata: (lisbon.iata ?? "").toLowerCase() } } });
+assert.deepEqual(
+  found.data?.items.map((airport) => airport.id),
+  [lisbon.id],
+);
+
+// An airport's trips, as a sub-resource.
+const ofLisbon = await client.GET("/airports/{airport_id}/trips", { params: { path: { airport_id: lisbon.id } } });
+assert.deepEqual(
+  ofLisbon.data?.items.map((t) => t.id),
+  [trip.data.id],
+);
+
+// Change with a JSON Merge Patch and If-Match: the current ETag changes it, and the answer has the
+// new ETag; the old one is stale now: 412, and nothing changes.
+const mergePatch = { "Content-Type": "application/merge-patch+json" };
+const renamed = await client.PATCH("/airports/{airport_id}", {
+  params: { path: { airport_id: lisbon.id }, header: { "If-Match": etag } },
+  body: { name: "Lisboa" },
+  headers: mergePatch,
+});
+assert.equal(renamed.response.status, 200);
+assert.equal(renamed.data?.name, "Lisboa");
+const renamedEtag = renamed.response.headers.get("etag");
+assert.ok(renamedEtag && renamedEtag !== etag);
+const stale = await client.PATCH("/airports/{airport_id}", {
+  params: { path: { airport_id: lisbon.id }, header: { "If-Match": etag } },
+  body: { name: "Lisbon" },
+  headers: mergePatch,
+});
+assert.equal(assertProblem(stale.error, stale.response, 412).title, "Precondition Failed");
+const current = await client.GET("/airports/{airport_id}", { params: { path: { airport_id: lisbon.id } } });
+assert.equal(current.data?.name, "Lisboa");
+assert.equal(current.response.headers.get("etag"), renamedEtag);
+
+// A trip's destination changes: the new airport is held, the old one free (here: moved and back).
+const faro = await client.POST("/airports", { body: { name: "Faro" } });
+assert.ok(faro.data);
+const moved = await client.PATCH("/trips/{trip_id}", {
+  params: { path: { trip_id: trip.data.id }, header: { "If-Match": trip.response.headers.get("etag") ?? "" } },
+  body: { airport_to: faro.data.id },
+  headers: mergePatch,
+});
+assert.equal(moved.data?.airport_to, faro.data.id);
+const faroInUse = await client.DELETE("/airports/{airport_id}", { params: { path: { airport_id: faro.data.id } } });
+assert.deepEqual(assertProblem(faroInUse.error, faroInUse.response, 409).conflicts_with, { trips: [trip.data.id] });
+const back = await client.PATCH("/trips/{trip_id}", {
+  params: { path: { trip_id: trip.data.id } },
+  body: { airport_to: porto.data.id },
+});
+assert.equal(back.data?.airport_to, porto.data.id);
+const faroFree = await client.DELETE("/airports/{airport_id}", { params: { path: { airport_id: faro.data.id } } });
+assert.equal(faroFree.response.status, 204);
+
 // The same key with another body: 422; a trip to where it starts: 422 naming the field.
 const reused = await client.POST("/trips", {
   body: { airport_from: porto.data.id, airport_to: lisbon.id },
