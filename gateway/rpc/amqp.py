@@ -175,8 +175,8 @@ class AmqpConnection(asyncio.Protocol):
         )
         try:
             await asyncio.wait_for(connection._handshake(), params.connect_timeout)
-        except BaseException:
-            connection.close()
+        except BaseException as exc:  # (a frozen node completes the TCP handshake, then says nothing)
+            connection.abandon(ConnectionLost(f"set-up did not finish: {exc!r}"))
             raise
         return connection
 
@@ -454,7 +454,7 @@ class AmqpConnection(asyncio.Protocol):
             return
         self._silent = 0 if self._received else self._silent + 1
         if self._silent >= 4:
-            self._fail(ConnectionLost("missed heartbeats from the broker"))
+            self.abandon(ConnectionLost("missed heartbeats from the broker"))
             return
         self._received = False
         self.transport.write(_HEARTBEAT)
@@ -470,10 +470,15 @@ class AmqpConnection(asyncio.Protocol):
             )
         self._fail(ConnectionLost("closed by the gateway"))
 
+    def abandon(self, exc):
+        """Drop a connection to a broker that went silent: no goodbye, no flushing of what it
+        will never read (a close would hold the socket until it did), `on_lost(exc)` at once."""
+        self._fail(exc, abort=True)
+
     def connection_lost(self, exc):
         self._fail(ConnectionLost(f"connection lost: {exc}" if exc else "connection closed"))
 
-    def _fail(self, exc):
+    def _fail(self, exc, abort=False):
         if self._closed:
             return
         self._closed = True
@@ -482,7 +487,7 @@ class AmqpConnection(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(exc)
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort() if abort else self.transport.close()
         self.on_lost(exc)
 
     @property

@@ -8,9 +8,10 @@ others stand by, connected, so that a lost connection fails over at once. With s
 number) and, when it loses its node or cannot reach it, moves to the other node with the fewest
 links, so the links stay spread over the nodes and a lost node leaves links up on the others.
 Spreading calls over the links would buy nothing (one event loop does all the work) and cost a
-write per link per loop turn, and the broker more work per message (BENCHMARKS.md). A connection
-that dies without a word (a network partition) is noticed by heartbeats: every 5 s, given up
-after 20 s of silence; until then its calls time out. Failure modes, each ending the call at once:
+write per link per loop turn, and the broker more work per message (BENCHMARKS.md). A node that
+goes silent (frozen, or cut off by a partition) is noticed within about 2 s by a watch connection
+to each node (node_watch.py), or after 4 s by the link's own heartbeats: its links are dropped and
+their calls republished elsewhere. Failure modes, each ending the call at once:
 
 * no reply within the timeout -> RpcTimeout; a reply arriving later finds no entry and is dropped;
 * the service has no queue -> the broker returns the mandatory publish -> UnknownService;
@@ -20,8 +21,8 @@ after 20 s of silence; until then its calls time out. Failure modes, each ending
   their record, deletes their success), so a lost broker node costs no request. The link
   reconnects by itself with capped, jittered exponential backoff, to the next node when its
   own does not answer; while no link is up, new calls fail fast (NotConnected);
-* a node is lost (a link's connection goes, or, with several nodes, a node's port stops
-  answering the probe made every PROBE_INTERVAL) -> for UNSETTLED_FOR seconds every call, on
+* a node is lost (a link's connection goes, or, with several nodes, the node's watch finds it
+  silent or gone; also when it comes back) -> for UNSETTLED_FOR seconds every call, on
   any link, that gets no answer within RESEND_FIRST goes out again (same correlation id), then
   at doubling intervals until its timeout. Calls on links that survive are lost too: a request
   published while its quorum queue elects a new leader can be dropped by the broker, and a reply
@@ -53,6 +54,7 @@ from gateway.metrics import BROKER_CONNECTIONS, LATE_REPLIES, REPUBLISHED, watch
 from gateway.rpc.amqp import AmqpConnection, AmqpParams, ConnectionLost, encode_headers
 from gateway.rpc.base import AsyncBaseRpcClient
 from gateway.rpc.calls import NotConnected, Overloaded, QueueFull, RpcTimeout, UnknownService
+from gateway.rpc.node_watch import NodeWatch
 from gateway.settings import masked, split_uris
 from gateway.tracing import ENABLED as TRACING
 from gateway.tracing import trace_headers
@@ -67,7 +69,8 @@ BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
 RESEND_FIRST = 1.0
 RESEND_TICK = 0.1  # how often the copies due are sent, while any call may need one
 UNSETTLED_FOR = 15.0
-PROBE_INTERVAL, PROBE_TIMEOUT = 0.5, 1.0  # each node's port, when AMQP_URI lists several
+HEARTBEAT = 2  # seconds: a silent link is dropped after 4 (two heartbeats), as AMQP prescribes
+CONNECT_TIMEOUT = 2.0  # TCP and AMQP handshake: a frozen node accepts the first, never the second
 
 
 def backoff(attempt):
@@ -146,15 +149,16 @@ class _Link:
 
     def _next_node(self):
         """After losing its node or failing to reach it: of the other nodes, the first (in list
-        order, from this one on) with the fewest other links on it or heading to it. Links lost
-        together then spread over the nodes left instead of all moving to the same one, which a
-        second loss would take."""
+        order, from this one on) that the watch finds up, with the fewest other links on it or
+        heading to it. Links lost together then spread over the nodes left instead of all moving
+        to the same one, which a second loss would take."""
         count = len(self.client.nodes)
         if count == 1:
             return self.node
         load = collections.Counter(link.node for link in self.client.links if link is not self)
         others = [(self.node + step) % count for step in range(1, count)]
-        return min(others, key=lambda node: load[node])  # min keeps the first of equals
+        up = self.client.node_up
+        return min(others, key=lambda node: (not up(node), load[node]))  # min keeps the first of equals
 
     async def _connect(self):
         self.lost.clear()
@@ -223,6 +227,11 @@ class _Link:
             str(max(1, int(remaining * 1000))),
         )
 
+    def abandon(self, why):
+        """Drop the connection to a node found silent: `_lost` republishes its calls elsewhere."""
+        if self.connection is not None:
+            self.connection.abandon(ConnectionLost(why))
+
     def close(self):
         if self.task is not None:
             self.task.cancel()
@@ -241,10 +250,11 @@ class AsyncRpcClient(AsyncBaseRpcClient):
         exchange="nameko-rpc",
         ssl_context=None,
         connection_name="nameko-travel gateway",
-        heartbeat=10,
+        heartbeat=HEARTBEAT,
         confirms=True,
     ):
         options = {"connection_name": connection_name, "heartbeat": heartbeat, "timestamps": TRACING}
+        options["connect_timeout"] = CONNECT_TIMEOUT
         options["confirms"] = confirms
         self.nodes = [
             AmqpParams.from_uri(uri, ssl_context if uri.startswith("amqps://") else None, **options)
@@ -268,7 +278,7 @@ class AsyncRpcClient(AsyncBaseRpcClient):
         self._resending = {}  # correlation id -> _Call sent again until answered (unsettle)
         self._resend_timer = None
         self._unsettled_until = float("-inf")
-        self._watcher = None
+        self._node_watch = None  # NodeWatch, when AMQP_URI lists several nodes
         self._loop = None  # the running loop, from start()
 
     @classmethod
@@ -291,7 +301,8 @@ class AsyncRpcClient(AsyncBaseRpcClient):
         for link in self.links:
             link.task = asyncio.create_task(link.run(), name=f"amqp-link-{link.number}")
         if len(self.nodes) > 1:  # a node the links are not on can go too, with calls in flight
-            self._watcher = asyncio.create_task(self._watch_nodes(), name="amqp-node-probe")
+            self._node_watch = NodeWatch(self.nodes, self._node_down, self._node_up)
+            self._node_watch.start()
 
     async def wait_connected(self, timeout):
         """For start-up and tests: True once any link is usable."""
@@ -306,14 +317,11 @@ class AsyncRpcClient(AsyncBaseRpcClient):
         self.closing = True
         if self._resend_timer is not None:
             self._resend_timer.cancel()
-        if self._watcher is not None:
-            self._watcher.cancel()
+        if self._node_watch is not None:
+            await self._node_watch.close()
         for link in self.links:
             link.close()
-        tasks = [link.task for link in self.links if link.task]
-        if self._watcher is not None:
-            tasks.append(self._watcher)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(link.task for link in self.links if link.task), return_exceptions=True)
 
     @property
     def connected(self):
@@ -440,31 +448,22 @@ class AsyncRpcClient(AsyncBaseRpcClient):
                 each.connection.renew_publish_channel()
                 self.channels_renewed += 1
 
-    async def _watch_nodes(self):
-        """Probe each node's port every PROBE_INTERVAL; one that stops answering unsettles. A
-        round that fails for another reason is logged and the next one goes on: a watcher that
-        died would leave the client deaf to the losses only the probe sees."""
-        answered = None  # the first round sets the baseline: a node down at start-up is no loss
-        while True:
-            try:
-                found = await asyncio.gather(*(self._probe(node) for node in self.nodes))
-            except Exception:
-                log.exception("probing the broker nodes failed; probing again in %s s", PROBE_INTERVAL)
-            else:
-                for node, was_up, is_up in zip(self.nodes, answered or found, found, strict=True):
-                    if was_up and not is_up:
-                        self.unsettle(f"broker node {node.host}:{node.port} does not answer")
-                answered = found
-            await asyncio.sleep(PROBE_INTERVAL)
+    def node_up(self, index):
+        """Whether node `index` answers, as far as the watch knows (True without a watch)."""
+        return self._node_watch is None or self._node_watch.up[index]
 
-    @staticmethod
-    async def _probe(node):
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(node.host, node.port), PROBE_TIMEOUT)
-        except OSError:  # refused, unreachable, or silent for PROBE_TIMEOUT (a TimeoutError)
-            return False
-        writer.close()
-        return True
+    def _node_down(self, index):
+        node = self.nodes[index]
+        self.unsettle(f"broker node {node.host}:{node.port} is silent or gone")
+        for link in self.links:
+            if link.node == index:
+                link.abandon("its node is silent or gone")
+
+    def _node_up(self, index):
+        # A node coming back (thawed, or a partition healed) moves queue leaders and ends stale
+        # consumers: a window like a loss.
+        node = self.nodes[index]
+        self.unsettle(f"broker node {node.host}:{node.port} is back")
 
     async def call(self, rpc_call, caller):
         """`rpc_call.service.method(**rpc_call.kwargs)`; its result, or the error it raised."""

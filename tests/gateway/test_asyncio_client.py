@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 import time
+import urllib.parse
 import uuid
 
 import orjson
@@ -17,7 +18,8 @@ from gateway.rpc.calls import Caller, NotConnected, Overloaded, RpcCall, RpcTime
 from tests.support import broker
 from tests.support.probe import HUNG, echo
 from tests.support.processes import nameko_run, worker_env
-from tests.support.servers import amqp_uri
+from tests.support.relay import Relay
+from tests.support.servers import AMQP_BASE, amqp_uri
 
 CALLER = Caller("req-test", "testOperation")
 
@@ -85,6 +87,22 @@ async def all_links_up(rpc, within=5.0):
             return False
         await asyncio.sleep(0.1)
     return True
+
+
+@pytest.fixture
+def relay():
+    """relay(): a new Relay in front of the machine's broker, as a node that can go silent."""
+    made = []
+
+    broker = urllib.parse.urlsplit(AMQP_BASE)
+
+    def make():
+        made.append(Relay(broker.hostname, broker.port or 5672).start())
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
 
 
 @pytest.fixture
@@ -215,51 +233,84 @@ async def test_while_no_node_is_lost_an_unanswered_call_goes_out_once(client, si
     assert rpc.stats()["resent"] == 0 and not rpc.stats()["unsettled"]
 
 
-async def test_a_cluster_node_that_stops_answering_sends_unanswered_calls_again(services_on_vhost, silent):
-    # A node no link is on can still take calls with it: the client probes every node's port.
-    node = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
-    port = node.sockets[0].getsockname()[1]
-    rpc = AsyncRpcClient(f"{services_on_vhost.amqp};amqp://guest:guest@127.0.0.1:{port}/", connections=1, timeout=6)
+async def test_a_frozen_node_no_link_is_on_sends_unanswered_calls_again(services_on_vhost, silent, relay):
+    # A node no link is on can still take calls with it (a queue's leader, a worker's replies):
+    # the client keeps a watch connection to every node.
+    frozen = relay()
+    rpc = AsyncRpcClient(f"{services_on_vhost.amqp};{frozen.uri(services_on_vhost.vhost)}", connections=1, timeout=8)
     await rpc.start()
     try:
         assert await rpc.wait_connected(5) and rpc.links[0].node == 0
         call = asyncio.ensure_future(rpc.call(silent.call(), CALLER))
         request = await asyncio.to_thread(silent.receive)
-        await asyncio.sleep(0.6)  # a probe or two find both nodes up
+        await asyncio.sleep(0.5)
         assert not rpc.stats()["unsettled"]
-        node.close()
-        await node.wait_closed()
-        copy = await asyncio.to_thread(silent.receive)
+        frozen.freeze()
+        started = time.monotonic()
+        copy = await asyncio.to_thread(silent.receive, 5)
         assert copy.properties["correlation_id"] == request.properties["correlation_id"]
-        assert rpc.stats()["unsettled"]
+        assert rpc.stats()["unsettled"] and not rpc.node_up(1)
+        assert time.monotonic() - started < 4  # noticed in ~2 s, the copy 1 s later
         silent.answer(copy, "answered")
         assert await call == "answered"
+        frozen.thaw()
+        await asyncio.sleep(2)
+        assert rpc.node_up(1)
     finally:
         await rpc.close()
 
 
-async def test_a_probe_round_that_fails_does_not_stop_the_probing(services_on_vhost, monkeypatch, caplog):
-    node = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
-    port = node.sockets[0].getsockname()[1]
-    probe, failures = AsyncRpcClient._probe, [RuntimeError("a bug in a probe")]
-
-    async def failing_once(params):
-        if failures:
-            raise failures.pop()
-        return await probe(params)
-
-    monkeypatch.setattr(AsyncRpcClient, "_probe", staticmethod(failing_once))
-    rpc = AsyncRpcClient(f"{services_on_vhost.amqp};amqp://guest:guest@127.0.0.1:{port}/", connections=1)
+@pytest.mark.parametrize("fault", ["freeze", "cut"])
+async def test_the_links_on_a_silent_node_are_dropped_and_their_calls_answered_elsewhere(
+    services_on_vhost, relay, fault
+):
+    first, second = relay(), relay()
+    amqp = f"{first.uri(services_on_vhost.vhost)};{second.uri(services_on_vhost.vhost)}"
+    rpc = AsyncRpcClient(amqp, connections=2, timeout=8)
     await rpc.start()
     try:
-        await asyncio.sleep(1.2)  # the failed round, then two that find both nodes up
-        assert "probing the broker nodes failed" in caplog.text and not rpc.stats()["unsettled"]
-        node.close()
-        await node.wait_closed()
-        await asyncio.sleep(1.2)
-        assert rpc.stats()["unsettled"]
+        assert await rpc.wait_connected(5)
+        await asyncio.sleep(0.5)  # both links up, one on each node
+        assert await rpc.call(echo(0), CALLER) == 0
+        getattr(first, fault)()
+        started = time.monotonic()
+        answers = await asyncio.gather(*(rpc.call(echo(n), CALLER) for n in range(20)))
+        assert answers == list(range(20))
+        assert time.monotonic() - started < 4.5  # not the 8 s timeout: noticed in ~2 s, republished
+        assert not rpc.node_up(0) and all(link.node == 1 for link in rpc.links if link.usable)
+        quick = time.monotonic()
+        assert await rpc.call(echo(99), CALLER) == 99
+        assert time.monotonic() - quick < 0.5
+        first.thaw()  # what the frozen node held goes through: the workers answer it again, and
+        await asyncio.sleep(2)  # the client drops the late copies
+        assert rpc.node_up(0) and rpc.stats()["pending"] == 0
     finally:
         await rpc.close()
+
+
+async def test_a_watch_callback_that_fails_does_not_stop_the_watch(services_on_vhost, relay, caplog):
+    watched = relay()
+    calls = []
+
+    def down(index):
+        calls.append(index)
+        raise RuntimeError("a bug in a callback")
+
+    from gateway.rpc.amqp import AmqpParams
+    from gateway.rpc.node_watch import NodeWatch
+
+    watch = NodeWatch([AmqpParams.from_uri(watched.uri(services_on_vhost.vhost))], down, lambda index: None)
+    watch.start()
+    try:
+        await asyncio.sleep(0.5)
+        watched.freeze()
+        await asyncio.sleep(3)
+        assert calls == [0] and "a bug in a callback" in caplog.text and not watch.up[0]
+        watched.thaw()
+        await asyncio.sleep(2)
+        assert watch.up[0]
+    finally:
+        await watch.close()
 
 
 async def test_a_lost_call_waits_for_a_link_no_longer_than_its_timeout(client, services_on_vhost):

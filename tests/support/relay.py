@@ -30,6 +30,10 @@ class Relay:
         self._sockets = set()
         self._lock = threading.Lock()
 
+    def uri(self, vhost="/", user="guest", password="guest"):
+        """An AMQP URI through this relay (when it fronts a broker)."""
+        return f"amqp://{user}:{password}@{self.host}:{self.port}/{'' if vhost == '/' else vhost}"
+
     def start(self):
         threading.Thread(target=self._accept, name="relay-accept", daemon=True).start()
         return self
