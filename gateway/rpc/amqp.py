@@ -260,14 +260,9 @@ class AmqpConnection(asyncio.Protocol):
         self._ready = True
 
     def renew_publish_channel(self):
-        """Publish on a new channel from now on. A channel that published to a quorum queue
-        before the queue's leader died can go on sending to the dead leader for about 10 s
-        (measured on the drill; it looks like the channel's queue client waiting for a timer to
-        look for the new leader), and the broker drops what it sends meanwhile, with no error and
-        no return; a new channel looks the leader up when it first publishes to the queue. The
-        frames go out in order with the publishes, and the publishes right after the Open
-        (RabbitMQ starts a channel when it reads its Open, before it answers Open-Ok); the
-        channel replaced is closed, unless it is the reply consumer's."""
+        """Publish on a new channel from now on: one that published to a quorum queue before its
+        leader died can go on sending to the dead leader, and the broker drops it (docs/design.md,
+        "Renewed publishing channels"). The channel replaced is closed, unless it consumes replies."""
         if self.channel_max < 2:  # a broker that allows one channel: keep it
             return
         replaced, channel = self.publish_channel, self.publish_channel % self.channel_max + 1

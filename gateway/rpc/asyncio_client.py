@@ -1,43 +1,15 @@
 """The ASGI gateway's RPC client: nameko's wire protocol over a small pool of AMQP connections.
 
-Each connection ("link") has one reply queue, declared once when it connects, and any number
-of calls in flight on it, told apart by correlation id. A call is one publish; its reply is
-matched in a dict and parsed once, by the caller. Calls go on the first link that is up; the
-others stand by, connected, so that a lost connection fails over at once. With several brokers
-(AMQP_URI `uri1;uri2;uri3`, the nodes of a cluster), link n starts on node n (modulo their
-number) and, when it loses its node or cannot reach it, moves to the other node with the fewest
-links, so the links stay spread over the nodes and a lost node leaves links up on the others.
-Spreading calls over the links would buy nothing (one event loop does all the work) and cost a
-write per link per loop turn, and the broker more work per message (BENCHMARKS.md). A node that
-goes silent (frozen, or cut off by a partition) is noticed within about 2 s by a watch connection
-to each node (node_watch.py), or after 4 s by the link's own heartbeats: its links are dropped and
-their calls republished elsewhere. Failure modes, each ending the call at once:
+Each connection ("link") has one reply queue and any number of calls in flight, told apart by
+correlation id. Calls go on the first link that is up; the others stand by, connected, on other
+nodes of AMQP_URI (`uri1;uri2;uri3`). A call whose link is lost, or whose node goes silent
+(node_watch.py notices within about 2 s), is published again with the same correlation id, and
+the workers answer a repeated correlation id as its first run did. Every way a call can end, and
+what each costs, is in docs/design.md, "The ASGI RPC client".
 
-* no reply within the timeout -> RpcTimeout; a reply arriving later finds no entry and is dropped;
-* the service has no queue -> the broker returns the mandatory publish -> UnknownService;
-* the connection goes -> every call pending on it is republished, with the same correlation id
-  and the time it has left, on a link that is up (or on the first to come up, within that
-  time); the workers answer a repeated correlation id as its first run did (creates replay
-  their record, deletes their success), so a lost broker node costs no request. The link
-  reconnects by itself with capped, jittered exponential backoff, to the next node when its
-  own does not answer; while no link is up, new calls fail fast (NotConnected);
-* a node is lost (a link's connection goes, or, with several nodes, the node's watch finds it
-  silent or gone; also when it comes back) -> for UNSETTLED_FOR seconds every call, on
-  any link, that gets no answer within RESEND_FIRST goes out again (same correlation id), then
-  at doubling intervals until its timeout. Calls on links that survive are lost too: a request
-  published while its quorum queue elects a new leader can be dropped by the broker, and a reply
-  a worker wrote on a connection to the dead node is gone, with its request acknowledged; no
-  confirm says so. Outside those seconds nothing is sent twice, so an overloaded stack is not
-  sent more work;
-* more than `max_in_flight` calls waiting -> Overloaded, instead of an unbounded queue;
-* the broker refuses the publish (a nack: the service's queue is at its length limit, the
-  `reject-publish` policy) -> QueueFull (an Overloaded) at once, not a timeout later; but within
-  UNSETTLED_FOR of a node's loss a nack is what a quorum queue electing its leader answers, and
-  the call goes out again like the copies above.
-
-Request and reply follow nameko 2.x's wire protocol (nameko/rpc.py): requests on the `nameko-rpc` topic
-exchange with routing key `<service>.<method>`, JSON `{"args", "kwargs"}`, context in
-`nameko.*` headers; replies `{"result", "error"}`, errors rebuilt with nameko's own registry.
+Requests on the `nameko-rpc` topic exchange with routing key `<service>.<method>`, JSON
+`{"args", "kwargs"}`, context in `nameko.*` headers; replies `{"result", "error"}`, errors rebuilt
+with nameko's own registry (nameko/rpc.py).
 """
 
 import asyncio
@@ -410,15 +382,9 @@ class AsyncRpcClient(AsyncBaseRpcClient):
             self._resend_timer = self._loop.call_later(RESEND_TICK, self._resend)
 
     def _resend(self):
-        """Send the watched calls that are due again, on the link connected last, each link
-        publishing on a channel opened at most RESEND_FIRST ago. A channel that published to a
-        quorum queue before its leader died can go on sending to the dead leader for about 10 s,
-        and the broker drops all of it (measured: every copy sent again on the channel it first
-        went out on, or on a connection made while the queue was still electing its leader, was
-        lost until the call's timeout; with publisher confirms on, those are nacks); a channel
-        opened after the election looks the new leader up. So each round that has copies to send
-        first renews the links' older channels (calls made meanwhile go out on the new ones too),
-        and a later round renews them again, in case the election was not over yet."""
+        """Send the watched calls that are due again, on the link connected last; each round with
+        copies to send first renews the links' publishing channels opened over RESEND_FIRST ago
+        (docs/design.md, "Renewed publishing channels")."""
         self._resend_timer = None
         usable = [link for link in self.links if link.usable]
         link = max(usable, key=lambda link: link.connected_at) if usable else None
