@@ -3,6 +3,7 @@ was lost, came back, appeared unasked or was stored twice, and what the clients 
 (failures, the longest stretch without a success, p99 after the fault and after the heal, time to
 notice). docs/faults.md tells how each figure is defined."""
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -96,9 +97,9 @@ def check(history, api, redis=None, faults=(), *, window=WINDOW, slow=SLOW):
     _anomalies(run, operations, ours)
     _availability(run, operations, -math.inf, math.inf)
     faults = sorted(faults, key=lambda f: f.start)
-    starts = [f.start for f in faults[1:]] + [math.inf]
-    scopes = [(f, -math.inf if i == 0 else f.start, following) for i, (f, following) in enumerate(zip(faults, starts))]
-    findings = [_scope(run, operations, f, lo, hi, window, slow) for f, lo, hi in scopes]
+    bounds = [-math.inf, *(f.start for f in faults[1:]), math.inf] if faults else []
+    spans = itertools.pairwise(bounds)  # a fault's span: from its start to the next one's
+    findings = [_scope(run, operations, f, lo, hi, window, slow) for f, (lo, hi) in zip(faults, spans, strict=True)]
     return Verdict(run, findings, _disagreements(listed, stored))
 
 
@@ -109,42 +110,42 @@ def _records(source):
 
 def _anomalies(findings, operations, final):
     """The whole run's anomalies, each at the invocation of the operation it concerns."""
-    present = {r["id"] for r in final}
     by_marker = defaultdict(list)
     for record in final:
         by_marker[record["name"]].append(record["id"])
-    deletes = defaultdict(list)
-    for operation in operations:
-        if operation.kind == DELETE:
-            deletes[operation.record].append(operation)
-    creates = defaultdict(list)
+    present = {r["id"] for r in final}
+    creates, deletes = defaultdict(list), defaultdict(list)
     for operation in operations:
         if operation.kind == CREATE:
             creates[operation.marker].append(operation)
-
+        elif operation.kind == DELETE:
+            deletes[operation.record].append(operation)
     for marker, attempts in creates.items():
-        first, ids = attempts[0], by_marker.pop(marker, [])
-        outcomes = {a.outcome for a in attempts}
-        acknowledged = {a.record for a in attempts if a.outcome == OK and a.record}
-        if len(set(ids) | acknowledged) > 1:
-            findings.duplicated.append(Anomaly(first.invoked, f"{marker} stored as {sorted(set(ids) | acknowledged)}"))
-        if OK in outcomes:
-            for record in acknowledged or {None}:
-                gone = not ids if record is None else record not in present
-                if gone and not any(d.outcome in (OK, UNKNOWN) for d in deletes.get(record, ())):
-                    findings.lost.append(Anomaly(first.invoked, f"{marker} ({record}) was acknowledged, is gone"))
-        elif ids and UNKNOWN in outcomes:
-            findings.recovered.append(Anomaly(first.invoked, f"{marker} ({', '.join(ids)}) took effect"))
-        elif ids:
-            findings.unexpected.append(Anomaly(first.invoked, f"{marker} ({', '.join(ids)}) exists, its create failed"))
+        _check_create(findings, marker, attempts, by_marker.pop(marker, []), present, deletes)
     for marker, ids in by_marker.items():
         findings.unexpected.append(Anomaly(None, f"{marker} ({', '.join(ids)}) exists, nobody created it"))
-
     for record, attempts in deletes.items():
         done = [d for d in attempts if d.outcome == OK]
         if done and record in present:
             findings.resurrected.append(Anomaly(done[0].invoked, f"{record} was deleted, is back"))
     _missing_reads(findings, operations, deletes)
+
+
+def _check_create(findings, marker, attempts, ids, present, deletes):
+    """The create requests carrying `marker` against the records found with it (`ids`)."""
+    first, outcomes = attempts[0], {a.outcome for a in attempts}
+    acknowledged = {a.record for a in attempts if a.outcome == OK and a.record}
+    if len(set(ids) | acknowledged) > 1:
+        findings.duplicated.append(Anomaly(first.invoked, f"{marker} stored as {sorted(set(ids) | acknowledged)}"))
+    if OK in outcomes:
+        for record in acknowledged or {None}:  # None: acknowledged, its id unknown; the marker tells
+            gone = not ids if record is None else record not in present
+            if gone and not any(d.outcome in (OK, UNKNOWN) for d in deletes.get(record, ())):
+                findings.lost.append(Anomaly(first.invoked, f"{marker} ({record}) was acknowledged, is gone"))
+    elif ids and UNKNOWN in outcomes:
+        findings.recovered.append(Anomaly(first.invoked, f"{marker} ({', '.join(ids)}) took effect"))
+    elif ids:
+        findings.unexpected.append(Anomaly(first.invoked, f"{marker} ({', '.join(ids)}) exists, its create failed"))
 
 
 def _missing_reads(findings, operations, deletes):
@@ -188,7 +189,7 @@ def _availability(findings, operations, lo, hi):
     end = min(hi, max(o.completed if o.completed is not None else o.invoked for o in operations))
     successes = sorted(o.completed for o in operations if o.outcome == OK and begin <= o.completed <= end)
     edges = [begin, *successes, end]
-    findings.longest_gap = max((b - a for a, b in zip(edges, edges[1:])), default=0.0)
+    findings.longest_gap = max((b - a for a, b in itertools.pairwise(edges)), default=0.0)
 
 
 def _notice(operations, start, heal, slow):
