@@ -1,7 +1,7 @@
 """The checker of a history (drills/history.py) against the records read back after the run: what
 was lost, came back, appeared unasked or was stored twice, and what the clients saw of each fault
 (failures, the longest stretch without a success, p99 after the fault and after the heal, time to
-notice). docs/faults.md tells how each figure is defined."""
+notice). docs/checker.md defines each figure."""
 
 import itertools
 import math
