@@ -13,15 +13,9 @@ import time
 import uuid
 
 from devstack.http import Client
+from drills.checker import p99 as percentile_99
 from drills.report import Report
 from drills.scenarios import _run_threads, _walk
-
-
-def _p99(values):
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 class _Traffic:
@@ -154,7 +148,7 @@ def broker_node_loss(
             report.fail(outcome.describe())
     for number, killed_at in kills:
         after = [o.elapsed for started, o in outcomes if killed_at <= started < killed_at + window]
-        p99 = _p99(after)
+        p99 = percentile_99(after) or 0.0
         report.stats[f"kill {number}"] = (
             f"{len(after)} requests in {window:g}s, p99 {p99:.3f}s, max {max(after, default=0):.3f}s"
         )
