@@ -3,31 +3,12 @@ would have written them, so the benchmark can measure how per-request cost grows
 
     python -m bench.bulk_load --redis-uri redis://127.0.0.1:6379/0 --prefix bench-x: --count 1000000
 
-Every record is made by the services' own code: `AirportsService.create` and `TripsService.create`
-(validation, ids, timestamps, the record's shape, the trip's holds on its airports) run in this
-process with nameko's `worker_factory`, as `bench.record_memory` runs them, but behind stand-ins
-for the stores (`AirportWrites`, `TripWrites`) that collect what the stores' Lua scripts would
-write instead of running one script per record. The loader then writes it with plain commands,
-many records per command (MSET, ZADD, SADD, HSET), pipelined in batches, under the stores' own
-key names (`AirportStore.keys`, `TripStore.keys`). What the scripts leave behind, and so what is
-written (workers/airports/storage.py, workers/trips/storage.py):
-
-    airports  record:<id> (JSON), index (id scored by its sequence), seq (the last sequence),
-              iata:<CODE> (with --iata), holders:<id> (the trips holding it: hold_airports)
-    trips     record:<id>, index, seq, by_airport:<from> and by_airport:<to> (scored by the trip's
-              sequence), holds (trip id -> JSON list of its airports, read when its holds are
-              released), causes (only with tracing on)
-
-Not written, as nothing stays of it or it expires: `unconfirmed` (a create takes the trip out of it
-again), idempotency entries (kept an hour by a create without a key). Sequences are reserved with
-INCRBY, so records already under the prefix keep theirs and the loaded ones come after them.
-
-One airport is "busy": it gets `busy_trips` of the trips (default 100,000 when there are at least
-100,000 trips, else a tenth), spread evenly through the sequence and alternately from and to it,
-the other end cycling through the other airports; the remaining trips join pairs of other airports
-(each to the next), so every other airport carries about two. The result names what the scenarios
-need: a sample of airport ids, the busy airport, and cursors (`encode_cursor` with the stores'
-scopes) for a page in the middle of /airports and of /trips?airport=<busy>.
+The services' own `create` methods make every record (nameko's `worker_factory`, stores replaced
+by collecting stand-ins); the loader writes what the stores' Lua scripts would have written with
+plain pipelined commands, many records each, under the stores' own key names. One airport is
+"busy" (`busy_trips` of the trips). The result names a sample of airport ids, the busy airport,
+and cursors for a page in the middle of /airports and of /trips?airport=<busy>. Which keys are
+written, which are not, and how the trips are spread: docs/design.md, "Bulk load".
 """
 
 import argparse

@@ -3,10 +3,10 @@ prefix of their own, and everything removed again when the run ends.
 
 Targets:
 
-    asgi      uvicorn gateway.asgi:app --loop uvloop --http httptools --no-access-log
-    wsgi      gunicorn [-c gateway/gunicorn.conf.py] -k gthread --threads T -w W gateway.wsgi:app,
-              RPC_POOL_SIZE=T by default (one ClusterRpcProxy per thread, so no thread ever waits for
-              a proxy)
+    asgi      uvicorn gateway.asgi:app as devstack/gateways.py writes it (uvloop, the gateway's
+              BoundedHttpProtocol, no uvicorn access log)
+    wsgi      uvicorn gateway.wsgi_asgi:app the same way, THREADS=T, RPC_POOL_SIZE=T by default (one
+              ClusterRpcProxy per thread, so no thread ever waits for a proxy)
     baseline  nameko run bench.baseline_gateway: the article's design (an @http gateway with RpcProxy)
               on the project's routes, lists and trip creates included, with a status per typed error
     article   nameko run bench.article_gateway: the article's gateway, rebuilt route for route, on its own routes
@@ -14,7 +14,7 @@ Targets:
     flask     gunicorn -k gthread --threads T -w W bench.peers.flask_gateway:app: Flask with
               flask_nameko's FlaskPooledClusterRpcProxy (the article's advice), T proxies by default
               (NAMEKO_INITIAL_CONNECTIONS = NAMEKO_MAX_CONNECTIONS, all made at start)
-    fastapi   uvicorn bench.peers.fastapi_gateway:app with the asgi flags but uvicorn's access log:
+    fastapi   uvicorn bench.peers.fastapi_gateway:app, uvicorn's httptools and access log:
               FastAPI with nameko-devex's queue of ClusterRpcProxy instances, sync endpoints in a
               threadpool of T threads, T proxies by default (RPC_POOL_SIZE)
     reference uvicorn bench.reference_gateway:app with the asgi flags: Falcon reading Redis directly,
@@ -22,13 +22,8 @@ Targets:
 
 or any name given a URL (`--url asgi=http://host:8000`): then nothing is started for it.
 
-The gateways and workers run as shipped (logging at INFO, the access log on); --gateway-env and
---worker-env LOG_LEVEL=WARNING measure the tuned variant, and the report names the level. The peers
-log as their servers ship: gunicorn's error log at INFO and no access log (flask), uvicorn's log at
-INFO with an access line per request (fastapi); --gateway-env LOG_LEVEL=WARNING becomes their
-server's --log-level warning. The article's gateway logs as `nameko run` does without a LOGGING
-section, at INFO with eventlet's access line per request (--gateway-env LOG_LEVEL sets one); the
-baseline at WARNING.
+Everything logs as shipped (INFO); --gateway-env and --worker-env LOG_LEVEL=WARNING measure the
+tuned variant. How each target logs: docs/design.md, "Benchmark targets".
 """
 
 import shutil

@@ -18,13 +18,9 @@ FORMAT = with_trace_ids("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(m
 
 
 class LoopBatchingHandler(logging.StreamHandler):
-    """A StreamHandler whose lines, when logged on a thread running an event loop (the ASGI
-    gateway), go out together in one write at the end of the loop's turn instead of a write and a
-    flush each; lines logged on other threads (the WSGI servers' workers, start-up) are written at
-    once, as StreamHandler does. Measured, this alone saved little of what a line cost (BENCHMARKS.md,
-    "Logging at INFO"); it keeps AccessLog's hand-over a list append. The lines of one turn wait for
-    its end, well under a millisecond; a process killed mid-turn loses them, as a buffered stream
-    would. `flush()` (and so logging's shutdown) writes them too."""
+    """A StreamHandler that writes the lines of one event-loop turn in one write at the turn's end
+    (the ASGI gateway), and other threads' lines at once. `flush()` writes pending lines too. What
+    it saves and what a crash loses: docs/design.md, "Gateway logging"."""
 
     def __init__(self, stream=None):
         super().__init__(stream)
@@ -80,14 +76,10 @@ class RequestIdFilter(logging.Filter):
 
 class AccessLog:
     """The one line per request (`gateway.access`, INFO): "<time> INFO gateway.access [<request id>]
-    <method> <uri> <status> <ms>ms", as the gateway's handler formats and masks any record.
+    <method> <uri> <status> <ms>ms", formatted and masked as the gateway's handler would.
 
-    In the default text format, with tracing off, the line is built here in one step and handed to
-    the handler, not through a LogRecord: measured, logging's machinery per record (the record, the
-    caller lookup, two filters, the formatter) cost the ASGI gateway about 30 µs a request, a
-    fifth of its CPU, against the 10 % the default configuration may cost (BENCHMARKS.md, "Logging at
-    INFO"). The line is the same (a test compares the two). In JSON, with tracing on (the trace
-    ids), or with handlers of someone else's, it goes through logging as any record."""
+    In the plain format with tracing off the line is built here and handed to the handler, skipping
+    logging's per-record work (why: docs/design.md, "Gateway logging"); otherwise it is a record."""
 
     def __init__(self):
         self.logger = logging.getLogger("gateway.access")

@@ -1,32 +1,16 @@
-"""nameko-devex's gateway design (github.com/gitricko/nameko-devex, gateapi/: "FastAPI integration
-with nameko (replacing gateway/nameko http)", PR #7, 2021): FastAPI with a module-level pool of
-started nameko ClusterRpcProxy instances in a queue.Queue (its gateapi/api/dependencies.py,
-after nameko PR #357), handed to the endpoints by a yield dependency (`Depends(get_rpc)`); the
-endpoints are plain `def`s, which FastAPI runs in its threadpool, and each call borrows a proxy
-with `with rpc.next() as nameko:` and puts it back after.
+"""nameko-devex's gateway design (github.com/gitricko/nameko-devex, gateapi/, PR #7, 2021): FastAPI
+with a module-level pool of started nameko ClusterRpcProxy instances in a queue.Queue, handed to
+plain `def` endpoints (run in FastAPI's threadpool) by a yield dependency (`Depends(get_rpc)`);
+each call borrows a proxy with `with rpc.next() as nameko:` and puts it back after.
 
-What differs from nameko-devex, and why:
+It differs from nameko-devex where nameko 2 or FastAPI's documented ways ask it to: the pool in a
+lifespan handler, settings from the environment (AMQP_URI, RPC_POOL_SIZE, THREADS), errors through
+exception handlers (docs/design.md, "The FastAPI peer"). Run (bench/targets.py does):
 
-* nameko 2.14 here, nameko 3 there: its `ClusterRpcClient(uri=..., timeout=...)` is nameko 2's
-  `ClusterRpcProxy({"AMQP_URI": ...}, timeout=...)`, the same object (started, it is the cluster
-  proxy the endpoints call).
-* the pool is started and stopped in a lifespan handler (FastAPI's documented way; nameko-devex
-  starts it at import and stops it in `@app.on_event("shutdown")`, which FastAPI now deprecates),
-  which also sets the threadpool's size (Starlette's documented `total_tokens` of anyio's
-  default limiter; 40 otherwise) so that it equals the pool's, as our wsgi target's threads do.
-* the settings come from the environment (nameko-devex reads a config.yml with nameko's config):
-  AMQP_URI, RPC_POOL_SIZE (proxies; nameko-devex's default is 2) and THREADS (the threadpool).
-* the workers' typed errors become statuses through exception handlers (FastAPI's documented
-  way; nameko-devex catches them per endpoint and raises HTTPException), with the baseline's
-  table; a body the request models reject is 400, as the baseline answers it (FastAPI's 422 is
-  the workers' validation status here). No response_model: the workers' JSON is returned as is.
-
-Run (the harness does this: bench/targets.py, with devstack.gateways.uvicorn_command's flags):
-
-    AMQP_URI=amqp://guest:guest@127.0.0.1:5672/ RPC_POOL_SIZE=16 THREADS=16 \\
+    AMQP_URI=amqp://guest:guest@127.0.0.1:5672/ RPC_POOL_SIZE=16 THREADS=16 \
     uvicorn bench.peers.fastapi_gateway:app --port 8004 --loop uvloop --http httptools
 
-Logging is what uvicorn ships: its log at INFO with an access line per request (`uvicorn.access`).
+It logs as uvicorn ships: INFO, with an access line per request (`uvicorn.access`).
 """
 
 import os

@@ -1,29 +1,15 @@
 """The real services inside the test process, behind the gateway's two RPC interfaces: the fast tier.
 
-`InProcessServices` runs airports_service, trips_service and greeting_service as
-`nameko.testing.services.worker_factory` workers on a real Redis, one worker per call, with the
-dependencies `nameko run` would inject (the store, the call context, the config, trips_service's
-proxy to airports_service). What happens to a call between the gateway and a service's method is
-what the workers' `rpc` entrypoint and nameko do on the wire, done here without the wire:
+`InProcessServices` runs airports_service, trips_service and greeting_service as nameko
+`worker_factory` workers on a real Redis, one worker per call, with the dependencies `nameko run`
+would inject, and does to each call what the `rpc` entrypoint and nameko do on the wire: kwargs
+through JSON, unknown services and methods refused, a fresh correlation id per call, the workers'
+own reply body decoded as the clients decode it. `InProcessRpc` (the WSGI app's ProxyPool) and
+`AsyncInProcessRpc` (the ASGI app's AsyncRpcClient) put that behind each app's `rpc=` seam. No
+AMQP connection is opened.
 
-* the kwargs go through JSON (orjson, as both clients and the workers encode them);
-* an unknown service is refused as the broker refuses it (no queue), an unknown method and a
-  wrong signature as nameko's consumer refuses them (MethodNotFound, IncorrectSignature);
-* each call has a fresh AMQP correlation id (the workers' `delivery_id`, on which idempotency
-  keys are claimed) and the caller's request id, as the real clients send them; trips_service's
-  calls to airports_service get a fresh correlation id of their own and pass the request id on,
-  as nameko's RpcProxy does;
-* the reply is the workers' own reply body (`workers.runtime.replies.reply_body`, after the
-  entrypoint's `as_wire_error`), decoded as the clients decode it (nameko's `deserialize`), so the
-  typed errors of schemas/errors.py come back as themselves and anything else as RemoteError.
-
-`InProcessRpc` (the WSGI app's ProxyPool) and `AsyncInProcessRpc` (the ASGI app's AsyncRpcClient)
-put that behind the interface each app's runner uses, for the factories' `rpc=` seam. Nothing
-here opens an AMQP connection, so the fast tier runs with no broker at all.
-
-What it cannot tell you: anything about the wire itself (timeouts, a lost broker, redelivery,
-overload, reply writes), the `release_holds` timer, and nameko's container (`max_workers`, its
-extensions' lifecycle). The integration tier covers those on the real broker.
+It cannot tell you anything about the wire itself, the `release_holds` timer or nameko's
+container: the integration tier covers those (docs/design.md, "The fast tier's in-process services").
 """
 
 import asyncio

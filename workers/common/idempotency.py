@@ -1,38 +1,22 @@
-"""Idempotent writes (creates, and changes): the same key and input give the first result and
-write nothing more.
+"""Idempotent writes (creates, changes, deletes): the same key and input give the first result
+and write nothing more.
 
-A write runs in two steps:
-
-1. `begin` claims the key with a *pending* entry holding a fingerprint of the input,
-   the caller's delivery id (the AMQP correlation id) and a fresh attempt token.
-2. The service's own write script stores the record and, in the same atomic
-   script, turns the entry into *done* with the result, after checking with
-   `GUARD_LUA` that the attempt still owns the key.
-
-What `begin` finds decides the outcome:
+`begin` claims the key with a *pending* entry (a fingerprint of the input, the caller's delivery
+id, a fresh attempt token); the service's own write script stores the record and, in the same
+script, turns the entry *done* with the result if `GUARD_LUA` finds the attempt still owns the
+key. What `begin` finds decides the outcome:
 
 * nothing: a new attempt;
-* done, same input: the first result is returned (a retry, or a redelivery);
-* any entry with another input: `IdempotencyKeyReused`;
-* pending, same delivery id: nameko redelivered this very call because the worker
-  that had it died, or the gateway republished it after losing its broker connection;
-  the new attempt takes the key over (a new token, so the old attempt, should it still
-  be alive, can no longer commit, and sends no reply: `Superseded`). Except a copy for
-  the same reply queue that is not a redelivery (the ASGI gateway sends a republished
-  call again while it has no answer): the first run is alive and answers that queue,
-  so the copy stays silent (`Duplicate`) rather than start over;
-* pending, another delivery id: a concurrent duplicate, `IdempotencyKeyInUse`.
+* done, same input: the first result (a retry, or a redelivery);
+* another input: `IdempotencyKeyReused`;
+* pending, same delivery id: a redelivery or a republish takes the key over (the old attempt
+  becomes `Superseded`), except a copy for the same reply queue that is not a redelivery
+  (`Duplicate`: the first run answers);
+* pending, another delivery id: `IdempotencyKeyInUse`.
 
-Without an explicit key the delivery id itself is the key, which makes every write
-safe against nameko's at-least-once redelivery.
-
-Deletes have the same problem the other way round: a delete run again under the same delivery
-id (redelivered by nameko, or republished by the gateway after it lost its broker connection)
-would find nothing and answer 404 although the first run deleted. So a delete leaves a marker
-under its delivery id, in the same script that deletes (`DELETED_LUA`), kept as long as implicit
-create keys; a run that finds the record gone and the marker naming it answers as the first did.
-A pending entry expires after the lease, so a key is never stuck after a crash.
-A failed attempt gives the key back at once (`abandon`): errors are not replayed.
+Without an explicit key the delivery id is the key. A delete leaves a marker under its delivery
+id (`DELETED_LUA`) so that running it again answers as the first run did. Why each case, and the
+leases: docs/design.md, "Idempotency in the workers".
 """
 
 import hashlib

@@ -16,11 +16,10 @@
     idempotency:*        see workers.common.idempotency
     deleted:*            what a delete call deleted, by delivery id (workers.common.idempotency)
 
-A holder is a trip's id (the holds its create took) or `<trip id>.<change id>` (the holds a change
-of its airports took: schemas/fields.py). `unconfirmed` and `releasing` form an outbox: a hold is
-promised before it is taken, and a release is queued in the same script that deletes the trip or
-moves it to new holds, so a crash at any point leaves work that `due_releases` hands out again.
-Multi-key writes are Lua scripts: whole or nothing.
+A holder is a trip's id (its create's holds) or `<trip id>.<change id>` (a change's holds:
+schemas/fields.py). `unconfirmed` and `releasing` form an outbox, so a crash leaves work that
+`due_releases` hands out again (docs/design.md, "The trips' holds outbox"). Multi-key writes are
+Lua scripts: whole or nothing.
 """
 
 from workers.common.idempotency import DELETED_LUA, GUARD_LUA, Idempotency
