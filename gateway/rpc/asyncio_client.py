@@ -5,7 +5,7 @@ correlation id. Calls go on the first link that is up; the others stand by, conn
 nodes of AMQP_URI (`uri1;uri2;uri3`). A call whose link is lost, or whose node goes silent
 (node_watch.py notices within about 2 s), is published again with the same correlation id, and
 the workers answer a repeated correlation id as its first run did. Every way a call can end, and
-what each costs, is in docs/design.md, "The ASGI RPC client".
+what each costs, is in docs/design.md, "Every way a call ends".
 
 Requests on the `nameko-rpc` topic exchange with routing key `<service>.<method>`, JSON
 `{"args", "kwargs"}`, context in `nameko.*` headers; replies `{"result", "error"}`, errors rebuilt
