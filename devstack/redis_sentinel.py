@@ -146,6 +146,8 @@ def data_settings(port, password=None, replica_of=None, durable=True, host=HOST)
     """A data node on host:port: AOF with fsync every second (as the compose file runs Redis), fast
     resyncs. `replica_of`: the primary's port on HOST, or its (host, port)."""
     settings = [("bind", host), ("port", port), ("save", "")]
+    if host != HOST:  # a host of its own (devstack.netns): its peers are not on loopback
+        settings.append(("protected-mode", "no"))
     if durable:
         settings += [("appendonly", "yes"), ("appendfsync", "everysec")]
     # A replica that comes back syncs at once rather than after the default 5 s of waiting for others.
