@@ -29,7 +29,7 @@ from devstack.isolation import clean_environment
 from devstack.layout import SERVICE_NAMES
 from devstack.netfaults import NetFaults
 from devstack.netns import HostNet, namespace
-from devstack.processes import ROOT, wait_for_services
+from devstack.processes import ROOT, alive, wait_for_services
 from devstack.rabbitmq_cluster import RabbitCluster, RabbitNode
 from devstack.redis_sentinel import RedisSentinelSet
 from devstack.stack import Stack, Started
@@ -106,6 +106,13 @@ class HostStack(Started):
             **{key: str(value) for key, value in (gateway_extra or {}).items()},
         }
         self.stack = None
+
+    @classmethod
+    def attach(cls, directory, **options):
+        """The HostStack another process started in `directory` (for `status`): its nodes as they run."""
+        made = cls(directory, **options)
+        made.redis = RedisSentinelSet.attach(made.dir / "redis")
+        return made
 
     # -- addresses ----------------------------------------------------------------------------
 
@@ -209,11 +216,7 @@ def _read_state(directory):
 
 
 def _alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except (OSError, TypeError):
-        return False
+    return pid is not None and alive(pid)  # a zombie (killed, not yet reaped) is not
 
 
 def serve(directory, down_after_ms):
@@ -294,7 +297,7 @@ def status(directory):
         left = HostNet().status()
         print(f"down{' (hosts left by a dead run: scripts/hosts down removes them)' if left else ''}")
         return 1
-    hosts = HostStack(directory, down_after_ms=state["down_after_ms"])
+    hosts = HostStack.attach(directory, down_after_ms=state["down_after_ms"])
     print(json.dumps(hosts.status(), indent=2))
     _print_addresses(state)
     return 0
