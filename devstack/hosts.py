@@ -17,19 +17,16 @@ uses addresses. Every file and log lands in `directory`. Run as root.
 import argparse
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
+from devstack import supervisor
 from devstack.isolation import clean_environment
 from devstack.layout import SERVICE_NAMES
 from devstack.netfaults import NetFaults
 from devstack.netns import HostNet, namespace
-from devstack.processes import ROOT, alive, wait_for_services
+from devstack.processes import ROOT, wait_for_services
 from devstack.rabbitmq_cluster import RabbitCluster, RabbitNode
 from devstack.redis_sentinel import RedisSentinelSet
 from devstack.stack import Stack, Started
@@ -41,7 +38,6 @@ VHOST = "travel"
 AMQP_PORT, DIST_PORT, GATEWAY_PORT = 5672, 25672, 8000
 RABBIT_CONFIG = ("cluster_partition_handling = pause_minority", "net_ticktime = 10")
 DEFAULT_DIR = ROOT / ".run" / "hosts"
-STATE = "state.json"
 
 
 class HostStack(Started):
@@ -208,28 +204,14 @@ class HostStack(Started):
 # -- python -m devstack.hosts up|down|status --------------------------------------------------
 
 
-def _read_state(directory):
-    try:
-        return json.loads((directory / STATE).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid):
-    return pid is not None and alive(pid)  # a zombie (killed, not yet reaped) is not
-
-
 def serve(directory, down_after_ms):
     """The supervisor: start the hosts, write the state, wait for SIGTERM, stop everything."""
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping = supervisor.stop_requested()
     state = {"supervisor": os.getpid(), "ready": False, "down_after_ms": down_after_ms}
     started = time.monotonic()
     try:
         with HostStack(directory, down_after_ms=down_after_ms) as hosts:
             state.update(
-                ready=True,
                 boot_seconds=round(time.monotonic() - started, 1),
                 gateway_urls=hosts.gateway_urls,
                 amqp_uri=hosts.amqp_uri(by_address=True),
@@ -237,36 +219,18 @@ def serve(directory, down_after_ms):
                 worker_amqp_uri=hosts.amqp_uri(),
                 worker_redis_uri=hosts.redis_uri(),
             )
-            (directory / STATE).write_text(json.dumps(state, indent=2))
-            while not stopping.wait(1):
-                pass
+            supervisor.serve_until_stopped(directory, state, stopping)
     except BaseException as exc:
-        state["error"] = f"{type(exc).__name__}: {exc}"
-        (directory / STATE).write_text(json.dumps(state, indent=2))
+        supervisor.record_failure(directory, state, exc)
         raise
     finally:
         if not state.get("error"):
-            (directory / STATE).unlink(missing_ok=True)
+            (directory / supervisor.STATE).unlink(missing_ok=True)
 
 
 def up(directory, down_after_ms, timeout=400):
-    state = _read_state(directory)
-    if not (state and _alive(state.get("supervisor"))):
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        log = open(directory / "supervisor.log", "w")  # the supervisor keeps it open
-        argv = [sys.executable, "-m", "devstack.hosts", "_serve", "--dir", str(directory)]
-        argv += ["--down-after-ms", str(down_after_ms)]
-        subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-        print(f"starting the hosts in {directory} ...", file=sys.stderr)
-        deadline = time.monotonic() + timeout
-        while not ((state := _read_state(directory)) and (state.get("ready") or state.get("error"))):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"not up within {timeout}s; see {directory / 'supervisor.log'}")
-            time.sleep(0.5)
-        if state.get("error"):
-            raise SystemExit(f"could not start: {state['error']} (see {directory / 'supervisor.log'})")
-        print(f"up in {state['boot_seconds']} s", file=sys.stderr)
+    state = supervisor.launch("devstack.hosts", directory, ["--down-after-ms", down_after_ms], "the hosts", timeout)
+    print(f"up in {state['boot_seconds']} s", file=sys.stderr)
     _print_addresses(state)
 
 
@@ -279,21 +243,15 @@ def _print_addresses(state):
 
 def down(directory):
     """Ask the supervisor to stop; if it is gone (a crash), remove what it left, by name."""
-    state = _read_state(directory) or {}
-    pid = state.get("supervisor")
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 120
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
+    supervisor.stop(supervisor.read_state(directory))
     HostNet().down()
-    (directory / STATE).unlink(missing_ok=True)
+    (directory / supervisor.STATE).unlink(missing_ok=True)
     print("down", file=sys.stderr)
 
 
 def status(directory):
-    state = _read_state(directory)
-    if not state or not _alive(state.get("supervisor")):
+    state = supervisor.read_state(directory)
+    if not supervisor.running(state):
         left = HostNet().status()
         print(f"down{' (hosts left by a dead run: scripts/hosts down removes them)' if left else ''}")
         return 1
@@ -310,15 +268,15 @@ def main(argv=None):
     parser.add_argument("--down-after-ms", type=int, default=5000, help="Sentinel's down-after-milliseconds")
     args = parser.parse_args(argv)
     directory = args.dir.resolve()
-    if args.command == "_serve":
-        serve(directory, args.down_after_ms)
-    elif args.command == "up":
-        up(directory, args.down_after_ms)
-    elif args.command == "down":
-        down(directory)
-    else:
-        return status(directory)
-    return 0
+    return supervisor.dispatch(
+        args.command,
+        {
+            "_serve": lambda: serve(directory, args.down_after_ms),
+            "up": lambda: up(directory, args.down_after_ms),
+            "down": lambda: down(directory),
+            "status": lambda: status(directory),
+        },
+    )
 
 
 if __name__ == "__main__":
