@@ -8,12 +8,6 @@ import shutil
 import pytest
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/faults/" in str(item.path).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.faults)
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _as_root_with_the_tools():
     """Namespaces need root; iptables comes from scripts/test --faults (ensure_commands)."""

@@ -13,6 +13,8 @@ import pytest
 from devstack.hosts import HostStack
 from devstack.http import Client
 
+pytestmark = pytest.mark.faults
+
 
 @pytest.fixture(scope="module")
 def hosts():

@@ -17,6 +17,8 @@ from devstack.netfaults import FAULT_TAG, NetFaults
 from devstack.netns import HostNet
 from devstack.processes import ROOT
 
+pytestmark = pytest.mark.faults
+
 PROBE = Path(__file__).with_name("netprobe.py")
 SINK_PORT, UDP_PORT = 7000, 7001
 HOSTS = ["h1", "h2", "h3"]
