@@ -175,6 +175,12 @@ class HostStack(Started):
         name = self.redis.primary()
         return self.redis_hosts.get(name)
 
+    def restart_redis(self, host, sentinel=False):
+        """Start `host`'s Redis data node (as a replica of the current primary) or its sentinel
+        again, after a kill."""
+        processes = self.redis.sentinels if sentinel else self.redis.nodes
+        self.redis.restart(self._redis_name(host, processes))
+
     def redis_pid(self, host):
         return self._redis_process(host, self.redis.nodes).pid
 
@@ -182,7 +188,10 @@ class HostStack(Started):
         return self._redis_process(host, self.redis.sentinels).pid
 
     def _redis_process(self, host, processes):
-        return next(process for name, process in processes.items() if self.redis_hosts[name] == host)
+        return processes[self._redis_name(host, processes)]
+
+    def _redis_name(self, host, processes):
+        return next(name for name in processes if self.redis_hosts[name] == host)
 
     def status(self):
         """What runs where, for `scripts/hosts status` and a drill's report."""
