@@ -171,9 +171,14 @@ class HostStack(Started):
         self.rabbit_cluster.restart(NODE_HOSTS.index(host), timeout)
 
     def redis_primary(self):
-        """The host whose Redis node the sentinels call primary now (None if none answers)."""
-        name = self.redis.primary()
-        return self.redis_hosts.get(name)
+        """The host whose Redis node most sentinels call primary now (None while no two agree):
+        not the first sentinel's word, which may be a cut-off minority's."""
+        return self.redis_hosts.get(self.redis.primary(majority=True))
+
+    def redis_views(self):
+        """{sentinel's host: the host it calls primary}: each side's view, in a partition."""
+        views = self.redis.primaries()
+        return {self.redis_hosts[name]: self.redis_hosts.get(primary) for name, primary in views.items()}
 
     def restart_redis(self, host, sentinel=False):
         """Start `host`'s Redis data node (as a replica of the current primary) or its sentinel
@@ -203,6 +208,7 @@ class HostStack(Started):
             },
             "redis": {
                 "primary": self.redis_primary(),
+                "sentinel_views": self.redis_views(),
                 "pids": {self.redis_hosts[name]: p.pid for name, p in self.redis.nodes.items()},
                 "sentinel_pids": {self.redis_hosts[name]: p.pid for name, p in self.redis.sentinels.items()},
             },

@@ -288,19 +288,32 @@ class RedisSentinelSet:
 
     # -- faults -------------------------------------------------------------------------------
 
-    def primary(self):
-        """The data node the sentinels currently call primary (the first sentinel that answers)."""
+    def primary(self, majority=False):
+        """The data node the sentinels currently call primary: the first sentinel's that answers,
+        or with `majority` the one most of them name (None if no two agree: sentinels cut off
+        from the others, on the minority side of a partition, may still name the old one)."""
+        views = self.primaries(stop_at_first=not majority)
+        named = [name for name in views.values() if name is not None]
+        if not majority:
+            return named[0] if named else None
+        best = max(set(named), key=named.count, default=None)
+        return best if named.count(best) > len(self.sentinels) // 2 else None
+
+    def primaries(self, stop_at_first=False):
+        """{sentinel: the data node it calls primary, or None if it does not answer}."""
         by_address = {(node.host, node.port): name for name, node in self.nodes.items()}
-        for sentinel in self.sentinels.values():
+        views = {}
+        for name, sentinel in self.sentinels.items():
             try:
                 address = self._sentinel_client(sentinel).execute_command(
                     "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service_name
                 )
             except (redis.ConnectionError, redis.TimeoutError):
-                continue
-            if address:
-                return by_address.get((_text(address[0]), int(address[1])))
-        return None
+                address = None
+            views[name] = by_address.get((_text(address[0]), int(address[1]))) if address else None
+            if stop_at_first and views[name] is not None:
+                break
+        return views
 
     def kill_primary(self):
         """kill -9 the current primary; its name."""

@@ -3,6 +3,7 @@
 
 import os
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -87,3 +88,48 @@ def test_a_killed_rabbitmq_node_restarts_with_its_new_pid(hosts):
     assert node.pid not in (None, old) and node.pid in hosts.net.pids("n3")
     assert hosts.rabbit_cluster.running_nodes() == ["rabbit@n1", "rabbit@n2", "rabbit@n3"]
     create_and_read_airport(hosts.gateway_urls["wsgi"])
+
+
+def test_a_node_host_cut_off_pauses_its_rabbitmq_node_and_loses_the_redis_primary_until_healed(hosts):
+    """The harness's point: a partition the nodes see. n1 cut off from every other host: its
+    RabbitMQ node, a minority, pauses (pause_minority: its port closes) once net_ticktime (10 s)
+    passes; the sentinels on n2 and n3 promote another Redis primary while n1's own sentinel, cut
+    off, still names n1. Healed, n1 rejoins with nothing restarted and every sentinel agrees."""
+    others = ["n2", "n3", *hosts.worker_hosts, *hosts.gateway_hosts.values()]
+    hosts.faults.partition("n1", others)
+    try:
+        seconds = times_until(
+            {
+                "n1 paused": lambda: not port_open(hosts.net.address("n1"), 5672),
+                "the Redis primary moved": lambda: hosts.redis_primary() not in ("n1", None),
+            },
+            timeout=40,
+        )
+        views = hosts.redis_views()
+        assert views["n1"] == "n1" and views["n2"] == views["n3"] != "n1", views
+    finally:
+        hosts.faults.heal()
+    print(", ".join(f"{event} after {after:.1f} s" for event, after in seconds.items()))
+    hosts.rabbit_cluster.wait_running(timeout=120)
+    times_until({"the sentinels agree": lambda: set(hosts.redis_views().values()) == {hosts.redis_primary()}}, 30)
+
+
+def port_open(address, port):
+    try:
+        socket.create_connection((address, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def times_until(conditions, timeout):
+    """{event: seconds from now until its condition first held}; fails if one does not within `timeout`."""
+    started, seen = time.monotonic(), {}
+    while len(seen) < len(conditions):
+        for event, condition in conditions.items():
+            if event not in seen and condition():
+                seen[event] = time.monotonic() - started
+        missing = set(conditions) - set(seen)
+        assert not missing or time.monotonic() - started < timeout, f"{missing}: not within {timeout} s"
+        time.sleep(0.2)
+    return seen
