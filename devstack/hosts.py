@@ -160,6 +160,7 @@ class HostStack(Started):
 
     def close(self):
         """Workers and gateways first (their logs flushed), then every process left on the hosts."""
+        self.faults.thaw_all()  # a frozen gateway would take its whole stop timeout
         if self.stack is not None:
             self.stack.close()
         self.net.down()

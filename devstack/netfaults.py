@@ -18,7 +18,7 @@ import os
 import re
 import signal
 
-from devstack.netns import INSIDE, delete_rules, iptables_rules, namespace, namespaces, sh
+from devstack.netns import INSIDE, delete_rules, iptables_rules, namespace, namespace_pids, namespaces, sh
 
 FAULT_TAG = "ntv-fault"
 QDISC_HANDLE = "213:"
@@ -106,6 +106,15 @@ class NetFaults:
 
     def thaw(self, *pids):
         self._signal(pids, signal.SIGCONT)
+
+    def thaw_all(self):
+        """SIGCONT to every process on every host: none is left frozen (a stop then is not stalled)."""
+        for host in namespaces():
+            for pid in namespace_pids(host):
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:  # exited since it was listed
+                    pass
 
     def kill(self, *pids):
         """SIGKILL: the kernel closes its sockets and the peers know at once."""
