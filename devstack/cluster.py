@@ -8,21 +8,16 @@ them), waits until they serve, and prints the AMQP_URI and REDIS_URI to use (`--
 `export` lines, for `eval`). `status` says what runs. Run as root or as the rabbitmq user."""
 
 import argparse
-import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
+from devstack import supervisor
+from devstack.processes import ROOT
 from devstack.rabbitmq_cluster import RabbitCluster
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = ROOT / ".run" / "cluster"
-STATE = "state.json"
 
 
 def _redis_set_class():
@@ -34,26 +29,9 @@ def _redis_set_class():
     return RedisSentinelSet
 
 
-def _read_state(directory):
-    try:
-        return json.loads((directory / STATE).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except (OSError, TypeError):
-        return False
-
-
 def serve(directory, ports, redis_port):
     """The supervisor: start everything, write the state, wait for SIGTERM, stop everything."""
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping = supervisor.stop_requested()
     state = {"supervisor": os.getpid(), "ready": False}
     cluster = RabbitCluster(3, ports=ports, base_dir=directory / "rabbitmq")
     redis_set = None
@@ -68,45 +46,22 @@ def serve(directory, ports, redis_port):
             redis_set = redis_class(str(directory / "redis"), primary_port=redis_port)
             redis_set.start()
             state["redis_uri"] = redis_set.uri
-        state["ready"] = True
-        (directory / STATE).write_text(json.dumps(state, indent=2))
-        while not stopping.wait(1):
-            pass
+        supervisor.serve_until_stopped(directory, state, stopping)
     except BaseException as exc:
-        state["error"] = f"{type(exc).__name__}: {exc}"
-        (directory / STATE).write_text(json.dumps(state, indent=2))
+        supervisor.record_failure(directory, state, exc)
         raise
     finally:
         if redis_set is not None:
             redis_set.stop()
         cluster.stop()
-        (directory / STATE).unlink(missing_ok=True)
+        (directory / supervisor.STATE).unlink(missing_ok=True)
 
 
 def up(directory, ports, redis_port, export, timeout=300):
-    state = _read_state(directory)
-    if not (state and _alive(state.get("supervisor"))):
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        directory.chmod(0o755)
-        log = open(directory / "supervisor.log", "w")  # the supervisor keeps it open
-        argv = [sys.executable, "-m", "devstack.cluster", "_serve", "--dir", str(directory)]
-        if ports:
-            argv += ["--ports", ",".join(map(str, ports))]
-        if redis_port:
-            argv += ["--redis-port", str(redis_port)]
-        subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-        print(f"starting 3 RabbitMQ nodes and the Redis set in {directory} ...", file=sys.stderr)
-        deadline = time.monotonic() + timeout
-        while True:
-            state = _read_state(directory)
-            if state and (state.get("ready") or state.get("error")):
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"not up within {timeout}s; see {directory / 'supervisor.log'}")
-            time.sleep(0.5)
-        if state.get("error"):
-            raise SystemExit(f"could not start: {state['error']} (see {directory / 'supervisor.log'})")
+    args = (["--ports", ",".join(map(str, ports))] if ports else []) + (
+        ["--redis-port", redis_port] if redis_port else []
+    )
+    state = supervisor.launch("devstack.cluster", directory, args, "3 RabbitMQ nodes and the Redis set", timeout)
     _print_uris(state, export)
 
 
@@ -121,25 +76,19 @@ def _print_uris(state, export):
 
 
 def down(directory):
-    state = _read_state(directory)
+    state = supervisor.read_state(directory)
     if not state:
         print("no cluster running here", file=sys.stderr)
         return
-    pid = state.get("supervisor")
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 120
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
-    else:  # the supervisor died (kill -9): stop the nodes it left
+    if not supervisor.stop(state):  # the supervisor died (kill -9): stop the nodes it left
         RabbitCluster.attach(state["rabbitmq"]).stop()
     shutil.rmtree(directory, ignore_errors=True)
     print("stopped", file=sys.stderr)
 
 
 def status(directory):
-    state = _read_state(directory)
-    if not state or not _alive(state.get("supervisor")):
+    state = supervisor.read_state(directory)
+    if not supervisor.running(state):
         print("down")
         return 1
     cluster = RabbitCluster.attach(state["rabbitmq"])
@@ -162,15 +111,15 @@ def main(argv=None):
     if ports and len(ports) != 3:
         parser.error("--ports takes three ports")
     directory = args.dir.resolve()
-    if args.command == "_serve":
-        serve(directory, ports, args.redis_port)
-    elif args.command == "up":
-        up(directory, ports, args.redis_port, args.export)
-    elif args.command == "down":
-        down(directory)
-    else:
-        return status(directory)
-    return 0
+    return supervisor.dispatch(
+        args.command,
+        {
+            "_serve": lambda: serve(directory, ports, args.redis_port),
+            "up": lambda: up(directory, ports, args.redis_port, args.export),
+            "down": lambda: down(directory),
+            "status": lambda: status(directory),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from devstack.isolation import free_port, wait_port
+from devstack.netns import in_netns
 
 START_TIMEOUT = 90  # seconds for a node to boot on a busy 2-core machine
 
@@ -39,12 +40,29 @@ class RabbitNode:
     """One node: its own name, AMQP port (and AMQPS port with `tls`, an object with `ca`, `cert`
     and `key` paths), Erlang distribution port and data directory (under `base_dir`, or a new
     temporary directory). start() boots it (again, after a stop or a kill, on the same data);
-    kill() is kill -9 of its Erlang VM, by the process id the node wrote."""
+    kill() is kill -9 of its Erlang VM, by the process id the node wrote.
 
-    def __init__(self, name=None, port=None, base_dir=None, tls=None, dist_port=None):
+    `netns`: the network namespace it runs in (devstack.netns), every command of it (the server
+    and the CLI tools) under `ip netns exec`, with an environment file of its own instead of the
+    machine's (which pins distribution to loopback); `host`: the address it is reached at.
+    `extra_config`: more rabbitmq.conf lines."""
+
+    def __init__(
+        self,
+        name=None,
+        port=None,
+        base_dir=None,
+        tls=None,
+        dist_port=None,
+        *,
+        netns=None,
+        host="127.0.0.1",
+        extra_config=(),
+    ):
         self.name = name or f"rabbit-node-{secrets.token_hex(4)}@localhost"
         self.port = port or free_port()
         self.dist_port = dist_port or free_port()
+        self.netns, self.host = netns, host
         self.tls = tls
         self.tls_port = free_port() if tls else None
         self._own_dir = base_dir is None
@@ -63,13 +81,16 @@ class RabbitNode:
                 "ssl_options.verify = verify_none",
                 "ssl_options.fail_if_no_peer_cert = false",
             ]
+        config += list(extra_config)
+        if netns:  # the machine's rabbitmq-env.conf is for its own node: NODENAME, loopback-only ERL_FLAGS
+            (self.dir / "rabbitmq-env.conf").write_text("# this node's own: nothing from the machine's file\n")
         (self.dir / "rabbitmq.conf").write_text("\n".join(config) + "\n")
         _chown_tree(self.dir)
         self.dir.chmod(0o755)
 
-    def uri_for(self, vhost="/", user="guest", password="guest", host="127.0.0.1"):
+    def uri_for(self, vhost="/", user="guest", password="guest", host=None):
         path = "" if vhost == "/" else vhost
-        return f"amqp://{user}:{password}@{host}:{self.port}/{path}"
+        return f"amqp://{user}:{password}@{host or self.host}:{self.port}/{path}"
 
     @property
     def uri(self):
@@ -80,8 +101,12 @@ class RabbitNode:
         return f"amqps://guest:guest@localhost:{self.tls_port}/"
 
     def env(self):
+        base = os.environ
+        if self.netns:
+            base = {k: v for k, v in base.items() if k not in ("ERL_FLAGS", "ERL_EPMD_ADDRESS")}
+            base["RABBITMQ_CONF_ENV_FILE"] = str(self.dir / "rabbitmq-env.conf")
         return {
-            **os.environ,
+            **base,
             "RABBITMQ_NODENAME": self.name,
             "RABBITMQ_NODE_PORT": str(self.port),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
@@ -95,7 +120,11 @@ class RabbitNode:
     def ctl(self, *args, timeout=120, check=True, tool="rabbitmqctl"):
         """`rabbitmqctl -n <this node> ...` (or another of the CLI tools): its output."""
         done = subprocess.run(
-            [tool, "-n", self.name, *args], env=self.env(), capture_output=True, text=True, timeout=timeout
+            in_netns(self.netns, [tool, "-n", self.name, *args]),
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and done.returncode:
             raise RuntimeError(f"{tool} {' '.join(args)} on {self.name}: {done.stderr.strip() or done.stdout}")
@@ -113,14 +142,16 @@ class RabbitNode:
     def launch(self):
         """Boot the node in the background; wait_started() waits for it."""
         (self.dir / "pid").unlink(missing_ok=True)
-        subprocess.run(["rabbitmq-server", "-detached"], env=self.env(), check=True, capture_output=True)
+        subprocess.run(
+            in_netns(self.netns, ["rabbitmq-server", "-detached"]), env=self.env(), check=True, capture_output=True
+        )
         return self
 
     def wait_started(self, timeout=START_TIMEOUT):
         try:
-            wait_port(self.port, timeout)
+            wait_port(self.port, timeout, host=self.host)
             if self.tls:
-                wait_port(self.tls_port, 30)
+                wait_port(self.tls_port, 30, host=self.host)
         except TimeoutError:
             raise RuntimeError(
                 f"RabbitMQ node {self.name} did not start in {timeout}s; its log is in {self.dir / 'log'}"
@@ -153,7 +184,7 @@ class RabbitNode:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and self.pid is not None:
             time.sleep(0.05)
-        wait_port(self.port, 15, up=False)
+        wait_port(self.port, 15, up=False, host=self.host)
 
     def stop(self, timeout=60):
         """A clean stop (rabbitmqctl stop); kill -9 if it does not go in time."""
@@ -161,7 +192,7 @@ class RabbitNode:
             return
         try:
             self.ctl("stop", timeout=timeout, check=False)
-            wait_port(self.port, 30, up=False)
+            wait_port(self.port, 30, up=False, host=self.host)
         except (subprocess.TimeoutExpired, TimeoutError):
             self.kill()
 
@@ -174,9 +205,12 @@ class RabbitNode:
 class RabbitCluster:
     """`size` RabbitNodes joined into one cluster, with `vhost` (default queue type quorum) on which
     guest may do everything. `ports`: their AMQP ports (free ones by default). `base_dir`: where
-    their data lives (a new temporary directory by default, removed by stop())."""
+    their data lives (a new temporary directory by default, removed by stop()). `nodes`: RabbitNodes
+    made by the caller (nodes on hosts of their own, say) instead of `size` new ones."""
 
-    def __init__(self, size=3, ports=None, base_dir=None, vhost="travel", prefix=None, dist_ports=None):
+    def __init__(self, size=3, ports=None, base_dir=None, vhost="travel", prefix=None, dist_ports=None, nodes=None):
+        if nodes is not None:
+            size = len(nodes)
         ports = list(ports or [None] * size)
         dist_ports = list(dist_ports or [None] * size)
         if len(ports) != size or len(dist_ports) != size:
@@ -187,7 +221,7 @@ class RabbitCluster:
         self.base_dir.chmod(0o755)
         self.prefix = prefix or f"rabbit-cl-{secrets.token_hex(3)}"
         self.vhost = vhost
-        self.nodes = [
+        self.nodes = nodes or [
             RabbitNode(
                 name=f"{self.prefix}-{n + 1}@localhost",
                 port=port,

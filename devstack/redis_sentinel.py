@@ -25,6 +25,7 @@ import psutil
 import redis
 
 from devstack.isolation import free_port, wait_port
+from devstack.netns import in_netns
 
 SERVICE_NAME = "travel"
 HOST = "127.0.0.1"
@@ -50,10 +51,14 @@ class RedisProcess:
     `settings` are config lines as tuples, `("port", 6380)`; written anew at every start (a sentinel
     rewrites its file while it runs: what it learnt survives a restart with the same settings).
     The pid is kept (and in the set's state file), so that another process can stop it: before
-    signalling a pid it did not start, it checks the pid is still this node (see `_is_ours`)."""
+    signalling a pid it did not start, it checks the pid is still this node (see `_is_ours`).
+    `netns`: the network namespace it runs in (devstack.netns); `host`: the address it listens on."""
 
-    def __init__(self, name, port, directory, settings=(), *, sentinel=False, pid=None, tls_port=False):
+    def __init__(
+        self, name, port, directory, settings=(), *, sentinel=False, pid=None, tls_port=False, netns=None, host=HOST
+    ):
         self.name, self.port, self.dir = name, port, Path(directory)
+        self.netns, self.host = netns, host
         self.settings = list(settings)
         self.sentinel = sentinel
         self.tls_port = tls_port  # `port` is the TLS port: nothing answers plain TCP to check for
@@ -79,11 +84,15 @@ class RedisProcess:
             self.write_config()
         argv = ["redis-server", str(self.config_path)] + (["--sentinel"] if self.sentinel else [])
         self.popen = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=self.dir
+            in_netns(self.netns, argv),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.dir,
         )
         self.pid = self.popen.pid
         try:
-            wait_port(self.port, timeout)
+            wait_port(self.port, timeout, host=self.host)
         except TimeoutError:
             raise RuntimeError(f"{self.name} did not start; see {self.log_path}") from None
         return self
@@ -133,9 +142,12 @@ def _quoted(value):
     return '""' if text == "" else text
 
 
-def data_settings(port, password=None, replica_of=None, durable=True):
-    """A data node: AOF with fsync every second (as the compose file runs Redis), fast resyncs."""
-    settings = [("bind", HOST), ("port", port), ("save", "")]
+def data_settings(port, password=None, replica_of=None, durable=True, host=HOST):
+    """A data node on host:port: AOF with fsync every second (as the compose file runs Redis), fast
+    resyncs. `replica_of`: the primary's port on HOST, or its (host, port)."""
+    settings = [("bind", host), ("port", port), ("save", "")]
+    if host != HOST:  # a host of its own (devstack.netns): its peers are not on loopback
+        settings.append(("protected-mode", "no"))
     if durable:
         settings += [("appendonly", "yes"), ("appendfsync", "everysec")]
     # A replica that comes back syncs at once rather than after the default 5 s of waiting for others.
@@ -143,14 +155,16 @@ def data_settings(port, password=None, replica_of=None, durable=True):
     if password:
         settings += [("requirepass", password), ("masterauth", password)]
     if replica_of:
-        settings.append(("replicaof", HOST, replica_of))
+        settings.append(("replicaof", *(replica_of if isinstance(replica_of, tuple) else (HOST, replica_of))))
     return settings
 
 
 class RedisSentinelSet:
     """A primary, two replicas and three sentinels (quorum 2) in `base_dir`, on the ports given or
     free ones. Nodes are named `redis-1` (the first primary), `redis-2`, `redis-3`, and
-    `sentinel-1`..`sentinel-3`; which data node is primary changes with every failover."""
+    `sentinel-1`..`sentinel-3`; which data node is primary changes with every failover.
+    `places`: three (network namespace, address) pairs, data node and sentinel n on the n-th (each
+    on Redis's own ports 6379 and 26379 unless given), instead of all on 127.0.0.1."""
 
     def __init__(
         self,
@@ -163,32 +177,45 @@ class RedisSentinelSet:
         service_name=SERVICE_NAME,
         down_after_ms=1000,
         failover_timeout_ms=3000,
+        places=None,
     ):
         self.base_dir = Path(base_dir)
         self.password, self.service_name = password, service_name
         self.down_after_ms, self.failover_timeout_ms = down_after_ms, failover_timeout_ms
-        data_ports = [primary_port or free_port(), *(replica_ports or (free_port(), free_port()))]
-        self.sentinel_ports = list(sentinel_ports or (free_port(), free_port(), free_port()))
+        self.places = [tuple(place) for place in places] if places else None
+        data_port, sentinel_port = (lambda: 6379, lambda: 26379) if places else (free_port, free_port)
+        data_ports = [primary_port or data_port(), *(replica_ports or (data_port(), data_port()))]
+        self.sentinel_ports = list(sentinel_ports or (sentinel_port(), sentinel_port(), sentinel_port()))
+        where = self.places or [(None, HOST)] * 3
         self.nodes = {
-            f"redis-{n}": RedisProcess(f"redis-{n}", port, self.base_dir / f"redis-{n}")
+            f"redis-{n}": RedisProcess(
+                f"redis-{n}", port, self.base_dir / f"redis-{n}", netns=where[n - 1][0], host=where[n - 1][1]
+            )
             for n, port in enumerate(data_ports, 1)
         }
         self.sentinels = {
-            f"sentinel-{n}": RedisProcess(f"sentinel-{n}", port, self.base_dir / f"sentinel-{n}", sentinel=True)
+            f"sentinel-{n}": RedisProcess(
+                f"sentinel-{n}",
+                port,
+                self.base_dir / f"sentinel-{n}",
+                sentinel=True,
+                netns=where[n - 1][0],
+                host=where[n - 1][1],
+            )
             for n, port in enumerate(self.sentinel_ports, 1)
         }
-        first = data_ports[0]
+        first = self.nodes["redis-1"]
         for n, node in enumerate(self.nodes.values()):
-            node.settings = data_settings(node.port, password, replica_of=first if n else None)
+            node.settings = data_settings(node.port, password, (first.host, first.port) if n else None, host=node.host)
         for sentinel in self.sentinels.values():
-            sentinel.settings = self._sentinel_settings(sentinel.port, first)
+            sentinel.settings = self._sentinel_settings(sentinel, first)
 
-    def _sentinel_settings(self, port, primary_port):
+    def _sentinel_settings(self, sentinel, primary):
         name = self.service_name
         settings = [
-            ("bind", HOST),
-            ("port", port),
-            ("sentinel", "monitor", name, HOST, primary_port, 2),
+            ("bind", sentinel.host),
+            ("port", sentinel.port),
+            ("sentinel", "monitor", name, primary.host, primary.port, 2),
             ("sentinel", "down-after-milliseconds", name, self.down_after_ms),
             ("sentinel", "failover-timeout", name, self.failover_timeout_ms),
             ("sentinel", "parallel-syncs", name, 1),
@@ -202,7 +229,7 @@ class RedisSentinelSet:
     @property
     def uri(self):
         auth = f":{self.password}@" if self.password else ""
-        hosts = ",".join(f"{HOST}:{port}" for port in self.sentinel_ports)
+        hosts = ",".join(f"{sentinel.host}:{sentinel.port}" for sentinel in self.sentinels.values())
         return f"redis+sentinel://{auth}{hosts}/{self.service_name}/0"
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -231,7 +258,8 @@ class RedisSentinelSet:
                 return False
             for sentinel in self.sentinels.values():
                 state = self.sentinel_view(sentinel)
-                if int(state["port"]) != self.nodes[primary].port or "down" in state["flags"]:
+                named = (state["ip"], int(state["port"]))
+                if named != (self.nodes[primary].host, self.nodes[primary].port) or "down" in state["flags"]:
                     return False
                 others, replicas = int(state["num-other-sentinels"]), int(state["num-slaves"])
                 if others < len(self.sentinels) - 1 or replicas < len(self.nodes) - 1:
@@ -260,19 +288,32 @@ class RedisSentinelSet:
 
     # -- faults -------------------------------------------------------------------------------
 
-    def primary(self):
-        """The data node the sentinels currently call primary (the first sentinel that answers)."""
-        by_port = {node.port: name for name, node in self.nodes.items()}
-        for sentinel in self.sentinels.values():
+    def primary(self, majority=False):
+        """The data node the sentinels currently call primary: the first sentinel's that answers,
+        or with `majority` the one most of them name (None if no two agree: sentinels cut off
+        from the others, on the minority side of a partition, may still name the old one)."""
+        views = self.primaries(stop_at_first=not majority)
+        named = [name for name in views.values() if name is not None]
+        if not majority:
+            return named[0] if named else None
+        best = max(set(named), key=named.count, default=None)
+        return best if named.count(best) > len(self.sentinels) // 2 else None
+
+    def primaries(self, stop_at_first=False):
+        """{sentinel: the data node it calls primary, or None if it does not answer}."""
+        by_address = {(node.host, node.port): name for name, node in self.nodes.items()}
+        views = {}
+        for name, sentinel in self.sentinels.items():
             try:
                 address = self._sentinel_client(sentinel).execute_command(
                     "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service_name
                 )
             except (redis.ConnectionError, redis.TimeoutError):
-                continue
-            if address:
-                return by_port.get(int(address[1]))
-        return None
+                address = None
+            views[name] = by_address.get((_text(address[0]), int(address[1]))) if address else None
+            if stop_at_first and views[name] is not None:
+                break
+        return views
 
     def kill_primary(self):
         """kill -9 the current primary; its name."""
@@ -310,8 +351,9 @@ class RedisSentinelSet:
             raise RuntimeError(f"{name} is running")
         if name in self.nodes:
             primary = self.primary()
-            replica_of = self.nodes[primary].port if primary not in (None, name) else None
-            process.settings = data_settings(process.port, self.password, replica_of=replica_of)
+            current = self.nodes.get(primary) if primary != name else None
+            replica_of = (current.host, current.port) if current else None
+            process.settings = data_settings(process.port, self.password, replica_of, host=process.host)
         process.start(keep_config=name in self.sentinels)
         self.save_state()
         return process
@@ -319,7 +361,8 @@ class RedisSentinelSet:
     # -- clients ------------------------------------------------------------------------------
 
     def client(self, name, **options):
-        return redis.Redis(HOST, self.nodes[name].port, password=self.password, socket_timeout=2, **options)
+        node = self.nodes[name]
+        return redis.Redis(node.host, node.port, password=self.password, socket_timeout=2, **options)
 
     def sentinel_view(self, sentinel):
         """What a sentinel says of the primary (SENTINEL MASTER: port, flags, num-slaves...)."""
@@ -329,7 +372,7 @@ class RedisSentinelSet:
 
     @staticmethod
     def _sentinel_client(sentinel):
-        return redis.Redis(HOST, sentinel.port, socket_timeout=1, socket_connect_timeout=1)
+        return redis.Redis(sentinel.host, sentinel.port, socket_timeout=1, socket_connect_timeout=1)
 
     # -- the state file, for the CLI ----------------------------------------------------------
 
@@ -339,6 +382,7 @@ class RedisSentinelSet:
             "password": self.password,
             "down_after_ms": self.down_after_ms,
             "failover_timeout_ms": self.failover_timeout_ms,
+            "places": self.places,
             "nodes": {name: {"port": p.port, "pid": p.pid} for name, p in self.nodes.items()},
             "sentinels": {name: {"port": p.port, "pid": p.pid} for name, p in self.sentinels.items()},
         }
@@ -360,6 +404,7 @@ class RedisSentinelSet:
             service_name=state["service_name"],
             down_after_ms=state["down_after_ms"],
             failover_timeout_ms=state["failover_timeout_ms"],
+            places=state.get("places"),
         )
         for name, entry in [*nodes.items(), *sentinels.items()]:
             (made.nodes.get(name) or made.sentinels[name]).pid = entry["pid"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from devstack.gateways import gateway_command
 from devstack.isolation import free_port
 from devstack.layout import SERVICE_NAMES, SERVICES, WORKER_MODULES, parse_layout, worker_command
+from devstack.netns import in_netns
 from devstack.processes import ChildProcess, wait_for_services
 
 
@@ -87,17 +88,20 @@ class Stack(Started):
         for spec in self.gateway_specs:
             self.add_gateway(*spec)
 
-    def add_worker(self, modules=None, name=None):
-        """One more `nameko run` of `modules` (default: the first group's), started; not waited for."""
+    def add_worker(self, modules=None, name=None, netns=None):
+        """One more `nameko run` of `modules` (default: the first group's), started (in the network
+        namespace `netns`, if given: devstack.netns); not waited for."""
         label, first, _ = self.groups[0]
         name = self._unique(name or f"workers-{label}")
-        process = ChildProcess(name, worker_command(modules or first), self.worker_env, self.log_dir, echo=self.echo)
+        argv = in_netns(netns, worker_command(modules or first))
+        process = ChildProcess(name, argv, self.worker_env, self.log_dir, echo=self.echo)
         self.workers.append(process.start())
         return process
 
-    def add_gateway(self, kind, host="127.0.0.1", port=None, **overrides):
-        """One more gateway of `kind` on host:port (default: a free port), its environment
-        `gateway_env` with `overrides`; live once returned if the stack has a `ready_timeout`."""
+    def add_gateway(self, kind, host="127.0.0.1", port=None, netns=None, **overrides):
+        """One more gateway of `kind` on host:port (default: a free port; in the network namespace
+        `netns` if given), its environment `gateway_env` with `overrides`; live once returned if
+        the stack has a `ready_timeout`."""
         env = {**self.gateway_env, **{key: str(value) for key, value in overrides.items()}}
         gateway = start_gateway(
             kind,
@@ -105,6 +109,7 @@ class Stack(Started):
             host,
             port,
             processes=self.gateway_processes,
+            netns=netns,
             name=self._unique(f"gateway-{kind}"),
             log_dir=self.log_dir,
             echo=self.echo,
@@ -152,14 +157,24 @@ class Stack(Started):
 
 
 def start_gateway(
-    kind, env, host="127.0.0.1", port=None, processes=None, name=None, log_dir=None, echo=False, timeout=30.0
+    kind,
+    env,
+    host="127.0.0.1",
+    port=None,
+    processes=None,
+    name=None,
+    log_dir=None,
+    echo=False,
+    timeout=30.0,
+    netns=None,
 ):
-    """The gateway `kind` (devstack.gateways) on host:port (default: a free port) with the
-    environment `env` (its THREADS: the server's threads): a Gateway. With a `timeout`, once it
-    answers /health/live (closed if it never does)."""
+    """The gateway `kind` (devstack.gateways) on host:port (default: a free port), in the network
+    namespace `netns` if given, with the environment `env` (its THREADS: the server's threads): a
+    Gateway. With a `timeout`, once it answers /health/live (closed if it never does)."""
     port = port or free_port()
     threads = env.get("THREADS")
     argv = gateway_command(kind, port, host=host, processes=processes, threads=int(threads) if threads else None)
+    argv = in_netns(netns, argv)
     process = ChildProcess(name or f"gateway-{kind}", argv, env, log_dir, echo=echo).start()
     gateway = Gateway(kind, f"http://{host}:{port}", process)
     if timeout is not None:

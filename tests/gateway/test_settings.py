@@ -97,8 +97,8 @@ def code_variables():
     names |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "workers" / "config.yml").read_text()))
     for script in ("run", "lib.sh"):
         names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):?-", (ROOT / "scripts" / script).read_text()))
-    # scripts/run's python -m devstack run, and scripts/cluster's python -m devstack.cluster
-    for module in ("__main__.py", "cluster.py"):
+    # scripts/run's python -m devstack run, scripts/cluster's python -m devstack.cluster, scripts/hosts'
+    for module in ("__main__.py", "cluster.py", "hosts.py"):
         names |= set(re.findall(r'environ\.get\("([A-Z][A-Z0-9_]*)"', (ROOT / "devstack" / module).read_text()))
     # tracing: the OTEL_* variables telemetry/ itself reads, and those the OpenTelemetry SDK reads
     names |= set(re.findall(r'"(OTEL_[A-Z0-9_]+)"', (ROOT / "telemetry" / "__init__.py").read_text()))
