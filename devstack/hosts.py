@@ -36,8 +36,10 @@ WORKER_HOSTS = ("w1", "w2")
 GATEWAY_HOSTS = {"asgi": "ga", "wsgi": "gw"}
 VHOST = "travel"
 AMQP_PORT, DIST_PORT, GATEWAY_PORT = 5672, 25672, 8000
-RABBIT_CONFIG = ("cluster_partition_handling = pause_minority", "net_ticktime = 10")
+PARTITION_HANDLING = "pause_minority"
+NET_TICKTIME = 10
 DEFAULT_DIR = ROOT / ".run" / "hosts"
+KEY_PREFIX = "travel:"
 
 
 class HostStack(Started):
@@ -57,6 +59,7 @@ class HostStack(Started):
         worker_extra=None,
         gateway_extra=None,
         ready_timeout=90,
+        partition_handling=PARTITION_HANDLING,
     ):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,7 @@ class HostStack(Started):
                 dist_port=DIST_PORT,
                 netns=namespace(host),
                 host=self.net.address(host),
-                extra_config=RABBIT_CONFIG,
+                extra_config=(f"cluster_partition_handling = {partition_handling}", f"net_ticktime = {NET_TICKTIME}"),
             )
             for host in NODE_HOSTS
         }
@@ -91,7 +94,7 @@ class HostStack(Started):
             **clean_environment(),
             "AMQP_URI": self.amqp_uri(),
             "REDIS_URI": self.redis_uri(),
-            "REDIS_KEY_PREFIX": "travel:",
+            "REDIS_KEY_PREFIX": KEY_PREFIX,
             "PYTHONUNBUFFERED": "1",
             **{key: str(value) for key, value in (worker_extra or {}).items()},
         }
@@ -101,6 +104,7 @@ class HostStack(Started):
             "LOG_LEVEL": "WARNING",
             **{key: str(value) for key, value in (gateway_extra or {}).items()},
         }
+        self.key_prefix = KEY_PREFIX
         self.stack = None
 
     @classmethod
@@ -170,6 +174,26 @@ class HostStack(Started):
     def restart_rabbit(self, host, timeout=90):
         """Boot `host`'s RabbitMQ node again (after a kill) on its data; until the cluster counts it."""
         self.rabbit_cluster.restart(NODE_HOSTS.index(host), timeout)
+
+    def kill_rabbit(self, host):
+        """kill -9 of `host`'s RabbitMQ node."""
+        self.rabbit_cluster.kill(NODE_HOSTS.index(host))
+
+    def wait_settled(self, timeout):
+        """Until every RabbitMQ node runs in the cluster and the Sentinel set is healthy again, with
+        nothing restarted: True, or False after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        try:
+            self.rabbit_cluster.wait_running(timeout)
+            self.redis.wait_healthy(max(1.0, deadline - time.monotonic()))
+        except (TimeoutError, RuntimeError):
+            return False
+        return True
+
+    @property
+    def redis_ports(self):
+        """The TCP ports of Redis's data nodes and sentinels."""
+        return sorted({process.port for process in [*self.redis.nodes.values(), *self.redis.sentinels.values()]})
 
     def redis_primary(self):
         """The host whose Redis node most sentinels call primary now (None while no two agree):

@@ -47,14 +47,16 @@ class NetFaults:
 
     # -- the network --------------------------------------------------------------------------
 
-    def partition(self, side_a, side_b, one_way=False):
+    def partition(self, side_a, side_b, one_way=False, ports=None):
         """Cut every host of `side_a` off from every host of `side_b` (a host name or a list):
-        both ways, or with `one_way` only what `side_a` sends to `side_b`."""
+        both ways, or with `one_way` only what `side_a` sends to `side_b`; with `ports`, only
+        TCP to or from those ports (one service of a host, its neighbours left connected)."""
+        only = ["-p", "tcp", "-m", "multiport", "--ports", ",".join(map(str, ports))] if ports else []
         for a in _hosts(side_a):
             for b in _hosts(side_b):
-                self._rule(b, "INPUT", "-s", self.net.address(a), "-j", "DROP")
+                self._rule(b, "INPUT", "-s", self.net.address(a), *only, "-j", "DROP")
                 if not one_way:
-                    self._rule(a, "INPUT", "-s", self.net.address(b), "-j", "DROP")
+                    self._rule(a, "INPUT", "-s", self.net.address(b), *only, "-j", "DROP")
 
     def lossy(self, host, fraction):
         """Drop `fraction` (0..1) of the packets `host` receives, and of those it sends, at random."""

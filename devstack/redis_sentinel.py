@@ -249,6 +249,14 @@ class RedisSentinelSet:
         self.save_state()
         return self
 
+    def configure(self, settings):
+        """CONFIG SET each of `settings` ({name: value}) on every data node, now (not kept across a
+        restart: a restarted node takes its config file's)."""
+        for name in self.nodes:
+            client = self.client(name)
+            for key, value in settings.items():
+                client.config_set(key, value)
+
     def wait_healthy(self, timeout=30):
         """Until a primary has two replicas in sync and every sentinel sees them and the others."""
 

@@ -16,6 +16,9 @@ Faults are shell commands run at the right moment, e.g. for the Compose file:
   python -m drills hostile-clients --url http://127.0.0.1:8000 [--metrics-url URL] [--log FILE]
   python -m drills rolling-deploy [--kind asgi --kind wsgi] [--grace 5]
       (starts its own workers, gateways and haproxy on loopback, on the broker and Redis given)
+  python -m drills rabbit-freeze|redis-freeze|rabbit-cut-off|redis-split-brain|lossy-link|
+      majorities-ring|partition-kill [--dir DIR] [--wait-replicas N] [--min-replicas N]
+      (as root: makes hosts of their own in network namespaces, devstack/hosts.py; docs/faults.md)
 Exit status 0 when the drill passed, 1 when it did not.
 """
 
@@ -24,7 +27,7 @@ import shlex
 import subprocess
 import sys
 
-from drills import broker_node_loss, hostile_clients, redis_failover, rolling_deploy, scenarios
+from drills import broker_node_loss, host_faults, hostile_clients, redis_failover, rolling_deploy, scenarios
 
 
 def command(text):
@@ -57,6 +60,7 @@ def main(argv=None):
             "hostile-input",
             "hostile-clients",
             "rolling-deploy",
+            *host_faults.FAULTS,
         ],
     )
     parser.add_argument("--url", action="append", help="the gateway's base URL (outage drills take several)")
@@ -81,8 +85,24 @@ def main(argv=None):
     parser.add_argument("--grace", type=float, default=5.0, help="rolling-deploy: the gateways' SHUTDOWN_GRACE")
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672", help="rolling-deploy: the broker")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="rolling-deploy: Redis")
+    parser.add_argument("--dir", default=".run/host-faults", help="host faults: where the hosts keep files and logs")
+    parser.add_argument("--wait-replicas", type=int, help="host faults: the workers' REDIS_WAIT_REPLICAS")
+    parser.add_argument("--min-replicas", type=int, help="host faults: Redis's min-replicas-to-write")
+    parser.add_argument("--partition-handling", help="host faults: RabbitMQ's cluster_partition_handling")
     args = parser.parse_args(argv)
 
+    if args.drill in host_faults.FAULTS:
+        extra = {} if args.wait_replicas is None else {"REDIS_WAIT_REPLICAS": args.wait_replicas}
+        redis = {} if args.min_replicas is None else {"min-replicas-to-write": args.min_replicas}
+        outcomes = host_faults.drill(
+            [args.drill],
+            args.dir,
+            clients=args.concurrency or 8,
+            worker_extra=extra,
+            redis_settings=redis,
+            partition_handling=args.partition_handling,
+        )
+        return 0 if not any(outcome.misses() for outcome in outcomes) else 1
     if args.drill == "rolling-deploy":
         reports = rolling_deploy.rolling_deploy(
             tuple(args.kind or ("asgi", "wsgi")),

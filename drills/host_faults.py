@@ -9,6 +9,7 @@ The targets each fault is held to are in `misses()`; docs/faults.md has the figu
 import dataclasses
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from drills.checker import Fault, check, table
@@ -36,13 +37,13 @@ class FaultPlan:
 
 
 def _freeze_rabbit(stack):
-    pid = stack.rabbit_pid("n1")
+    pid = stack.rabbit["n1"].pid
     stack.faults.freeze(pid)
     return lambda: stack.faults.thaw(pid)
 
 
 def _freeze_redis(stack):
-    pid = stack.redis_pid(stack.redis_primary_host())
+    pid = stack.redis_pid(stack.redis_primary())
     stack.faults.freeze(pid)
     return lambda: stack.faults.thaw(pid)
 
@@ -56,7 +57,7 @@ def _cut_off(stack):
 def _split_brain(stack):
     # The primary's host loses the sentinels and the replicas, not the workers: only Redis's
     # ports, so that the RabbitMQ node on the same host stays in its cluster.
-    primary = stack.redis_primary_host()
+    primary = stack.redis_primary()
     others = [host for host in RABBIT_HOSTS if host != primary]
     stack.faults.partition([primary], others, ports=stack.redis_ports)
     return stack.faults.heal
@@ -72,7 +73,7 @@ def _majorities_ring(stack):
     # Each node hears one other: every node sees a majority, no two the same one (Jepsen's
     # partition-majorities-ring on three nodes).
     for host, deaf_to in (("n1", "n3"), ("n2", "n1"), ("n3", "n2")):
-        stack.faults.partition([deaf_to], [host], one_way=True, rabbit_only=True)
+        stack.faults.partition([deaf_to], [host], one_way=True)
     return stack.faults.heal
 
 
@@ -83,7 +84,7 @@ def _partition_then_kill(stack):
 
     def heal():
         stack.faults.heal()
-        stack.start_rabbit("n2")
+        stack.restart_rabbit("n2")
 
     return heal
 
@@ -160,7 +161,7 @@ class Outcome:
 def run_fault(stack, plan, *, clients=8, kinds=("asgi", "wsgi")):
     """One fault under load through each gateway kind at once: the Outcome."""
     loads = {
-        kind: MixedLoad(stack.gateway_urls[kind], clients=clients, token=stack.token, run=f"{plan.name}-{kind}")
+        kind: MixedLoad(stack.gateway_urls[kind], clients=clients, run=f"{plan.name}-{kind}-{uuid.uuid4().hex[:6]}")
         for kind in kinds
     }
     for load in loads.values():
@@ -178,7 +179,7 @@ def run_fault(stack, plan, *, clients=8, kinds=("asgi", "wsgi")):
         time.sleep(AFTER)
     finally:
         histories = _stop_all(loads)
-    readback = read_back(stack.gateway_urls[kinds[0]], stack.redis_uri, stack.key_prefix, token=stack.token)
+    readback = read_back(stack.gateway_urls[kinds[0]], stack.redis_uri(by_address=True), stack.key_prefix)
     verdicts = {
         kind: check(histories[kind], readback.api, readback.redis, [Fault(plan.name, starts[kind], ends[kind])])
         for kind in kinds
@@ -198,3 +199,20 @@ def _stop_all(loads):
     for thread in threads:
         thread.join()
     return histories
+
+
+def drill(names, directory, *, clients=8, worker_extra=None, redis_settings=None, partition_handling=None, echo=print):
+    """`python -m drills NAME`: the hosts made, each fault of `names` run in turn, the hosts removed.
+    The Outcomes."""
+    from devstack.hosts import HostStack
+
+    outcomes = []
+    options = {"partition_handling": partition_handling} if partition_handling else {}
+    with HostStack(directory, worker_extra=worker_extra, **options) as stack:
+        if redis_settings:
+            stack.redis.configure(redis_settings)
+        for name in names:
+            outcome = run_fault(stack, FAULTS[name], clients=clients)
+            echo(str(outcome))
+            outcomes.append(outcome)
+    return outcomes
