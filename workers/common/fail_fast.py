@@ -11,9 +11,10 @@ another primary, the pause ends there, and the client follows the new primary wi
 its promotion.
 
 It is redis-py's Retry (no retries, as before), the hook every command, pipeline and connect of a
-client goes through (and `on_connect`, a plain connection's handshake); one instance is shared by the client's connections (redis-py copies it into
-each: `__deepcopy__`). Refused or reset connections do not open it: they fail fast by themselves,
-and a failover's sentinels close their clients' connections on purpose.
+client goes through (and `on_connect`, a plain connection's handshake); one instance is shared by
+the client's connections (redis-py copies it into each: `__deepcopy__`). Refused or reset
+connections do not open it: they fail fast by themselves, and a failover's sentinels close their
+clients' connections on purpose.
 """
 
 import time
