@@ -11,6 +11,7 @@ import pytest
 
 from devstack.layout import SERVICE_NAMES, WORKER_MODULES
 from devstack.processes import cluster_rpc, wait_for_services
+from tests.support.broker import consumer_priorities
 from tests.support.processes import nameko_run, worker_env
 from tests.support.relay import Relay
 from tests.support.servers import AMQP_BASE, REDIS_URI, amqp_uri
@@ -83,6 +84,7 @@ def test_a_silent_node_is_left_for_the_other_within_seconds(nodes, workers_on_no
     other = next(relay for relay in nodes if relay is not used)
 
     getattr(used, silence)()
+    silent_at = time.monotonic()
     outcomes = calls_after_silence(direct, trip_ends, ALL_ANSWERED_AFTER + 3)
     first_answer = min((answered for _, answered, _ in outcomes if answered is not None), default=None)
     late = [o for o in outcomes if o[0] >= ALL_ANSWERED_AFTER and (o[1] is None or o[1] - o[0] > CALL_TIMEOUT)]
@@ -90,6 +92,12 @@ def test_a_silent_node_is_left_for_the_other_within_seconds(nodes, workers_on_no
     assert other.connections, "the workers did not move to the other node"
     assert not late, (late, process.output(3000))
     assert {method for sent, _, method in outcomes if sent >= ALL_ANSWERED_AFTER} == {"hello", "trip"}
+    if silence == "freeze":  # and once the new consumers' priority is over, the same
+        vhost = urllib.parse.urlsplit(direct).path.lstrip("/")
+        time.sleep(max(0.0, NOTICED_WITHIN + failover.PRIORITY_WINDOW + 1 - (time.monotonic() - silent_at)))
+        services = [row for row in consumer_priorities(vhost) if row[0].startswith("rpc-") and "reply" not in row[0]]
+        assert services and {priority for _, priority in services} == {None}, services
+        assert not [o for o in calls_after_silence(direct, trip_ends, 1) if o[1] is None], process.output(3000)
 
 
 @pytest.mark.fast

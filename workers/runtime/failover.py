@@ -8,13 +8,15 @@ connection.close) and waits for answers that never come. Here, per consumer conn
 * the heartbeat is AMQP_HEARTBEAT (2 s): the broker then sends a frame at least every 2 s;
 * the loop reads in turns of a quarter of it, and a connection that received nothing for 1.5
   heartbeats is dropped (NodeSilent), as py-amqp would drop it only after 2 and then hang;
+* declaring the consumers on a new connection, and anything else that waits for the broker's
+  answer outside that loop, gets ANSWERED_WITHIN (NodeSilent otherwise);
 * a dropped connection is closed without a goodbye (its socket only), and its node goes to the
   back of the process's order (nodes.py);
 * a new connection gives each node AMQP_CONNECT_TIMEOUT (1 s) to connect and shake hands, then
   tries the next; after a whole round fails, it waits 1 s more each round, at most 5 s;
 * after a reconnection, `when_reconnected` callbacks run before the consumers are declared again
   (the proxies' reply queue takes a new name: proxy.py), and for PRIORITY_WINDOW the new
-  consumers take priority over others (x-priority): the broker goes on handing requests to the
+  consumers of the services' queues take priority over others (x-priority): the broker goes on handing requests to the
   lost connection's consumers until it notices the loss itself (2 to 3 heartbeats after the
   silence began, or longer in a cluster), and now only what the new ones cannot take goes there.
   Then they consume again at the default priority, so instances share the work evenly.
@@ -22,10 +24,13 @@ connection.close) and waits for answers that never come. Here, per consumer conn
 
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 
+import eventlet
 from amqp.exceptions import ConnectionForced
 from kombu import Connection
+from kombu import Consumer as KombuConsumer
 from nameko.constants import (
     AMQP_SSL_CONFIG_KEY,
     DEFAULT_TRANSPORT_OPTIONS,
@@ -43,6 +48,8 @@ DEFAULT_HEARTBEAT = 2  # seconds (nameko's: 60)
 CONNECT_TIMEOUT_KEY = "AMQP_CONNECT_TIMEOUT"
 DEFAULT_CONNECT_TIMEOUT = 1.0  # seconds to connect and shake hands with one node (kombu's: 5)
 SILENT_AFTER = 1.5  # heartbeats without a frame from the broker: it sends one every heartbeat at most
+# declaring the consumers (a quorum queue electing a leader may take seconds to take a consumer)
+ANSWERED_WITHIN = 10.0  # seconds
 PRIORITY_AFTER_RECONNECTION = {"x-priority": 1}  # consumer arguments (the default priority is 0)
 PRIORITY_WINDOW = 10.0  # seconds
 RETRY_INTERVALS = {"interval_start": 1, "interval_step": 1, "interval_max": 5}  # after a whole round failed
@@ -113,6 +120,20 @@ class FailoverConsumerMixin:
         finally:
             self._node = None
 
+    @contextmanager
+    def Consumer(self):
+        """kombu's, with the consumers' declaration bounded (`_answered_within`)."""
+        with self.establish_connection() as conn:
+            self.on_connection_revived()
+            log.info("connected to %s", conn.as_uri())  # kombu's line (the password masked)
+            with ExitStack() as consuming:
+                with _answered_within():
+                    channel = conn.default_channel
+                    consumer_cls = partial(KombuConsumer, channel, on_decode_error=self.on_decode_error)
+                    consumers = [consuming.enter_context(c) for c in self.get_consumers(consumer_cls, channel)]
+                yield conn, channel, consumers
+            self.on_consume_end(conn, channel)
+
     def on_connection_revived(self):
         self._priority_until = None
         if self._connected_before:
@@ -125,7 +146,7 @@ class FailoverConsumerMixin:
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
         if self._priority_until is not None:
-            _set_consumer_arguments(consumers, PRIORITY_AFTER_RECONNECTION)
+            _set_consumer_arguments(_of_shared_queues(consumers), PRIORITY_AFTER_RECONNECTION)
         return consumers
 
     def run(self, _tokens=1, **kwargs):
@@ -160,10 +181,11 @@ class FailoverConsumerMixin:
                     yield
                 if self._priority_until is not None and time.monotonic() > self._priority_until:
                     self._priority_until = None
-                    self._consume_at_default_priority()
+                    with _answered_within():
+                        self._consume_at_default_priority()
 
     def _consume_at_default_priority(self):
-        consumers = list(self._consumers.values())  # nameko's: those it has not cancelled
+        consumers = _of_shared_queues(self._consumers.values())  # nameko's: those it has not cancelled
         for consumer in consumers:
             consumer.cancel()  # the requests it holds stay on the channel, acknowledged as usual
         _set_consumer_arguments(consumers, None)
@@ -178,6 +200,17 @@ class FailoverConsumerMixin:
         # connections to it from kombu's pool: the new order makes a new pool, this one is left
         renew_pooled_connections(config, "a broker node failed")
         node_failed(config, node)
+
+
+def _answered_within(seconds=ANSWERED_WITHIN):
+    """A bound on a step that waits for the broker's answers, which py-amqp would wait for ever."""
+    return eventlet.Timeout(seconds, NodeSilent(f"no answer from the broker in {seconds:g}s"))
+
+
+def _of_shared_queues(consumers):
+    """The consumers of queues that other connections consume too (the services' queues), not of
+    a connection's own (a reply queue: exclusive, and deleted with its last consumer)."""
+    return [c for c in consumers if not any(q.exclusive or q.auto_delete for q in c.queues)]
 
 
 def _set_consumer_arguments(consumers, arguments):
