@@ -3,6 +3,7 @@
 one the workers use goes silent, and calls made straight to the broker are answered again within
 seconds, trips_service's calls to airports_service included."""
 
+import contextlib
 import time
 import urllib.parse
 from types import SimpleNamespace
@@ -49,43 +50,48 @@ def workers_on_nodes(nodes, fresh_vhost, prefix):
         process.close()
 
 
+@pytest.fixture
+def stack():
+    with contextlib.ExitStack() as made:
+        yield made
+
+
 def the_node_in_use(nodes):
     [used] = [relay for relay in nodes if relay.connections]  # one process: every connection on one node
     return used
 
 
-def calls_after_silence(direct, trip_ends, seconds):
-    """Calls (a greeting, a trip create: airports_service's hold through trips_service's proxy)
-    for `seconds`: [(sent, answered or None, method)], times from the start."""
+def calls_after_silence(rpc, trip_ends, seconds):
+    """Calls through `rpc` (a greeting, a trip create: airports_service's hold through
+    trips_service's proxy) for `seconds`: [(sent, answered or None, method)], times from the start."""
     start = time.monotonic()
     outcomes = []
-    with cluster_rpc(direct, timeout=CALL_TIMEOUT) as rpc:
-        while time.monotonic() - start < seconds:
-            for method, call in (
-                ("hello", lambda: rpc.greeting_service.hello(name="x")),
-                ("trip", lambda: rpc.trips_service.create(**trip_ends)),
-            ):
-                sent = time.monotonic() - start
-                try:
-                    call()
-                    outcomes.append((sent, time.monotonic() - start, method))
-                except Exception:
-                    outcomes.append((sent, None, method))
+    while time.monotonic() - start < seconds:
+        for method, call in (
+            ("hello", lambda: rpc.greeting_service.hello(name="x")),
+            ("trip", lambda: rpc.trips_service.create(**trip_ends)),
+        ):
+            sent = time.monotonic() - start
+            try:
+                call()
+                outcomes.append((sent, time.monotonic() - start, method))
+            except Exception:
+                outcomes.append((sent, None, method))
     return outcomes
 
 
 @pytest.mark.parametrize("silence", ["freeze", "cut"])
-def test_a_silent_node_is_left_for_the_other_within_seconds(nodes, workers_on_nodes, silence):
+def test_a_silent_node_is_left_for_the_other_within_seconds(nodes, workers_on_nodes, silence, stack):
     direct, process = workers_on_nodes
-    with cluster_rpc(direct) as rpc:
-        ends = [rpc.airports_service.create(name=f"Silent {n}")["id"] for n in range(2)]
+    rpc = stack.enter_context(cluster_rpc(direct, timeout=CALL_TIMEOUT))
+    ends = [rpc.airports_service.create(name=f"Silent {n}")["id"] for n in range(2)]
     trip_ends = {"airport_from": ends[0], "airport_to": ends[1]}
     used = the_node_in_use(nodes)
     other = next(relay for relay in nodes if relay is not used)
 
     getattr(used, silence)()
     silent_at = time.monotonic()
-    outcomes = calls_after_silence(direct, trip_ends, ALL_ANSWERED_AFTER + 3)
+    outcomes = calls_after_silence(rpc, trip_ends, ALL_ANSWERED_AFTER + 3)
     first_answer = min((answered for _, answered, _ in outcomes if answered is not None), default=None)
     late = [o for o in outcomes if o[0] >= ALL_ANSWERED_AFTER and (o[1] is None or o[1] - o[0] > CALL_TIMEOUT)]
     assert first_answer is not None and first_answer <= NOTICED_WITHIN, (outcomes, process.output(3000))
@@ -97,7 +103,7 @@ def test_a_silent_node_is_left_for_the_other_within_seconds(nodes, workers_on_no
         time.sleep(max(0.0, NOTICED_WITHIN + failover.PRIORITY_WINDOW + 1 - (time.monotonic() - silent_at)))
         services = [row for row in consumer_priorities(vhost) if row[0].startswith("rpc-") and "reply" not in row[0]]
         assert services and {priority for _, priority in services} == {None}, services
-        assert not [o for o in calls_after_silence(direct, trip_ends, 1) if o[1] is None], process.output(3000)
+        assert not [o for o in calls_after_silence(rpc, trip_ends, 1) if o[1] is None], process.output(3000)
 
 
 @pytest.mark.fast
