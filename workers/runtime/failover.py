@@ -16,10 +16,11 @@ connection.close) and waits for answers that never come. Here, per consumer conn
   tries the next; after a whole round fails, it waits 1 s more each round, at most 5 s;
 * after a reconnection, `when_reconnected` callbacks run before the consumers are declared again
   (the proxies' reply queue takes a new name: proxy.py), and for PRIORITY_WINDOW the new
-  consumers of the services' queues take priority over others (x-priority): the broker goes on handing requests to the
-  lost connection's consumers until it notices the loss itself (2 to 3 heartbeats after the
-  silence began, or longer in a cluster), and now only what the new ones cannot take goes there.
-  Then they consume again at the default priority, so instances share the work evenly.
+  consumers of the services' queues take priority over others (x-priority): the broker goes on
+  handing requests to the lost connection's consumers until it notices the loss itself (2 to 3
+  heartbeats after the silence began, or longer in a cluster), and now only what the new ones
+  cannot take goes there. Then they consume again at the default priority, so that instances
+  share the work evenly.
 """
 
 import logging
