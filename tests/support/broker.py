@@ -98,3 +98,22 @@ def _queue_column(vhost, column):
         return {q["name"]: q.get(column, 0) for q in api("GET", f"queues/{urllib.parse.quote(vhost, safe='')}")}
     out = ctl("list_queues", "-p", vhost, "--no-table-headers", "name", column)
     return {name: int(count) for name, count in (line.split("\t") for line in out.splitlines() if "\t" in line)}
+
+
+def consumer_priorities(vhost):
+    """[(queue name, x-priority or None)] of the consumers on `vhost`, sorted."""
+    if management_url():
+        found = [
+            (c["queue"]["name"], (c.get("arguments") or {}).get("x-priority"))
+            for c in api("GET", f"consumers/{urllib.parse.quote(vhost, safe='')}")
+        ]
+    else:
+        out = ctl("list_consumers", "-p", vhost, "--no-table-headers", "queue_name", "arguments")
+        rows = [line.split("\t") for line in out.splitlines() if "\t" in line]
+        found = [(name, _priority(arguments)) for name, arguments in rows]
+    return sorted(found, key=lambda row: (row[0], row[1] or 0))
+
+
+def _priority(arguments):
+    match = re.search(r'\{"x-priority",(-?\d+)\}', arguments)
+    return int(match.group(1)) if match else None

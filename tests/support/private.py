@@ -161,6 +161,9 @@ LIBRARY_PRIVATES = [
     ("amqp.transport", "TCPTransport", "_read_buffer"),
     ("amqp.transport", "TCPTransport", "_quick_recv"),
     ("amqp.transport", "TCPTransport", "_setup_transport"),
+    # workers/runtime/failover.py: nameko's consumers not cancelled yet, which go back to the
+    # default priority after a reconnection
+    ("nameko.messaging", "QueueConsumer", "_consumers"),
     # workers/runtime/container.py: the worker steps it overrides (and tests/eventlet/
     # test_consumer.py checks the body it copies) and calls, and the pool it asks for a free slot
     ("nameko.containers", "ServiceContainer", "_run_worker"),

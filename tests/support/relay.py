@@ -5,6 +5,7 @@
     relay.thaw()     # everything held flows again
     relay.cut()      # like freeze, but new connections are not accepted either (they time out)
     relay.close()
+    relay.connections  # how many client connections it relays now
 
 A SIGSTOPped RabbitMQ looks exactly like freeze(): its kernel still completes TCP handshakes, nothing
 answers, and no RST tells anyone. The relay runs on threads of its own (blocking sockets, select).
@@ -33,6 +34,12 @@ class Relay:
     def uri(self, vhost="/", user="guest", password="guest"):
         """An AMQP URI through this relay (when it fronts a broker)."""
         return f"amqp://{user}:{password}@{self.host}:{self.port}/{'' if vhost == '/' else vhost}"
+
+    @property
+    def connections(self):
+        """How many client connections it relays now (accepted and joined to the target)."""
+        with self._lock:
+            return len(self._sockets) // 2
 
     def start(self):
         threading.Thread(target=self._accept, name="relay-accept", daemon=True).start()

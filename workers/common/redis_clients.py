@@ -12,7 +12,8 @@ are redis-py's, as in its `redis://` form (`ssl_ca_certs`, `ssl_cert_reqs`, `soc
 The clients are plain `redis.Redis` objects (so that instrumentation of redis-py sees them):
 `primary` for every write and read, and, with Sentinel, `replica`, for reads while the primary is
 unreachable. redis-py retries nothing here: a command that fails raises at once and the worker
-answers 503, which the caller may retry; a retry inside the worker could run a write twice.
+answers 503, which the caller may retry; a retry inside the worker could run a write twice. After
+a command timed out, each of these clients fails at once for a moment (fail_fast.py).
 
 No URI, and so no password, is ever put in a log line or an exception message.
 """
@@ -25,6 +26,8 @@ from redis.backoff import NoBackoff
 from redis.connection import parse_url
 from redis.retry import Retry
 from redis.sentinel import Sentinel
+
+from workers.common.fail_fast import FailFast
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme: TLS
 DEFAULT_SENTINEL_PORT = 26379
@@ -71,9 +74,10 @@ def connect(uri, **options):
     if scheme in SENTINEL_SCHEMES:
         target = parse_sentinel_uri(uri, **options)
         sentinel = Sentinel(target.sentinels, sentinel_kwargs=target.sentinel_options, **target.options)
+        primary, replica = FailFast(), FailFast()
         return RedisClients(
-            primary=sentinel.master_for(target.service_name),
-            replica=sentinel.slave_for(target.service_name),
+            primary=primary.watch(sentinel.master_for(target.service_name, retry=primary)),
+            replica=replica.watch(sentinel.slave_for(target.service_name, retry=replica)),
             sentinel=sentinel,
         )
     if scheme not in ("redis", "rediss", "unix"):
@@ -82,7 +86,9 @@ def connect(uri, **options):
             f" (found {scheme + '://' if scheme else 'no scheme'})"
         )
     try:
-        return RedisClients(primary=redis.Redis.from_url(uri, retry=no_retries(), **options))
+        breaker = FailFast()
+        client = redis.Redis.from_url(uri, retry=breaker, redis_connect_func=breaker.on_connect, **options)
+        return RedisClients(primary=breaker.watch(client))
     except ValueError:
         raise RedisUriError("REDIS_URI is not a valid Redis URI") from None
 

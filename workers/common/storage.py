@@ -18,9 +18,11 @@ REDIS_URI_KEY = "travel"  # the entry of REDIS_URIS in the config
 DEFAULT_KEY_PREFIX = "travel:"
 DEFAULT_WAIT_TIMEOUT_MS = 1000
 # Bounds on every Redis call, so that a dead or partitioned server gives a 503, never a hang:
-# a connection that takes longer to open, or a command longer to answer, fails.
+# a connection that takes longer to open, or a command longer to answer, fails (and the next
+# commands fail at once for a moment: workers/common/fail_fast.py). A command answers in well
+# under a millisecond; WAIT takes up to REDIS_WAIT_TIMEOUT_MS, which the timeout then exceeds.
 DEFAULT_CONNECT_TIMEOUT = 2
-DEFAULT_SOCKET_TIMEOUT = 5
+DEFAULT_SOCKET_TIMEOUT = 2
 
 
 class Stored(NamedTuple):
@@ -132,7 +134,11 @@ class RedisStore(DependencyProvider):
 
     def start(self):
         config = self.container.config
-        self.clients = connect(self.redis_uri, **self.options)  # its errors never quote the URI
+        options = dict(self.options)
+        if int(config.get("REDIS_WAIT_REPLICAS", 0) or 0):  # a WAIT must not time out before it answers
+            wait = int(config.get("REDIS_WAIT_TIMEOUT_MS", DEFAULT_WAIT_TIMEOUT_MS) or 0) / 1000
+            options["socket_timeout"] = max(options["socket_timeout"], wait + 1)
+        self.clients = connect(self.redis_uri, **options)  # its errors never quote the URI
         for client in (self.clients.primary, self.clients.replica):
             if client is not None:
                 instrument_redis(client, self.container.service_name)

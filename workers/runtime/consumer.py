@@ -20,6 +20,8 @@ the worker gets a greenthread. Otherwise, nameko's way:
   every request when the container is not this project's (workers/runtime/container.py, which
   says whether a slot is free).
 
+Its connection notices a silent broker node and moves on to another one: workers/runtime/failover.py.
+
 Declared through nameko's own extension points: the entrypoint's `rpc_consumer` and the
 consumers' `queue_consumer` (workers/runtime/entrypoint.py, workers/runtime/proxy.py).
 """
@@ -30,8 +32,10 @@ from functools import partial
 from nameko.messaging import QueueConsumer as NamekoQueueConsumer
 from nameko.rpc import RpcConsumer as NamekoRpcConsumer
 
+from workers.runtime.failover import FailoverConsumerMixin
 
-class QueueConsumer(NamekoQueueConsumer):
+
+class QueueConsumer(FailoverConsumerMixin, NamekoQueueConsumer):
     def handle_message(self, provider, body, message):
         free_worker = getattr(self.container, "has_free_worker", None)
         if isinstance(provider, RpcConsumer) and free_worker is not None and free_worker():

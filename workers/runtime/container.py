@@ -16,9 +16,12 @@ nameko's `_run_worker` is still the one this copies.
 import logging
 import sys
 
+from nameko.amqp.publish import Publisher
 from nameko.containers import ServiceContainer as NamekoServiceContainer
 
 from workers.runtime import transport
+from workers.runtime.failover import connect_timeout
+from workers.runtime.nodes import nodes_of
 
 # nameko's logger, so the error lines and their filters (config.yml) are the ones nameko's would be
 log = logging.getLogger("nameko.containers")
@@ -28,6 +31,10 @@ class ServiceContainer(NamekoServiceContainer):
     def __init__(self, *args, **kwargs):
         transport.install()  # before the container's first AMQP connection (workers/runtime/transport.py)
         super().__init__(*args, **kwargs)
+        nodes_of(self.config)  # the process's order of the broker nodes: from a random one (nodes.py)
+        # nameko's publishers too give a node AMQP_CONNECT_TIMEOUT, not kombu's 5 s (failover.py):
+        # their connection arguments, which py-amqp's Connection takes over kombu's
+        Publisher.transport_options["connect_timeout"] = connect_timeout(self.config)
 
     def has_free_worker(self):
         """Whether spawn_worker would start a worker now rather than wait for a slot

@@ -10,14 +10,20 @@ the node of its consumer's connection and dies with it, and nameko declares it a
 name) when it reconnects, on the node it reconnects to, at once. The replies of calls in flight
 when the node died are lost either way; the caller asks again (trips_service's hold and release
 are idempotent: workers/trips/service.py).
+
+After the consumer's connection is lost, the queue takes a new name (`_renew_queue`): the old
+one, exclusive to the lost connection, lives on until its node notices the loss (a silent node
+does not), and no other connection may declare it meanwhile.
 """
 
 import logging
 import time
+import uuid
 
 import eventlet
 from kombu import Queue
 from nameko.exceptions import UnknownService
+from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE
 from nameko.rpc import ReplyListener as NamekoReplyListener
 
 from schemas.errors import ServiceUnavailable
@@ -48,15 +54,28 @@ class ReplyListener(NamekoReplyListener):
 
     def setup(self):
         super().setup()  # registers with the container's queue consumer, which declares at start
+        self.queue = self._exclusive_queue(self.queue.name)
+        self.queue_consumer.when_reconnected(self._renew_queue)
+
+    def _exclusive_queue(self, name):
         queue = self.queue
-        self.queue = Queue(
-            queue.name,
-            exchange=queue.exchange,
-            routing_key=queue.routing_key,
-            durable=False,
-            exclusive=True,
-            auto_delete=True,
+        return Queue(
+            name, exchange=queue.exchange, routing_key=self.routing_key, durable=False, exclusive=True, auto_delete=True
         )
+
+    def _renew_queue(self):
+        """A reply queue of a new name for the new connection; the calls that wait for a reply on
+        the old one are told at once (ReplyQueueLost), and ask again (call_idempotent)."""
+        key = uuid.uuid4()
+        self.routing_key = str(key)
+        self.queue = self._exclusive_queue(RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, key))
+        waiting, self._reply_events = self._reply_events, {}
+        for event in waiting.values():
+            event.send_exception(ReplyQueueLost("the connection of the reply queue was lost"))
+
+
+class ReplyQueueLost(ConnectionError):
+    """The reply to a call can no longer arrive: its queue went with a lost connection."""
 
 
 class RpcProxy(tracing.RpcProxy):
