@@ -119,32 +119,45 @@ FAULTS = {
 class Outcome:
     plan: FaultPlan
     verdicts: dict  # gateway kind -> checker Verdict
+    histories: dict  # gateway kind -> History
     settled: bool
     settle_seconds: float
 
-    def misses(self):
-        """The targets of issue 28 this run missed, as sentences."""
+    def safety_misses(self):
+        """Acknowledged writes lost, doubled or undone, records nobody asked for, and the API and
+        Redis disagreeing: none is allowed (the Redis split brain is measured, not held to it)."""
         found = []
-        if not self.settled:
-            found.append(f"the cluster did not settle within {SETTLE_TIMEOUT:.0f} s of the heal")
         for kind, verdict in self.verdicts.items():
             run = verdict.run
-            fault = verdict.faults[0] if verdict.faults else run
             if verdict.disagreements:
                 found.append(f"{kind}: the API and Redis disagree: {verdict.disagreements[:3]}")
-            if self.plan.rabbit:
-                for kind_of, anomalies in (
-                    ("lost", run.lost),
-                    ("doubled", run.duplicated),
-                    ("resurrected", run.resurrected),
-                    ("unexpected", run.unexpected),
-                ):
-                    if anomalies:
-                        found.append(f"{kind}: {len(anomalies)} {kind_of}")
-            if self.plan.majority and self.plan.rabbit and (run.failed or run.unknown):
-                found.append(f"{kind}: {run.failed} failed and {run.unknown} unknown with a majority up")
-            if self.plan.majority and (fault.notice is None or fault.notice > NOTICE_LIMIT):
-                found.append(f"{kind}: noticed after {fault.notice} s (limit {NOTICE_LIMIT:.0f})")
+            for what, anomalies in (
+                ("lost", run.lost),
+                ("doubled", run.duplicated),
+                ("resurrected", run.resurrected),
+                ("unexpected", run.unexpected),
+            ):
+                if anomalies:
+                    found.append(f"{kind}: {len(anomalies)} {what}: {anomalies[:3]}")
+        return found
+
+    def misses(self):
+        """Every target of issue 28 this run missed, as sentences: safety, settling, and while a
+        majority is up, no failure but a Redis write's 503 during a failover, and the fault
+        noticed within NOTICE_LIMIT."""
+        found = self.safety_misses()
+        if not self.settled:
+            found.append(f"the cluster did not settle within {SETTLE_TIMEOUT:.0f} s of the heal")
+        if not self.plan.majority:
+            return found
+        for kind, verdict in self.verdicts.items():
+            fault = verdict.faults[0] if verdict.faults else verdict.run
+            failures = [op for op in self.histories[kind].operations if op.outcome != "ok" and not _failover_503(op)]
+            if failures:
+                statuses = sorted({op.status or op.error.split(":")[0] for op in failures}, key=str)
+                found.append(f"{kind}: {len(failures)} requests failed with a majority up ({statuses})")
+            if fault.notice is None or fault.notice > NOTICE_LIMIT:
+                found.append(f"{kind}: noticed after {_seconds(fault.notice)} (limit {NOTICE_LIMIT:.0f} s)")
         return found
 
     def __str__(self):
@@ -176,15 +189,28 @@ def run_fault(stack, plan, *, clients=8, kinds=("asgi", "wsgi")):
         healed = time.monotonic()
         settled = stack.wait_settled(SETTLE_TIMEOUT)
         settle_seconds = time.monotonic() - healed
+        if not settled:  # repaired, as docs/faults.md says an operator must, so the next fault runs on a whole cluster
+            stack.repair_rabbit()
         time.sleep(AFTER)
     finally:
         histories = _stop_all(loads)
+    for history in histories.values():  # for a look at each request afterwards
+        history.save(stack.dir / f"history-{history.run}.jsonl")
     readback = read_back(stack.gateway_urls[kinds[0]], stack.redis_uri(by_address=True), stack.key_prefix)
     verdicts = {
         kind: check(histories[kind], readback.api, readback.redis, [Fault(plan.name, starts[kind], ends[kind])])
         for kind in kinds
     }
-    return Outcome(plan, verdicts, settled, settle_seconds)
+    return Outcome(plan, verdicts, histories, settled, settle_seconds)
+
+
+def _failover_503(op):
+    """A Redis write refused while Sentinel fails over: allowed (503 with Retry-After)."""
+    return op.kind in ("create", "delete") and op.status == 503
+
+
+def _seconds(value):
+    return "never" if value is None else f"{value:.1f} s"
 
 
 def _stop_all(loads):
