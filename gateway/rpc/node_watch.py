@@ -1,0 +1,81 @@
+"""Which broker nodes answer, found by a thread that asks each one every PROBE_INTERVAL.
+
+A node is up while a round trip on a connection of the watch's own (one per node, kept open)
+comes back within PROBE_TIMEOUT; it is down from the first one that does not: refused, reset,
+or silent (frozen, or cut off by a partition: sockets stay open, nothing answers). A node down
+is tried again each round with a new connection, whose AMQP handshake must complete within
+PROBE_TIMEOUT (a frozen node's kernel still accepts TCP connections). So a silent node is
+noticed within PROBE_INTERVAL + PROBE_TIMEOUT, not after heartbeats; and while every node is up
+the cost is one small round trip per node per interval, whatever the traffic.
+"""
+
+import logging
+import threading
+
+from amqp.exceptions import AMQPError
+
+from gateway.rpc.blocking_link import connect, drop
+
+log = logging.getLogger(__name__)
+
+PROBE_INTERVAL, PROBE_TIMEOUT = 0.5, 1.0
+BROKEN = (OSError, AMQPError)  # py-amqp's connection errors (a read timeout is an OSError)
+
+
+class NodeWatch:
+    """`up[i]`: whether node i answered last; `on_change(i, up)` is called from the watch's thread
+    when that changes (or from a caller's, through `saw_down`)."""
+
+    def __init__(self, nodes, on_change, interval=PROBE_INTERVAL, timeout=PROBE_TIMEOUT):
+        self.nodes, self.on_change = nodes, on_change
+        self.interval, self.timeout = interval, timeout
+        self._probes = [None] * len(nodes)  # (connection, channel) per node, while it answers
+        self._stopped = threading.Event()
+        self._changing = threading.Lock()
+        self.up = [self._probe(index) for index in range(len(nodes))]
+        self._thread = threading.Thread(target=self._run, name="broker-node-watch", daemon=True)
+        self._thread.start()
+
+    def saw_down(self, index):
+        """A caller found node `index` refusing or silent: down now, not at the next round."""
+        self._set(index, False)
+
+    def _set(self, index, up):
+        with self._changing:
+            changed = self.up[index] != up
+            self.up[index] = up
+        if changed:
+            self.on_change(index, up)
+
+    def _run(self):
+        while not self._stopped.wait(self.interval):
+            for index in range(len(self.nodes)):
+                try:
+                    self._set(index, self._probe(index))
+                except Exception:  # a watch that died would leave the pool blind: log, go on
+                    log.exception("probing broker node %s failed", self.nodes[index])
+
+    def _probe(self, index):
+        probe = self._probes[index]
+        try:
+            if probe is None:
+                connection = connect(self.nodes[index], self.timeout, name="nameko-travel gateway (wsgi) probe")
+                probe = self._probes[index] = (connection, connection.channel())
+            probe[1].basic_qos(0, 0, False)  # a round trip the broker answers at once (Qos-Ok)
+            return True
+        except BROKEN as exc:
+            log.debug("broker node %s does not answer: %r", self.nodes[index], exc)
+            if probe is not None:
+                drop(probe[0])
+            self._probes[index] = None
+            return False
+
+    def close(self):
+        self._stopped.set()
+        self._thread.join(self.interval + 2 * self.timeout * len(self.nodes))
+        for probe in self._probes:
+            if probe is not None:
+                try:
+                    probe[0].close()  # a clean close: the broker logs no unexpected one
+                except Exception:  # noqa: BLE001
+                    drop(probe[0])
