@@ -13,9 +13,10 @@ sent again as the same call, and its publisher waited without a bound for a sile
   1.5 s. Its idle links are dropped, new links go to the node up with the fewest, and while no node
   is up new calls fail at once (NotConnected, 503);
 * a call whose link breaks, or whose node goes down while it waits, is published again with the
-  same correlation id and the time it has left, on a link to a node that is up (waiting for one
-  within that time); the workers answer a repeated correlation id as its first run did (creates
-  replay their record, deletes their success: workers/common/idempotency.py);
+  same correlation id and the time it has left, on a link to a node that is up (503 if none is:
+  the whole broker is gone, and callers get fast answers meanwhile); the workers answer a
+  repeated correlation id as its first run did (creates replay their record, deletes their
+  success: workers/common/idempotency.py);
 * the unsettled window, as the ASGI client has it (its docstring says why): for UNSETTLED_FOR
   seconds after a node or a link is lost, a call unanswered RESEND_FIRST after it went out is sent
   again on its link, at doubling intervals, each copy on a publishing channel opened at most
@@ -77,7 +78,6 @@ class ProxyPool(BaseRpcClient):
         self._members = 0  # links in existence or being made: idle + checked out + connecting
         self._on_node = [0] * len(self.nodes)  # the same, per node
         self._lock = threading.Lock()
-        self._node_up = threading.Condition(self._lock)
         self._closed = False
         self._unsettled_until = float("-inf")
         self.created = self.stopped = self.exhausted = self.republished = self.resent = 0
@@ -122,8 +122,6 @@ class ProxyPool(BaseRpcClient):
         node = self.nodes[index]
         if up:
             log.info("broker node %s answers again", node)
-            with self._node_up:
-                self._node_up.notify_all()
             return
         log.warning("broker node %s does not answer; its calls go to another node", node)
         self._unsettle()
@@ -160,7 +158,7 @@ class ProxyPool(BaseRpcClient):
             orjson.dumps({"args": [], "kwargs": rpc_call.kwargs}),
             headers,
         )
-        link = self._checkout(deadline, resending=False)
+        link = self._checkout(deadline)
         try:
             while True:
                 try:
@@ -168,7 +166,7 @@ class ProxyPool(BaseRpcClient):
                     break
                 except _LinkLost:
                     link = None
-                    link = self._checkout(deadline, resending=True)
+                    link = self._checkout(deadline)
                     self.republished += 1
                     REPUBLISHED.inc()
         except RpcError:  # the link (if any) is fine: its call timed out, or was refused or returned
@@ -235,28 +233,16 @@ class ProxyPool(BaseRpcClient):
 
     # -- checkout and checkin ---------------------------------------------------
 
-    def _checkout(self, deadline, resending):
-        """A link on a node that is up. With no node up: NotConnected for a new call; a call being
-        sent again waits for one until its deadline (RpcTimeout)."""
+    def _checkout(self, deadline):
+        """A link on a node that is up; NotConnected at once while no node is."""
         while True:
             if self._closed:
                 raise NotConnected("The gateway is shutting down.")
             if not any(self.watch.up):
-                if not resending:
-                    raise NotConnected("The broker is unreachable.")
-                self._wait_for_a_node(deadline)
-                continue
+                raise NotConnected("The broker is unreachable.")
             link = self._take(deadline)
             if link is not None:
                 return link
-
-    def _wait_for_a_node(self, deadline):
-        with self._node_up:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RpcTimeout("The service did not answer in time.")
-            if not any(self.watch.up):
-                self._node_up.wait(min(remaining, CHECK_EVERY))
 
     def _take(self, deadline):
         """An idle link, a new one, or one handed over within the checkout timeout; None when the
