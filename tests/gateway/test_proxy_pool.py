@@ -74,10 +74,11 @@ def test_a_per_call_timeout_applies_to_that_call_only(pool):
 
 
 def test_late_replies_never_answer_another_call(pool):
-    rpc = pool(size=2, timeout=0.3)
+    rpc = pool(size=2, timeout=5)
+    hung = RpcCall(HUNG.service, HUNG.method, HUNG.kwargs, timeout=0.3)
 
     def work(n):
-        call = HUNG if n % 5 == 0 else echo(n)
+        call = hung if n % 5 == 0 else echo(n)
         try:
             return rpc.call(call, CALLER)
         except RpcTimeout:
