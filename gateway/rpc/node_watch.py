@@ -5,12 +5,14 @@ comes back within PROBE_TIMEOUT; it is down from the first one that does not: re
 or silent (frozen, or cut off by a partition: sockets stay open, nothing answers). A node down
 is tried again each round with a new connection, whose AMQP handshake must complete within
 PROBE_TIMEOUT (a frozen node's kernel still accepts TCP connections). So a silent node is
-noticed within PROBE_INTERVAL + PROBE_TIMEOUT, not after heartbeats; and while every node is up
-the cost is one small round trip per node per interval, whatever the traffic.
+noticed within PROBE_INTERVAL + HEARD_RECENTLY + PROBE_TIMEOUT, not after heartbeats. A node that
+answered a call in the last HEARD_RECENTLY seconds (`heard`) is not asked: under load the watch
+costs nothing, and idle it costs one small round trip per node per interval.
 """
 
 import logging
 import threading
+import time
 
 from amqp.exceptions import AMQPError
 
@@ -19,6 +21,7 @@ from gateway.rpc.blocking_link import connect, drop
 log = logging.getLogger(__name__)
 
 PROBE_INTERVAL, PROBE_TIMEOUT = 0.5, 1.0
+HEARD_RECENTLY = 0.1  # short: a node that froze right after its last answer is asked soon
 BROKEN = (OSError, AMQPError)  # py-amqp's connection errors (a read timeout is an OSError)
 
 
@@ -32,6 +35,8 @@ class NodeWatch:
         self._probes = [None] * len(nodes)  # (connection, channel) per node, while it answers
         self._stopped = threading.Event()
         self._changing = threading.Lock()
+        self.heard = [0.0] * len(nodes)  # per node, the last time (monotonic) it answered a call
+        self.probes = 0
         self.up = [self._probe(index) for index in range(len(nodes))]
         self._thread = threading.Thread(target=self._run, name="broker-node-watch", daemon=True)
         self._thread.start()
@@ -50,12 +55,15 @@ class NodeWatch:
     def _run(self):
         while not self._stopped.wait(self.interval):
             for index in range(len(self.nodes)):
+                if self.up[index] and time.monotonic() - self.heard[index] < HEARD_RECENTLY:
+                    continue  # it is answering calls: alive
                 try:
                     self._set(index, self._probe(index))
                 except Exception:  # a watch that died would leave the pool blind: log, go on
                     log.exception("probing broker node %s failed", self.nodes[index])
 
     def _probe(self, index):
+        self.probes += 1
         probe = self._probes[index]
         try:
             if probe is None:

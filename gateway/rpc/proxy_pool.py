@@ -10,7 +10,7 @@ sent again as the same call, and its publisher waited without a bound for a sile
 * never later than the call's timeout: one deadline covers the wait for a link, making one, the
   call and every copy of it (each read is bounded by the time left);
 * nodes watched (node_watch.py): a node refusing, reset or silent (frozen, cut off) is down within
-  1.5 s. Its idle links are dropped, new links go to the node up with the fewest, and while no node
+  1.6 s. Its idle links are dropped, new links go to the node up with the fewest, and while no node
   is up new calls fail at once (NotConnected, 503);
 * a call whose link breaks, or whose node goes down while it waits, is published again with the
   same correlation id and the time it has left, on a link to a node that is up (503 if none is:
@@ -114,6 +114,7 @@ class ProxyPool(BaseRpcClient):
                 "republished": self.republished,
                 "resent": self.resent,
                 "nodes_up": sum(self.watch.up),
+                "probes": self.watch.probes,
             }
 
     # -- nodes ------------------------------------------------------------------
@@ -216,6 +217,7 @@ class ProxyPool(BaseRpcClient):
                     link.done()
                     raise UnknownService(str(exc)) from None
                 if reply is not None:
+                    self.watch.heard[link.index] = time.monotonic()  # alive: no probe needed
                     return reply
         except (_LinkLost, *BROKEN) as exc:
             log.info("broker link to %s lost during a call (%s): sending it again", link.node, type(exc).__name__)
