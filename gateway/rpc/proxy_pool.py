@@ -80,7 +80,9 @@ class ProxyPool(BaseRpcClient):
         self._lock = threading.Lock()
         self._closed = False
         self._unsettled_until = float("-inf")
-        self.created = self.stopped = self.exhausted = self.republished = self.resent = 0
+        self.created = self.stopped = self.exhausted = 0
+        self.republished = 0  # calls sent again on another link, theirs lost
+        self.resent = self.channels_renewed = 0  # copies in the unsettled window, and fresh channels for them
         self.watch = NodeWatch(self.nodes, self._node_changed)
 
     @classmethod
@@ -113,6 +115,7 @@ class ProxyPool(BaseRpcClient):
                 "exhausted": self.exhausted,
                 "republished": self.republished,
                 "resent": self.resent,
+                "channels_renewed": self.channels_renewed,
                 "nodes_up": sum(self.watch.up),
                 "probes": self.watch.probes,
             }
@@ -229,6 +232,7 @@ class ProxyPool(BaseRpcClient):
         correlation_id, routing_key, body, headers = request
         if time.monotonic() - link.publish_channel_opened >= RESEND_FIRST:
             link.renew_publish_channel()
+            self.channels_renewed += 1
         link.publish(correlation_id, routing_key, body, headers, remaining)
         self.resent += 1
         REPUBLISHED.inc()

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gateway.rpc.calls import Caller, NotConnected, RpcTimeout
+from gateway.rpc.asyncio_client import RESEND_FIRST
+from gateway.rpc.calls import Caller, NotConnected, RpcCall, RpcTimeout
 from gateway.rpc.node_watch import HEARD_RECENTLY, PROBE_INTERVAL, PROBE_TIMEOUT
 from gateway.rpc.proxy_pool import CHECK_EVERY, ProxyPool
 from tests.support.probe import HUNG, echo
@@ -145,7 +146,7 @@ def test_a_call_on_a_frozen_node_with_a_short_timeout_ends_at_its_timeout(pool, 
     relays[0].freeze()
     started = time.monotonic()
     with pytest.raises(RpcTimeout):
-        rpc.call(type(HUNG)(HUNG.service, HUNG.method, HUNG.kwargs, timeout=0.4), CALLER)
+        rpc.call(RpcCall(HUNG.service, HUNG.method, HUNG.kwargs, timeout=0.4), CALLER)
     assert 0.4 <= time.monotonic() - started < 0.4 + SLACK
 
 
@@ -159,3 +160,21 @@ def test_the_watch_asks_no_node_that_answers_calls(pool):
     assert rpc.stats()["probes"] - probes <= 2  # (a round may start before the first calls)
     time.sleep(3 * PROBE_INTERVAL)  # idle: each node is asked every round
     assert rpc.stats()["probes"] - probes >= 4
+
+
+def test_after_a_node_is_lost_unanswered_calls_are_sent_again(pool, relays):
+    """The unsettled window: a call on a surviving link with no answer after RESEND_FIRST goes out
+    again (same correlation id), on a publishing channel opened since; the first answer counts."""
+    rpc = pool(size=1, nodes=(1, 0))  # its one link on relays[1]
+    assert rpc.call(echo("warm"), CALLER) == "warm"
+    time.sleep(RESEND_FIRST)  # the link's publishing channel is older than that now
+    relays[0].close()  # a node is lost (one with no link of the pool's)
+    deadline = time.monotonic() + NOTICED + 1
+    while rpc.stats()["nodes_up"] == 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    slow = RpcCall(HUNG.service, HUNG.method, HUNG.kwargs, timeout=TIMEOUT + 2)
+    assert rpc.call(slow, CALLER)["name"] == "late"  # 2 s: a copy went out at 1 s
+    assert rpc.stats()["resent"] >= 1 and rpc.stats()["channels_renewed"] >= 1
+    assert rpc.stats()["created"] == 1
+    assert rpc.call(echo("after"), CALLER) == "after"
