@@ -10,7 +10,7 @@ import itertools
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import amqp
 from kombu.utils.url import parse_url
@@ -30,7 +30,7 @@ class Node:
     port: int
     vhost: str
     username: str
-    password: str
+    password: str = field(repr=False)  # never in a log line, even through repr
     ssl: object = False
 
     @classmethod
