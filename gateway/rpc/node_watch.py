@@ -26,18 +26,19 @@ BROKEN = (OSError, AMQPError)  # py-amqp's connection errors (a read timeout is 
 
 
 class NodeWatch:
-    """`up[i]`: whether node i answered last; `on_change(i, up)` is called from the watch's thread
-    when that changes (or from a caller's, through `saw_down`)."""
+    """`up[i]`: whether node i answered last; `on_change(i, up, silent)` is called from the watch's
+    thread when that changes (or from a caller's, through `saw_down`), `silent` when the node went
+    down without a word (a timeout, not a refusal or a reset); `on_round()` after each round."""
 
-    def __init__(self, nodes, on_change, interval=PROBE_INTERVAL, timeout=PROBE_TIMEOUT):
-        self.nodes, self.on_change = nodes, on_change
+    def __init__(self, nodes, on_change, interval=PROBE_INTERVAL, timeout=PROBE_TIMEOUT, on_round=None):
+        self.nodes, self.on_change, self.on_round = nodes, on_change, on_round or (lambda: None)
         self.interval, self.timeout = interval, timeout
         self._probes = [None] * len(nodes)  # (connection, channel) per node, while it answers
         self._stopped = threading.Event()
         self._changing = threading.Lock()
         self.heard = [0.0] * len(nodes)  # per node, the last time (monotonic) it answered a call
         self.probes = 0
-        self.up = [self._probe(index) for index in range(len(nodes))]
+        self.up = [self._probe(index) is None for index in range(len(nodes))]
         self._thread = threading.Thread(target=self._run, name="broker-node-watch", daemon=True)
         self._thread.start()
 
@@ -45,12 +46,12 @@ class NodeWatch:
         """A caller found node `index` refusing or silent: down now, not at the next round."""
         self._set(index, False)
 
-    def _set(self, index, up):
+    def _set(self, index, up, silent=False):
         with self._changing:
             changed = self.up[index] != up
             self.up[index] = up
         if changed:
-            self.on_change(index, up)
+            self.on_change(index, up, silent)
 
     def _run(self):
         while not self._stopped.wait(self.interval):
@@ -58,11 +59,17 @@ class NodeWatch:
                 if self.up[index] and time.monotonic() - self.heard[index] < HEARD_RECENTLY:
                     continue  # it is answering calls: alive
                 try:
-                    self._set(index, self._probe(index))
+                    failure = self._probe(index)
+                    self._set(index, failure is None, isinstance(failure, TimeoutError))
                 except Exception:  # a watch that died would leave the pool blind: log, go on
                     log.exception("probing broker node %s failed", self.nodes[index])
+            try:
+                self.on_round()
+            except Exception:
+                log.exception("after probing the broker nodes")
 
     def _probe(self, index):
+        """None if node `index` answered, else what went wrong."""
         self.probes += 1
         probe = self._probes[index]
         try:
@@ -70,13 +77,13 @@ class NodeWatch:
                 connection = connect(self.nodes[index], self.timeout, name="nameko-travel gateway (wsgi) probe")
                 probe = self._probes[index] = (connection, connection.channel())
             probe[1].basic_qos(0, 0, False)  # a round trip the broker answers at once (Qos-Ok)
-            return True
+            return None
         except BROKEN as exc:
             log.debug("broker node %s does not answer: %r", self.nodes[index], exc)
             if probe is not None:
                 drop(probe[0])
             self._probes[index] = None
-            return False
+            return exc
 
     def close(self):
         self._stopped.set()

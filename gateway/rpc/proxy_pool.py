@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 BROKEN = (OSError, AMQPError)  # a link's connection failed (read timeouts are OSErrors too)
 CONNECT_TIMEOUT = 1.0  # TCP connect and AMQP handshake of a new link, each read
 CHECK_EVERY = 0.25  # a waiting call looks at its node's state (and its copies) this often
+NEW_LINK_PAUSE = 5.0  # no new link to a node that did not take one, nor to any after a node went silent
 
 
 class PoolExhausted(Overloaded):
@@ -60,12 +61,12 @@ class _LinkLost(Exception):
 
 
 class _Waiter:
-    """A thread waiting for a link: handed one (`link`), or a free place to make one (`grant`)."""
+    """A thread waiting for a link: handed one (`link`), or woken to look again."""
 
-    __slots__ = ("event", "link", "grant")
+    __slots__ = ("event", "link")
 
     def __init__(self):
-        self.event, self.link, self.grant = threading.Event(), None, False
+        self.event, self.link = threading.Event(), None
 
 
 class ProxyPool(BaseRpcClient):
@@ -83,7 +84,8 @@ class ProxyPool(BaseRpcClient):
         self.created = self.stopped = self.exhausted = 0
         self.republished = 0  # calls sent again on another link, theirs lost
         self.resent = self.channels_renewed = 0  # copies in the unsettled window, and fresh channels for them
-        self.watch = NodeWatch(self.nodes, self._node_changed)
+        self._no_new_links_until = [0.0] * len(self.nodes)  # per node (monotonic): see _make
+        self.watch = NodeWatch(self.nodes, self._node_changed, on_round=self._keep_standby)
 
     @classmethod
     def from_settings(cls, settings):
@@ -122,13 +124,16 @@ class ProxyPool(BaseRpcClient):
 
     # -- nodes ------------------------------------------------------------------
 
-    def _node_changed(self, index, up):
+    def _node_changed(self, index, up, silent=False):
         node = self.nodes[index]
         if up:
             log.info("broker node %s answers again", node)
+            self._no_new_links_until[index] = 0.0  # it took the watch's new connection
             return
         log.warning("broker node %s does not answer; its calls go to another node", node)
         self._unsettle()
+        if silent:  # the others may stall new connections until the cluster notices (README)
+            self._no_new_links_until = [time.monotonic() + NEW_LINK_PAUSE] * len(self.nodes)
         with self._lock:
             gone = [link for link in self._idle if link.index == index]
             for link in gone:
@@ -240,85 +245,97 @@ class ProxyPool(BaseRpcClient):
     # -- checkout and checkin ---------------------------------------------------
 
     def _checkout(self, deadline):
-        """A link on a node that is up; NotConnected at once while no node is."""
+        """A link on a node that is up: an idle one, a new one, or one checked in by another call
+        within the checkout timeout. NotConnected at once while no node is up (or none takes new
+        connections and the pool has no link to wait for)."""
+        give_up = min(deadline, time.monotonic() + self.checkout_timeout)
         while True:
             if self._closed:
                 raise NotConnected("The gateway is shutting down.")
             if not any(self.watch.up):
                 raise NotConnected("The broker is unreachable.")
-            link = self._take(deadline)
-            if link is not None:
-                return link
-
-    def _take(self, deadline):
-        """An idle link, a new one, or one handed over within the checkout timeout; None when the
-        node found or tried went down meanwhile (the caller looks again)."""
-        with self._lock:
-            if self._idle and not self._waiters:
-                link = self._idle.pop()
-                self._publish()
-                waiter = None
-            elif self._members < self.size:
-                self._members += 1
-                link = waiter = None
-            else:
-                link, waiter = None, _Waiter()
-                self._waiters.append(waiter)
-                self._publish()
-        if waiter is not None:
-            link = self._wait_for_a_link(waiter, deadline)
-        if link is not None:
-            if self.watch.up[link.index]:
-                return link
-            self._discard(link, clean=False)
-            return None
-        return self._make(deadline)  # we hold a place
-
-    def _wait_for_a_link(self, waiter, deadline):
-        remaining = deadline - time.monotonic()
-        if not waiter.event.wait(min(self.checkout_timeout, max(0.0, remaining))):
+            link = waiter = index = None
             with self._lock:
-                if waiter.link is None and not waiter.grant and waiter in self._waiters:
+                if self._idle and not self._waiters:
+                    link = self._idle.pop()
+                else:
+                    index = self._node_for_a_new_link() if self._members < self.size else None
+                    if index is not None:
+                        self._members += 1
+                        self._on_node[index] += 1
+                    elif not self._members:
+                        raise NotConnected("No broker node takes new connections.")
+                    else:
+                        waiter = _Waiter()
+                        self._waiters.append(waiter)
+                self._publish()
+            if waiter is not None:
+                link = self._wait_for_a_link(waiter, give_up, deadline)
+            elif index is not None:
+                link = self._make(index, deadline)
+            if link is not None:
+                if self.watch.up[link.index]:
+                    return link
+                self._discard(link, clean=False)
+
+    def _node_for_a_new_link(self):
+        """Of the nodes up and taking new links, the one with the fewest (None if none is)."""
+        now = time.monotonic()
+        ready = [i for i, up in enumerate(self.watch.up) if up and now >= self._no_new_links_until[i]]
+        return min(ready, key=lambda i: self._on_node[i]) if ready else None
+
+    def _wait_for_a_link(self, waiter, give_up, deadline):
+        """The link another call handed over, or None when woken to look again (a place freed)."""
+        if not waiter.event.wait(max(0.0, give_up - time.monotonic())):
+            with self._lock:
+                if waiter.link is None and waiter in self._waiters:
                     self._waiters.remove(waiter)  # nothing came: give up the place
                     self._publish()
-                    if remaining <= self.checkout_timeout:
+                    if give_up >= deadline:
                         raise RpcTimeout("The service did not answer in time.")
                     self._count("exhausted")
                     raise PoolExhausted("No RPC proxy became free in time.")
-        if waiter.link is None and not waiter.grant:  # woken by close()
-            raise NotConnected("The gateway is shutting down.")
         return waiter.link
 
-    def _make(self, deadline):
-        """A new link, in the place the caller holds, to the node up with the fewest links; None
-        if that node does not answer (it is marked down, and the caller looks again)."""
-        with self._lock:
-            up = [index for index, answers in enumerate(self.watch.up) if answers]
-            if self._closed or not up:
-                self._free_place()
-                return None
-            index = min(up, key=lambda each: self._on_node[each])
-            self._on_node[index] += 1
+    def _make(self, index, deadline):
+        """A new link to node `index`, in the place the caller holds; None if the node does not
+        take it in time (no new link goes there for NEW_LINK_PAUSE, and the caller looks again)."""
         timeout = min(CONNECT_TIMEOUT, deadline - time.monotonic())
         try:
             if timeout <= 0:
                 raise RpcTimeout("The service did not answer in time.")
             link = Link(self.nodes[index], index, self.exchange, timeout)
-        except BROKEN as exc:
+        except BaseException as exc:
+            with self._lock:
+                self._on_node[index] -= 1
+                self._free_place()
+            if not isinstance(exc, BROKEN):
+                raise
             log.warning("cannot connect to broker node %s: %r", self.nodes[index], exc)
-            with self._lock:
-                self._on_node[index] -= 1
-                self._free_place()
-            self.watch.saw_down(index)
+            self._no_new_links_until[index] = time.monotonic() + NEW_LINK_PAUSE
+            if isinstance(exc, ConnectionRefusedError):  # it is down, surely: no need to wait for the watch
+                self.watch.saw_down(index)
             return None
-        except BaseException:
-            with self._lock:
-                self._on_node[index] -= 1
-                self._free_place()
-            raise
         with self._lock:
             self._count("created")
         return link
+
+    def _keep_standby(self):
+        """After each round of the watch: a link on every node up that has none, made here rather
+        than by a call, so that a node lost leaves links up on the others (a silent node can stall
+        new connections to the whole cluster until the cluster notices it: README)."""
+        while not self._closed:
+            with self._lock:
+                bare = [i for i, up in enumerate(self.watch.up) if up and not self._on_node[i]]
+                now = time.monotonic()
+                bare = [i for i in bare if now >= self._no_new_links_until[i]]
+                if not bare or self._members >= self.size:
+                    return
+                self._members += 1
+                self._on_node[bare[0]] += 1
+            link = self._make(bare[0], time.monotonic() + CONNECT_TIMEOUT)
+            if link is not None:
+                self._checkin(link)
 
     def _checkin(self, link):
         if self.max_age and time.monotonic() - link.born > self.max_age:
@@ -352,14 +369,11 @@ class ProxyPool(BaseRpcClient):
         self._count("stopped")
 
     def _free_place(self):
-        """A link is gone (or was never made): let the longest waiter make one, or shrink (with the
-        lock held)."""
-        if self._waiters and not self._closed:
-            waiter = self._waiters.popleft()
-            waiter.grant = True
-            waiter.event.set()
-        else:
-            self._members -= 1
+        """A link is gone (or was never made): one place fewer, and the longest waiter looks again
+        (it may make one). With the lock held."""
+        self._members -= 1
+        if self._waiters:
+            self._waiters.popleft().event.set()
         self._publish()
 
     def _count(self, event, n=1):
