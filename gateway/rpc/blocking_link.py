@@ -94,6 +94,7 @@ class Link:
     def __init__(self, node, index, exchange, timeout):
         self.node, self.index, self.exchange = node, index, exchange
         self.born = time.monotonic()
+        self._waiting_for = self._outcome = None  # the call's correlation id; its reply, or what went wrong
         self.connection = connect(node, timeout)
         try:
             self.reply_to = uuid.uuid4().hex
@@ -107,8 +108,6 @@ class Link:
         except BaseException:
             drop(self.connection)
             raise
-        self._waiting_for = None
-        self._reply = self._outcome = None
 
     def _open_publish_channel(self):
         channel = self.connection.channel()
