@@ -54,9 +54,9 @@ def create_app(settings=None, rpc=None):
 
 
 def create_wsgi_app(settings=None, rpc=None):
-    """The WSGI app (gunicorn gateway.wsgi:app), calling the services through a proxy pool.
+    """The WSGI app (gunicorn gateway.wsgi:app), calling the services through a pool of AMQP links.
 
-    WSGI has no shutdown event: a pool made here is closed (every proxy stopped) when the
+    WSGI has no shutdown event: a pool made here is closed (every link closed) when the
     server's worker process exits; one passed in is its owner's to close."""
     from gateway.rpc.proxy_pool import ProxyPool
 

@@ -23,7 +23,7 @@ control_socket_disable = True
 
 def on_starting(server):
     """`--threads` or GUNICORN_CMD_ARGS may have changed the thread count: the workers, forked
-    after this, size their proxy pools from THREADS (a proxy per thread)."""
+    after this, size their RPC pools from THREADS (a link per thread)."""
     os.environ["THREADS"] = str(server.cfg.threads)
 
 

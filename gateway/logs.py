@@ -118,7 +118,7 @@ def _fast_handler(gateway_logger, access_logger):
     return handlers[0]
 
 
-# The libraries the WSGI pool runs (nameko's ClusterRpcProxy on kombu and amqp), and waitress: their
+# The libraries under the WSGI pool and the workers' clients (nameko, kombu, amqp), and waitress: their
 # warnings go through the gateway's handler, so that they are formatted, escaped and masked like the
 # gateway's own.
 LIBRARY_LOGGERS = ("nameko", "kombu", "amqp", "waitress")

@@ -71,10 +71,10 @@ BROKER_REACHABLE = Gauge(
 LATE_REPLIES = Counter("gateway_rpc_late_replies_total", "Replies that came after their call gave up")
 REPUBLISHED = Counter(
     "gateway_rpc_republished_total",
-    "Copies of calls published again: their link was lost, or a node was and they had no answer (ASGI)",
+    "Copies of calls published again: their link was lost, or a node was and they had no answer",
 )
 POOL_PROXIES = Gauge(
-    "gateway_rpc_pool_proxies", "ClusterRpcProxy instances in the pool (WSGI)", ["state"], multiprocess_mode="livesum"
+    "gateway_rpc_pool_proxies", "AMQP links in the pool (WSGI)", ["state"], multiprocess_mode="livesum"
 )
 POOL_WAITING = Gauge("gateway_rpc_pool_waiting", "Threads waiting for a free proxy (WSGI)", multiprocess_mode="livesum")
 POOL_EVENTS = Counter(

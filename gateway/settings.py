@@ -21,7 +21,7 @@ class Settings:
     rpc_exchange: str = setting("RPC_EXCHANGE", "nameko-rpc")
     rpc_timeout: float = setting("RPC_TIMEOUT", 10.0)  # seconds to wait for a service's reply
     rpc_connections: int = setting("RPC_CONNECTIONS", 0)  # ASGI: AMQP connections (0: 2, or one per node)
-    rpc_proxies: int = setting("RPC_PROXIES", 0)  # WSGI: ClusterRpcProxy instances (0: one per server thread)
+    rpc_proxies: int = setting("RPC_PROXIES", 0)  # WSGI: AMQP links in the pool (0: one per server thread)
     rpc_max_in_flight: int = setting("RPC_MAX_IN_FLIGHT", 1024)  # ASGI: calls waiting before new ones get 503
     rpc_confirms: int = setting("RPC_CONFIRMS", 1)  # ASGI: publisher confirms (1), for a full queue's fast 503
     rpc_startup_wait: float = setting("RPC_STARTUP_WAIT", 5.0)  # ASGI: seconds start-up waits for the broker
@@ -152,7 +152,7 @@ class Settings:
         return context
 
     def nameko_ssl(self):
-        """The same, as nameko's AMQP_SSL config (kombu's ssl options), for the WSGI pool."""
+        """The same, as nameko's AMQP_SSL config (py-amqp's ssl options), for the WSGI pool."""
         if not self.amqp_tls:
             return None
         options = {"cert_reqs": ssl.CERT_REQUIRED}

@@ -8,8 +8,7 @@
   opentelemetry-instrumentation-falcon is not used: it patches `falcon.App` (WSGI) only.
 * The RPC client span: written here (`rpc_span`), as no instrumentation knows either RPC client;
   the runners make one around every call, publish until reply, and the clients put the context
-  in the request's AMQP headers (the asyncio client with `trace_headers`, the WSGI pool through
-  `SERVICE_PROXY`, a nameko ServiceProxy whose requests carry it).
+  in the request's AMQP headers (`trace_headers`, in both).
 
 Off, `ENABLED` is False, the apps are not wrapped and nothing of OpenTelemetry is imported.
 """
@@ -27,16 +26,6 @@ else:
 
     def trace_headers(headers):
         return headers
-
-
-def service_proxy_class(default):
-    """nameko's ServiceProxy (`default`: not imported here, the ASGI gateway has no eventlet) or,
-    with tracing on, one whose requests carry the context."""
-    if not ENABLED:
-        return default
-    from telemetry.rpc import TracedServiceProxy
-
-    return TracedServiceProxy
 
 
 def _tracer():

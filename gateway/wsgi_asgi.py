@@ -1,6 +1,6 @@
 """`uvicorn gateway.wsgi_asgi:app`: the WSGI gateway as it ships, on uvicorn (devstack/gateways.py).
 
-The WSGI app (falcon.App, the ClusterRpcProxy pool, one blocking call per thread) runs on THREADS
+The WSGI app (falcon.App, the pool of blocking AMQP links, one blocking call per thread) runs on THREADS
 threads, a2wsgi's; uvicorn reads requests on its event loop, with the limits and the read deadline of
 gateway/protocol.py, and `WholeRequests` hands a request to a thread only once its body is in. So a
 slow client holds no thread: 50 of them sending a byte a second leave everyone else served

@@ -66,3 +66,9 @@ def cluster_stack(rabbit_cluster, cluster_vhost, redis_prefix):
 @pytest.fixture(scope="session")
 def cluster_gateway(cluster_stack):
     return cluster_stack.add_gateway("asgi").url
+
+
+@pytest.fixture(scope="session")
+def cluster_wsgi_gateway(cluster_stack):
+    """The WSGI gateway on the cluster, 32 threads (and as many links) as in the measured drill."""
+    return cluster_stack.add_gateway("wsgi", THREADS=32).url

@@ -1,4 +1,4 @@
-"""The WSGI gateway's pool of nameko ClusterRpcProxy, on the real broker and real services."""
+"""The WSGI gateway's pool of blocking AMQP links, on the real broker and real services."""
 
 import threading
 import time
@@ -52,14 +52,16 @@ def test_a_checkout_that_waits_too_long_is_refused(pool):
     assert rpc.call(echo(2), CALLER) == 2
 
 
-def test_a_timed_out_proxy_is_stopped_and_replaced(pool):
+def test_a_timed_out_call_leaves_its_link_usable(pool):
+    """Replies are matched by correlation id: the late one is dropped, not taken for another's."""
     rpc = pool(size=1, timeout=0.3)
     assert rpc.call(echo(1), CALLER) == 1
     with pytest.raises(RpcTimeout):
         rpc.call(HUNG, CALLER)
-    assert rpc.stats()["stopped"] == 1
     assert rpc.call(echo(2), CALLER) == 2
-    assert rpc.stats()["created"] == 2
+    time.sleep(2)  # the hung call's reply arrives meanwhile
+    assert rpc.call(echo(3), CALLER) == 3
+    assert rpc.stats()["created"] == 1 and rpc.stats()["stopped"] == 0
 
 
 def test_a_per_call_timeout_applies_to_that_call_only(pool):
@@ -71,33 +73,33 @@ def test_a_per_call_timeout_applies_to_that_call_only(pool):
     assert rpc.call(echo(3), CALLER) == 3
 
 
-def test_no_reply_is_left_behind_in_the_proxies_kept(pool):
-    rpc = pool(size=2, timeout=0.3)
+def test_late_replies_never_answer_another_call(pool):
+    rpc = pool(size=2, timeout=5)
+    hung = RpcCall(HUNG.service, HUNG.method, HUNG.kwargs, timeout=0.3)
 
     def work(n):
-        call = HUNG if n % 5 == 0 else echo(n)
+        call = hung if n % 5 == 0 else echo(n)
         try:
             return rpc.call(call, CALLER)
         except RpcTimeout:
             return "timeout"
 
     with ThreadPoolExecutor(4) as threads:
-        outcomes = list(threads.map(work, range(40)))
-    assert outcomes.count("timeout") == 8
-    assert rpc.stats()["stopped"] == 8
-    assert all(not member.consumer.replies for member in rpc._idle)
+        outcomes = list(threads.map(work, range(60)))
+    assert outcomes == ["timeout" if n % 5 == 0 else n for n in range(60)]
+    assert rpc.stats()["created"] <= 2
 
 
-def test_a_request_that_finds_the_broker_gone_drops_the_idle_proxies(pool, monkeypatch):
-    """Whoever probes first, a request or the watchdog, the proxies kept idle (their connections
-    now dead) are dropped, not handed out when the broker is back."""
+def test_a_node_found_down_drops_the_idle_links(pool):
+    """Whoever finds it first, the watch or a request, the links kept idle on a node that does not
+    answer are dropped, not handed out; and with no node up, calls fail at once."""
     rpc = pool(size=2)
     assert rpc.call(echo("warm"), CALLER) == "warm"
     assert rpc.stats()["idle"] == 1
-    monkeypatch.setattr(rpc, "_probe", lambda: False)  # the broker's port stops answering
-    with pytest.raises(NotConnected):
-        rpc._connect()  # a request needing a new proxy probes before the watchdog does
+    rpc.watch.saw_down(0)
     assert rpc.stats()["idle"] == 0 and not rpc.connected
+    with pytest.raises(NotConnected):
+        rpc.call(echo("down"), CALLER)
 
 
 def test_a_broker_dropping_every_connection_while_warm(pool, services_on_vhost):
@@ -126,5 +128,4 @@ def test_a_thousand_recycles_leak_no_connection(pool, services_on_vhost):
     assert rpc.stats()["created"] >= 999 and rpc.stats()["stopped"] >= 998
     rpc.close()
     time.sleep(1)
-    # What remains beyond the service's own are kombu's shared publisher connections, not proxies.
-    assert len(broker.connections(services_on_vhost.vhost)) - baseline <= 2
+    assert len(broker.connections(services_on_vhost.vhost)) == baseline

@@ -146,10 +146,7 @@ class RabbitNode(devstack_rabbitmq.RabbitNode):
 # Private attributes of libraries this project relies on: a library upgrade that renames one breaks
 # the code using it quietly, so tests/workers/test_private_attributes.py checks they still exist.
 LIBRARY_PRIVATES = [
-    # (module, class, attribute): gateway/rpc/proxy_pool.py makes a ServiceProxy on the standalone
-    # proxy's own worker context and reply listener
-    ("nameko.standalone.rpc", "StandaloneProxyBase", "_worker_ctx"),
-    ("nameko.standalone.rpc", "ClusterRpcProxy", "_reply_listener"),
+    # (module, class, attribute)
     # workers/runtime/proxy.py: nameko's ReplyListener's table of calls awaiting replies
     ("nameko.rpc", "ReplyListener", "_reply_events"),
     # workers/runtime/replies.py: py-amqp's transport write, to send a reply and its ack as one

@@ -22,7 +22,7 @@ from gateway.rpc.proxy_pool import ProxyPool
 from gateway.settings import Settings
 from schemas.errors import NotFound, ServiceUnavailable
 from telemetry import SENT_AT
-from telemetry.rpc import TracedServiceProxy, client_span, record_outcome, trace_headers
+from telemetry.rpc import client_span, record_outcome, trace_headers
 from tests.support.probe import HUNG, PROBE
 
 CALLER = Caller("req-traced", "testOperation")
@@ -40,7 +40,8 @@ def exported(monkeypatch):
     monkeypatch.setattr(runners.WsgiRunner, "call", runners.WsgiRunner._traced_call)
     monkeypatch.setattr(asyncio_client, "TRACING", True)
     monkeypatch.setattr(asyncio_client, "trace_headers", trace_headers)
-    monkeypatch.setattr(proxy_pool, "SERVICE_PROXY", TracedServiceProxy)
+    monkeypatch.setattr(proxy_pool, "TRACING", True)
+    monkeypatch.setattr(proxy_pool, "trace_headers", trace_headers)
     yield exporter
     provider.shutdown()
 
@@ -122,7 +123,7 @@ def test_the_wsgi_pool_spans_and_propagates(services_on_vhost, exported):
         span = only(exported)
         check_span(span, "probe_service", "context")
         check_context_reached_the_worker(seen, span)
-        # nameko's ClusterRpcProxy puts its context data in `nameko.*` headers; the trace context
+        # the pool puts nameko's context in `nameko.*` headers; the trace context
         # travels in the W3C names only, never a stale copy beside it
         assert "nameko.traceparent" not in seen["data"]
 
