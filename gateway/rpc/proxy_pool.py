@@ -35,9 +35,9 @@ from gateway.metrics import REPUBLISHED
 from gateway.rpc.asyncio_client import RESEND_FIRST, UNSETTLED_FOR, decode_reply
 from gateway.rpc.base import BaseRpcClient
 from gateway.rpc.blocking_link import Node, Refused, Returned
+from gateway.rpc.blocking_node_watch import NodeWatch
 from gateway.rpc.calls import QueueFull, RpcError, RpcTimeout, UnknownService
 from gateway.rpc.link_pool import BROKEN, LinkPool, PoolExhausted
-from gateway.rpc.blocking_node_watch import NodeWatch
 from gateway.settings import split_uris
 from gateway.tracing import ENABLED as TRACING
 from gateway.tracing import trace_headers

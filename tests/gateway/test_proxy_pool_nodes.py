@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from gateway.rpc.asyncio_client import RESEND_FIRST
-from gateway.rpc.calls import Caller, NotConnected, RpcCall, RpcTimeout
 from gateway.rpc.blocking_node_watch import HEARD_RECENTLY, PROBE_INTERVAL, PROBE_TIMEOUT
+from gateway.rpc.calls import Caller, NotConnected, RpcCall, RpcTimeout
 from gateway.rpc.proxy_pool import CHECK_EVERY, ProxyPool
 from tests.support.probe import HUNG, echo
 from tests.support.relay import Relay
