@@ -17,6 +17,7 @@ uses addresses. Every file and log lands in `directory`. Run as root.
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -175,6 +176,22 @@ class HostStack(Started):
     def restart_rabbit(self, host, timeout=90):
         """Boot `host`'s RabbitMQ node again (after a kill) on its data; until the cluster counts it."""
         self.rabbit_cluster.restart(NODE_HOSTS.index(host), timeout)
+
+    def leader_host(self, queue="rpc-airports_service"):
+        """The host of the RabbitMQ node that leads `queue` (a quorum queue) now: where a fault
+        hurts most. n1 when no node says."""
+        for node in self.rabbit.values():
+            if not node.running:
+                continue
+            try:
+                out = node.ctl("list_queues", "-p", VHOST, "name", "leader", "--formatter", "json", timeout=30)
+                leaders = {row["name"]: row.get("leader") for row in json.loads(out)}
+            except (RuntimeError, ValueError, subprocess.TimeoutExpired):
+                continue
+            leader = str(leaders.get(queue) or "")
+            if leader.startswith("rabbit@"):
+                return leader.split("@", 1)[1]
+        return NODE_HOSTS[0]
 
     def kill_rabbit(self, host):
         """kill -9 of `host`'s RabbitMQ node."""

@@ -8,7 +8,7 @@ document with Retry-After; every answer says where its client stands in the IETF
 (draft-ietf-httpapi-ratelimit-headers-11): `RateLimit-Policy: "default";q=Q;w=W` and
 `RateLimit: "default";r=<remaining>;t=<seconds until the bucket is full>`. The health checks and
 /metrics are never limited. Buckets live in the process: with N processes a client may get up to N
-times Q (README, "Rate limits").
+times Q (docs/design.md, "Rate limits").
 """
 
 import math

@@ -302,7 +302,7 @@ class AmqpConnection(asyncio.Protocol):
         properties = (
             _CONTENT_PROPERTIES
             + headers_table
-            + b"\x01"  # delivery mode 1: transient (see README)
+            + b"\x01"  # delivery mode 1: transient (docs/design.md, "Durability and its trade-offs")
             + _shortstr(correlation_id)
             + _shortstr(reply_to)
             + _shortstr(expiration)

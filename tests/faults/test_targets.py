@@ -3,9 +3,10 @@ the mixed load through both gateways at once. Each outcome's table is appended t
 (default: .run/faults-report.md), the figures docs/faults.md quotes.
 
 Safety is asserted for every fault: no acknowledged write lost, doubled or undone, nothing nobody
-asked for, the API and Redis agreeing, the cluster settled after the heal with nothing restarted
-by hand. Availability (time to notice, failures while a majority is up) is asserted too, except
-where MEASURED_MISSES says what this design was measured to miss, and why."""
+asked for, the API and Redis agreeing. So are the cluster settling after the heal with nothing
+restarted by hand, and the availability targets (time to notice, no failure while a majority is
+up but a Redis write's 503 during a failover), except where MEASURED_MISSES says what this design
+was measured to miss, and why: that test is reported as an expected failure, with the misses."""
 
 import os
 import shutil
@@ -22,24 +23,29 @@ pytestmark = pytest.mark.faults
 
 REPORT = Path(os.environ.get("FAULTS_REPORT", ROOT / ".run" / "faults-report.md"))
 
-# fault -> why its availability targets are not held (docs/faults.md has the figures)
+# fault -> what this design was measured to miss there, and why (docs/faults.md has the figures)
 MEASURED_MISSES = {
-    "redis-split-brain": "Sentinel promotes a replica while the old primary, still reached by the "
-    "workers, takes writes it loses on the heal: measured, not a target (docs/faults.md)",
+    "rabbit-freeze": "under pause_minority RabbitMQ does not heal a node that was suspended: the split "
+    "stays until that node's app restarts (RabbitMQ's docs, 'Partitions Caused by Suspend and Resume')",
 }
 
 
 @pytest.fixture(scope="module")
 def hosts():
-    """FAULTS_KEEP_LOGS=DIR keeps every node's files and every process's log in DIR."""
+    """FAULTS_KEEP_LOGS=DIR keeps every node's files, every process's log and the histories in a new
+    directory under DIR."""
     kept = os.environ.get("FAULTS_KEEP_LOGS")
-    directory = kept or tempfile.mkdtemp(prefix="host-faults-")  # not pytest's tmp_path: rabbitmq must reach it
+    if kept:
+        os.makedirs(kept, exist_ok=True)
+        os.chmod(kept, 0o755)  # the rabbitmq user reaches its nodes' directories through it
+    directory = tempfile.mkdtemp(prefix="host-faults-", dir=kept)  # not pytest's tmp_path: rabbitmq must reach it
     with HostStack(directory) as made:
         yield made
     if not kept:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.mark.timeout(900)  # a fault of up to 60 s, the settling and the read-back
 @pytest.mark.parametrize("name", list(FAULTS))
 def test_a_fault_loses_nothing_and_costs_what_it_should(hosts, name):
     outcome = run_fault(hosts, FAULTS[name])
@@ -47,7 +53,8 @@ def test_a_fault_loses_nothing_and_costs_what_it_should(hosts, name):
     with REPORT.open("a", encoding="utf-8") as report:
         report.write(f"\n{outcome}\n")
     print(outcome)
-    if name in MEASURED_MISSES:
-        assert outcome.settled, f"{name}: the cluster did not settle after the heal"
-        return
-    assert not outcome.misses(), outcome.misses()
+    assert not outcome.safety_misses(), outcome.safety_misses()
+    misses = outcome.misses()
+    if misses and name in MEASURED_MISSES:
+        pytest.xfail(f"{MEASURED_MISSES[name]}: {misses}")
+    assert not misses, misses

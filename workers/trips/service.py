@@ -4,7 +4,7 @@ The trips worker holds no airport data: it asks airports_service, over RPC, to *
 both airports for a new trip (which fails unless both exist) and to *release* them
 when the trip goes. A change of a trip's airports holds the new ones (under a holder of its
 own) before the trip points at them, and releases the old ones after. airports_service
-refuses to delete an airport while it is held. README.md, "Referential integrity across
+refuses to delete an airport while it is held. docs/design.md, "Referential integrity across
 services", walks through the failure cases.
 """
 
