@@ -6,7 +6,8 @@ the node watch's thread after each round rather than by a call: a silent RabbitM
 new connections to every node of its cluster until the cluster notices it (measured on 3.10:
 about 60 s, net_ticktime), so what serves meanwhile is the links already open on the others.
 For the same reason no new link is made for NEW_LINK_PAUSE after a node goes silent, nor to a
-node that did not take one in CONNECT_TIMEOUT: calls wait for the links there are.
+node that did not take one in CONNECT_TIMEOUT (for twice as long after each such failure in a
+row, up to a minute: each try costs a call a second): calls wait for the links there are.
 """
 
 import logging
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 BROKEN = (OSError, AMQPError)  # a link's connection failed (read timeouts are OSErrors too)
 CONNECT_TIMEOUT = 1.0  # TCP connect and AMQP handshake of a new link, each read
 NEW_LINK_PAUSE = 5.0  # no new link to a node that did not take one, nor to any after a node went silent
+LONGEST_PAUSE = 60.0  # (the pause doubles after each failure in a row)
 
 
 class PoolExhausted(Overloaded):
@@ -52,6 +54,8 @@ class LinkPool:
         self._members = 0  # links in existence or being made: idle + checked out + connecting
         self._on_node = [0] * len(nodes)  # the same, per node
         self._no_new_links_until = [0.0] * len(nodes)  # per node (monotonic): see _make
+        self._next_pause = [NEW_LINK_PAUSE] * len(nodes)
+        self._on_trial = [False] * len(nodes)  # paused before: one call at a time tries a new link
         self._lock = threading.Lock()
         self._closed = False
         self.created = self.stopped = self.exhausted = 0
@@ -70,11 +74,13 @@ class LinkPool:
 
     def node_up(self, index):
         self._no_new_links_until[index] = 0.0  # it took the watch's new connection
+        self._next_pause[index], self._on_trial[index] = NEW_LINK_PAUSE, False
 
     def node_down(self, index, silent):
         """Drop the idle links on node `index`; after a silent node, make no new link for a while."""
         if silent:  # the others may stall new connections until the cluster notices (above)
             self._no_new_links_until = [time.monotonic() + NEW_LINK_PAUSE] * len(self.nodes)
+            self._on_trial = [True] * len(self.nodes)
         with self._lock:
             gone = [link for link in self._idle if link.index == index]
             for link in gone:
@@ -104,6 +110,8 @@ class LinkPool:
                     if index is not None:
                         self._members += 1
                         self._on_node[index] += 1
+                        if self._on_trial[index]:  # nobody else tries it meanwhile
+                            self._no_new_links_until[index] = time.monotonic() + CONNECT_TIMEOUT
                     elif not self._members:
                         raise NotConnected("No broker node takes new connections.")
                     else:
@@ -140,7 +148,7 @@ class LinkPool:
 
     def _make(self, index, deadline):
         """A new link to node `index`, in the place the caller holds; None if the node does not
-        take it in time (no new link goes there for NEW_LINK_PAUSE, and the caller looks again)."""
+        take it in time (no new link goes there for a while, and the caller looks again)."""
         timeout = min(CONNECT_TIMEOUT, deadline - time.monotonic())
         try:
             if timeout <= 0:
@@ -153,10 +161,14 @@ class LinkPool:
             if not isinstance(exc, BROKEN):
                 raise
             log.warning("cannot connect to broker node %s: %r", self.nodes[index], exc)
-            self._no_new_links_until[index] = time.monotonic() + NEW_LINK_PAUSE
+            self._no_new_links_until[index] = time.monotonic() + self._next_pause[index]
+            self._next_pause[index] = min(2 * self._next_pause[index], LONGEST_PAUSE)
+            self._on_trial[index] = True
             if isinstance(exc, ConnectionRefusedError):  # it is down, surely: no need to wait for the watch
                 self.watch.saw_down(index)
             return None
+        self._next_pause[index], self._on_trial[index] = NEW_LINK_PAUSE, False
+        self._no_new_links_until[index] = 0.0
         with self._lock:
             self._count("created")
         return link
