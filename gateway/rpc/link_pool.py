@@ -7,7 +7,9 @@ new connections to every node of its cluster until the cluster notices it (measu
 about 60 s, net_ticktime), so what serves meanwhile is the links already open on the others.
 For the same reason no new link is made for NEW_LINK_PAUSE after a node goes silent, nor to a
 node that did not take one in CONNECT_TIMEOUT (for twice as long after each such failure in a
-row, up to a minute: each try costs a call a second): calls wait for the links there are.
+row, up to a minute): calls wait for the links there are. Such a node is then on trial: the
+watch's thread tries a link there after each pause, and calls make links there again once one
+is made.
 """
 
 import logging
@@ -55,7 +57,7 @@ class LinkPool:
         self._on_node = [0] * len(nodes)  # the same, per node
         self._no_new_links_until = [0.0] * len(nodes)  # per node (monotonic): see _make
         self._next_pause = [NEW_LINK_PAUSE] * len(nodes)
-        self._on_trial = [False] * len(nodes)  # paused before: one call at a time tries a new link
+        self._on_trial = [False] * len(nodes)  # paused before: only keep_standby tries a new link
         self._lock = threading.Lock()
         self._closed = False
         self.created = self.stopped = self.exhausted = 0
@@ -110,8 +112,6 @@ class LinkPool:
                     if index is not None:
                         self._members += 1
                         self._on_node[index] += 1
-                        if self._on_trial[index]:  # nobody else tries it meanwhile
-                            self._no_new_links_until[index] = time.monotonic() + CONNECT_TIMEOUT
                     elif not self._members:
                         raise NotConnected("No broker node takes new connections.")
                     else:
@@ -122,15 +122,22 @@ class LinkPool:
                 link = self._wait_for_a_link(waiter, give_up, deadline)
             elif index is not None:
                 link = self._make(index, deadline)
+                if link is None:  # the time that took was not spent waiting for a link
+                    give_up = min(deadline, time.monotonic() + self.checkout_timeout)
             if link is not None:
                 if self.watch.up[link.index]:
                     return link
                 self.discard(link, clean=False)
 
     def _node_for_a_new_link(self):
-        """Of the nodes up and taking new links, the one with the fewest (None if none is)."""
+        """Of the nodes up and taking new links, the one with the fewest (None if none is). A call
+        never tries a node on trial: keep_standby does, so that no call waits for its handshake."""
         now = time.monotonic()
-        ready = [i for i, up in enumerate(self.watch.up) if up and now >= self._no_new_links_until[i]]
+        ready = [
+            i
+            for i, up in enumerate(self.watch.up)
+            if up and not self._on_trial[i] and now >= self._no_new_links_until[i]
+        ]
         return min(ready, key=lambda i: self._on_node[i]) if ready else None
 
     def _wait_for_a_link(self, waiter, give_up, deadline):
@@ -174,19 +181,20 @@ class LinkPool:
         return link
 
     def keep_standby(self):
-        """After each round of the watch: a link on every node up that has none, made here rather
-        than by a call, so that a node lost leaves links up on the others (a silent node can stall
-        new connections to the whole cluster until the cluster notices it: README)."""
-        while not self._closed:
+        """After each round of the watch, a link made here rather than by a call: on each node up
+        that has none (so that a node lost leaves links up on the others: a silent node can stall
+        new connections to the whole cluster until the cluster notices it, above), and on each
+        node on trial whose pause is over (the first link it takes ends the trial)."""
+        for index, up in enumerate(self.watch.up):
             with self._lock:
-                bare = [i for i, up in enumerate(self.watch.up) if up and not self._on_node[i]]
-                now = time.monotonic()
-                bare = [i for i in bare if now >= self._no_new_links_until[i]]
-                if not bare or self._members >= self.size:
+                wanted = self._on_trial[index] or not self._on_node[index]
+                if self._closed or self._members >= self.size:
                     return
+                if not (up and wanted and time.monotonic() >= self._no_new_links_until[index]):
+                    continue
                 self._members += 1
-                self._on_node[bare[0]] += 1
-            link = self._make(bare[0], time.monotonic() + CONNECT_TIMEOUT)
+                self._on_node[index] += 1
+            link = self._make(index, time.monotonic() + CONNECT_TIMEOUT)
             if link is not None:
                 self.checkin(link)
 

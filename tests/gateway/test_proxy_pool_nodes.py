@@ -192,6 +192,5 @@ def test_calls_use_the_links_open_while_no_node_takes_new_connections(pool, rela
     print(f"{len(outcomes)} calls; {rpc.stats()}")
     assert all(outcome is True for _, _, outcome in outcomes)
     assert max(took for _, took, _ in outcomes) < TIMEOUT + SLACK
-    # after the node was noticed: no call waited for a connection (at most one try, a second, per pause)
-    later = sorted(took for began, took, _ in outcomes if began > NOTICED + 0.5)
-    assert later[-2] < 1.0 and later[-1] < 2.0
+    # after the node was noticed no call waited for a handshake: the watch's thread tries new links
+    assert max(took for began, took, _ in outcomes if began > NOTICED + 0.5) < 1.0
