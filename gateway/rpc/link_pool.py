@@ -6,7 +6,10 @@ the node watch's thread after each round rather than by a call: a silent RabbitM
 new connections to every node of its cluster until the cluster notices it (measured on 3.10:
 about 60 s, net_ticktime), so what serves meanwhile is the links already open on the others.
 For the same reason no new link is made for NEW_LINK_PAUSE after a node goes silent, nor to a
-node that did not take one in CONNECT_TIMEOUT: calls wait for the links there are.
+node that did not take one in CONNECT_TIMEOUT (for twice as long after each such failure in a
+row, up to a minute): calls wait for the links there are. Such a node is then on trial: the
+watch's thread tries a link there after each pause, and calls make links there again once one
+is made.
 """
 
 import logging
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 BROKEN = (OSError, AMQPError)  # a link's connection failed (read timeouts are OSErrors too)
 CONNECT_TIMEOUT = 1.0  # TCP connect and AMQP handshake of a new link, each read
 NEW_LINK_PAUSE = 5.0  # no new link to a node that did not take one, nor to any after a node went silent
+LONGEST_PAUSE = 60.0  # (the pause doubles after each failure in a row)
 
 
 class PoolExhausted(Overloaded):
@@ -52,6 +56,8 @@ class LinkPool:
         self._members = 0  # links in existence or being made: idle + checked out + connecting
         self._on_node = [0] * len(nodes)  # the same, per node
         self._no_new_links_until = [0.0] * len(nodes)  # per node (monotonic): see _make
+        self._next_pause = [NEW_LINK_PAUSE] * len(nodes)
+        self._on_trial = [False] * len(nodes)  # paused before: only keep_standby tries a new link
         self._lock = threading.Lock()
         self._closed = False
         self.created = self.stopped = self.exhausted = 0
@@ -70,11 +76,13 @@ class LinkPool:
 
     def node_up(self, index):
         self._no_new_links_until[index] = 0.0  # it took the watch's new connection
+        self._next_pause[index], self._on_trial[index] = NEW_LINK_PAUSE, False
 
     def node_down(self, index, silent):
         """Drop the idle links on node `index`; after a silent node, make no new link for a while."""
         if silent:  # the others may stall new connections until the cluster notices (above)
             self._no_new_links_until = [time.monotonic() + NEW_LINK_PAUSE] * len(self.nodes)
+            self._on_trial = [True] * len(self.nodes)
         with self._lock:
             gone = [link for link in self._idle if link.index == index]
             for link in gone:
@@ -114,15 +122,22 @@ class LinkPool:
                 link = self._wait_for_a_link(waiter, give_up, deadline)
             elif index is not None:
                 link = self._make(index, deadline)
+                if link is None:  # the time that took was not spent waiting for a link
+                    give_up = min(deadline, time.monotonic() + self.checkout_timeout)
             if link is not None:
                 if self.watch.up[link.index]:
                     return link
                 self.discard(link, clean=False)
 
     def _node_for_a_new_link(self):
-        """Of the nodes up and taking new links, the one with the fewest (None if none is)."""
+        """Of the nodes up and taking new links, the one with the fewest (None if none is). A call
+        never tries a node on trial: keep_standby does, so that no call waits for its handshake."""
         now = time.monotonic()
-        ready = [i for i, up in enumerate(self.watch.up) if up and now >= self._no_new_links_until[i]]
+        ready = [
+            i
+            for i, up in enumerate(self.watch.up)
+            if up and not self._on_trial[i] and now >= self._no_new_links_until[i]
+        ]
         return min(ready, key=lambda i: self._on_node[i]) if ready else None
 
     def _wait_for_a_link(self, waiter, give_up, deadline):
@@ -140,7 +155,7 @@ class LinkPool:
 
     def _make(self, index, deadline):
         """A new link to node `index`, in the place the caller holds; None if the node does not
-        take it in time (no new link goes there for NEW_LINK_PAUSE, and the caller looks again)."""
+        take it in time (no new link goes there for a while, and the caller looks again)."""
         timeout = min(CONNECT_TIMEOUT, deadline - time.monotonic())
         try:
             if timeout <= 0:
@@ -153,28 +168,33 @@ class LinkPool:
             if not isinstance(exc, BROKEN):
                 raise
             log.warning("cannot connect to broker node %s: %r", self.nodes[index], exc)
-            self._no_new_links_until[index] = time.monotonic() + NEW_LINK_PAUSE
+            self._no_new_links_until[index] = time.monotonic() + self._next_pause[index]
+            self._next_pause[index] = min(2 * self._next_pause[index], LONGEST_PAUSE)
+            self._on_trial[index] = True
             if isinstance(exc, ConnectionRefusedError):  # it is down, surely: no need to wait for the watch
                 self.watch.saw_down(index)
             return None
+        self._next_pause[index], self._on_trial[index] = NEW_LINK_PAUSE, False
+        self._no_new_links_until[index] = 0.0
         with self._lock:
             self._count("created")
         return link
 
     def keep_standby(self):
-        """After each round of the watch: a link on every node up that has none, made here rather
-        than by a call, so that a node lost leaves links up on the others (a silent node can stall
-        new connections to the whole cluster until the cluster notices it: README)."""
-        while not self._closed:
+        """After each round of the watch, a link made here rather than by a call: on each node up
+        that has none (so that a node lost leaves links up on the others: a silent node can stall
+        new connections to the whole cluster until the cluster notices it, above), and on each
+        node on trial whose pause is over (the first link it takes ends the trial)."""
+        for index, up in enumerate(self.watch.up):
             with self._lock:
-                bare = [i for i, up in enumerate(self.watch.up) if up and not self._on_node[i]]
-                now = time.monotonic()
-                bare = [i for i in bare if now >= self._no_new_links_until[i]]
-                if not bare or self._members >= self.size:
+                wanted = self._on_trial[index] or not self._on_node[index]
+                if self._closed or self._members >= self.size:
                     return
+                if not (up and wanted and time.monotonic() >= self._no_new_links_until[index]):
+                    continue
                 self._members += 1
-                self._on_node[bare[0]] += 1
-            link = self._make(bare[0], time.monotonic() + CONNECT_TIMEOUT)
+                self._on_node[index] += 1
+            link = self._make(index, time.monotonic() + CONNECT_TIMEOUT)
             if link is not None:
                 self.checkin(link)
 

@@ -178,3 +178,19 @@ def test_after_a_node_is_lost_unanswered_calls_are_sent_again(pool, relays):
     assert rpc.stats()["resent"] >= 1 and rpc.stats()["channels_renewed"] >= 1
     assert rpc.stats()["created"] == 1
     assert rpc.call(echo("after"), CALLER) == "after"
+
+
+def test_calls_use_the_links_open_while_no_node_takes_new_connections(pool, relays):
+    """RabbitMQ 3.10: while a node is frozen, the others take no new connection until the cluster
+    notices (about 60 s), though their open connections answer. The pool makes no new link then,
+    and its calls go on over the links it has on the other node."""
+    rpc = pool(size=4)
+    with ThreadPoolExecutor(4) as threads:  # links on both nodes (a new one goes where there are fewest)
+        assert list(threads.map(lambda n: rpc.call(echo(n), CALLER), range(8))) == list(range(8))
+    relays[1].stall_new()
+    outcomes = calls_through(rpc, relays[0].freeze, threads=4, seconds=8.0)
+    print(f"{len(outcomes)} calls; {rpc.stats()}")
+    assert all(outcome is True for _, _, outcome in outcomes)
+    assert max(took for _, took, _ in outcomes) < TIMEOUT + SLACK
+    # after the node was noticed no call waited for a handshake: the watch's thread tries new links
+    assert max(took for began, took, _ in outcomes if began > NOTICED + 0.5) < 1.0

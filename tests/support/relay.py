@@ -4,11 +4,14 @@
     relay.freeze()   # bytes stop both ways; sockets stay open; new connections are accepted, unanswered
     relay.thaw()     # everything held flows again
     relay.cut()      # like freeze, but new connections are not accepted either (they time out)
+    relay.stall_new()  # open connections flow; new ones are accepted, unanswered (thaw() lets them on)
     relay.close()
     relay.connections  # how many client connections it relays now
 
 A SIGSTOPped RabbitMQ looks exactly like freeze(): its kernel still completes TCP handshakes, nothing
-answers, and no RST tells anyone. The relay runs on threads of its own (blocking sockets, select).
+answers, and no RST tells anyone. stall_new() is what the other nodes of a RabbitMQ 3.10 cluster do while
+one is frozen: their open connections answer, new ones get no handshake until the cluster notices
+(README). The relay runs on threads of its own (blocking sockets, select).
 """
 
 import select
@@ -27,6 +30,8 @@ class Relay:
         self._running.set()
         self._accepting = threading.Event()
         self._accepting.set()
+        self._admitting = threading.Event()  # set: new connections go through to the target
+        self._admitting.set()
         self._closed = False
         self._sockets = set()
         self._lock = threading.Lock()
@@ -52,14 +57,19 @@ class Relay:
         self._accepting.clear()
         self._running.clear()
 
+    def stall_new(self):
+        self._admitting.clear()
+
     def thaw(self):
         self._accepting.set()
+        self._admitting.set()
         self._running.set()
 
     def close(self):
         self._closed = True
         self._running.set()
         self._accepting.set()
+        self._admitting.set()
         self._server.close()
         with self._lock:
             for each in list(self._sockets):
@@ -78,6 +88,7 @@ class Relay:
     def _serve(self, client):
         # A connection accepted while frozen is held, unanswered, as a frozen node's kernel holds it.
         self._running.wait()
+        self._admitting.wait()
         if self._closed:
             client.close()
             return
