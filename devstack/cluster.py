@@ -71,7 +71,7 @@ def _print_uris(state, export):
     values = {"AMQP_URI": state["amqp_uri"]}
     if state.get("redis_uri"):
         values["REDIS_URI"] = state["redis_uri"]
-        values["REDIS_WAIT_REPLICAS"] = "1"  # a split brain then loses no acknowledged write (docs/faults.md)
+        values["REDIS_WAIT_REPLICAS"] = "2"  # a split brain then lost no acknowledged write (docs/faults.md)
     for name, value in values.items():
         print(f"export {name}='{value}'" if export else f"{name}={value}")
 

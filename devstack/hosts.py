@@ -96,7 +96,7 @@ class HostStack(Started):
             "AMQP_URI": self.amqp_uri(),
             "REDIS_URI": self.redis_uri(),
             "REDIS_KEY_PREFIX": KEY_PREFIX,
-            "REDIS_WAIT_REPLICAS": "1",  # the cluster layout's default: a split brain loses no write (docs/faults.md)
+            "REDIS_WAIT_REPLICAS": "2",  # the Sentinel layouts' default: a split brain lost no write (docs/faults.md)
             "PYTHONUNBUFFERED": "1",
             **{key: str(value) for key, value in (worker_extra or {}).items()},
         }
