@@ -185,7 +185,7 @@ def run_fault(stack, plan, *, clients=8, kinds=("asgi", "wsgi")):
         for kind in kinds
     }
     for load in loads.values():
-        load.start()
+        _start(load)
     try:
         time.sleep(WARMUP)
         starts = {kind: load.history.clock() for kind, load in loads.items()}
@@ -211,6 +211,19 @@ def run_fault(stack, plan, *, clients=8, kinds=("asgi", "wsgi")):
         for kind in kinds
     }
     return Outcome(plan, verdicts, histories, settled, settle_seconds)
+
+
+def _start(load, within=60.0):
+    """Start `load`, its first create retried for up to `within` seconds: the stack may still be
+    finding its feet after the previous fault (setting up is not what is measured)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return load.start()
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def _failover_503(op):

@@ -26,7 +26,13 @@ REPORT = Path(os.environ.get("FAULTS_REPORT", ROOT / ".run" / "faults-report.md"
 # fault -> what this design was measured to miss there, and why (docs/faults.md has the figures)
 MEASURED_MISSES = {
     "rabbit-freeze": "under pause_minority RabbitMQ does not heal a node that was suspended: the split "
-    "stays until that node's app restarts (RabbitMQ's docs, 'Partitions Caused by Suspend and Resume')",
+    "stays until that node's app restarts (RabbitMQ's docs, 'Partitions Caused by Suspend and Resume'); "
+    "the calls in flight when the node froze (about one per client) time out; the WSGI pool notices "
+    "in 5-10 s, not 5",
+    "rabbit-cut-off": "the calls in flight when the node was cut off (about one per client) time out; "
+    "the WSGI pool notices in 5-10 s, not 5",
+    "redis-freeze": "a read or two answer 503 while Sentinel fails over, and a request waits up to "
+    "5-8 s before the workers' clients follow the new primary",
 }
 
 
