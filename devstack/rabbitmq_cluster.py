@@ -37,15 +37,14 @@ def _chown_tree(path, user="rabbitmq"):
 
 
 class RabbitNode:
-    """One node: its own name, AMQP port (and AMQPS port with `tls`, an object with `ca`, `cert`
-    and `key` paths), Erlang distribution port and data directory (under `base_dir`, or a new
-    temporary directory). start() boots it (again, after a stop or a kill, on the same data);
-    kill() is kill -9 of its Erlang VM, by the process id the node wrote.
+    """One node: its own name, AMQP port (AMQPS too with `tls`: an object with `ca`, `cert` and `key`
+    paths), Erlang distribution port and data directory (under `base_dir`, else a new temporary
+    one). start() boots it (again after a stop or kill, on the same data); kill() is kill -9 of
+    its Erlang VM, by the pid the node wrote.
 
-    `netns`: the network namespace it runs in (devstack.netns), every command of it (the server
-    and the CLI tools) under `ip netns exec`, with an environment file of its own instead of the
-    machine's (which pins distribution to loopback); `host`: the address it is reached at.
-    `extra_config`: more rabbitmq.conf lines."""
+    `netns`: the network namespace (devstack.netns) its server and CLI tools run in, under `ip netns
+    exec`, with an environment file of its own instead of the machine's (which pins distribution
+    to loopback); `host`: its address. `extra_config`: more rabbitmq.conf lines."""
 
     def __init__(
         self,

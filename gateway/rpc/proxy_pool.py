@@ -1,28 +1,20 @@
 """The WSGI gateway's RPC client: a bounded pool of blocking AMQP links (blocking_link.py), each
 checked out by one thread for one call, over the broker nodes AMQP_URI lists (`uri1;uri2;...`).
+It speaks nameko's wire protocol itself, as the ASGI client does, not through ClusterRpcProxy
+(why: docs/design.md, "The WSGI gateway").
 
-It speaks nameko's wire protocol itself, as the ASGI client does, instead of driving nameko's
-ClusterRpcProxy: that proxy makes a new correlation id for every call, so a call could not be
-sent again as the same call, and its publisher waited without a bound for a silent node.
+* bounded (link_pool.py): at most `size` links; past `checkout_timeout`, PoolExhausted (503);
+* one deadline covers the wait for a link, making one, the call and every copy of it;
+* nodes watched (blocking_node_watch.py): a refusing, reset or silent node is down within 1.6 s;
+  while no node is up, new calls fail at once (NotConnected, 503);
+* a call whose link breaks, or whose node goes down, is published again with the same
+  correlation id on a link to a node that is up; for UNSETTLED_FOR seconds after a loss, a call
+  unanswered RESEND_FIRST after it went out gets copies, a nack then meaning "send again";
+* replies are matched by correlation id, so a late one is dropped and its link survives; links
+  older than `max_age` are recycled.
 
-* bounded (link_pool.py): at most `size` links; a thread that waits longer than `checkout_timeout`
-  for one gets PoolExhausted (503) rather than queueing behind a stuck pool;
-* never later than the call's timeout: one deadline covers the wait for a link, making one, the
-  call and every copy of it (each read is bounded by the time left);
-* nodes watched (blocking_node_watch.py): a node refusing, reset or silent (frozen, cut off) is down within
-  1.6 s. Its idle links are dropped, new links go to the node up with the fewest (link_pool.py
-  says when none is made), and while no node is up new calls fail at once (NotConnected, 503);
-* a call whose link breaks, or whose node goes down while it waits, is published again with the
-  same correlation id and the time it has left, on a link to a node that is up (503 if none is:
-  the whole broker is gone, and callers get fast answers meanwhile); the workers answer a
-  repeated correlation id as its first run did (creates replay their record, deletes their
-  success: workers/common/idempotency.py);
-* the unsettled window, as the ASGI client has it (its docstring says why): for UNSETTLED_FOR
-  seconds after a node or a link is lost, a call unanswered RESEND_FIRST after it went out is sent
-  again on its link, at doubling intervals, each copy on a publishing channel opened at most
-  RESEND_FIRST before; a nack then means "send again", not a full queue;
-* replies are matched by correlation id: one that comes after its call gave up is dropped, so a
-  link survives a timeout; links older than `max_age` are recycled.
+The details and the drills' figures: docs/design.md, "The WSGI gateway" and "The WSGI pool sends
+a call again too".
 """
 
 import logging

@@ -1,24 +1,10 @@
 """The consumer of the services' RPC queues: nameko's, without a greenthread per request.
 
-nameko's QueueConsumer hands each message to its provider in a new managed greenthread, and the
-rpc entrypoint then spawns the worker's: two greenthreads per call. A greenthread costs more than
-it looks (30-40 us of CPU here from spawn to exit, bench/worker_parts.py: the greenlet, a fresh
-interpreter stack that CPython maps and unmaps, the hub's timer and the links). For an RPC request the first one
-does nothing that needs a thread of its own: find the entrypoint, check the arguments, spawn the
-worker. So here the consumer does that itself, in its own greenthread, when a worker slot is
-free and no other greenthread is queued for one (then nothing in it waits: container.py), and only
-the worker gets a greenthread. Otherwise, nameko's way:
-
-* When all `max_workers` slots are taken (a timer's worker takes one too, so the prefetch of
-  `max_workers` requests does not prevent it), spawning waits for a free one: in a managed
-  greenthread, as nameko does it, so the consumer goes on reading frames. It must: the busy
-  workers may be waiting for replies from other services, which this same consumer receives.
-* A request that fails before its worker (no such method, a wrong signature) is answered through
-  nameko's responder, which opens a connection and waits for the broker's confirm: in a
-  greenthread of its own too, so the consumer never waits on the network.
-* Other providers on this consumer (the proxies' reply listeners) keep nameko's way, and so does
-  every request when the container is not this project's (workers/runtime/container.py, which
-  says whether a slot is free).
+When a worker slot is free and no greenthread is queued for one (container.py), the consumer
+finds the entrypoint, checks the arguments and spawns the worker itself, in its own greenthread,
+instead of nameko's managed greenthread per message; otherwise, and for other providers or
+containers, it goes nameko's way. Why, what it saves, and how it waits when every slot is taken:
+docs/design.md, "A consumer without a greenthread per request".
 
 Its connection notices a silent broker node and moves on to another one: workers/runtime/failover.py.
 

@@ -1,26 +1,17 @@
 """The consumer's connection noticing a silent broker node within seconds, and moving on.
 
-A frozen or cut-off node keeps its sockets open and says nothing (its kernel may even accept new
-connections). nameko notices only through its 60 s heartbeat, kombu's consume loop checks it only
-when a read has waited a whole second, and on the way out py-amqp says goodbye (channel.close,
-connection.close) and waits for answers that never come. Here, per consumer connection:
+A frozen or cut-off node keeps its sockets open and says nothing. Per consumer connection:
 
-* the heartbeat is AMQP_HEARTBEAT (2 s): the broker then sends a frame at least every 2 s;
-* the loop reads in turns of a quarter of it, and a connection that received nothing for 1.5
-  heartbeats is dropped (NodeSilent), as py-amqp would drop it only after 2 and then hang;
-* declaring the consumers on a new connection, and anything else that waits for the broker's
-  answer outside that loop, gets ANSWERED_WITHIN (NodeSilent otherwise);
-* a dropped connection is closed without a goodbye (its socket only), and its node goes to the
-  back of the process's order (nodes.py);
-* a new connection gives each node AMQP_CONNECT_TIMEOUT (1 s) to connect and shake hands, then
-  tries the next; after a whole round fails, it waits 1 s more each round, at most 5 s;
-* after a reconnection, `when_reconnected` callbacks run before the consumers are declared again
-  (the proxies' reply queue takes a new name: proxy.py), and for PRIORITY_WINDOW the new
-  consumers of the services' queues take priority over others (x-priority): the broker goes on
-  handing requests to the lost connection's consumers until it notices the loss itself (2 to 3
-  heartbeats after the silence began, or longer in a cluster), and now only what the new ones
-  cannot take goes there. Then they consume again at the default priority, so that instances
-  share the work evenly.
+* the heartbeat is AMQP_HEARTBEAT (2 s), read in turns of a quarter of it; a connection that
+  received nothing for 1.5 heartbeats is dropped (NodeSilent), closing only its socket;
+* declaring consumers, and anything else that waits for the broker outside that loop, gets
+  ANSWERED_WITHIN (NodeSilent otherwise);
+* the dropped node goes to the back of the process's order (nodes.py); a new connection gives each
+  node AMQP_CONNECT_TIMEOUT (1 s), with a growing pause after each failed round;
+* after a reconnection, `when_reconnected` callbacks run before the consumers are declared again,
+  and for PRIORITY_WINDOW the new consumers take priority (x-priority) over the lost ones.
+
+Why each, and what it measured: docs/design.md, "A node that goes silent: the workers".
 """
 
 import logging

@@ -1,25 +1,13 @@
 """The connections nameko's publishers take from kombu's pool, and renewing them.
 
-nameko publishes (a proxy's requests, its responder's replies) on a producer from `kombu.pools`:
-a pooled connection and its default channel, kept for the life of the process. A channel that
-published to a quorum queue before the queue's leader died can go on sending to the dead leader
-for about 10 s (it looks like the channel's queue client waiting for a timer to look for the
-new leader): the broker drops what it sends meanwhile and never confirms it, so each publish
-waits for a confirm that does not come (measured on the 3-node drill: trips_service's holds
-stuck in `basic_publish_confirm`, each retry taking the same pooled channel again, until
-AIRPORTS_RPC_TIMEOUT). A new connection's channel looks the current leader up when it first
-publishes to the queue.
+nameko publishes (a proxy's requests, its responder's replies) on a pooled kombu connection kept
+for the life of the process; after a quorum queue's leader dies, such a channel can go on
+sending to the dead leader, and its publishes wait for confirms that never come. So a publish
+that failed or got no answer in time renews the pool nameko's `get_producer` uses, with kombu's
+`resize(..., reset=True)`: new connections look the current leader up.
 
-So a publish that failed or got no answer in time renews the pool of the connections nameko
-publishes on: kombu's `resize(..., reset=True)` closes every connection in it (one in use fails
-under its publisher, whose retry then takes a new one: hold and release are idempotent, a reply
-sent twice is ignored) and refills it with new ones, connected when first used. Not
-`kombu.pools.reset()`: that closes the pools themselves, and a publisher already waiting on one
-then fails with "Acquire on closed pool" in a greenthread whose error kills the service container
-(seen on the drill). The pool is the one nameko's `get_producer` uses: its key is the AMQP
-settings and `Publisher.transport_options`, a dict shared by every Publisher into which kombu
-writes each publish's retry policy; the workers' publishes all use nameko's default one, so the
-key stays the same (a process mixing retry policies, as the test suite does, moves it).
+What was measured, why not `kombu.pools.reset()`, and how the pool is found: docs/design.md,
+"Renewed publishing connections".
 """
 
 import logging

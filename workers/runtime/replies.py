@@ -1,40 +1,15 @@
 """Answering an RPC request: its reply and its acknowledgement, in one write on its own connection.
 
-nameko's Responder builds a kombu Connection and checks a producer out of kombu's pools for
-every reply, serialises the result twice, and waits for the broker's publisher confirm; then the
-request is acknowledged in a second write, on the consumer's connection. Here the reply (same
-exchange, routing key, correlation id and JSON body, so every nameko caller understands it) and
-the ack go out together: one `sendall` on the connection the request came in on, shared by the
-other answers that end in the same turn of eventlet's hub (`Writes._send_batched`). On loopback a
-write costs the writer the reader's wake-up, so one write instead of three is most of the saving,
-and under load a write carries several answers (BENCHMARKS.md: −9 % of the stack's CPU per call,
-−15 % of the broker's, p99 −25 %).
-The reply's frames are built here (`reply_frames`, byte for byte py-amqp's, as a test checks):
-py-amqp's general frame writer cost more than the rest of the reply together.
+Instead of nameko's Responder (a pooled producer per reply, the result serialised twice, a wait
+for the publisher confirm, then the ack in a second write), the reply (as nameko writes it, so
+every nameko caller understands it) and the ack go out in one `sendall` on the connection the
+request came in on, shared by the other answers that end in the same turn of eventlet's hub
+(`Writes._send_batched`). The reply's frames are built here (`reply_frames`, byte for byte
+py-amqp's). When the connection is closed or the write fails, the entrypoint answers through
+nameko's responder instead (entrypoint.py).
 
-Failure modes. The broker handles a channel's frames in order, so an ack it has seen means it has
-routed the reply before it. If the connection dies during the write, the broker got neither, or
-only the reply (or, of a write carrying several answers, the first ones whole): it puts the
-request back in its queue (as for any unacknowledged delivery of a dead connection) and it is
-answered again, by this or another instance, a second reply the caller ignores; at least once,
-as with nameko's own responder (a delete run again finds the marker its first run left and
-answers as it did: workers/common/idempotency.py). When the connection is already closed (nameko
-closes it as soon as a stopping service's consumers are cancelled, before its last calls finish)
-or the write fails, the entrypoint answers through nameko's own responder instead (see
-entrypoint.py): every answer of a failed shared write does, so an answer the broker had read
-already comes twice, and the caller ignores the second.
-If the broker itself dies after routing the reply, the transient reply dies with it and the
-caller times out (504) or sees the connection drop, and may retry; creates are idempotent, so
-the retry returns the first result. There is no publisher confirm to wait for. A reply the broker
-refuses (its exchange deleted) closes the consumer's channel: the requests in flight on it go
-back to the queue.
-
-Flow control: RabbitMQ stops reading a connection that publishes while a memory or disk alarm
-is raised. Replies now share the consumer's connection, so its acks wait with them until the
-alarm clears; calls stall either way, since no reply could be published meanwhile. At most
-`max_workers` replies wait, usually far less than a socket buffer holds; a write blocked longer
-than the consumer's one-second socket timeout fails as a broken connection (the broker then
-closes it, and the request is redelivered), and the call is answered through nameko's responder.
+What it saves, its failure modes (at least once, as nameko's) and flow control: docs/design.md,
+"A reply and its ack in one write".
 """
 
 import errno

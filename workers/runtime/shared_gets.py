@@ -1,23 +1,12 @@
 """Redis GETs that share a round trip: the ones the workers make in one turn of eventlet's hub.
 
-Under load the consumer hands the workers several requests in one turn (they came in one read).
-Alone, each worker's GET is a pool checkout, a write, a wait in the hub and a read: together
-about 30 % of the workers' CPU per airport GET (py-spy), and the write also costs the worker
-Redis's wake-up. Here the first GET of a turn leads: it yields once, to the back of the hub's
-queue, so that the workers made ready in the same turn run up to their own GET and add it to the
-batch; then it sends them all as one redis-py pipeline (without MULTI: one connection, one write,
-the replies read in order) and hands each caller its own answer. A GET with no company goes out
-alone, as before, one trip through the hub later (a few microseconds at a light load).
-BENCHMARKS.md has the measurements.
+The first GET of a turn yields once, so that the workers made ready in the same turn add theirs,
+then sends them all as one redis-py pipeline (without MULTI) and hands each caller its own
+answer; a GET with no company goes out alone. Failure modes are a lone GET's: a command's error
+goes to its caller, a connection error or timeout to every GET of the batch. With tracing on,
+every GET goes alone.
 
-Failure modes are a lone GET's: a command's own error (WRONGTYPE) goes to its caller only; a
-connection error or a timeout goes to every GET of the batch, and each caller handles it as it
-would have its own (workers/common/storage.py's `Reads` asks a replica). A GET changes nothing,
-so a batch that failed half-way can be asked again. A batch's answers all wait for its last
-reply; Redis answers in order anyway, and the connection's socket timeout bounds it as before.
-
-With tracing on, every GET goes alone: the instrumentation would record a shared pipeline in
-its leader's trace only, and each call's trace must show its own Redis hop.
+Why, what it saves and how it fails: docs/design.md, "Shared GETs".
 """
 
 from dataclasses import dataclass, field

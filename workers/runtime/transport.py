@@ -1,25 +1,15 @@
 """py-amqp's TCP transport, reading what the socket holds at once instead of a frame's three parts.
 
-py-amqp reads exactly what it needs: a frame's 7-byte header, its payload, its end octet, each in
-a `recv` of its own, and a message is three frames (method, header, body). Under eventlet each
-`recv` is a syscall and a trip through eventlet's green socket, so a worker made about nine of them
-to take in one request (`strace -c` under load: 11 `recvfrom` per call, with the Redis reply's).
-This transport reads up to `READ_SIZE` bytes whenever its buffer holds less than the next part
-needs. A frame already whole in the buffer is cut out of it at once, without py-amqp's three
-reads and without setting the socket's timeout there and back (its `having_timeout`, twice a
-frame); a frame only partly there is read py-amqp's way, from the buffer first. So a request
-costs one `recv`, or one for several when they arrive together (`strace -c` under load: 2.3
-`recvfrom` per call, the Redis reply's included). In the harness it saved 5 % of a worker's CPU
-per call when first measured, 12-16 % since the Redis GETs of a turn share a pipeline (likely:
-the requests of one read all reach their GETs in that turn; BENCHMARKS.md). Frames, their
-order, and what a timeout, a closed socket or a frame without its end octet do are py-amqp's.
+It reads up to `READ_SIZE` bytes whenever its buffer holds less than the next part needs, and
+cuts a frame already whole in the buffer out of it at once; a frame only partly there is read
+py-amqp's way, from the buffer first. Frames, their order, and what a timeout, a closed socket or
+a frame without its end octet do are py-amqp's.
 
-py-amqp gives no setting for its transport class; `amqp.transport.Transport()` picks
-`TCPTransport` by its module name when it connects, so `install()` names this class there, for
-every connection the process makes afterwards (amqps:// keeps py-amqp's SSL transport: the TLS
-layer already reads whole records). The worker processes install it when their first service
-container is made (workers/runtime/container.py). The py-amqp attributes this relies on are listed
-in tests/support/private.py.
+`install()` names this class where `amqp.transport.Transport()` picks `TCPTransport` by its
+module name, for every connection the process makes afterwards (amqps:// keeps py-amqp's SSL
+transport); the worker processes install it when their first service container is made
+(workers/runtime/container.py). The py-amqp attributes this relies on are listed in
+tests/support/private.py. Why, and what it saves: docs/design.md, "Buffered AMQP reads".
 """
 
 import contextlib
