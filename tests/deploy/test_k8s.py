@@ -27,6 +27,7 @@ SECRETS_DIR = "/etc/travel/secrets"
 OTHER_SECRETS = {"travel-rabbitmq-users", "travel-rabbitmq-cookie", "travel-redis-auth"}  # the broker's, Redis's
 CONFIG_KEYS = {
     "REDIS_KEY_PREFIX",
+    "REDIS_WAIT_REPLICAS",
     "MAX_WORKERS",
     "METRICS_PORT",
     "RPC_TIMEOUT",
@@ -194,6 +195,7 @@ def test_secret_holds_the_uris_and_configmap_the_rest(manifests):
     assert secret["stringData"]["REDIS_URI"].startswith("redis+sentinel://")  # the StatefulSet travel-redis
     config = configmaps["travel-config"]["data"]
     assert set(config) == CONFIG_KEYS
+    assert config["REDIS_WAIT_REPLICAS"] == "2"  # both replicas: a split brain lost no write (docs/faults.md)
     assert not any("://" in value for value in config.values()), "URIs belong in the Secret"
     for name, deployment in of_kind(manifests, "Deployment").items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
