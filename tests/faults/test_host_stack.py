@@ -11,7 +11,7 @@ import uuid
 import psutil
 import pytest
 
-from devstack.hosts import HostStack
+from devstack.hosts import NET_TICKTIME, HostStack
 from devstack.http import Client
 
 pytestmark = pytest.mark.faults
@@ -45,7 +45,7 @@ def test_the_rabbitmq_nodes_run_clustered_on_their_hosts_as_configured(hosts):
         assert node.pid in hosts.net.pids(host)
     n2 = hosts.rabbit["n2"]
     assert "pause_minority" in n2.ctl("eval", "application:get_env(rabbit, cluster_partition_handling).")
-    assert "{ok,10}" in n2.ctl("eval", "application:get_env(kernel, net_ticktime).")
+    assert f"{{ok,{NET_TICKTIME}}}" in n2.ctl("eval", "application:get_env(kernel, net_ticktime).")
     assert "quorum" in n2.ctl("list_vhosts", "name", "default_queue_type", "--no-table-headers")
 
 
@@ -92,7 +92,7 @@ def test_a_killed_rabbitmq_node_restarts_with_its_new_pid(hosts):
 
 def test_a_node_host_cut_off_pauses_its_rabbitmq_node_and_loses_the_redis_primary_until_healed(hosts):
     """The harness's point: a partition the nodes see. n1 cut off from every other host: its
-    RabbitMQ node, a minority, pauses (pause_minority: its port closes) once net_ticktime (10 s)
+    RabbitMQ node, a minority, pauses (pause_minority: its port closes) once net_ticktime (5 s)
     passes; the sentinels on n2 and n3 promote another Redis primary while n1's own sentinel, cut
     off, still names n1. Healed, n1 rejoins with nothing restarted and every sentinel agrees."""
     others = ["n2", "n3", *hosts.worker_hosts, *hosts.gateway_hosts.values()]

@@ -3,7 +3,6 @@
 import asyncio
 import dataclasses
 import time
-import urllib.parse
 import uuid
 
 import orjson
@@ -18,8 +17,8 @@ from gateway.rpc.calls import Caller, NotConnected, Overloaded, RpcCall, RpcTime
 from tests.support import broker
 from tests.support.probe import HUNG, echo
 from tests.support.processes import nameko_run, worker_env
-from tests.support.relay import Relay
-from tests.support.servers import AMQP_BASE, amqp_uri
+from tests.support.relay import in_front_of_broker
+from tests.support.servers import amqp_uri
 
 CALLER = Caller("req-test", "testOperation")
 
@@ -94,10 +93,8 @@ def relay():
     """relay(): a new Relay in front of the machine's broker, as a node that can go silent."""
     made = []
 
-    broker = urllib.parse.urlsplit(AMQP_BASE)
-
     def make():
-        made.append(Relay(broker.hostname, broker.port or 5672).start())
+        made.append(in_front_of_broker())
         return made[-1]
 
     yield make

@@ -15,8 +15,7 @@ from gateway.rpc.blocking_node_watch import HEARD_RECENTLY, PROBE_INTERVAL, PROB
 from gateway.rpc.calls import Caller, NotConnected, RpcCall, RpcTimeout
 from gateway.rpc.proxy_pool import CHECK_EVERY, ProxyPool
 from tests.support.probe import HUNG, echo
-from tests.support.relay import Relay
-from tests.support.servers import AMQP_BASE
+from tests.support.relay import in_front_of_broker
 
 CALLER = Caller("req-nodes", "testOperation")
 TIMEOUT = 3.0  # RPC_TIMEOUT of these pools
@@ -26,8 +25,7 @@ NOTICED = PROBE_INTERVAL + HEARD_RECENTLY + PROBE_TIMEOUT  # a silent node is do
 
 @pytest.fixture
 def relays():
-    broker = urllib.parse.urlsplit(AMQP_BASE)
-    made = [Relay(broker.hostname, broker.port or 5672).start() for _ in range(2)]
+    made = [in_front_of_broker() for _ in range(2)]
     yield made
     for relay in made:
         relay.close()

@@ -17,6 +17,9 @@ one is frozen: their open connections answer, new ones get no handshake until th
 import select
 import socket
 import threading
+import urllib.parse
+
+from tests.support.servers import AMQP_BASE
 
 CHUNK = 65536
 
@@ -119,3 +122,9 @@ class Relay:
                 self._sockets.discard(upstream)
             client.close()
             upstream.close()
+
+
+def in_front_of_broker():
+    """A started Relay in front of the tests' broker (TEST_AMQP_URI): a node that can go silent."""
+    broker = urllib.parse.urlsplit(AMQP_BASE)
+    return Relay(broker.hostname, broker.port or 5672).start()

@@ -14,8 +14,8 @@ from devstack.layout import SERVICE_NAMES, WORKER_MODULES
 from devstack.processes import cluster_rpc, wait_for_services
 from tests.support.broker import consumer_priorities
 from tests.support.processes import nameko_run, worker_env
-from tests.support.relay import Relay
-from tests.support.servers import AMQP_BASE, REDIS_URI, amqp_uri
+from tests.support.relay import in_front_of_broker
+from tests.support.servers import REDIS_URI, amqp_uri
 from workers.runtime import failover
 from workers.runtime.nodes import Nodes, node_failed, nodes_of
 
@@ -28,8 +28,7 @@ CALL_TIMEOUT = 1.0
 
 @pytest.fixture
 def nodes():
-    broker = urllib.parse.urlsplit(AMQP_BASE)
-    relays = [Relay(broker.hostname, broker.port or 5672).start() for _ in range(2)]
+    relays = [in_front_of_broker() for _ in range(2)]
     yield relays
     for relay in relays:
         relay.close()
