@@ -31,8 +31,9 @@ class MixedLoad:
 
     def start(self):
         """Create the airport to read (recorded as client 0's first operation), then start the
-        clients; RuntimeError if that create fails."""
-        seed = self._create(0, "seed")
+        clients; RuntimeError if that create fails. The create carries a key, so that starting again
+        after a failure that took effect (a timeout) stores no second airport."""
+        seed = self._create(0, "seed", keyed=True)
         if seed.outcome != OK:
             raise RuntimeError(f"cannot create the airport to read: {seed}")
         self.airport = seed.record

@@ -113,12 +113,23 @@ def test_a_killed_primary_fails_over_with_503s_meanwhile_and_no_restart_by_hand(
 
 
 def test_waiting_for_a_replica_loses_no_acknowledged_write(drill_stack, sentinel_set):
-    # REDIS_WAIT_TIMEOUT_MS as shipped (1000 ms). With 500, in about one run in four on this 2-core
-    # machine every write of a 2 s stretch after the recovery got its 503 at once, in bursts 0.6 s
-    # apart: the one replica left answered WAIT later than that for a while (the cause is not known).
+    # REDIS_WAIT_TIMEOUT_MS as shipped (1000 ms). In some runs on this 2-core machine (CI, 2026-12-07:
+    # 16 writes at 1.2 and 2.25 s after the first one served) every write of a 2 s stretch after the
+    # recovery got its 503 after the wait: the one replica left acknowledged nothing for a while. The
+    # cause is not proven; a second, spurious failover (sentinels taking the loaded new primary for
+    # dead after 1 s) fits it, hence the count printed. Those 503s carry Retry-After and lose nothing
+    # (a write not confirmed is not acknowledged), so the drill allows them for 3 s past the recovery.
     stack = drill_stack(redis_uri=sentinel_set.uri, worker_extra={"REDIS_WAIT_REPLICAS": 1})
     fault = Fault(sentinel_set)
-    report = redis_failover(stack.url(), fault.kill_primary_ahead_of_its_replicas, restart=fault.restart, max_lost=0)
-    print(report)
-    assert report.passed, str(report)
+    failovers_before = fault.failovers()
+    report = redis_failover(
+        stack.url(),
+        fault.kill_primary_ahead_of_its_replicas,
+        restart=fault.restart,
+        max_lost=0,
+        settle=3.0,
+        after=6.0,
+    )
+    print(report, f"\n  failovers: {fault.failovers() - failovers_before} for 1 kill")
+    assert report.passed, f"{report}\n  failovers: {fault.failovers() - failovers_before} for 1 kill"
     assert report.stats["acknowledged_writes"] > 50
