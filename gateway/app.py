@@ -17,7 +17,7 @@ from gateway.http.resources import AsgiResource, RouteTableRouter, WsgiResource
 from gateway.http.runners import AsgiRunner, WsgiRunner
 from gateway.logs import configure_logging
 from gateway.metrics import serve_metrics
-from gateway.routes import served_routes
+from gateway.routes import UNLIMITED_PATHS, served_routes
 from gateway.rpc.asyncio_client import AsyncRpcClient
 from gateway.settings import Settings
 from telemetry.metrics import parse_ports
@@ -71,7 +71,7 @@ def create_wsgi_app(settings=None, rpc=None):
 def _middleware(settings):
     middleware = [RequestId()]
     if settings.rate_limit_policy:
-        middleware.append(RateLimit(*settings.rate_limit_policy, settings.tokens))
+        middleware.append(RateLimit(*settings.rate_limit_policy, settings.tokens, UNLIMITED_PATHS))
     if settings.origins:
         middleware.append(
             Cors(

@@ -30,7 +30,6 @@ from gateway.http.problems import (
     service_failed,
     unexpected,
 )
-from gateway.http.ratelimit import UNLIMITED_PATHS
 from gateway.http.requests import (
     IDEMPOTENCY_KEY_PATTERN,
     IF_MATCH_PATTERN,
@@ -122,7 +121,7 @@ PROBLEM_HEADERS = {
         "schema": {"type": "string"},
     },
 }
-EXAMPLE_PATH = "/airports"
+EXAMPLE_OPERATION = "createAirport"  # the problem examples' `instance` is its path
 EXAMPLE_REQUEST_ID = "4a1f0c7e9b2d4e6f8a0b1c2d3e4f5a6b"
 
 
@@ -150,7 +149,8 @@ def build_document(operations, auth=False):
     documented = [op for op in operations if op.documented]
     for tag in dict.fromkeys(op.tag for op in documented):  # in order of first use
         spec.tag({"name": tag, "description": TAG_DESCRIPTIONS[tag]})
-    _components(spec, auth)
+    example_path = next(op.path for op in operations if op.operation_id == EXAMPLE_OPERATION)
+    _components(spec, auth, example_path)
     if auth:
         spec.components.security_scheme(
             "bearerAuth",
@@ -209,7 +209,7 @@ def _query_parameters_are_never_null(doc):
     return doc
 
 
-def _components(spec, auth):
+def _components(spec, auth, example_path):
     spec.components.schema("Problem", schema=Problem)
     # The reply headers: each is sent on every response it is listed for.
     spec.components.header(
@@ -296,7 +296,7 @@ def _components(spec, auth):
         if status == 401 and not auth:
             continue
         documents = {
-            name: problem_document(problem, EXAMPLE_PATH, EXAMPLE_REQUEST_ID)
+            name: problem_document(problem, example_path, EXAMPLE_REQUEST_ID)
             for name, problem in samples[status].items()
         }
         examples = {name: {"summary": value["detail"], "value": value} for name, value in documents.items()}
@@ -467,7 +467,7 @@ def _errors(op, needs_token=False):
         statuses |= set(BODY_ERRORS)
     if op.calls_services:
         statuses |= set(RPC_ERRORS)
-    if op.path not in UNLIMITED_PATHS:
+    if op.rate_limited:
         statuses.add(429)
     statuses -= set(op.replies)
     return {str(status): _problem_name(status) for status in sorted(statuses)}

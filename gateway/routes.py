@@ -44,6 +44,7 @@ def bound(routes):
 
 
 API = [op for operations in bound(ROUTES).values() for op in operations.values()]
+UNLIMITED_PATHS = frozenset(op.path for op in API if not op.rate_limited)  # RATE_LIMIT spares them
 
 
 def served_routes(auth=False, metrics=True):

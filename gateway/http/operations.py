@@ -67,6 +67,7 @@ class Operation:
     if_match: bool = False  # takes If-Match: the change is made only to the record it names (else 412)
     deprecated: Deprecation | None = None
     calls_services: bool = True  # may fail with 502/503/504 when a service does
+    rate_limited: bool = True  # counted against RATE_LIMIT (the health checks and /metrics are not)
     documented: bool = True  # part of the API description (the docs routes are not)
     method: str = ""  # set by the route table (`at`)
     path: str = ""

@@ -18,8 +18,6 @@ import time
 from gateway.http.auth import BearerAuth
 from gateway.http.problems import HTTPProblem, RateLimited, problem_for
 
-UNLIMITED_PATHS = frozenset(("/health/live", "/health/ready", "/metrics"))
-
 
 class TokenBuckets:
     """A token bucket per key, at most `max_keys` of them (the least recently used go first: a
@@ -50,10 +48,12 @@ class TokenBuckets:
 
 
 class RateLimit:
-    """Falcon middleware (both apps) applying TokenBuckets to every request but the health checks."""
+    """Falcon middleware (both apps) applying TokenBuckets to every request but those of
+    `unlimited_paths` (the route table's UNLIMITED_PATHS: the health checks and /metrics)."""
 
-    def __init__(self, quota, window, tokens=()):
+    def __init__(self, quota, window, tokens=(), unlimited_paths=frozenset()):
         self.buckets = TokenBuckets(quota, window)
+        self.unlimited_paths = unlimited_paths
         self.auth = BearerAuth(tokens) if tokens else None
         self.policy = f'"default";q={quota};w={window:g}'
 
@@ -66,7 +66,7 @@ class RateLimit:
         return "address:" + (req.remote_addr or "-")
 
     def process_request(self, req, resp):
-        if req.path in UNLIMITED_PATHS:
+        if req.path in self.unlimited_paths:
             return
         allowed, tokens = self.buckets.take(self.client(req))
         buckets = self.buckets

@@ -16,6 +16,7 @@ DRAINING = {"ok": False, "detail": "draining"}
     summary="Is the gateway process up?",
     description="200 whenever the process answers at all: it checks nothing else (see /health/ready).",
     calls_services=False,
+    rate_limited=False,
     replies={200: Reply("It is.", Health)},
 )
 def get_liveness(request):
@@ -26,6 +27,7 @@ def get_liveness(request):
     tag="health",
     summary="Can the gateway serve requests?",
     calls_services=False,  # a failing service is a check in the body, not an error
+    rate_limited=False,
     description=f"Checks the broker connection, and that each service answers within {READY_TIMEOUT:g} s "
     "(airports and trips check their Redis). 503 with the same body when any check fails.",
     replies={200: Reply("Every check passed.", Health), 503: Reply("A check failed; `checks` says which.", Health)},

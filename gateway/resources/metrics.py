@@ -9,6 +9,7 @@ from gateway.metrics import BROKER_REACHABLE, exposition
     tag="operations",
     documented=False,
     calls_services=False,
+    rate_limited=False,
     replies={200: Reply("")},
 )
 def get_metrics(request):
