@@ -40,7 +40,7 @@ EXPECTED_RUNS = (
 GROUPS = ["gateway", "workers", "rabbitmq", "redis"]
 RUN_TIMEOUT = 240  # seconds; the run takes about 60 on two cores, over 120 when they are busy
 # pytest-timeout's limit (setup.cfg: 120 s) covers the fixture's run too: room for it and the clean-up
-pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 60)
+pytestmark = [pytest.mark.long, pytest.mark.timeout(RUN_TIMEOUT + 60)]
 ROUNDS = 2
 
 

@@ -7,8 +7,12 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from tests.support.checkov import ensure_installed
 from tests.support.processes import ROOT
+
+pytestmark = pytest.mark.long  # scripts/test --long
 
 COMPOSE = ROOT / "compose"
 

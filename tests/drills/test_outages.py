@@ -6,6 +6,8 @@ import pytest
 from drills.scenarios import outage
 from tests.support.private import RedisServer
 
+pytestmark = pytest.mark.long  # scripts/test --long
+
 
 @pytest.fixture
 def redis_server():

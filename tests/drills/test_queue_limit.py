@@ -15,6 +15,8 @@ from tests.support import broker
 from tests.support.processes import ROOT
 from tests.support.servers import amqp_uri
 
+pytestmark = pytest.mark.long  # scripts/test --long
+
 DEFINITIONS = json.loads((ROOT / "compose" / "k8s" / "rabbitmq" / "definitions.json").read_text())
 SLOW = "/airports/" + "a" * 32
 LIMIT = 20  # the shipped policy's 10000, made small enough to reach

@@ -9,6 +9,8 @@ import pytest
 from drills.rolling_deploy import haproxy_config, rolling_deploy
 from tests.support.servers import AMQP_BASE, REDIS_URI
 
+pytestmark = pytest.mark.long  # scripts/test --long
+
 
 def test_a_rolling_deploy_of_both_gateway_kinds_and_the_workers_fails_no_request():
     if shutil.which("haproxy") is None:

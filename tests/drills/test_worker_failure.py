@@ -9,6 +9,8 @@ import pytest
 
 from drills.scenarios import worker_failure
 
+pytestmark = pytest.mark.long  # scripts/test --long
+
 
 @pytest.mark.parametrize("kind, sig", [("asgi", signal.SIGKILL), ("wsgi", signal.SIGKILL), ("asgi", signal.SIGTERM)])
 def test_losing_one_of_two_worker_instances_under_load(drill_stack, kind, sig):

@@ -19,6 +19,8 @@ from tests.support.servers import REDIS_URI, amqp_uri
 from workers.runtime import failover
 from workers.runtime.nodes import Nodes, node_failed, nodes_of
 
+pytestmark = pytest.mark.long  # scripts/test --long
+
 NOTICED_WITHIN = 5.0  # seconds from the silence to the workers consuming through the other node
 # the broker itself drops the silent node's consumers only after missing the workers' heartbeats
 # (2 to 3 intervals of 2 s): calls it handed them meanwhile wait until then
