@@ -193,6 +193,27 @@ class HostStack(Started):
                 return leader.split("@", 1)[1]
         return NODE_HOSTS[0]
 
+    def move_leaders(self, host, services=SERVICE_NAMES):
+        """Make `host`'s RabbitMQ node lead the quorum queue of each of `services` (Ra's leadership
+        transfer: rabbitmqctl has no command for it in 3.10), so that a drill can put them where
+        a fault hurts most. Raises RuntimeError if one did not move."""
+        node = next(node for each, node in self.rabbit.items() if each != host and node.running)
+        for service in services:
+            queue = f"rpc-{service}"
+            found = (
+                f'{{ok, Q}} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"{VHOST}">>, queue, <<"{queue}">>)), '
+                f"Leader = amqqueue:get_pid(Q), {{Name, _}} = Leader, "
+                f"ra:transfer_leadership(Leader, {{Name, 'rabbit@{host}'}})."
+            )
+            answer = node.ctl("eval", found, timeout=30).strip()
+            if answer not in ("ok", "already_leader"):
+                raise RuntimeError(f"moving the leader of {queue} to {host}: {answer}")
+        deadline = time.monotonic() + 30
+        while any(self.leader_host(f"rpc-{service}") != host for service in services):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the queues' leaders did not move to {host}")
+            time.sleep(0.5)
+
     def kill_rabbit(self, host):
         """kill -9 of `host`'s RabbitMQ node."""
         self.rabbit_cluster.kill(NODE_HOSTS.index(host))

@@ -32,10 +32,17 @@ class FaultPlan:
     name: str
     duration: float
     begin: Callable
+    prepare: Callable | None = None  # `prepare(stack)` before the load starts
     silent: bool = False  # a node frozen or cut off: noticed within NOTICE_LIMIT
     splits_sentinel: bool = False  # partitions the Redis Sentinel set: it may lose acknowledged writes
     majority: bool = True
     what: str = ""
+
+
+def _leaders_on_first_node(stack):
+    # The worst case: the queues' leaders on the node the gateways' first links go to (AMQP_URI's
+    # first), so that the calls in flight wait for a leader election as well as for a new link.
+    stack.move_leaders(RABBIT_HOSTS[0])
 
 
 def _freeze_rabbit(stack):
@@ -96,7 +103,14 @@ def _partition_then_kill(stack):
 FAULTS = {
     plan.name: plan
     for plan in (
-        FaultPlan("rabbit-freeze", 25, _freeze_rabbit, silent=True, what="SIGSTOP of the leading node's Erlang VM"),
+        FaultPlan(
+            "rabbit-freeze",
+            25,
+            _freeze_rabbit,
+            prepare=_leaders_on_first_node,
+            silent=True,
+            what="SIGSTOP of the leading node's Erlang VM (the first of AMQP_URI, made to lead every queue)",
+        ),
         FaultPlan("redis-freeze", 15, _freeze_redis, silent=True, what="SIGSTOP of the Redis primary"),
         FaultPlan(
             "rabbit-cut-off",
@@ -204,6 +218,8 @@ def run_fault(stack, plan, *, clients=8, kinds=("asgi", "wsgi")):
         kind: MixedLoad(stack.gateway_urls[kind], clients=clients, run=f"{plan.name}-{kind}-{uuid.uuid4().hex[:6]}")
         for kind in kinds
     }
+    if plan.prepare is not None:
+        plan.prepare(stack)
     for load in loads.values():
         _start(load)
     try:

@@ -34,11 +34,14 @@ from gateway.tracing import trace_headers
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
-# After a node is lost, a call unanswered RESEND_FIRST seconds after it went out is sent again,
-# then at doubling intervals, until it is answered or its time is up. Each copy carries the same
-# correlation id, so the workers run it as one call. UNSETTLED_FOR covers a quorum queue's leader
-# election under load (measured: up to 10 s) and the calls in flight when the node went.
-RESEND_FIRST = 1.0
+# After a node is lost, a call unanswered RESEND_EVERY seconds after it went out is sent again,
+# and again every RESEND_EVERY, until it is answered or its time is up. Each copy carries the same
+# correlation id, so the workers run it as one call. Not at doubling intervals: a copy sent while
+# the queue still elects its leader is dropped (docs/design.md, "Renewed publishing channels"), so
+# the first copy after the election is what answers, and the calls in flight when the node went
+# have the least time left. UNSETTLED_FOR covers a quorum queue's leader election under load
+# (measured: up to 10 s) and the calls in flight when the node went.
+RESEND_EVERY = 1.0
 RESEND_TICK = 0.1  # how often the copies due are sent, while any call may need one
 UNSETTLED_FOR = 15.0
 HEARTBEAT = 2  # seconds: a silent link is dropped after 4 (two heartbeats), as AMQP prescribes
@@ -72,14 +75,13 @@ class _Call:
         "deadline",
         "link",
         "resend_at",
-        "resend_interval",
     )
 
     def __init__(self, correlation_id, future, routing_key, body, headers, deadline, link):
         self.correlation_id, self.future = correlation_id, future
         self.routing_key, self.body, self.headers, self.deadline = routing_key, body, headers, deadline
         self.link = link  # the link it waits on; None while it waits for one to come up
-        self.resend_at = self.resend_interval = 0.0  # set while it is watched for resending
+        self.resend_at = 0.0  # set while it is watched for resending
 
 
 class _Link:
@@ -355,7 +357,7 @@ class AsyncRpcClient(AsyncBaseRpcClient):
         on any link, goes out again while it gets no answer (see the module's docstring)."""
         now = self._loop.time()
         if now >= self._unsettled_until:
-            log.info("%s: calls unanswered after %.0f s are sent again for %.0f s", why, RESEND_FIRST, UNSETTLED_FOR)
+            log.info("%s: calls unanswered after %.0f s are sent again for %.0f s", why, RESEND_EVERY, UNSETTLED_FOR)
         self._unsettled_until = now + UNSETTLED_FOR
         for link in self.links:
             for call in link.pending.values():
@@ -372,18 +374,17 @@ class AsyncRpcClient(AsyncBaseRpcClient):
         return True
 
     def _watch(self, call, now, restart=False):
-        """Send `call` again RESEND_FIRST after `now` if it is still unanswered; `restart` for a
-        call just published anew (its link was lost), which starts its intervals over."""
+        """Send `call` again RESEND_EVERY after `now` if it is still unanswered; `restart` for a
+        call just published anew (its link was lost), which starts its wait over."""
         if restart or call.correlation_id not in self._resending:
-            call.resend_interval = RESEND_FIRST
-            call.resend_at = now + RESEND_FIRST
+            call.resend_at = now + RESEND_EVERY
             self._resending[call.correlation_id] = call
         if self._resend_timer is None and not self.closing:
             self._resend_timer = self._loop.call_later(RESEND_TICK, self._resend)
 
     def _resend(self):
         """Send the watched calls that are due again, on the link connected last; each round with
-        copies to send first renews the links' publishing channels opened over RESEND_FIRST ago
+        copies to send first renews the links' publishing channels opened over RESEND_EVERY ago
         (docs/design.md, "Renewed publishing channels")."""
         self._resend_timer = None
         usable = [link for link in self.links if link.usable]
@@ -401,8 +402,7 @@ class AsyncRpcClient(AsyncBaseRpcClient):
                     renewed = True
                 call.link.pending.pop(correlation_id, None)
                 link.send(call, self.exchange, remaining)
-                call.resend_interval *= 2
-                call.resend_at = now + call.resend_interval
+                call.resend_at = now + RESEND_EVERY
                 self.resent += 1
                 REPUBLISHED.inc()
         if self._resending and not self.closing:
@@ -410,7 +410,7 @@ class AsyncRpcClient(AsyncBaseRpcClient):
 
     def _renew_old_channels(self, links, now):
         for each in links:
-            if now - each.connection.publish_channel_opened >= RESEND_FIRST:
+            if now - each.connection.publish_channel_opened >= RESEND_EVERY:
                 each.connection.renew_publish_channel()
                 self.channels_renewed += 1
 

@@ -1,5 +1,6 @@
 """One blocking AMQP connection to one broker node, used by one thread at a time: a reply queue of
-its own, and calls published and answered with nameko's wire protocol (py-amqp's public API).
+its own, and calls published and answered with nameko's wire protocol (py-amqp's API; the one
+attribute that is not documented is listed in tests/support/private.py).
 
 The WSGI pool (proxy_pool.py) checks links out exclusively. A link knows nothing of failures: a
 broken connection raises out of `publish` or `wait`, and the pool decides what to do. Every read
@@ -78,6 +79,16 @@ def drop(connection):
         log.debug("dropping a connection failed: %r", exc)
 
 
+def close_without_waiting(channel):
+    """Send `channel`'s Close and return. RabbitMQ can take seconds to answer the Close of a channel
+    that published to a quorum queue whose leader froze: a read waiting for it timed out and broke
+    the link (every link of the pool, measured on the rabbit-freeze drill). What comes for the
+    channel meanwhile is discarded, as AMQP prescribes and py-amqp does while it `is_closing`;
+    py-amqp's own handler of the Close-Ok, read later with the replies, frees the channel."""
+    channel.is_closing = True
+    channel.send_method(amqp.spec.Channel.Close, "BsBB", (0, "", 0, 0))
+
+
 class Refused(Exception):
     """The broker nacked the publish (publisher confirms): the service's queue is full."""
 
@@ -121,10 +132,11 @@ class Link:
 
     def renew_publish_channel(self):
         """Publish on a new channel from now on (see proxy_pool's docstring: after a node's loss a
-        channel can go on sending to a dead quorum queue leader); the old one is closed."""
+        channel can go on sending to a dead quorum queue leader); the old one is closed without
+        waiting (close_without_waiting)."""
         old = self.publish_channel
         self._open_publish_channel()
-        old.close()
+        close_without_waiting(old)
 
     def publish(self, correlation_id, routing_key, body, headers, remaining):
         """Send a request (mandatory, confirmed, as nameko sends it) whose reply `wait` reads.

@@ -93,11 +93,14 @@ class LinkPool:
         for link in gone:
             link.drop()
 
-    def checkout(self, deadline):
+    def checkout(self, deadline, patient=False):
         """A link on a node that is up: an idle one, a new one, or one checked in by another call
-        within the checkout timeout. NotConnected at once while no node is up (or none takes new
-        connections and the pool has no link to wait for)."""
-        give_up = min(deadline, time.monotonic() + self.checkout_timeout)
+        within the checkout timeout (until `deadline` if `patient`: just after a node was lost,
+        when the links left are few and slow for a while, which is not an overload). NotConnected
+        at once while no node is up (or none takes new connections and the pool has no link to
+        wait for)."""
+        wait_for = float("inf") if patient else self.checkout_timeout
+        give_up = min(deadline, time.monotonic() + wait_for)
         while True:
             if self._closed:
                 raise NotConnected("The gateway is shutting down.")
@@ -123,7 +126,7 @@ class LinkPool:
             elif index is not None:
                 link = self._make(index, deadline)
                 if link is None:  # the time that took was not spent waiting for a link
-                    give_up = min(deadline, time.monotonic() + self.checkout_timeout)
+                    give_up = min(deadline, time.monotonic() + wait_for)
             if link is not None:
                 if self.watch.up[link.index]:
                     return link

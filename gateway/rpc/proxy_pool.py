@@ -3,13 +3,15 @@ checked out by one thread for one call, over the broker nodes AMQP_URI lists (`u
 It speaks nameko's wire protocol itself, as the ASGI client does, not through ClusterRpcProxy
 (why: docs/design.md, "The WSGI gateway").
 
-* bounded (link_pool.py): at most `size` links; past `checkout_timeout`, PoolExhausted (503);
+* bounded (link_pool.py): at most `size` links; past `checkout_timeout`, PoolExhausted (503),
+  except within UNSETTLED_FOR of a node's loss, when a call waits for a link until its deadline;
 * one deadline covers the wait for a link, making one, the call and every copy of it;
 * nodes watched (blocking_node_watch.py): a refusing, reset or silent node is down within 1.6 s;
   while no node is up, new calls fail at once (NotConnected, 503);
 * a call whose link breaks, or whose node goes down, is published again with the same
   correlation id on a link to a node that is up; for UNSETTLED_FOR seconds after a loss, a call
-  unanswered RESEND_FIRST after it went out gets copies, a nack then meaning "send again";
+  unanswered RESEND_EVERY after it went out gets a copy each RESEND_EVERY, a nack then meaning
+  "send again";
 * replies are matched by correlation id, so a late one is dropped and its link survives; links
   older than `max_age` are recycled.
 
@@ -24,7 +26,7 @@ from random import getrandbits
 import orjson
 
 from gateway.metrics import REPUBLISHED
-from gateway.rpc.asyncio_client import RESEND_FIRST, UNSETTLED_FOR, decode_reply
+from gateway.rpc.asyncio_client import RESEND_EVERY, UNSETTLED_FOR, decode_reply
 from gateway.rpc.base import BaseRpcClient
 from gateway.rpc.blocking_link import Node, Refused, Returned
 from gateway.rpc.blocking_node_watch import NodeWatch
@@ -99,8 +101,12 @@ class ProxyPool(BaseRpcClient):
     def _unsettle(self):
         now = time.monotonic()
         if now >= self._unsettled_until:
-            log.info("calls unanswered after %.0f s are sent again for %.0f s", RESEND_FIRST, UNSETTLED_FOR)
+            log.info("calls unanswered after %.0f s are sent again for %.0f s", RESEND_EVERY, UNSETTLED_FOR)
         self._unsettled_until = now + UNSETTLED_FOR
+
+    def _unsettled(self):
+        """Within UNSETTLED_FOR of a node's loss: calls wait for a link until their deadline."""
+        return time.monotonic() < self._unsettled_until
 
     # -- calls ------------------------------------------------------------------
 
@@ -119,7 +125,7 @@ class ProxyPool(BaseRpcClient):
             orjson.dumps({"args": [], "kwargs": rpc_call.kwargs}),
             headers,
         )
-        link = self.links.checkout(deadline)
+        link = self.links.checkout(deadline, patient=self._unsettled())
         try:
             while True:
                 try:
@@ -127,7 +133,7 @@ class ProxyPool(BaseRpcClient):
                     break
                 except _LinkLost:
                     link = None
-                    link = self.links.checkout(deadline)
+                    link = self.links.checkout(deadline, patient=True)
                     self.republished += 1
                     REPUBLISHED.inc()
         except RpcError:  # the link (if any) is fine: its call timed out, or was refused or returned
@@ -148,7 +154,7 @@ class ProxyPool(BaseRpcClient):
         correlation_id, routing_key, body, headers = request
         try:
             link.publish(correlation_id, routing_key, body, headers, deadline - time.monotonic())
-            resend_at, interval = None, RESEND_FIRST
+            resend_at = None
             while True:
                 now = time.monotonic()
                 if now >= deadline:
@@ -159,16 +165,15 @@ class ProxyPool(BaseRpcClient):
                 if now >= self._unsettled_until:
                     resend_at = None
                 elif resend_at is None:
-                    resend_at = now + interval
+                    resend_at = now + RESEND_EVERY
                 elif now >= resend_at:
                     self._send_copy(link, request, deadline - now)
-                    interval *= 2
-                    resend_at = now + interval
+                    resend_at = now + RESEND_EVERY
                 wake = min(deadline, now + CHECK_EVERY, resend_at or deadline)
                 try:
                     reply = link.wait(wake - now)
                 except Refused:
-                    if time.monotonic() < self._unsettled_until:  # a queue electing its leader
+                    if self._unsettled():  # a queue electing its leader
                         resend_at = time.monotonic()
                         continue
                     link.done()
@@ -187,7 +192,7 @@ class ProxyPool(BaseRpcClient):
 
     def _send_copy(self, link, request, remaining):
         correlation_id, routing_key, body, headers = request
-        if time.monotonic() - link.publish_channel_opened >= RESEND_FIRST:
+        if time.monotonic() - link.publish_channel_opened >= RESEND_EVERY:
             link.renew_publish_channel()
             self.channels_renewed += 1
         link.publish(correlation_id, routing_key, body, headers, remaining)

@@ -13,6 +13,7 @@ import pytest
 
 from devstack.hosts import NET_TICKTIME, HostStack
 from devstack.http import Client
+from devstack.layout import SERVICE_NAMES
 
 pytestmark = pytest.mark.faults
 
@@ -65,6 +66,13 @@ def test_a_create_and_a_read_work_through_each_gateway_on_its_host(hosts):
         create_and_read_airport(url)
     for host, worker in hosts.workers.items():
         assert worker.pid in hosts.net.pids(host)
+
+
+def test_the_queues_leaders_move_to_the_host_asked_for(hosts):
+    for host in ("n2", "n1"):
+        hosts.move_leaders(host)
+        assert {hosts.leader_host(f"rpc-{service}") for service in SERVICE_NAMES} == {host}
+    create_and_read_airport(hosts.gateway_urls["asgi"])
 
 
 def test_a_frozen_rabbitmq_node_stays_stopped_until_thawed(hosts):

@@ -29,13 +29,13 @@ REPORT = Path(os.environ.get("FAULTS_REPORT", ROOT / ".run" / "faults-report.md"
 MEASURED_MISSES = {
     "rabbit-freeze": "under pause_minority RabbitMQ does not heal a node that was suspended: the split "
     "stays until that node's app restarts (RabbitMQ's docs, 'Partitions Caused by Suspend and Resume'); "
-    "the calls in flight when the node froze (about one per client) time out; the WSGI pool notices "
-    "in 5-10 s, not 5",
-    "rabbit-cut-off": "the calls in flight when the node was cut off (about one per client) time out; "
-    "the WSGI pool notices in 5-10 s, not 5",
+    "a call in flight when the node froze can time out: its quorum queue has no leader for 8-11 s "
+    "(net_ticktime, then the election)",
+    "rabbit-cut-off": "the calls in flight when the node was cut off (about one per client) time out, and "
+    "requests wait up to 12 s: the quorum queues have no leader for 9-11 s (net_ticktime, then the election)",
     "redis-freeze": "a read or two answer 503 while Sentinel fails over, and a request waits up to "
     "5-8 s before the workers' clients follow the new primary",
-    "lossy-link": "a few reads through the WSGI gateway may answer 503 (3 in one run of three): most likely "
+    "lossy-link": "a few reads through the WSGI gateway may answer 503 (3 in one run of four): most likely "
     "its node watch, which drops a node silent for 1 s, took the lossy node for silent, and reads fail "
     "fast while no link is free (not proven: the run kept no history)",
 }

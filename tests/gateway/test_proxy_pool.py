@@ -52,6 +52,40 @@ def test_a_checkout_that_waits_too_long_is_refused(pool):
     assert rpc.call(echo(2), CALLER) == 2
 
 
+def test_just_after_a_node_is_lost_a_call_waits_for_a_link_until_its_deadline(pool):
+    """The links left are few and slow while a quorum queue elects its leader: not an overload."""
+    rpc = pool(size=1, checkout_timeout=0.2)
+    hung = RpcCall(HUNG.service, HUNG.method, HUNG.kwargs, timeout=1.0)
+    busy = threading.Thread(target=pytest.raises, args=(RpcTimeout, rpc.call, hung, CALLER))
+    busy.start()
+    time.sleep(0.3)
+    rpc._unsettle()  # what a node found silent or lost does
+    start = time.monotonic()
+    assert rpc.call(echo(1), CALLER) == 1
+    assert 0.5 < time.monotonic() - start < 3
+    busy.join(10)
+
+
+def test_a_renewed_publishing_channel_is_closed_without_waiting_and_freed_later(pool):
+    """RabbitMQ can take seconds to close a channel whose quorum queue leader froze: a renewal must
+    not wait for it (proxy_pool's copies renew channels)."""
+    rpc = pool(size=1)
+    assert rpc.call(echo(0), CALLER) == 0
+    link = rpc.links.checkout(time.monotonic() + 5)
+    retired = []
+    try:
+        for _ in range(20):
+            retired.append(link.publish_channel)
+            link.renew_publish_channel()
+            assert retired[-1].is_closing and retired[-1].channel_id in link.connection.channels  # not awaited
+    finally:
+        rpc.links.checkin(link)
+    assert [rpc.call(echo(n), CALLER) for n in range(3)] == [0, 1, 2]
+    assert all(channel.channel_id is None for channel in retired)  # each Close-Ok read with the replies
+    assert len(link.connection.channels) == 3  # the connection's own, the consumer's, the publisher's
+    assert rpc.stats()["created"] == 1
+
+
 def test_a_timed_out_call_leaves_its_link_usable(pool):
     """Replies are matched by correlation id: the late one is dropped, not taken for another's."""
     rpc = pool(size=1, timeout=0.3)

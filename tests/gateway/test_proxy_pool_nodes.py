@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gateway.rpc.asyncio_client import RESEND_FIRST
+from gateway.rpc.asyncio_client import RESEND_EVERY
 from gateway.rpc.blocking_node_watch import HEARD_RECENTLY, PROBE_INTERVAL, PROBE_TIMEOUT
 from gateway.rpc.calls import Caller, NotConnected, RpcCall, RpcTimeout
 from gateway.rpc.proxy_pool import CHECK_EVERY, ProxyPool
@@ -161,11 +161,11 @@ def test_the_watch_asks_no_node_that_answers_calls(pool):
 
 
 def test_after_a_node_is_lost_unanswered_calls_are_sent_again(pool, relays):
-    """The unsettled window: a call on a surviving link with no answer after RESEND_FIRST goes out
+    """The unsettled window: a call on a surviving link with no answer after RESEND_EVERY goes out
     again (same correlation id), on a publishing channel opened since; the first answer counts."""
     rpc = pool(size=1, nodes=(1, 0))  # its one link on relays[1]
     assert rpc.call(echo("warm"), CALLER) == "warm"
-    time.sleep(RESEND_FIRST)  # the link's publishing channel is older than that now
+    time.sleep(RESEND_EVERY)  # the link's publishing channel is older than that now
     relays[0].close()  # a node is lost (one with no link of the pool's)
     deadline = time.monotonic() + NOTICED + 1
     while rpc.stats()["nodes_up"] == 2:

@@ -158,6 +158,9 @@ LIBRARY_PRIVATES = [
     ("amqp.transport", "TCPTransport", "_read_buffer"),
     ("amqp.transport", "TCPTransport", "_quick_recv"),
     ("amqp.transport", "TCPTransport", "_setup_transport"),
+    # gateway/rpc/blocking_link.py: a py-amqp channel's closing state, set to close it without
+    # waiting for the Close-Ok (close_without_waiting)
+    ("amqp.channel", "Channel", "is_closing"),
     # workers/runtime/failover.py: nameko's consumers not cancelled yet, which go back to the
     # default priority after a reconnection
     ("nameko.messaging", "QueueConsumer", "_consumers"),
