@@ -41,6 +41,9 @@ class Findings:
     resurrected: list = field(default_factory=list)  # acknowledged deletes whose record is there
     unexpected: list = field(default_factory=list)  # records nobody asked for, or refused
     duplicated: list = field(default_factory=list)  # one create request stored as several records
+    # an acknowledged create gone, the request stored once under another id: a copy of the call ran
+    # again after a failover lost the first run's record with its idempotency entry (also lost)
+    replaced: list = field(default_factory=list)
     recovered: list = field(default_factory=list)  # creates of unknown outcome that took effect: allowed
     missing_reads: list = field(default_factory=list)  # 404s for an acknowledged record not being deleted
     longest_gap: float = 0.0  # seconds without any request succeeding
@@ -55,7 +58,7 @@ class Findings:
     @property
     def anomalies(self):
         """Every finding that breaks a promise (recovered creates do not)."""
-        return self.lost + self.resurrected + self.unexpected + self.duplicated + self.missing_reads
+        return self.lost + self.resurrected + self.unexpected + self.duplicated + self.replaced + self.missing_reads
 
 
 @dataclass
@@ -70,7 +73,7 @@ class Verdict:
 
     def problems(self):
         """One line per anomaly and disagreement."""
-        named = ("lost", "resurrected", "unexpected", "duplicated", "missing_reads")
+        named = ("lost", "resurrected", "unexpected", "duplicated", "replaced", "missing_reads")
         lines = [f"{kind}: {a.detail}" for kind in named for a in getattr(self.run, kind)]
         return lines + [f"read-backs disagree: {d}" for d in self.disagreements]
 
@@ -135,7 +138,11 @@ def _check_create(findings, marker, attempts, ids, present, deletes):
     """The create requests carrying `marker` against the records found with it (`ids`)."""
     first, outcomes = attempts[0], {a.outcome for a in attempts}
     acknowledged = {a.record for a in attempts if a.outcome == OK and a.record}
-    if len(set(ids) | acknowledged) > 1:
+    if len(ids) == 1 and len(acknowledged) == 1 and ids[0] not in acknowledged:
+        findings.replaced.append(
+            Anomaly(first.invoked, f"{marker} acknowledged as {[*acknowledged][0]}, stored as {ids[0]}")
+        )
+    elif len(set(ids) | acknowledged) > 1:
         findings.duplicated.append(Anomaly(first.invoked, f"{marker} stored as {sorted(set(ids) | acknowledged)}"))
     if OK in outcomes:
         for record in acknowledged or {None}:  # None: acknowledged, its id unknown; the marker tells
@@ -165,7 +172,7 @@ def _missing_reads(findings, operations, deletes):
 def _scope(run, operations, fault, lo, hi, window, slow):
     """A fault's Findings: the run's anomalies of its span [lo, hi), and its availability."""
     findings = Findings(fault)
-    for kind in ("lost", "resurrected", "unexpected", "duplicated", "recovered", "missing_reads"):
+    for kind in ("lost", "resurrected", "unexpected", "duplicated", "replaced", "recovered", "missing_reads"):
         setattr(findings, kind, [a for a in getattr(run, kind) if a.at is not None and lo <= a.at < hi])
     _availability(findings, operations, lo, hi)
     heal = math.inf if fault.end is None else fault.end

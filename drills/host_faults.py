@@ -163,7 +163,7 @@ class Outcome:
     settled: bool
     settle_seconds: float
 
-    def safety_misses(self, kinds=("lost", "doubled", "resurrected", "unexpected")):
+    def safety_misses(self, kinds=("lost", "doubled", "replaced", "resurrected", "unexpected")):
         """Acknowledged writes lost, doubled or undone, records nobody asked for, and the API and
         Redis disagreeing (of `kinds`, and the disagreements always)."""
         found = []
@@ -174,6 +174,7 @@ class Outcome:
             anomalies_of = {
                 "lost": run.lost,
                 "doubled": run.duplicated,
+                "replaced": run.replaced,
                 "resurrected": run.resurrected,
                 "unexpected": run.unexpected,
             }

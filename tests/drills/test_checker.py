@@ -109,10 +109,18 @@ def test_an_unknown_create_stored_twice_is_duplicated_too():
     assert len(verdict.run.duplicated) == 1 and len(verdict.run.recovered) == 1
 
 
-def test_an_acknowledged_create_found_under_another_id_is_lost_and_duplicated():
+def test_an_acknowledged_create_found_under_another_id_is_lost_and_replaced():
     final = stored(0, 1, ids=["id-0", "other"])
     verdict = check(clean(), final, final)
-    assert len(verdict.run.lost) == 1 and len(verdict.run.duplicated) == 1
+    assert len(verdict.run.lost) == 1 and not verdict.run.duplicated
+    assert [a.detail for a in verdict.run.replaced] == [f"{RUN}-1 acknowledged as id-1, stored as other"]
+    assert not verdict.valid
+
+
+def test_an_acknowledged_create_found_under_two_other_ids_is_lost_and_duplicated():
+    final = stored(0, 1, 1, ids=["id-0", "other", "another"])
+    verdict = check(clean(), final, final)
+    assert len(verdict.run.lost) == 1 and len(verdict.run.duplicated) == 1 and not verdict.run.replaced
 
 
 def test_an_unknown_create_that_took_effect_is_recovered_and_allowed():
