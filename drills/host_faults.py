@@ -164,7 +164,7 @@ class Outcome:
     settle_seconds: float
 
     def safety_misses(self, kinds=("lost", "doubled", "replaced", "resurrected", "unexpected")):
-        """Acknowledged writes lost, doubled or undone, records nobody asked for, and the API and
+        """Acknowledged writes lost, doubled, replaced or undone, records nobody asked for, and the API and
         Redis disagreeing (of `kinds`, and the disagreements always)."""
         found = []
         for kind, verdict in self.verdicts.items():
