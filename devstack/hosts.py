@@ -177,21 +177,28 @@ class HostStack(Started):
         """Boot `host`'s RabbitMQ node again (after a kill) on its data; until the cluster counts it."""
         self.rabbit_cluster.restart(NODE_HOSTS.index(host), timeout)
 
-    def leader_host(self, queue="rpc-airports_service"):
-        """The host of the RabbitMQ node that leads `queue` (a quorum queue) now: where a fault
-        hurts most. n1 when no node says."""
+    def leaders(self):
+        """{queue: host of the RabbitMQ node leading it} for the vhost's queues that have a leader,
+        as the first running node that answers says; {} when none does."""
         for node in self.rabbit.values():
             if not node.running:
                 continue
             try:
                 out = node.ctl("list_queues", "-p", VHOST, "name", "leader", "--formatter", "json", timeout=30)
-                leaders = {row["name"]: row.get("leader") for row in json.loads(out)}
+                rows = json.loads(out)
             except (RuntimeError, ValueError, subprocess.TimeoutExpired):
                 continue
-            leader = str(leaders.get(queue) or "")
-            if leader.startswith("rabbit@"):
-                return leader.split("@", 1)[1]
-        return NODE_HOSTS[0]
+            return {
+                row["name"]: str(row["leader"]).split("@", 1)[1]
+                for row in rows
+                if str(row.get("leader") or "").startswith("rabbit@")
+            }
+        return {}
+
+    def leader_host(self, queue="rpc-airports_service"):
+        """The host of the RabbitMQ node that leads `queue` (a quorum queue) now: where a fault
+        hurts most. n1 when no node says."""
+        return self.leaders().get(queue, NODE_HOSTS[0])
 
     def move_leaders(self, host, services=SERVICE_NAMES):
         """Make `host`'s RabbitMQ node lead the quorum queue of each of `services` (Ra's leadership
@@ -209,7 +216,7 @@ class HostStack(Started):
             if answer not in ("ok", "already_leader"):
                 raise RuntimeError(f"moving the leader of {queue} to {host}: {answer}")
         deadline = time.monotonic() + 30
-        while any(self.leader_host(f"rpc-{service}") != host for service in services):
+        while any(self.leaders().get(f"rpc-{service}") != host for service in services):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the queues' leaders did not move to {host}")
             time.sleep(0.5)

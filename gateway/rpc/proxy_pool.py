@@ -162,7 +162,7 @@ class ProxyPool(BaseRpcClient):
                     raise RpcTimeout("The service did not answer in time.")
                 if not self.watch.up[link.index]:
                     raise _LinkLost
-                if now >= self._unsettled_until:
+                if not self._unsettled():
                     resend_at = None
                 elif resend_at is None:
                     resend_at = now + RESEND_EVERY

@@ -71,7 +71,8 @@ def test_a_create_and_a_read_work_through_each_gateway_on_its_host(hosts):
 def test_the_queues_leaders_move_to_the_host_asked_for(hosts):
     for host in ("n2", "n1"):
         hosts.move_leaders(host)
-        assert {hosts.leader_host(f"rpc-{service}") for service in SERVICE_NAMES} == {host}
+        leaders = hosts.leaders()
+        assert {leaders.get(f"rpc-{service}") for service in SERVICE_NAMES} == {host}
     create_and_read_airport(hosts.gateway_urls["asgi"])
 
 
