@@ -7,10 +7,13 @@ Runs under `nameko test` (eventlet monkey-patched), against the test broker.
 import errno
 import itertools
 import struct
+from types import SimpleNamespace
 
 import eventlet
 import eventlet.semaphore
 import pytest
+from kombu.exceptions import MessageStateError
+from kombu.message import Message
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from workers.runtime import replies
@@ -197,3 +200,19 @@ def test_a_failed_batched_write_fails_every_block_in_it():
         with pytest.raises(replies.BROKEN):
             outcome.wait()
     assert transport.received == []
+
+
+def test_an_answered_request_is_acknowledged_as_kombu_would_mark_it():
+    """reply_and_ack writes the ack itself: the message is then acknowledged in kombu's eyes, so a
+    second ack raises kombu's error instead of sending a second frame the broker would refuse."""
+    transport = CountingTransport()
+    channel = SimpleNamespace(channel_id=3, no_ack_consumers=set())
+    channel.connection = SimpleNamespace(transport=transport, frame_max=4096, bytes_sent=0)
+    message = Message(b"{}", channel=channel, delivery_tag=41, properties={"reply_to": "r", "correlation_id": "c"})
+    assert replies.reply_and_ack(message, "nameko-rpc", b'{"result": 1, "error": null}')
+    assert methods_in(b"".join(transport.writes)) == [BASIC_PUBLISH, BASIC_ACK]
+    assert transport.writes[0].endswith(replies.ack_frame(3, 41))
+    assert message.acknowledged and channel.connection.bytes_sent == 2
+    with pytest.raises(MessageStateError):
+        message.ack()
+    assert len(transport.writes) == 1

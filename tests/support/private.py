@@ -151,6 +151,8 @@ LIBRARY_PRIVATES = [
     ("nameko.rpc", "ReplyListener", "_reply_events"),
     # workers/runtime/replies.py: py-amqp's transport write, to send a reply and its ack as one
     ("amqp.transport", "_AbstractTransport", "_write"),
+    # ... and kombu's state of a message, which it marks acknowledged as kombu's own ack would
+    ("kombu.message", "Message", "_state"),
     # workers/runtime/transport.py: py-amqp's TCP transport's read, the buffer it keeps (which its
     # read_frame also refills on a timeout) and the socket's recv its setup binds; and
     # `amqp.transport.Transport()` picking the class by its module name (tests/workers/test_transport.py)

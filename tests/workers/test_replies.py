@@ -11,7 +11,7 @@ from amqp.serialization import dumps
 from nameko.exceptions import deserialize
 
 from schemas.errors import NotFound
-from workers.runtime.replies import reply_body, reply_frames
+from workers.runtime.replies import ack_frame, reply_body, reply_frames
 
 pytestmark = pytest.mark.fast
 
@@ -62,3 +62,14 @@ def test_reply_frames_are_the_bytes_py_amqp_writes(body_size, correlation_id):
     )
     ours = reply_frames(7, 4096, "nameko-rpc", "rpc.reply-standalone_rpc_proxy-1f2e", correlation_id, body)
     assert ours == b"".join(sink.written)
+
+
+@pytest.mark.parametrize(("channel_id", "delivery_tag"), [(1, 1), (7, 300), (65535, 2**64 - 1)])
+def test_the_ack_frame_is_the_bytes_py_amqp_writes(channel_id, delivery_tag):
+    """The hand-built basic.ack (ack_frame) against py-amqp's frame writer, as kombu's
+    message.ack() has it write one (a single delivery, not `multiple`)."""
+    sink = _Sink()
+    frame_writer(SimpleNamespace(frame_max=4096, bytes_sent=0), sink)(
+        1, channel_id, spec.Basic.Ack, dumps("Lb", (delivery_tag, False)), None
+    )
+    assert ack_frame(channel_id, delivery_tag) == b"".join(sink.written)
