@@ -1,5 +1,6 @@
 """The service container the travel services run in: nameko's, without its per-call debug timing,
-and saying whether a worker slot is free.
+its workers on greenthreads kept from call to call (reused_threads.py), and saying whether a
+worker slot is free.
 
 nameko's `_run_worker` wraps every call in four `log_time` context managers (generator-based, each
 timing and logging at DEBUG on exit) and joins the call-id stack for a debug line, which also makes
@@ -22,6 +23,7 @@ from nameko.containers import ServiceContainer as NamekoServiceContainer
 from workers.runtime import transport
 from workers.runtime.failover import connect_timeout
 from workers.runtime.nodes import nodes_of
+from workers.runtime.reused_threads import ReusedGreenPool
 
 # nameko's logger, so the error lines and their filters (config.yml) are the ones nameko's would be
 log = logging.getLogger("nameko.containers")
@@ -31,6 +33,7 @@ class ServiceContainer(NamekoServiceContainer):
     def __init__(self, *args, **kwargs):
         transport.install()  # before the container's first AMQP connection (workers/runtime/transport.py)
         super().__init__(*args, **kwargs)
+        self._worker_pool = ReusedGreenPool(size=self.max_workers)  # nameko's is a GreenPool of that size
         nodes_of(self.config)  # the process's order of the broker nodes: from a random one (nodes.py)
         # nameko's publishers too give a node AMQP_CONNECT_TIMEOUT, not kombu's 5 s (failover.py):
         # their connection arguments, which py-amqp's Connection takes over kombu's
