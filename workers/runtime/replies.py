@@ -79,7 +79,8 @@ def reply_and_ack(message, exchange, body):
             message.ack()
         else:
             # Not kombu's message.ack(): py-amqp's frame writer takes several times as long as
-            # this frame's one pack (BENCHMARKS.md, "The workers' acks built by hand")
+            # this frame's one pack (BENCHMARKS.md, "2026-12-07 (evening): acks built by hand,
+            # greenthreads kept")
             writes(ack_frame(channel.channel_id, message.delivery_tag))
             connection.bytes_sent += 1
             message._state = "ACK"  # as kombu's ack marks it: a second ack raises, as it would

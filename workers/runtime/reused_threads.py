@@ -6,8 +6,9 @@ A new greenthread per call cost about 25 µs of a worker's CPU on Python 3.11 (a
 handing a call to a parked greenthread costs a switch. Each call still runs in an empty
 contextvars context, as a new greenthread would. What nameko's container does with a worker's
 greenthread (`link`, `kill`, `wait`) it does with the `Call` that `spawn` returns; the pool's
-semaphore, `coroutines_running` and `waitall` are GreenPool's. Measured: BENCHMARKS.md, "The
-workers' greenthreads kept from call to call".
+semaphore, `coroutines_running` and `waitall` are GreenPool's. Measured: BENCHMARKS.md,
+"2026-12-07 (evening): acks built by hand, greenthreads kept"; docs/design.md, "Worker
+greenthreads kept from call to call".
 """
 
 import contextvars
