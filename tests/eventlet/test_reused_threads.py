@@ -6,10 +6,13 @@ Runs under `nameko test` (eventlet monkey-patched); see tests/conftest.py.
 """
 
 import contextvars
+import gc
 import itertools
+import weakref
 
 import eventlet
 import eventlet.event
+import eventlet.hubs
 import pytest
 from greenlet import GreenletExit
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -96,6 +99,40 @@ def test_a_call_killed_before_it_started_never_runs():
     assert pool.spawn(lambda: "still serving").wait() == "still serving"
 
 
+def test_a_call_handed_to_a_greenthread_that_ended_meanwhile_runs_on_a_new_one():
+    """An exception thrown into a parked greenthread (a timeout some call left behind) after
+    `spawn` claimed it for a call, before the hub switched to it: the call still runs."""
+    pool = ReusedGreenPool(2)
+    pool.spawn(lambda: None).wait()
+    (claimed,) = pool._parked
+    hub = eventlet.hubs.get_hub()
+    hub.schedule_call_global(0, claimed.throw, RuntimeError("stray"))  # fires before the hand-over
+    call = pool.spawn(lambda: "answered")
+    with eventlet.Timeout(5):
+        assert call.wait() == "answered"
+    assert claimed.dead and pool.free() == 2 and pool.running() == 0
+
+
+def test_parked_greenthreads_keep_nothing_of_their_calls_and_end_on_close():
+    pool = ReusedGreenPool(3)
+
+    class Request:
+        pass
+
+    request = Request()
+    seen = weakref.ref(request)
+    calls = [pool.spawn(lambda value: type(value).__name__, request) for _ in range(3)]
+    assert [call.wait() for call in calls] == ["Request"] * 3
+    del request, calls
+    gc.collect()
+    assert seen() is None  # neither the calls' greenthreads nor the pool hold the arguments
+    parked = list(pool._parked)
+    assert parked
+    pool.close()
+    assert pool._parked == [] and all(runner.dead for runner in parked)
+    assert pool.spawn(lambda: "after close").wait() == "after close"  # a new greenthread, if asked
+
+
 class SlowService:
     name = "reused_threads_slow"
 
@@ -141,3 +178,14 @@ def test_a_container_s_calls_share_its_kept_greenthreads(container_factory, work
     with ServiceRpcProxy("reused_threads_who", worker_config, timeout=5) as service:
         threads = {service.who() for _ in range(20)}
     assert len(threads) <= 2  # nameko's pool: a greenthread of its own per call, 20
+
+
+def test_a_stopped_container_ends_its_parked_greenthreads(container_factory, worker_config):
+    container = container_factory(WhoService, worker_config)
+    container.start()
+    with ServiceRpcProxy("reused_threads_who", worker_config, timeout=5) as service:
+        service.who()
+    parked = list(container._worker_pool._parked)
+    assert parked
+    container.stop()
+    assert container._worker_pool._parked == [] and all(runner.dead for runner in parked)

@@ -39,6 +39,14 @@ class ServiceContainer(NamekoServiceContainer):
         # their connection arguments, which py-amqp's Connection takes over kombu's
         Publisher.transport_options["connect_timeout"] = connect_timeout(self.config)
 
+    def stop(self):
+        super().stop()
+        self._worker_pool.close()  # the parked greenthreads end with the container
+
+    def kill(self, exc_info=None):
+        super().kill(exc_info)
+        self._worker_pool.close()
+
     def has_free_worker(self):
         """Whether spawn_worker would start a worker now rather than wait for a slot
         (workers/runtime/consumer.py): a slot is free and no greenthread is queued for one.

@@ -18,7 +18,7 @@ import greenlet
 from eventlet import getcurrent, hubs
 from eventlet.event import Event
 from eventlet.greenpool import GreenPool
-from eventlet.greenthread import kill
+from eventlet.greenthread import GreenThread, kill
 
 
 class Call:
@@ -86,7 +86,8 @@ class Call:
 class ReusedGreenPool(GreenPool):
     """GreenPool whose `spawn` hands the function to a parked greenthread of the pool (or a new one
     when none is parked) and returns a `Call`. A call that spawns into its own full pool waits
-    for a slot, where GreenPool would run it inline; nameko's workers never do."""
+    for a slot, where GreenPool would run it inline; nameko's workers never do. `close()` ends the
+    parked greenthreads (the container's stop and kill call it)."""
 
     def __init__(self, size):
         super().__init__(size)
@@ -99,10 +100,26 @@ class ReusedGreenPool(GreenPool):
             self.no_coros_running = Event()
         self.coroutines_running.add(call)
         call.link(self._spawn_done)  # GreenPool's: frees the slot, ends waitall
-        hub = hubs.get_hub()
-        runner = self._parked.pop() if self._parked else greenlet.greenlet(self._serve, parent=hub.greenlet)
-        hub.schedule_call_global(0, runner.switch, call)
+        runner = self._parked.pop() if self._parked else None
+        hubs.get_hub().schedule_call_global(0, self._hand_over, runner, call)
         return call
+
+    def close(self):
+        """End the parked greenthreads (each holds its stack until then)."""
+        for runner in list(self._parked):
+            kill(runner)  # it leaves _parked and ends (_serve)
+        self._parked.clear()
+
+    def _hand_over(self, runner, call):
+        """Switch to `runner` with `call`; to a new greenthread when there is none, or when the
+        one claimed for it ended meanwhile (an exception thrown into it while it was parked)."""
+        if runner is None or runner.dead:
+            # a GreenThread, not a bare greenlet: eventlet's green threading gives it a Thread of
+            # its own (logging asks for one per record) instead of searching for one each time
+            runner = GreenThread(hubs.get_hub().greenlet)
+            runner.switch(self._serve, (call,), {})
+        else:
+            runner.switch(call)
 
     def _serve(self, call):
         """A kept greenthread: run each call handed over, park in the hub between them."""
@@ -111,12 +128,15 @@ class ReusedGreenPool(GreenPool):
         while True:
             if not call._done.ready() and not call.run(runner):  # killed (or killed before it started)
                 return
+            call = None  # a parked greenthread keeps nothing of the call it ran
             self._parked.append(runner)
             try:
                 call = hub.switch()
-            except BaseException:  # thrown into a parked greenthread (a timeout a call left behind)
-                self._parked.remove(runner)
-                return
+            except BaseException:  # thrown into it while parked: close(), or a timeout a call left behind
+                if runner in self._parked:
+                    self._parked.remove(runner)
+                return  # if a call was handed to it meanwhile, _hand_over gives it a new greenthread
             if not isinstance(call, Call):  # switched into by something else: leave the pool
-                self._parked.remove(runner)
+                if runner in self._parked:
+                    self._parked.remove(runner)
                 return
