@@ -27,6 +27,10 @@ class Anomaly:
     detail: str
 
 
+# The findings that break a promise, in the order they are reported; "recovered" creates do not.
+ANOMALY_KINDS = ("lost", "resurrected", "unexpected", "duplicated", "replaced", "missing_reads")
+
+
 @dataclass
 class Findings:
     """What one fault (`fault`), or the whole run (`fault` None), cost. A fault covers the
@@ -58,7 +62,7 @@ class Findings:
     @property
     def anomalies(self):
         """Every finding that breaks a promise (recovered creates do not)."""
-        return self.lost + self.resurrected + self.unexpected + self.duplicated + self.replaced + self.missing_reads
+        return [anomaly for kind in ANOMALY_KINDS for anomaly in getattr(self, kind)]
 
 
 @dataclass
@@ -73,8 +77,7 @@ class Verdict:
 
     def problems(self):
         """One line per anomaly and disagreement."""
-        named = ("lost", "resurrected", "unexpected", "duplicated", "replaced", "missing_reads")
-        lines = [f"{kind}: {a.detail}" for kind in named for a in getattr(self.run, kind)]
+        lines = [f"{kind}: {a.detail}" for kind in ANOMALY_KINDS for a in getattr(self.run, kind)]
         return lines + [f"read-backs disagree: {d}" for d in self.disagreements]
 
 
@@ -172,7 +175,7 @@ def _missing_reads(findings, operations, deletes):
 def _scope(run, operations, fault, lo, hi, window, slow):
     """A fault's Findings: the run's anomalies of its span [lo, hi), and its availability."""
     findings = Findings(fault)
-    for kind in ("lost", "resurrected", "unexpected", "duplicated", "replaced", "recovered", "missing_reads"):
+    for kind in (*ANOMALY_KINDS, "recovered"):
         setattr(findings, kind, [a for a in getattr(run, kind) if a.at is not None and lo <= a.at < hi])
     _availability(findings, operations, lo, hi)
     heal = math.inf if fault.end is None else fault.end

@@ -133,10 +133,8 @@ class ReusedGreenPool(GreenPool):
             try:
                 call = hub.switch()
             except BaseException:  # thrown into it while parked: close(), or a timeout a call left behind
+                call = None
+            if not isinstance(call, Call):  # that, or switched into by something else: leave the pool
                 if runner in self._parked:
                     self._parked.remove(runner)
                 return  # if a call was handed to it meanwhile, _hand_over gives it a new greenthread
-            if not isinstance(call, Call):  # switched into by something else: leave the pool
-                if runner in self._parked:
-                    self._parked.remove(runner)
-                return
