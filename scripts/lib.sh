@@ -13,14 +13,15 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # The supported Pythons are 3.11 to 3.13 (setup.cfg's python_requires); the newest found wins.
 find_python() {
-    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
-        [ -n "$candidate" ] || continue
+    local candidates=(python3.13 python3.12 python3.11 python3)
+    [ -n "${PYTHON:-}" ] && candidates=("$PYTHON")  # the one asked for, or an error: never another
+    for candidate in "${candidates[@]}"; do
         if command -v "$candidate" >/dev/null 2>&1 &&
             "$candidate" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; then
             echo "$candidate"; return
         fi
     done
-    [ -n "${PYTHON:-}" ] && die "PYTHON=$PYTHON is not Python 3.11, 3.12 or 3.13."
+    [ -n "${PYTHON:-}" ] && die "PYTHON=$PYTHON does not run, or is not Python 3.11, 3.12 or 3.13."
     die "Python 3.11, 3.12 or 3.13 is needed (Debian: apt-get install python3 python3-venv)."
 }
 

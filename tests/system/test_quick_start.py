@@ -88,3 +88,28 @@ def test_scripts_run_serves_the_article_walkthrough_and_stops_on_a_signal(gatewa
         assert not [pid for pid in members if alive(pid)], "scripts/run left processes behind"
     finally:
         process.close()
+
+
+def find_python(python):
+    """scripts/lib.sh's choice of interpreter with PYTHON set to `python`: (exit code, output)."""
+    done = subprocess.run(
+        ["bash", "-c", "source scripts/lib.sh && find_python"],
+        cwd=ROOT,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHON": python},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+@pytest.mark.fast
+def test_the_python_asked_for_is_used_or_refused_never_swapped(tmp_path):
+    """README: `PYTHON=python3.12 scripts/run`. A PYTHON that does not run (a pyenv shim of a
+    version not active) is an error, not a quiet fall back to another interpreter."""
+    assert find_python(sys.executable) == (0, sys.executable)
+    not_running = tmp_path / "python3.12"
+    not_running.write_text("#!/bin/sh\nexit 127\n")
+    not_running.chmod(0o755)
+    code, output = find_python(str(not_running))
+    assert code != 0 and f"PYTHON={not_running} does not run" in output
