@@ -126,7 +126,7 @@ def draw_open_loop(report, path):
         for n, target in enumerate(targets):
             points = sorted(
                 (e for e in entries if e["scenario"] == scenario and e["target"] == target),
-                key=lambda e: e["open_loop"]["share_pct"],
+                key=lambda e: e["rps"],
             )
             xs = [e["rps"] for e in points]
             for key, style in LINES:
@@ -142,9 +142,10 @@ def draw_open_loop(report, path):
     if not scenarios:
         axes[0][0].text(0.5, 0.5, "no open-loop runs", ha="center", va="center")
     meta = report["meta"]
-    shares = ", ".join(f"{s:g}" for s in meta["open_loop"]["shares_pct"])
+    loads = [f"{s:g} % of each one's closed-loop requests/s" for s in meta["open_loop"]["shares_pct"]]
+    loads += [f"{r:g}/s" for r in meta["open_loop"].get("rates", ())]
     title = (
-        f"nameko-travel gateways, open loop at {shares} % of each one's closed-loop requests/s\n"
+        f"nameko-travel gateways, open loop at {', '.join(loads)}\n"
         f"{meta['connections']} connections, {meta['open_loop']['duration_s']:g}s per rate, {meta['cpus']} CPUs, "
         f"{meta['started_at']}"
     )

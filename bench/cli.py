@@ -95,6 +95,14 @@ def parser():
         f"without a value: {open_loop.DEFAULT_SHARES}; default: no open-loop runs)",
     )
     p.add_argument(
+        "--open-loop-rates",
+        type=open_loop.rates,
+        metavar="RATES",
+        help="after each closed-loop run, load the target at these requests/s too (open loop), the same for "
+        "every scenario, and compare each scenario's CPU per request with get_airport's at the same rate "
+        "(bench/open_loop.py)",
+    )
+    p.add_argument(
         "--open-loop-duration",
         type=float,
         help="seconds of each open-loop run (default: --duration)",
@@ -364,6 +372,7 @@ def load_settings(args, memory_requests):
         memory_requests=memory_requests,
         memory_limit_pct=args.memory_limit_pct,
         open_loop_shares=args.open_loop or (),
+        open_loop_rates=args.open_loop_rates or (),
         open_loop_duration=args.open_loop_duration or args.duration,
     )
 
@@ -425,8 +434,12 @@ def describe_run(args, argv, started, targets, scenario_names, skipped, settings
         "warmup_s": args.warmup,
         "rounds": rounds,
         "open_loop": (
-            {"shares_pct": list(settings.open_loop_shares), "duration_s": settings.open_loop_duration}
-            if settings.open_loop_shares
+            {
+                "shares_pct": list(settings.open_loop_shares),
+                "rates": list(settings.open_loop_rates),
+                "duration_s": settings.open_loop_duration,
+            }
+            if settings.open_loop_shares or settings.open_loop_rates
             else None
         ),
         "timeout_s": args.timeout,
@@ -467,17 +480,18 @@ def measure_all(bench_targets, plan, seeds, settings, run_id, t0):
         runs.append(entry)
         if scenario.memory or not entry["rps"]:
             continue
-        for share in settings.open_loop_shares:
-            print(f"bench: {name} / {scenario.name}{where}: open loop at {share:g} %", file=sys.stderr, flush=True)
+        for load_asked in open_loop.loads(settings, entry["rps"]):
+            at = open_loop.label(*load_asked)
+            print(f"bench: {name} / {scenario.name}{where}: open loop {at}", file=sys.stderr, flush=True)
             try:
                 extra = open_loop.measure_at(
-                    target, bench_targets, scenario, requests, settings, run_id, share, entry["rps"]
+                    target, bench_targets, scenario, requests, settings, run_id, load_asked, entry["rps"]
                 )
             except Exception as exc:
                 failures.append(
                     {
                         "target": name,
-                        "scenario": f"{scenario.name} open loop {share:g} %",
+                        "scenario": f"{scenario.name} open loop {at}",
                         "round": number,
                         "error": f"{type(exc).__name__}: {exc}",
                     }
@@ -567,7 +581,11 @@ def main(argv=None):
         "meta": meta,
         "runs": runs,
         "medians": summary.medians(runs),
-        "open_loop": {"runs": open_runs, "medians": open_loop.medians(open_runs)},
+        "open_loop": {
+            "runs": open_runs,
+            "medians": open_loop.medians(open_runs),
+            "equal_rate": open_loop.equal_rate(open_runs),
+        },
         "failures": failures,
         "relative_to_reference": report.relative_to_reference(runs),
         "goals": goals.check(runs),

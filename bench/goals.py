@@ -10,7 +10,9 @@ The ASGI gateway on `get_airport` with 32 connections, on one 2-core machine:
 - against the best of the peers (issue 17): the designs people would otherwise pick, the article's
   own gateway (`article`) and its design on the project's routes (`baseline`), Flask with
   flask_nameko, FastAPI with a queue of ClusterRpcProxy (bench/peers/); and the worker tier and the
-  whole stack against the reference's CPU per request.
+  whole stack against the reference's CPU per request;
+- a trip create's CPU against a GET's at the same rate (issue 32, `WRITE_COST`), from the open-loop
+  runs at fixed rates.
 
 With several rounds (`--rounds`), every check is made round by round (each round ran the targets
 side by side) and the verdict is on the median round.
@@ -121,6 +123,21 @@ CHECKS = (
     ),
     Check("stack CPU per request, multiple of the reference's", "x", 5, True, _over(_stack_us, REFERENCE, _gateway_us)),
 )
+# issue 32: a trip create at most 3x a GET's stack CPU, the two at the same rate (open loop,
+# `--open-loop-rates`): CPU per request falls as the rate rises, so each at its own maximum (a GET's
+# is 6x a create's) would measure the rates as much as the work
+WRITE_COST = ("create_trip", 3.0)
+
+
+def write_cost_verdict(entry):
+    """The verdict line on the gateway's trip creates in an open_loop.equal_rate entry ("goal <= 3.00x:
+    met"); None for any other entry."""
+    scenario, limit = WRITE_COST
+    if entry["target"] != GATEWAY or entry["scenario"] != scenario or entry["median"] is None:
+        return None
+    return f"goal <= {limit:.2f}x: {'met' if entry['median'] <= limit else 'MISSED'}"
+
+
 MEMORY = Check(
     "gateway memory growth between the two checkpoints",
     "%",

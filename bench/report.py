@@ -73,19 +73,44 @@ def open_loop_table(entries):
     """late: requests sent over 1 ms after their time; lag us: the median time from a request's
     intended send to its send (the generator's timer slack, included in the latencies)."""
     heading = (
-        f"{'target':9}  {'scenario':14}  {'share':>5}  {'asked/s':>8}  {'got/s':>8}  {'p50 ms':>7}  "
+        f"{'target':9}  {'scenario':14}  {'share':>8}  {'asked/s':>8}  {'got/s':>8}  {'p50 ms':>7}  "
         f"{'p99 ms':>7}  {'p99.9 ms':>8}  {'errors':>6}  {'late':>6}  {'lag us':>6}  {'total us':>8}"
     )
     lines = [heading, "-" * len(heading)]
     for e in entries:
         lat, loop = e["latency_ms"], e["open_loop"]
         lines.append(
-            f"{e['target']:9}  {e['scenario']:14}  {loop['share_pct']:>4g}%  {loop['rate_asked']:>8.0f}  "
+            f"{e['target']:9}  {e['scenario']:14}  {_share(loop):>8}  {loop['rate_asked']:>8.0f}  "
             f"{e['rps']:>8.0f}  {_num(lat['p50'], 2):>7}  {_num(lat['p99'], 2):>7}  {_num(lat.get('p999'), 2):>8}  "
             f"{e['errors']['total']:>6}  {loop['late']:>6}  {_num(loop['send_lag_us']['p50'], 0):>6}  "
             f"{_num(e['cpu_us_per_request']['stack_total'], 0):>8}"
         )
     return "\n".join(lines)
+
+
+def _share(loop):
+    """A share asked for ("25%"), or the share a fixed rate was of the closed loop's ("(83%)")."""
+    return f"({loop['share_pct']:g}%)" if loop.get("fixed") else f"{loop['share_pct']:g}%"
+
+
+def equal_rate_lines(entries):
+    """Each write's CPU per request against a GET's at the same rate, and issue 32's goal for a
+    trip create (goals.WRITE_COST)."""
+    if not entries:
+        return []
+    out = ["stack CPU per request at the same rate (open loop), multiple of the same target's get_airport's:"]
+    for e in entries:
+        rounds = " ".join("-" if r is None else f"{r:.2f}x" for r in e["rounds"])
+        figure = "-" if e["median"] is None else f"{e['median']:.2f}x"
+        line = f"  {e['target']:9} {e['scenario']:22} at {e['rate']:>6g}/s  {figure:>7}"
+        if len(e["rounds"]) > 1:
+            line += f"  (rounds: {rounds})"
+        goal = goals.write_cost_verdict(e)
+        if goal:
+            line += f"  {goal}"
+        out.append(line)
+    out.append("  (-: a run fell short of the rate, so the pair compares nothing)")
+    return out
 
 
 def relative_to_reference(runs):
@@ -174,6 +199,9 @@ def text(report):
             "request's intended send time:",
             open_loop_table(shown),
         ]
+        equal = equal_rate_lines(loops.get("equal_rate"))
+        if equal:
+            out += [""] + equal
     memory = memory_table(runs)
     if memory:
         out += ["", "gateway memory (RSS of all its processes):", memory]
@@ -186,7 +214,10 @@ def text(report):
 
 
 def _loop(run):
-    return f" open loop {run['open_loop']['share_pct']:g} %" if "open_loop" in run else ""
+    if "open_loop" not in run:
+        return ""
+    loop = run["open_loop"]
+    return f" open loop at {loop['rate_asked']:g}/s" if loop.get("fixed") else f" open loop {loop['share_pct']:g} %"
 
 
 def write_json(report, path):

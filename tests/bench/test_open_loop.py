@@ -2,6 +2,7 @@
 response for a while: a constant rate keeps its schedule, and a stall shows as the queue it
 builds, where the closed loop hides it (coordinated omission). Plus the report's open-loop part."""
 
+import argparse
 import asyncio
 import time
 
@@ -132,3 +133,58 @@ def test_medians_per_target_and_share_and_the_report_table():
         }
     )
     assert "open loop (median of 3 rounds)" in full
+
+
+def test_the_rates_option_takes_requests_per_second():
+    assert open_loop.rates("250,500") == (250, 500)
+    for bad in ("0", "-5", "x", ""):
+        with pytest.raises(Exception, match="requests/s"):
+            open_loop.rates(bad)
+
+
+def test_fixed_rates_follow_the_shares_and_keep_their_share_of_the_closed_loop():
+    settings = argparse.Namespace(open_loop_shares=(50,), open_loop_rates=(250, 500))
+    assert open_loop.loads(settings, 1000.0) == [(50, 500.0, False), (25.0, 250, True), (50.0, 500, True)]
+    assert open_loop.label(50, 500.0, False) == "at 50 %"
+    assert open_loop.label(25.0, 250, True) == "at 250/s"
+
+
+def fixed(scenario, rate, rps, stack_us, round_number, target="asgi"):
+    run = entry(target, 50, 5.0, round_number)
+    run.update(scenario=scenario, rps=rps)
+    run["cpu_us_per_request"] = {**run["cpu_us_per_request"], "stack_total": stack_us}
+    run["open_loop"] = {**run["open_loop"], "fixed": True, "rate_asked": rate, "share_pct": round(100 * rate / 600, 1)}
+    return run
+
+
+def test_a_write_is_compared_with_a_get_at_the_same_rate_in_the_same_round():
+    runs = [
+        fixed("get_airport", 500, 500, 1000.0, 1),
+        fixed("create_trip", 500, 499, 2500.0, 1),
+        fixed("get_airport", 500, 500, 1200.0, 2),
+        fixed("create_trip", 500, 430, 2000.0, 2),  # fell short of the rate: compares nothing
+        fixed("get_airport", 250, 250, 2000.0, 1),
+        fixed("create_trip", 250, 250, 7000.0, 1),
+        fixed("create_trip", 500, 500, 9000.0, 1, target="wsgi"),  # no GET of its own at that rate
+    ]
+    runs.append(entry("asgi", 25, 3.0, 1))  # a share, not a rate: not compared
+    found = {(e["target"], e["scenario"], e["rate"]): e for e in open_loop.equal_rate(runs)}
+    assert set(found) == {("asgi", "create_trip", 500), ("asgi", "create_trip", 250)}
+    assert found[("asgi", "create_trip", 500)]["rounds"] == [2.5, None]
+    assert found[("asgi", "create_trip", 500)]["median"] == 2.5
+    assert found[("asgi", "create_trip", 250)]["median"] == 3.5
+
+    lines = report.equal_rate_lines(sorted(found.values(), key=lambda e: e["rate"]))
+    assert "3.50x" in lines[1] and "goal <= 3.00x: MISSED" in lines[1]
+    assert "2.50x" in lines[2] and "(rounds: 2.50x -)" in lines[2] and "goal <= 3.00x: met" in lines[2]
+
+
+def test_medians_keep_a_fixed_rate_apart_from_a_share_and_the_table_says_which():
+    runs = [fixed("get_airport", 300, 300, 900.0, n) for n in (1, 2)] + [entry("asgi", 50, 4.0, n) for n in (1, 2)]
+    for run, share in zip(runs[:2], (50.0, 60.0), strict=True):  # the same rate, a different share of each closed loop
+        run["open_loop"]["share_pct"] = share
+    medians = open_loop.medians(runs)
+    assert [(m["open_loop"]["fixed"], m["open_loop"]["rate_asked"]) for m in medians] == [(True, 300), (False, 5000)]
+    assert medians[0]["open_loop"]["share_pct"] == 55.0
+    rows = report.open_loop_table(medians).splitlines()[2:]
+    assert rows[0].split()[2] == "(55%)" and rows[1].split()[2] == "50%"
