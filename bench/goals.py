@@ -124,8 +124,8 @@ CHECKS = (
     Check("stack CPU per request, multiple of the reference's", "x", 5, True, _over(_stack_us, REFERENCE, _gateway_us)),
 )
 # issue 32: a trip create at most 3x a GET's stack CPU, the two at the same rate (open loop,
-# `--open-loop-rates`): CPU per request falls as the rate rises, so each at its own maximum (a GET's
-# is 6x a create's) would measure the rates as much as the work
+# `--open-loop-rates`): CPU per request falls as the rate rises, so each at its own maximum (a GET's maximum
+# is 6 times a create's) would measure the rates as much as the work
 WRITE_COST = ("create_trip", 3.0)
 
 
