@@ -142,7 +142,8 @@ def draw_open_loop(report, path):
     if not scenarios:
         axes[0][0].text(0.5, 0.5, "no open-loop runs", ha="center", va="center")
     meta = report["meta"]
-    loads = [f"{s:g} % of each one's closed-loop requests/s" for s in meta["open_loop"]["shares_pct"]]
+    shares = ", ".join(f"{s:g}" for s in meta["open_loop"]["shares_pct"])
+    loads = [f"{shares} % of each one's closed-loop requests/s"] if shares else []
     loads += [f"{r:g}/s" for r in meta["open_loop"].get("rates", ())]
     title = (
         f"nameko-travel gateways, open loop at {', '.join(loads)}\n"

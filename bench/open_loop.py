@@ -9,14 +9,15 @@ schedule and measures each request from the time it was meant to go (bench/loadg
 does. Each share's p50, p99 and p99.9 against the throughput reached give a target's
 latency-against-throughput curve (the `open_loop` part of the report, and a chart of its own).
 
-`--open-loop-rates 250,500` loads every scenario at the same requests/s instead: CPU per request
+`--open-loop-rates 250,500` loads every scenario at the same requests/s as well: CPU per request
 falls as the rate rises (more requests share each wake-up, read and write), so a write is compared
 with a GET at the same rate (`equal_rate`), not at each one's own maximum.
 """
 
 import argparse
+import math
 
-from bench import load, measure, summary
+from bench import goals, load, measure, summary
 
 DEFAULT_SHARES = "25,50,75,90"
 
@@ -27,9 +28,9 @@ def rates(value):
         result = tuple(float(item) for item in value.split(",") if item.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"comma-separated requests/s, not {value!r}") from None
-    if not result or not all(rate > 0 for rate in result):
+    if not result or not all(0 < rate < math.inf for rate in result):
         raise argparse.ArgumentTypeError("requests/s above 0")
-    return result
+    return tuple(dict.fromkeys(result))  # a rate asked twice would pair two runs with one GET
 
 
 def shares(value):
@@ -118,13 +119,16 @@ def medians(runs):
 
 
 BASE_SCENARIO = "get_airport"
-REACHED = 0.95  # a run that got less of its rate than this compares nothing: it could not keep up
+# a run whose completed requests/s fell below this share of its rate compares nothing: it could not
+# keep up (or a request timed out, which drags the figure down as much)
+REACHED = 0.95
 
 
 def equal_rate(runs):
     """Each scenario's stack CPU per request over `get_airport`'s, for the same target at the same
-    fixed rate in the same round; the rounds' ratios and their median, per (target, scenario,
-    rate). A pair where either run fell short of its rate counts as unknown (None)."""
+    fixed rate in the same round; the rounds' ratios, their median and, for the gateway's trip
+    creates, issue 32's verdict, per (target, scenario, rate). A pair where either run fell short
+    of its rate counts as unknown (None)."""
     gets = {
         (run["target"], run["open_loop"]["rate_asked"], run.get("round", 1)): run
         for run in runs
@@ -138,10 +142,13 @@ def equal_rate(runs):
             continue
         key = (run["target"], run["scenario"], loop["rate_asked"])
         groups.setdefault(key, []).append(_cpu_ratio(run, get, loop["rate_asked"]))
-    return [
+    entries = [
         {"target": target, "scenario": scenario, "rate": rate, "rounds": ratios, "median": summary.median(ratios)}
         for (target, scenario, rate), ratios in groups.items()
     ]
+    for entry in entries:
+        entry["goal"] = goals.write_cost_verdict(entry)  # issue 32's, for the gateway's trip creates
+    return entries
 
 
 def _cpu_ratio(run, get, rate):

@@ -94,8 +94,8 @@ def _share(loop):
 
 
 def equal_rate_lines(entries):
-    """Each write's CPU per request against a GET's at the same rate, and issue 32's goal for a
-    trip create (goals.WRITE_COST)."""
+    """Each write's CPU per request against a GET's at the same rate, with issue 32's verdict on the
+    gateway's trip creates (goals.WRITE_COST)."""
     if not entries:
         return []
     out = ["stack CPU per request at the same rate (open loop), multiple of the same target's get_airport's:"]
@@ -105,9 +105,8 @@ def equal_rate_lines(entries):
         line = f"  {e['target']:9} {e['scenario']:22} at {e['rate']:>6g}/s  {figure:>7}"
         if len(e["rounds"]) > 1:
             line += f"  (rounds: {rounds})"
-        goal = goals.write_cost_verdict(e)
-        if goal:
-            line += f"  {goal}"
+        if e.get("goal"):
+            line += f"  {e['goal']}"
         out.append(line)
     out.append("  (-: a run fell short of the rate, so the pair compares nothing)")
     return out
@@ -195,8 +194,8 @@ def text(report):
         where = f" (median of {rounds} rounds)" if rounds > 1 else ""
         out += [
             "",
-            f"open loop{where}: a constant rate, each a share of the target's closed-loop req/s; latency from each "
-            "request's intended send time:",
+            f"open loop{where}: a constant rate, a share of the target's closed-loop req/s (in brackets: a rate "
+            "asked as such, and the share it was); latency from each request's intended send time:",
             open_loop_table(shown),
         ]
         equal = equal_rate_lines(loops.get("equal_rate"))

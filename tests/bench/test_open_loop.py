@@ -137,7 +137,8 @@ def test_medians_per_target_and_share_and_the_report_table():
 
 def test_the_rates_option_takes_requests_per_second():
     assert open_loop.rates("250,500") == (250, 500)
-    for bad in ("0", "-5", "x", ""):
+    assert open_loop.rates("300,300") == (300,)  # twice would pair two runs with one GET
+    for bad in ("0", "-5", "x", "", "inf"):
         with pytest.raises(Exception, match="requests/s"):
             open_loop.rates(bad)
 
@@ -177,6 +178,14 @@ def test_a_write_is_compared_with_a_get_at_the_same_rate_in_the_same_round():
     lines = report.equal_rate_lines(sorted(found.values(), key=lambda e: e["rate"]))
     assert "3.50x" in lines[1] and "goal <= 3.00x: MISSED" in lines[1]
     assert "2.50x" in lines[2] and "(rounds: 2.50x -)" in lines[2] and "goal <= 3.00x: met" in lines[2]
+
+
+def test_a_get_short_of_its_rate_leaves_the_goal_without_a_verdict():
+    runs = [fixed("get_airport", 500, 400, 1000.0, 1), fixed("create_trip", 500, 500, 2500.0, 1)]
+    (found,) = open_loop.equal_rate(runs)
+    assert found["rounds"] == [None] and found["median"] is None
+    assert found["goal"] == "goal <= 3.00x: no verdict (short of the rate)"
+    assert "no verdict" in report.equal_rate_lines([found])[1]
 
 
 def test_medians_keep_a_fixed_rate_apart_from_a_share_and_the_table_says_which():
