@@ -163,13 +163,13 @@ class Outcome:
     settled: bool
     settle_seconds: float
 
-    def safety_misses(self, kinds=("lost", "doubled", "replaced", "resurrected", "unexpected")):
-        """Acknowledged writes lost, doubled, replaced or undone, records nobody asked for, and the API and
-        Redis disagreeing (of `kinds`, and the disagreements always)."""
+    def safety_misses(self, kinds=("lost", "doubled", "replaced", "resurrected", "unexpected"), disagreements=True):
+        """Acknowledged writes lost, doubled, replaced or undone, records nobody asked for (of `kinds`),
+        and the API and Redis disagreeing (with `disagreements`)."""
         found = []
         for kind, verdict in self.verdicts.items():
             run = verdict.run
-            if verdict.disagreements:
+            if disagreements and verdict.disagreements:
                 found.append(f"{kind}: the API and Redis disagree: {verdict.disagreements[:3]}")
             anomalies_of = {
                 "lost": run.lost,

