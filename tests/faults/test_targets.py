@@ -47,9 +47,9 @@ MEASURED_MISSES = {
 # A partition that splits the Sentinel set can lose acknowledged writes, REDIS_WAIT_REPLICAS=2 or not:
 # measured on the majorities ring (a failover decided at the instant of the heal), docs/faults.md.
 # With the record goes its idempotency entry: a copy of the call still queued may then store the
-# request again under another id ("replaced", drills/checker.py), once; never twice. Read back while
-# the workers still read the node the sentinels no longer name, such writes are listed by the API and
-# missing from the primary the sentinels name (seen once, in a clean-clone CI run, 2026-12-07).
+# request again under another id ("replaced", drills/checker.py), once; never twice. Read back soon
+# after the heal, such writes were once listed by the API and missing from the primary the sentinels
+# name (a clean-clone CI run, 2026-12-07; most likely the workers still read the old primary).
 SENTINEL_LIMIT = (
     "a partition of the Redis Sentinel set lost acknowledged writes (some stored again under another id "
     "by a copy of the call); no Sentinel setting promises it"
