@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from bench import goals, summary
+from bench import goals, open_loop, summary
 from bench.targets import REFERENCE
 
 COLUMNS = [  # (heading, width, value of a run)
@@ -216,7 +216,7 @@ def _loop(run):
     if "open_loop" not in run:
         return ""
     loop = run["open_loop"]
-    return f" open loop at {loop['rate_asked']:g}/s" if loop.get("fixed") else f" open loop {loop['share_pct']:g} %"
+    return " open loop " + open_loop.label(loop["share_pct"], loop["rate_asked"], loop.get("fixed", False))
 
 
 def write_json(report, path):
