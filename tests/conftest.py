@@ -35,6 +35,7 @@ from gateway.settings import Settings
 from tests.support import broker
 from tests.support.clients import api_for, in_process_api
 from tests.support.inprocess import InProcessServices
+from tests.support.private import PrimaryAndReplica
 from tests.support.processes import ServicesOnVhost, free_port, nameko_run, stack_on, start_gateway, worker_env
 from tests.support.servers import REDIS_URI, amqp_uri
 from workers.runtime.container import DOTTED_PATH as SERVICE_CONTAINER_CLS
@@ -144,6 +145,14 @@ def services_on_vhost():
     )
     yield services
     services.close()
+
+
+@pytest.fixture
+def primary_and_replica():
+    """A private Redis primary and its replica (tests/support/private.py), closed after the test."""
+    pair = PrimaryAndReplica().start()
+    yield pair
+    pair.close()
 
 
 @pytest.fixture

@@ -5,9 +5,13 @@ node of the test's own, on free ports, in temporary directories, stopped and sta
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
+
+import redis
 
 from devstack import rabbitmq_cluster as devstack_rabbitmq
 from devstack.isolation import wait_port
@@ -56,6 +60,41 @@ class RedisServer:
     def close(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrimaryAndReplica:
+    """Two RedisServers, the second a replica of the first (in sync once started).
+    `freeze_replica` (SIGSTOP) keeps its link open and confirms nothing, as a cut-off replica does."""
+
+    def __init__(self):
+        self.primary, self.replica = RedisServer(), RedisServer()
+
+    def start(self, timeout=10):
+        self.primary.start()
+        self.replica.start()
+        client = redis.Redis(port=self.replica.port)
+        try:
+            client.replicaof("127.0.0.1", self.primary.port)
+            deadline = time.monotonic() + timeout
+            while client.info("replication").get("master_link_status") != "up":
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the replica did not sync")
+                time.sleep(0.05)
+        finally:
+            client.close()
+        return self
+
+    def freeze_replica(self):
+        os.kill(self.replica.process.pid, signal.SIGSTOP)
+
+    def thaw_replica(self):
+        os.kill(self.replica.process.pid, signal.SIGCONT)
+
+    def close(self):
+        if self.replica.process.running():
+            self.thaw_replica()  # a stopped process would not see its SIGTERM
+        self.replica.close()
+        self.primary.close()
 
 
 class Certificates:

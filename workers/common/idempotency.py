@@ -28,6 +28,7 @@ import orjson
 
 from schemas.errors import KEY_IN_USE, KEY_REUSED, IdempotencyKeyInUse, IdempotencyKeyReused
 from workers.common.records import dumps, loads
+from workers.common.storage import Writes
 from workers.common.tracing import script
 from workers.runtime.context import AnsweredElsewhere
 
@@ -45,7 +46,11 @@ if not raw then
 end
 local entry = cjson.decode(raw)
 if entry.fp ~= ARGV[1] then return {"mismatch"} end
-if entry.state == "done" then return {"replay", entry.result} end
+if entry.state == "done" then
+  -- written again as it is, so that the WAIT after this script covers the write it stands for
+  redis.call("SET", KEYS[1], raw, "KEEPTTL")
+  return {"replay", entry.result}
+end
 if ARGV[2] ~= "" and entry.owner == ARGV[2] then
   -- the same call again: a copy sent to the same reply queue, not redelivered, finds its first
   -- run alive (a dead one's message would come back redelivered) and leaves the answer to it
@@ -67,13 +72,24 @@ end
 # Service delete scripts: KEYS[marker] is `deletion_marker`'s key, ARGV[ttl] its lifetime.
 DELETED_LUA = """
 local function deleted_by_this_call(marker, id)
-  return marker ~= "" and redis.call("GET", marker) == id
+  if marker == "" or redis.call("GET", marker) ~= id then return false end
+  redis.call("SET", marker, id, "KEEPTTL")  -- again, for the WAIT after the script: as a replay
+  return true
 end
 local function remember_deletion(marker, id, ttl)
   if marker ~= "" then redis.call("SET", marker, id, "EX", ttl) end
 end
 """
 NO_MARKER = ""  # a direct call (unit tests): nothing can run it again
+
+_DELETED_BEFORE = (
+    DELETED_LUA
+    + """
+-- KEYS: the deletion marker; ARGV: the id
+if deleted_by_this_call(KEYS[1], ARGV[1]) then return 1 end
+return 0
+"""
+)
 
 
 # Only a *pending* entry of this attempt goes: an attempt whose create script did commit (its
@@ -123,10 +139,12 @@ class Idempotency:
         # The claim and its release go without REDIS_WAIT_REPLICAS' WAIT even when it is on:
         # a claim a failover loses costs nothing (the create script finds no entry, which lets it
         # commit) and a lost release only leaves a pending entry that expires with its lease.
-        # The entry that matters, the result, is written by the service's create script, waited for.
-        self._client = client
-        self._begin = script(client, "claim_idempotency_key", _BEGIN)
+        # The entry that matters, the result, is written by the service's create script, waited for,
+        # and a replay of it waits too: the first run's WAIT may not have answered yet, or failed.
+        writes = Writes(client, config)
+        self._begin = writes.script("claim_idempotency_key", _BEGIN, waits_when=lambda outcome: outcome[0] == "replay")
         self._abandon_script = script(client, "free_idempotency_key", _ABANDON)
+        self._deleted_before = writes.script("deleted_before", _DELETED_BEFORE, waits_when=bool)
 
     def deletion_marker(self, incoming):
         """The key under which a delete run with `incoming`'s delivery id records what it deleted."""
@@ -137,7 +155,7 @@ class Idempotency:
     def deleted_by(self, incoming, record_id):
         """Whether a run of this very call (same delivery id) deleted `record_id` already."""
         marker = self.deletion_marker(incoming)
-        return bool(marker) and self._client.get(marker) in (record_id, record_id.encode())
+        return bool(marker) and bool(self._deleted_before(keys=[marker], args=[record_id]))
 
     def commit_failed(self):
         """The error for a create script that found its attempt superseded (`GUARD_LUA` said no)."""

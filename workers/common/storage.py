@@ -52,7 +52,12 @@ class Writes:
     `WAIT n REDIS_WAIT_TIMEOUT_MS` on the same connection (WAIT counts the replicas that have the
     writes *of its own connection*, so it must not go out on another one of the pool), and a write
     fewer replicas confirmed in time is answered with ServiceUnavailable: it is on the primary, but
-    a failover could still lose it. The caller's retry is safe (creates are idempotent)."""
+    a failover could still lose it. The caller's retry is safe (creates are idempotent).
+
+    An answer given from an earlier call's write (a replayed create, a delete done before) waits
+    too (`waits_when` says which answers need it), and its script writes again: since Redis 7.2
+    WAIT covers only what its connection wrote, which a read does not move (7.0 moved it with any
+    command). docs/faults.md, "A replay answered before the replicas had it"."""
 
     def __init__(self, client, config):
         self.client = client
@@ -61,10 +66,11 @@ class Writes:
         if self.replicas and self.timeout_ms <= 0:  # WAIT's 0 is "for ever": never a hang
             raise ValueError("REDIS_WAIT_TIMEOUT_MS must be a positive number of milliseconds")
 
-    def script(self, name, lua):
+    def script(self, name, lua, waits_when=None):
         """A callable `(keys=..., args=...)` running the script (redis-py's Script: EVALSHA, and
         SCRIPT LOAD on NOSCRIPT, as on a new primary after a failover, whose cache is empty);
-        `name` names its spans when tracing is on."""
+        `name` names its spans when tracing is on. `waits_when(result)`: whether this answer
+        needs the replicas (every answer does unless it is given)."""
         script = named_script(self.client, name, lua)
         if not self.replicas:
             return script
@@ -72,7 +78,8 @@ class Writes:
         def run_and_wait(keys=(), args=()):
             with self.client.client() as pinned:  # one connection of the pool, for both commands
                 result = script(keys=keys, args=args, client=pinned)
-                self._confirm(pinned.wait(self.replicas, self.timeout_ms))
+                if waits_when is None or waits_when(result):
+                    self._confirm(pinned.wait(self.replicas, self.timeout_ms))
             return result
 
         return run_and_wait
