@@ -121,8 +121,9 @@ FAULTS = {
             what="the leading node's host cut off from every other host",
         ),
         # Not the Sentinel limit: two sentinels of three keep a majority, and with the shipped
-        # REDIS_WAIT_REPLICAS=2 every acknowledged write is on both replicas, one of which is
-        # promoted. A loss here is a bug (docs/faults.md, "A replay answered before the replicas had it").
+        # REDIS_WAIT_REPLICAS=2 both replicas confirmed every acknowledged write (replays too, since
+        # the fix in docs/faults.md, "A replay answered before the replicas had it"), and one of
+        # them is promoted. So a loss here fails the run.
         FaultPlan(
             "redis-split-brain",
             30,

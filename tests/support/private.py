@@ -70,18 +70,24 @@ class PrimaryAndReplica:
         self.primary, self.replica = RedisServer(), RedisServer()
 
     def start(self, timeout=10):
-        self.primary.start()
-        self.replica.start()
-        client = redis.Redis(port=self.replica.port)
+        """Both started, the replica in sync and confirming (a WAIT on the primary answered)."""
         try:
-            client.replicaof("127.0.0.1", self.primary.port)
-            deadline = time.monotonic() + timeout
-            while client.info("replication").get("master_link_status") != "up":
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the replica did not sync")
-                time.sleep(0.05)
-        finally:
-            client.close()
+            self.primary.start()
+            self.replica.start()
+            with redis.Redis(port=self.replica.port) as replica, redis.Redis(port=self.primary.port) as primary:
+                replica.replicaof("127.0.0.1", self.primary.port)
+                deadline = time.monotonic() + timeout
+                while replica.info("replication").get("master_link_status") != "up":
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the replica did not sync")
+                    time.sleep(0.05)
+                # A replica counts for WAIT from its first acknowledgement, up to a second after the sync.
+                primary.set("primary-and-replica:started", 1)
+                if primary.wait(1, int(timeout * 1000)) != 1:
+                    raise TimeoutError("the replica did not confirm a write")
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def freeze_replica(self):
@@ -91,10 +97,12 @@ class PrimaryAndReplica:
         os.kill(self.replica.process.pid, signal.SIGCONT)
 
     def close(self):
-        if self.replica.process.running():
-            self.thaw_replica()  # a stopped process would not see its SIGTERM
-        self.replica.close()
-        self.primary.close()
+        try:
+            if self.replica.process.running():
+                self.thaw_replica()  # a stopped process would not see its SIGTERM
+            self.replica.close()
+        finally:
+            self.primary.close()
 
 
 class Certificates:

@@ -2,8 +2,8 @@
 change, a delete done before) waits for the replicas as the first run did: else a copy of the call
 answers 201 for a write only the primary holds, and a failover loses it (docs/faults.md, "A replay
 answered before the replicas had it"). On a private primary and replica, the replica frozen.
-The scripts' writing again, for Redis 7.2 and later (the images the project ships), is not shown
-by this machine's Redis 7.0, whose WAIT counts any command of its connection."""
+This machine's Redis 7.0 moves what WAIT covers with any command of the connection; 7.2 and later
+(the images the project ships) only with its writes, hence the last test."""
 
 import pytest
 import redis
@@ -81,3 +81,26 @@ def test_a_delete_run_again_is_answered_only_once_the_replicas_have_it(primary_a
     assert again.idempotency.deleted_by(call("delete-1"), RECORD["id"]) is True
     assert store_on(replica).get(RECORD["id"]) is None
     assert again.idempotency.deleted_by(call("delete-2"), RECORD["id"]) is False
+
+
+def test_a_replay_and_a_delete_found_done_write_again_for_the_wait_to_cover(primary_and_replica):
+    # Since Redis 7.2 WAIT covers what its own connection wrote: a replay that only read would be
+    # covered only up to that connection's last write. Each must send the replicas a write of its
+    # own, the entry or the marker again (measured here without WAIT, which sends GETACKs).
+    primary = primary_and_replica.primary
+    control = redis.Redis(port=primary.port)
+    store = AirportStore(redis.Redis(port=primary.port, decode_responses=True), PREFIX, {})
+
+    def sent_to_replicas(action):
+        before = control.info("replication")["master_repl_offset"]
+        result = action()
+        return result, control.info("replication")["master_repl_offset"] - before
+
+    first, _ = sent_to_replicas(lambda: create(store, "delivery-1"))
+    replay, sent = sent_to_replicas(lambda: create(store, "delivery-2"))
+    assert replay == first and sent > len(RECORD["id"]) * 2  # the entry, record and all (a PING is 14)
+    marker = store.idempotency.deletion_marker(call("delete-1"))
+    assert store.delete(store.get_stored(RECORD["id"]), marker) == ("deleted",)
+    found, sent = sent_to_replicas(lambda: store.idempotency.deleted_by(call("delete-1"), RECORD["id"]))
+    assert found is True and sent > len(RECORD["id"])
+    control.close()

@@ -220,6 +220,9 @@ class AirportStore:
     def hold(self, airport_ids, holder):
         """Mark the airports as referenced by `holder`, if all exist; returns the missing ids.
         HoldReleased if `holder` was released already."""
+        # A hold asked again writes nothing new (SADD of a member), so its WAIT may not cover the
+        # first one; the trip's own script, waited for after it, does: one primary holds both
+        # services' keys in every layout (a replication stream is ordered).
         keys = (
             [self.record_key(i) for i in airport_ids]
             + [self.keys("holders", i) for i in airport_ids]
