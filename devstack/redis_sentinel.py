@@ -32,7 +32,9 @@ HOST = "127.0.0.1"
 STATE_FILE = "sentinel-set.json"
 
 
-def _wait_until(condition, timeout, what, interval=0.1):
+def wait_until(condition, timeout, what, interval=0.1):
+    """Until `condition()` is true (a Redis connection error or timeout counts as not yet), else
+    TimeoutError naming `what`."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -120,7 +122,7 @@ class RedisProcess:
         if self.popen is not None:
             self.popen.wait(timeout)
             return
-        _wait_until(lambda: not self.running(), timeout, f"{self.name} (pid {self.pid}) did not exit")
+        wait_until(lambda: not self.running(), timeout, f"{self.name} (pid {self.pid}) did not exit")
 
     def kill(self):
         """SIGKILL: no last write to its append-only file, no goodbye to its replicas."""
@@ -274,7 +276,7 @@ class RedisSentinelSet:
                     return False
             return True
 
-        _wait_until(healthy, timeout, "the sentinel set did not become healthy")
+        wait_until(healthy, timeout, "the sentinel set did not become healthy")
 
     def _in_sync_replicas(self, primary):
         info = self.client(primary).info("replication")
@@ -347,7 +349,7 @@ class RedisSentinelSet:
             name = self.primary()
             return name not in (None, old_primary) and self.client(name).info("replication")["role"] == "master"
 
-        _wait_until(promoted, timeout, f"no failover away from {old_primary}")
+        wait_until(promoted, timeout, f"no failover away from {old_primary}")
         return self.primary()
 
     def restart(self, name):

@@ -8,14 +8,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import redis
 
 from devstack import rabbitmq_cluster as devstack_rabbitmq
 from devstack.isolation import wait_port
-from devstack.redis_sentinel import RedisProcess, data_settings
+from devstack.redis_sentinel import RedisProcess, data_settings, wait_until
 from tests.support.processes import free_port
 
 
@@ -76,11 +75,8 @@ class PrimaryAndReplica:
             self.replica.start()
             with redis.Redis(port=self.replica.port) as replica, redis.Redis(port=self.primary.port) as primary:
                 replica.replicaof("127.0.0.1", self.primary.port)
-                deadline = time.monotonic() + timeout
-                while replica.info("replication").get("master_link_status") != "up":
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("the replica did not sync")
-                    time.sleep(0.05)
+                synced = lambda: replica.info("replication").get("master_link_status") == "up"  # noqa: E731
+                wait_until(synced, timeout, "the replica did not sync", interval=0.05)
                 # A replica counts for WAIT from its first acknowledgement, up to a second after the sync.
                 primary.set("primary-and-replica:started", 1)
                 if primary.wait(1, int(timeout * 1000)) != 1:

@@ -6,14 +6,15 @@ import pytest
 
 from schemas.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from workers.common.idempotency import Idempotency
-from workers.common.storage import Keyspace
+from workers.common.storage import Keyspace, Writes
 
 pytestmark = pytest.mark.fast
 
 
 @pytest.fixture
 def idempotency(redis_client, prefix):
-    return Idempotency(redis_client, Keyspace(prefix, "test"), {"IDEMPOTENCY_LEASE": 2})
+    config = {"IDEMPOTENCY_LEASE": 2}
+    return Idempotency(Writes(redis_client, config), Keyspace(prefix, "test"), config)
 
 
 class Recorder:

@@ -122,7 +122,7 @@ class AirportStore:
         self.read = Reads(redis, replica)
         self.keys = Keyspace(prefix, "airports")
         writes = Writes(redis, config)
-        self.idempotency = Idempotency(redis, self.keys, config)
+        self.idempotency = Idempotency(writes, self.keys, config)
         self._create = writes.script("create_airport", _CREATE)
         self._update = writes.script("update_airport", _UPDATE)
         self._delete = writes.script("delete_airport", _DELETE)

@@ -28,7 +28,6 @@ import orjson
 
 from schemas.errors import KEY_IN_USE, KEY_REUSED, IdempotencyKeyInUse, IdempotencyKeyReused
 from workers.common.records import dumps, loads
-from workers.common.storage import Writes
 from workers.common.tracing import script
 from workers.runtime.context import AnsweredElsewhere
 
@@ -131,7 +130,9 @@ class Attempt:
 
 
 class Idempotency:
-    def __init__(self, client, keys, config):
+    """Idempotent writes on the store's `writes` (a Writes: its client, and its REDIS_WAIT_REPLICAS)."""
+
+    def __init__(self, writes, keys, config):
         self.keys = keys
         self.ttl = int(config.get("IDEMPOTENCY_TTL", DEFAULT_TTL))
         self.redelivery_ttl = int(config.get("IDEMPOTENCY_REDELIVERY_TTL", DEFAULT_REDELIVERY_TTL))
@@ -141,9 +142,8 @@ class Idempotency:
         # commit) and a lost release only leaves a pending entry that expires with its lease.
         # The entry that matters, the result, is written by the service's create script, waited for,
         # and a replay of it waits too: the first run's WAIT may not have answered yet, or failed.
-        writes = Writes(client, config)
         self._begin = writes.script("claim_idempotency_key", _BEGIN, waits_when=lambda outcome: outcome[0] == "replay")
-        self._abandon_script = script(client, "free_idempotency_key", _ABANDON)
+        self._abandon_script = script(writes.client, "free_idempotency_key", _ABANDON)
         self._deleted_before = writes.script("deleted_before", _DELETED_BEFORE, waits_when=bool)
 
     def deletion_marker(self, incoming):

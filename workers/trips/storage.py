@@ -158,7 +158,7 @@ class TripStore:
         self.read = Reads(redis, replica)
         self.keys = Keyspace(prefix, "trips")
         writes = Writes(redis, config)
-        self.idempotency = Idempotency(redis, self.keys, config)
+        self.idempotency = Idempotency(writes, self.keys, config)
         scripts = {
             name: writes.script(span_name, lua)
             for name, span_name, lua in [
